@@ -1,0 +1,110 @@
+//! One function per subcommand: resolve arguments, run the pipeline stages, print.
+
+use std::path::Path;
+
+use crate::cli::{Cli, Command};
+use crate::error::{exit, Error, Result};
+use crate::facts::HostFacts;
+use crate::inventory::{self, Diagnostic, LoadOptions, Loaded};
+use crate::plan::{self, PlanInput, PlanMode};
+use crate::render::{HostExtras, Renderer};
+
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Validate { inv } => validate(&inv.inventory),
+        Command::Render { inv, output } => render(&inv.inventory, &output),
+        Command::Plan {
+            inv,
+            offline,
+            json,
+            fetch,
+        } => {
+            if !offline {
+                return Err(Error::Usage(
+                    "plan without --offline needs the hosts' facts; run `flinkup plan --offline` to plan without contacting them".into(),
+                ));
+            }
+            let loaded = load(&inv.inventory, fetch.insecure_no_checksum)?;
+            offline_plan(&loaded, json)
+        }
+        Command::Fetch { .. } => Err(Error::Usage("fetch is not available in this build".into())),
+    }
+}
+
+fn load(path: &Path, insecure_no_checksum: bool) -> Result<Loaded> {
+    let loaded = inventory::load(
+        path,
+        LoadOptions {
+            insecure_no_checksum,
+        },
+    )?;
+    print_warnings(&loaded.warnings);
+    Ok(loaded)
+}
+
+fn print_warnings(warnings: &[Diagnostic]) {
+    for w in warnings {
+        eprintln!("{w}\n");
+    }
+}
+
+fn validate(path: &Path) -> Result<i32> {
+    let loaded = load(path, false)?;
+    let c = &loaded.cluster;
+    println!(
+        "{}: valid. Cluster {}, Flink {}: {}{}",
+        path.display(),
+        c.name,
+        c.version,
+        c.topology(),
+        match loaded.warnings.len() {
+            0 => String::new(),
+            n => format!(" ({n} warning{})", if n == 1 { "" } else { "s" }),
+        }
+    );
+    Ok(exit::OK)
+}
+
+fn render(path: &Path, out: &Path) -> Result<i32> {
+    let loaded = load(path, false)?;
+    let c = &loaded.cluster;
+    let renderer = Renderer::new(c)?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| Error::io(format!("cannot create {}", out.display()), e))?;
+    let jm = c.jobmanager();
+    let files = renderer.render(c, &HostExtras::for_host(c, jm, None))?;
+    for f in &files {
+        let p = out.join(&f.name);
+        std::fs::write(&p, &f.content)
+            .map_err(|e| Error::io(format!("cannot write {}", p.display()), e))?;
+        println!("wrote {}", p.display());
+    }
+    Ok(exit::OK)
+}
+
+fn offline_plan(loaded: &Loaded, json: bool) -> Result<i32> {
+    let c = &loaded.cluster;
+    let renderer = Renderer::new(c)?;
+    let facts = vec![HostFacts::empty(); c.hosts.len()];
+    let plan = plan::build(PlanInput {
+        cluster: c,
+        renderer: &renderer,
+        facts: &facts,
+        mode: PlanMode::Offline,
+        artifact_sha512: c
+            .artifact
+            .checksum
+            .pinned
+            .as_ref()
+            .filter(|p| p.algorithm == inventory::HashAlgo::Sha512)
+            .map(|p| p.hex.clone()),
+        artifact_cached: None,
+        warnings: loaded.warnings.iter().map(|w| w.message.clone()).collect(),
+    })?;
+    if json {
+        println!("{}", plan::display::json(&plan));
+    } else {
+        print!("{}", plan::display::text(&plan));
+    }
+    Ok(exit::OK)
+}

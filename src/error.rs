@@ -1,0 +1,103 @@
+//! One error type for the whole tool, its exit codes, and the single place it is rendered.
+
+use std::fmt;
+
+use crate::inventory::Diagnostic;
+
+/// Exit codes. They are part of the command-line contract and documented in the README.
+pub mod exit {
+    /// Everything asked for was done (and verified, where that applies).
+    pub const OK: i32 = 0;
+    /// The operation ran and failed: a host, a download, a check or the verification.
+    pub const FAILED: i32 = 1;
+    /// Invalid input or usage: nothing was contacted and nothing was written.
+    pub const INVALID: i32 = 2;
+    /// Stopped by Ctrl-C between two actions.
+    pub const INTERRUPTED: i32 = 130;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The inventory failed validation; every problem found is listed.
+    #[error("{}", render_diagnostics(.0))]
+    Inventory(Vec<Diagnostic>),
+    /// Wrong use of the command line that clap cannot see.
+    #[error("{0}")]
+    Usage(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("template {name}: {message}")]
+    Template { name: String, message: String },
+    #[error("{0}")]
+    Fetch(String),
+    #[error("{host}: {message}")]
+    Remote { host: String, message: String },
+    #[error("{0}")]
+    Failed(String),
+    #[error("interrupted: stopped between two actions; run the same command again to continue")]
+    Interrupted,
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Inventory(_) | Error::Usage(_) => exit::INVALID,
+            Error::Template { .. } => exit::INVALID,
+            Error::Interrupted => exit::INTERRUPTED,
+            Error::Io { .. } | Error::Fetch(_) | Error::Remote { .. } | Error::Failed(_) => {
+                exit::FAILED
+            }
+        }
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn remote(host: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Remote {
+            host: host.into(),
+            message: message.into(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn render_diagnostics(diags: &[Diagnostic]) -> String {
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let mut out = String::new();
+    for d in diags {
+        out.push_str(&d.to_string());
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "{errors} error{} in the inventory; nothing was contacted or written",
+        if errors == 1 { "" } else { "s" }
+    ));
+    out
+}
+
+/// Renders an error for the terminal. Inventory errors already carry their own layout.
+pub fn render(err: &Error) -> String {
+    match err {
+        Error::Inventory(_) => err.to_string(),
+        _ => format!("error: {err}"),
+    }
+}
+
+impl fmt::Display for crate::inventory::Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            crate::inventory::Severity::Error => "error",
+            crate::inventory::Severity::Warning => "warning",
+        })
+    }
+}

@@ -1,0 +1,367 @@
+//! The inventory: the typed cluster model every later stage works from, and how it is loaded.
+//!
+//! `load` reads a file, `validate` resolves defaults and checks every rule; the result is a
+//! [`Cluster`] in which nothing is optional any more, or a list of diagnostics.
+
+pub mod flink_keys;
+mod load;
+pub mod schema;
+pub mod units;
+mod validate;
+
+pub use validate::{DEFAULT_REST_PORT, DEFAULT_RPC_PORT, GUIDE_KEYS, SUPPORTED};
+
+/// Whether flink-conf.yaml lists this key in the guide's block at the top.
+pub fn is_guide_key(key: &str) -> bool {
+    GUIDE_KEYS.iter().any(|(k, _)| *k == key)
+}
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use schema::{Connection, KnownHosts, StartMode};
+
+use crate::error::{Error, Result};
+
+/// A Flink release number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Version {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+impl Version {
+    /// Flink renamed `conf/slaves` to `conf/workers` in 1.11.
+    pub fn workers_file(&self) -> &'static str {
+        if (self.major, self.minor) >= (1, 11) {
+            "workers"
+        } else {
+            "slaves"
+        }
+    }
+
+    /// Before 1.10 Flink's NetUtils reaches into JDK internals that Java 16+ closes.
+    pub fn needs_jdk_opens(&self) -> bool {
+        (self.major, self.minor) < (1, 10)
+    }
+}
+
+/// How a host is reached and what runs on it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Host {
+    /// The name Flink uses for the host (slaves file, jobmanager.rpc.address).
+    pub name: String,
+    /// Where ssh connects; defaults to `name`.
+    pub address: String,
+    /// None: whatever ssh's own configuration says.
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub identity_file: Option<String>,
+    pub known_hosts: KnownHosts,
+    pub connection: Connection,
+    pub java_home: Option<String>,
+    pub jobmanager: bool,
+    pub taskmanager: bool,
+}
+
+impl Host {
+    pub fn roles(&self) -> String {
+        match (self.jobmanager, self.taskmanager) {
+            (true, true) => "jobmanager, taskmanager".into(),
+            (true, false) => "jobmanager".into(),
+            (false, true) => "taskmanager".into(),
+            (false, false) => String::new(),
+        }
+    }
+}
+
+/// Which checksum proves the artifact is the right file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Checksum {
+    /// Written in the inventory: the strongest source; wins over any sidecar.
+    pub pinned: Option<Pinned>,
+    /// A `sha512sum`-format file (URL or local path). With a pin, it must agree with it.
+    pub sidecar: Option<String>,
+    /// `--insecure-no-checksum`: a local file with no checksum anywhere is used anyway.
+    pub insecure: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pinned {
+    pub algorithm: HashAlgo,
+    pub hex: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HashAlgo {
+    Sha256,
+    Sha512,
+}
+
+impl fmt::Display for HashAlgo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HashAlgo::Sha256 => "sha256",
+            HashAlgo::Sha512 => "sha512",
+        })
+    }
+}
+
+/// Where the Flink tarball comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Artifact {
+    pub file_name: String,
+    /// URLs in the order they are tried (primary first, then mirrors). Empty for `path:`.
+    pub urls: Vec<String>,
+    /// A local file on the operator's machine (air-gapped sites).
+    pub path: Option<PathBuf>,
+    pub checksum: Checksum,
+}
+
+/// The validated cluster: every default resolved, every rule checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cluster {
+    pub name: String,
+    pub source: PathBuf,
+    pub version: Version,
+    pub scala: String,
+    pub artifact: Artifact,
+    /// Where releases are unpacked; may start with `~/` (the remote user's home).
+    pub install_dir: String,
+    pub start: StartMode,
+    /// Hosts without repetition: the JobManager first, then TaskManagers in inventory order.
+    pub hosts: Vec<Host>,
+    /// Indexes into `hosts` of the TaskManagers, in inventory order (the slaves file's order).
+    pub tm_order: Vec<usize>,
+    pub rpc_port: u16,
+    pub rest_port: u16,
+    pub slots: u32,
+    pub taskmanager_heap: u64,
+    pub jobmanager_heap: u64,
+    /// The user's flink-conf.yaml keys, rendered as text (jobmanager.rpc.address excluded).
+    pub config: BTreeMap<String, String>,
+    #[serde(with = "humantime_serde_secs")]
+    pub verify_timeout: Duration,
+    pub templates_dir: Option<PathBuf>,
+}
+
+mod humantime_serde_secs {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+}
+
+impl Cluster {
+    pub fn jobmanager(&self) -> &Host {
+        // validate() guarantees exactly one JobManager, placed first.
+        &self.hosts[0]
+    }
+
+    pub fn taskmanagers(&self) -> impl Iterator<Item = &Host> {
+        self.tm_order.iter().map(|&i| &self.hosts[i])
+    }
+
+    pub fn taskmanager_count(&self) -> usize {
+        self.taskmanagers().count()
+    }
+
+    pub fn total_slots(&self) -> u64 {
+        self.taskmanager_count() as u64 * u64::from(self.slots)
+    }
+
+    /// "1 JobManager, 2 TaskManagers × 4 slots = 8 slots"
+    pub fn topology(&self) -> String {
+        let plural = |n: u64, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+        format!(
+            "1 JobManager, {} × {} = {}",
+            plural(self.taskmanager_count() as u64, "TaskManager"),
+            plural(u64::from(self.slots), "slot"),
+            plural(self.total_slots(), "slot")
+        )
+    }
+
+    /// `<install_dir>/flink-<version>`: one directory per release.
+    pub fn release_dir(&self) -> String {
+        format!("{}/flink-{}", self.install_dir, self.version)
+    }
+
+    /// `<install_dir>/flink`: the symlink that names the current release.
+    pub fn current_link(&self) -> String {
+        format!("{}/flink", self.install_dir)
+    }
+
+    /// Where uploaded tarballs and the deploy lock live on each host.
+    pub fn state_dir(&self) -> String {
+        format!("{}/.flinkup", self.install_dir)
+    }
+}
+
+/// A position in the inventory file (1-based line and column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding about the inventory: what, where, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub message: String,
+    pub file: Option<String>,
+    pub pos: Option<Pos>,
+    /// The source line the position points into, shown under the message.
+    #[serde(skip)]
+    pub snippet: Option<String>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            file: None,
+            pos: None,
+            snippet: None,
+            help: None,
+        }
+    }
+
+    pub fn warning(message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(message)
+        }
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn help_opt(mut self, help: Option<String>) -> Self {
+        self.help = help;
+        self
+    }
+
+    pub fn in_file(mut self, file: &str) -> Self {
+        self.file = Some(file.to_string());
+        self
+    }
+
+    pub fn at(mut self, file: &str, text: &str, pos: Pos) -> Self {
+        self.file = Some(file.to_string());
+        self.pos = Some(pos);
+        self.snippet = text
+            .lines()
+            .nth(pos.line.saturating_sub(1))
+            .map(|l| l.to_string());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}: {}", self.severity, self.message)?;
+        match (&self.file, self.pos) {
+            (Some(file), Some(p)) => {
+                writeln!(f, "  --> {file}:{}:{}", p.line, p.column)?;
+                if let Some(line) = &self.snippet {
+                    let n = p.line.to_string();
+                    let pad = " ".repeat(n.len());
+                    writeln!(f, " {pad} |")?;
+                    writeln!(f, " {n} | {line}")?;
+                    writeln!(f, " {pad} | {}^", " ".repeat(p.column.saturating_sub(1)))?;
+                }
+            }
+            (Some(file), None) => writeln!(f, "  --> {file}")?,
+            _ => {}
+        }
+        if let Some(h) = &self.help {
+            write!(f, "  = help: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The nearest candidate to a mistyped name, if one is close enough to be a likely typo.
+pub fn suggest<'a>(bad: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = bad.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(&lower, &c.to_ascii_lowercase()), c))
+        .filter(|(d, c)| *d <= (c.len() / 4).clamp(1, 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// A loaded inventory plus the warnings found on the way.
+#[derive(Debug)]
+pub struct Loaded {
+    pub cluster: Cluster,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Options from the command line that change what is acceptable.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LoadOptions {
+    pub insecure_no_checksum: bool,
+}
+
+/// Reads and validates an inventory file.
+pub fn load(path: &Path, opts: LoadOptions) -> Result<Loaded> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("cannot read inventory {}", path.display()), e))?;
+    load_str(path, &text, opts)
+}
+
+/// Validates inventory text; `path` names it in messages and anchors relative paths.
+pub fn load_str(path: &Path, text: &str, opts: LoadOptions) -> Result<Loaded> {
+    let file = path.display().to_string();
+    let (raw, spans) = load::parse(&file, text).map_err(|d| Error::Inventory(vec![*d]))?;
+    let ctx = validate::Ctx {
+        file: &file,
+        text,
+        spans: &spans,
+        base: path.parent().unwrap_or(Path::new(".")),
+        opts,
+    };
+    let (cluster, diags) = validate::validate(&ctx, raw);
+    match cluster {
+        Some(cluster) if !diags.iter().any(Diagnostic::is_error) => Ok(Loaded {
+            cluster: Cluster {
+                source: path.to_path_buf(),
+                ..cluster
+            },
+            warnings: diags,
+        }),
+        _ => Err(Error::Inventory(diags)),
+    }
+}

@@ -1,0 +1,764 @@
+//! Resolves defaults and checks every inventory rule, collecting all problems in one pass.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::flink_keys::{self, KeyCheck};
+use super::load::Spans;
+use super::schema::{RawArtifact, RawHost, RawInventory, RawSsh, Scalar};
+use super::units::{self, parse_memory, MIB};
+use super::{
+    Artifact, Checksum, Cluster, Connection, Diagnostic, HashAlgo, Host, KnownHosts, LoadOptions,
+    Pinned, StartMode, Version,
+};
+
+/// Flink versions flinkup knows how to install and configure.
+pub const SUPPORTED: &[(u32, u32, u32)] = &[(1, 9, 3), (1, 10, 3), (1, 11, 6)];
+const SCALAS: &[&str] = &["2.11", "2.12"];
+
+/// The keys the deployment guide sets, in the guide's order; they open flink-conf.yaml.
+pub const GUIDE_KEYS: &[(&str, &str)] = &[
+    ("jobmanager.rpc.address", "address of the JobManager"),
+    ("jobmanager.rpc.port", "RPC port inside the cluster"),
+    ("jobmanager.heap.size", "JVM heap of the JobManager"),
+    ("taskmanager.heap.size", "JVM heap of each TaskManager"),
+    (
+        "taskmanager.numberOfTaskSlots",
+        "task slots per TaskManager",
+    ),
+    ("parallelism.default", "default parallelism of a job"),
+    ("rest.port", "port of the REST API and web UI"),
+    (
+        "jobmanager.web.submit.enable",
+        "whether jobs may be submitted from the web UI",
+    ),
+];
+
+pub const DEFAULT_RPC_PORT: u16 = 6123;
+pub const DEFAULT_REST_PORT: u16 = 8081;
+
+pub struct Ctx<'a> {
+    pub file: &'a str,
+    pub text: &'a str,
+    pub spans: &'a Spans,
+    pub base: &'a Path,
+    pub opts: LoadOptions,
+}
+
+struct Checker<'a> {
+    ctx: &'a Ctx<'a>,
+    diags: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn located(&self, d: Diagnostic, path: &[&str], key: bool) -> Diagnostic {
+        let pos = if key {
+            self.ctx.spans.key(path)
+        } else {
+            self.ctx.spans.value(path)
+        };
+        match pos {
+            Some(p) => d.at(self.ctx.file, self.ctx.text, p),
+            None => d.in_file(self.ctx.file),
+        }
+    }
+
+    fn error(&mut self, path: &[&str], message: impl Into<String>, help: impl Into<String>) {
+        let d = self.located(Diagnostic::error(message).help(help), path, false);
+        self.diags.push(d);
+    }
+
+    fn key_error(&mut self, path: &[&str], message: impl Into<String>, help: impl Into<String>) {
+        let d = self.located(Diagnostic::error(message).help(help), path, true);
+        self.diags.push(d);
+    }
+
+    fn warn(&mut self, path: &[&str], message: impl Into<String>, help: Option<String>) {
+        let d = self.located(Diagnostic::warning(message).help_opt(help), path, true);
+        self.diags.push(d);
+    }
+}
+
+pub fn validate(ctx: &Ctx, raw: RawInventory) -> (Option<Cluster>, Vec<Diagnostic>) {
+    let mut c = Checker {
+        ctx,
+        diags: Vec::new(),
+    };
+    let cluster = build(&mut c, raw);
+    (cluster, c.diags)
+}
+
+fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
+    if raw.cluster.trim().is_empty() || raw.cluster.chars().any(|ch| ch.is_control()) {
+        c.error(
+            &["cluster"],
+            "the cluster name is empty or contains a control character",
+            "give the cluster a one-line name, e.g. `cluster: fornaxee-demo`",
+        );
+    }
+    let version = version(c, raw.flink.version.as_ref());
+    let scala = scala(c, raw.flink.scala.as_ref());
+    let install_dir = raw
+        .flink
+        .install_dir
+        .clone()
+        .unwrap_or_else(|| "/opt".into());
+    if let Err(e) = units::check_remote_path(&install_dir) {
+        c.error(
+            &["flink", "install_dir"],
+            format!("install_dir: {e}"),
+            "use an absolute path such as /opt, or ~/flink for the ssh user's home",
+        );
+    }
+    if let Some(j) = &raw.flink.java_home {
+        if let Err(e) = units::check_remote_path(j) {
+            c.error(
+                &["flink", "java_home"],
+                format!("java_home: {e}"),
+                "use the absolute path of a JDK, e.g. /usr/lib/jvm/java-11",
+            );
+        }
+    }
+    let hosts = hosts(c, &raw);
+    let (config, ports) = config(c, &raw, version, hosts.as_ref().map(|h| h[0].name.as_str()));
+    let verify_timeout = timeout(c, raw.verify.timeout.as_ref());
+    let templates_dir = raw.templates_dir.as_ref().and_then(|d| {
+        let p = c.ctx.base.join(d);
+        if p.is_dir() {
+            Some(p)
+        } else {
+            c.error(
+                &["templates_dir"],
+                format!(
+                    "templates_dir `{d}` is not a directory (looked at {})",
+                    p.display()
+                ),
+                "create it, or remove templates_dir to use the built-in templates",
+            );
+            None
+        }
+    });
+    let version = version?;
+    let scala = scala?;
+    let artifact = artifact(c, raw.flink.artifact.as_ref(), version, &scala);
+    let (hosts, ports, artifact) = (hosts?, ports?, artifact?);
+    let tm_order = raw
+        .taskmanagers
+        .iter()
+        .filter_map(|t| hosts.iter().position(|h| h.name == t.name()))
+        .collect();
+    Some(Cluster {
+        name: raw.cluster.clone(),
+        source: PathBuf::new(),
+        version,
+        scala,
+        artifact,
+        install_dir: install_dir.trim_end_matches('/').to_string(),
+        start: raw.flink.start.unwrap_or(StartMode::ClusterScript),
+        hosts,
+        tm_order,
+        rpc_port: ports.rpc,
+        rest_port: ports.rest,
+        slots: ports.slots,
+        jobmanager_heap: ports.jm_heap,
+        taskmanager_heap: ports.tm_heap,
+        config,
+        verify_timeout: verify_timeout.unwrap_or(Duration::from_secs(120)),
+        templates_dir,
+    })
+}
+
+fn version(c: &mut Checker, v: Option<&Scalar>) -> Option<Version> {
+    let text = v.map(Scalar::render).unwrap_or_else(|| "1.9.2".into());
+    let supported = SUPPORTED
+        .iter()
+        .map(|(a, b, p)| format!("{a}.{b}.0–{a}.{b}.{p}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let parts: Vec<Option<u32>> = text.split('.').map(|p| p.parse().ok()).collect();
+    let parsed = match parts.as_slice() {
+        [Some(a), Some(b), Some(p)] => Some(Version {
+            major: *a,
+            minor: *b,
+            patch: *p,
+        }),
+        _ => None,
+    };
+    match parsed {
+        Some(ver)
+            if SUPPORTED
+                .iter()
+                .any(|(a, b, p)| ver.major == *a && ver.minor == *b && ver.patch <= *p) =>
+        {
+            Some(ver)
+        }
+        Some(ver) => {
+            c.error(
+                &["flink", "version"],
+                format!("Flink {ver} is not supported"),
+                format!("supported versions: {supported}"),
+            );
+            None
+        }
+        None => {
+            c.error(
+                &["flink", "version"],
+                format!("`{text}` is not a Flink version"),
+                "write the full release number in quotes, e.g. `version: \"1.9.2\"`",
+            );
+            None
+        }
+    }
+}
+
+fn scala(c: &mut Checker, s: Option<&Scalar>) -> Option<String> {
+    let text = s.map(Scalar::render).unwrap_or_else(|| "2.11".into());
+    if SCALAS.contains(&text.as_str()) {
+        Some(text)
+    } else {
+        c.error(
+            &["flink", "scala"],
+            format!("Scala `{text}` is not a Flink binary flavour"),
+            "use \"2.11\" or \"2.12\", in quotes (a bare 2.10 reads as the number 2.1)",
+        );
+        None
+    }
+}
+
+fn timeout(c: &mut Checker, t: Option<&Scalar>) -> Option<Duration> {
+    let t = t?;
+    let parsed = match t {
+        Scalar::Int(n) if *n > 0 => Ok(Duration::from_secs(*n as u64)),
+        Scalar::Str(s) => units::parse_duration(s),
+        other => Err(format!("`{}` is not a duration", other.render())),
+    };
+    match parsed {
+        Ok(d) if !d.is_zero() => Some(d),
+        Ok(_) => {
+            c.error(
+                &["verify", "timeout"],
+                "verify.timeout is zero",
+                "give the cluster time to start, e.g. `timeout: 120s`",
+            );
+            None
+        }
+        Err(e) => {
+            c.error(
+                &["verify", "timeout"],
+                format!("verify.timeout: {e}"),
+                "write a duration such as `120s` or `2m`",
+            );
+            None
+        }
+    }
+}
+
+fn artifact(c: &mut Checker, a: Option<&RawArtifact>, v: Version, scala: &str) -> Option<Artifact> {
+    let empty = RawArtifact::default();
+    let a = a.unwrap_or(&empty);
+    let default_name = format!("flink-{v}-bin-scala_{scala}.tgz");
+    let default_url = format!("https://archive.apache.org/dist/flink/flink-{v}/{default_name}");
+    let mut ok = true;
+    let path = |p: &[&'static str]| -> Vec<&'static str> {
+        let mut v = vec!["flink", "artifact"];
+        v.extend_from_slice(p);
+        v
+    };
+    if a.url.is_some() && a.path.is_some() {
+        c.error(
+            &path(&["path"]),
+            "artifact has both `url` and `path`",
+            "keep `url` to download, or `path` for a local file, not both",
+        );
+        ok = false;
+    }
+    if a.sha512.is_some() && a.sha256.is_some() {
+        c.error(
+            &path(&["sha256"]),
+            "artifact pins both sha512 and sha256",
+            "pin one of them (sha512 is what Apache publishes)",
+        );
+        ok = false;
+    }
+    let urls: Vec<String> = std::iter::once(a.url.clone().unwrap_or(default_url))
+        .chain(a.mirrors.iter().cloned())
+        .collect();
+    let url_fields: Vec<(Vec<&str>, &String)> = a
+        .url
+        .iter()
+        .map(|u| (path(&["url"]), u))
+        .chain(a.checksum_url.iter().map(|u| (path(&["checksum_url"]), u)))
+        .collect();
+    for (p, u) in url_fields {
+        if !is_http_url(u) {
+            c.error(
+                &p,
+                format!("`{u}` is not an http:// or https:// URL"),
+                "write the full URL, e.g. https://archive.apache.org/dist/flink/…",
+            );
+            ok = false;
+        }
+    }
+    for (i, m) in a.mirrors.iter().enumerate() {
+        if !is_http_url(m) {
+            let idx = i.to_string();
+            c.error(
+                &["flink", "artifact", "mirrors", &idx],
+                format!("mirror `{m}` is not an http:// or https:// URL"),
+                "write the full URL of the tarball on the mirror",
+            );
+            ok = false;
+        }
+    }
+    let pinned = match (&a.sha512, &a.sha256) {
+        (Some(h), _) => pin(c, &path(&["sha512"]), HashAlgo::Sha512, h),
+        (None, Some(h)) => pin(c, &path(&["sha256"]), HashAlgo::Sha256, h),
+        (None, None) => Ok(None),
+    };
+    let pinned = match pinned {
+        Ok(p) => p,
+        Err(()) => {
+            ok = false;
+            None
+        }
+    };
+    let local = a.path.as_ref().map(|p| c.ctx.base.join(p));
+    let file_name = match (&local, &a.url) {
+        (Some(p), _) => p
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or(default_name),
+        (None, Some(u)) => u
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(&default_name)
+            .to_string(),
+        (None, None) => default_name,
+    };
+    let sidecar = match (&a.checksum_url, &local, &pinned) {
+        (Some(u), _, _) => Some(u.clone()),
+        (None, _, Some(_)) => None,
+        (None, Some(p), None) => Some(format!("{}.sha512", p.display())),
+        (None, None, None) => Some(format!("{}.sha512", urls[0])),
+    };
+    ok.then(|| Artifact {
+        file_name,
+        urls: if local.is_some() { Vec::new() } else { urls },
+        path: local,
+        checksum: Checksum {
+            pinned,
+            sidecar,
+            insecure: c.ctx.opts.insecure_no_checksum,
+        },
+    })
+}
+
+fn is_http_url(u: &str) -> bool {
+    (u.starts_with("http://") || u.starts_with("https://"))
+        && !u.chars().any(|ch| ch.is_whitespace() || ch.is_control())
+}
+
+fn pin(c: &mut Checker, p: &[&str], algo: HashAlgo, hex: &str) -> Result<Option<Pinned>, ()> {
+    let want = match algo {
+        HashAlgo::Sha256 => 64,
+        HashAlgo::Sha512 => 128,
+    };
+    let h = hex.trim().to_ascii_lowercase();
+    if h.len() == want && h.chars().all(|ch| ch.is_ascii_hexdigit()) {
+        Ok(Some(Pinned {
+            algorithm: algo,
+            hex: h,
+        }))
+    } else {
+        c.error(
+            p,
+            format!(
+                "{algo} must be {want} hex characters, found {} characters",
+                h.len()
+            ),
+            format!("paste the first field of the tarball's .{algo} file"),
+        );
+        Err(())
+    }
+}
+
+fn ssh_settings(c: &mut Checker, path: &[&str], s: &RawSsh) -> bool {
+    let mut ok = true;
+    if let Some(u) = &s.user {
+        if let Err(e) = units::check_user(u) {
+            let mut p = path.to_vec();
+            p.push("user");
+            c.error(
+                &p,
+                format!("ssh user: {e}"),
+                "use the login name on the host, e.g. `user: root`",
+            );
+            ok = false;
+        }
+    }
+    if let Some(port) = s.port {
+        if !(1..=65535).contains(&port) {
+            let mut p = path.to_vec();
+            p.push("port");
+            c.error(
+                &p,
+                format!("ssh port {port} is out of range"),
+                "use a port from 1 to 65535 (sshd listens on 22 by default)",
+            );
+            ok = false;
+        }
+    }
+    if let Some(f) = &s.identity_file {
+        if f.chars().any(|ch| ch.is_control()) || f.is_empty() {
+            let mut p = path.to_vec();
+            p.push("identity_file");
+            c.error(
+                &p,
+                "identity_file is empty or contains a control character",
+                "give the path of a private key, e.g. ~/.ssh/id_ed25519",
+            );
+            ok = false;
+        }
+    }
+    ok
+}
+
+fn hosts(c: &mut Checker, raw: &RawInventory) -> Option<Vec<Host>> {
+    let global = &raw.ssh;
+    let mut ok = ssh_settings(c, &["ssh"], global);
+    let Some(jm) = &raw.jobmanager else {
+        c.error(
+            &[],
+            "no jobmanager",
+            "add `jobmanager: <host>`, the host that runs the JobManager (and start-cluster.sh)",
+        );
+        return None;
+    };
+    if raw.taskmanagers.is_empty() {
+        c.error(
+            &["taskmanagers"],
+            "no taskmanagers",
+            "list at least one host: `taskmanagers: [192.168.1.100]` (the JobManager host may run one too)",
+        );
+        ok = false;
+    }
+    let default_conn = raw.connection.unwrap_or(Connection::Ssh);
+    let make = |c: &mut Checker, h: &RawHost, path: &[&str]| -> Option<Host> {
+        let mut hp = path.to_vec();
+        let (name, m) = match h {
+            RawHost::Name(n) => (n.as_str(), None),
+            RawHost::Full(m) => {
+                hp.push("host");
+                (m.host.as_str(), Some(m))
+            }
+        };
+        let mut good = true;
+        if let Err(e) = units::check_host(name) {
+            c.error(
+                &hp,
+                format!("bad host: {e}"),
+                "use a DNS name (letters, digits, `-`, `.`) or an IP address",
+            );
+            good = false;
+        }
+        let empty = RawSsh::default();
+        let over = m.and_then(|m| m.ssh.as_ref()).unwrap_or(&empty);
+        if m.and_then(|m| m.ssh.as_ref()).is_some() {
+            let mut sp = path.to_vec();
+            sp.push("ssh");
+            good &= ssh_settings(c, &sp, over);
+        }
+        let address = m
+            .and_then(|m| m.address.clone())
+            .unwrap_or_else(|| name.to_string());
+        if m.and_then(|m| m.address.as_ref()).is_some() {
+            if let Err(e) = units::check_host(&address) {
+                let mut ap = path.to_vec();
+                ap.push("address");
+                c.error(
+                    &ap,
+                    format!("bad address: {e}"),
+                    "use a DNS name or an IP address",
+                );
+                good = false;
+            }
+        }
+        let java_home = m
+            .and_then(|m| m.java_home.clone())
+            .or_else(|| raw.flink.java_home.clone());
+        if let Some(j) = m.and_then(|m| m.java_home.as_ref()) {
+            if let Err(e) = units::check_remote_path(j) {
+                let mut jp = path.to_vec();
+                jp.push("java_home");
+                c.error(
+                    &jp,
+                    format!("java_home: {e}"),
+                    "use the absolute path of a JDK",
+                );
+                good = false;
+            }
+        }
+        let port = over
+            .port
+            .or(global.port)
+            .and_then(|p| u16::try_from(p).ok());
+        good.then(|| Host {
+            name: name.to_string(),
+            address,
+            user: over.user.clone().or_else(|| global.user.clone()),
+            port,
+            identity_file: over
+                .identity_file
+                .clone()
+                .or_else(|| global.identity_file.clone()),
+            known_hosts: over
+                .known_hosts
+                .or(global.known_hosts)
+                .unwrap_or(KnownHosts::Strict),
+            connection: m.and_then(|m| m.connection).unwrap_or(default_conn),
+            java_home,
+            jobmanager: false,
+            taskmanager: false,
+        })
+    };
+
+    let mut hosts: Vec<Host> = Vec::new();
+    let mut jm_host = make(c, jm, &["jobmanager"]);
+    if let Some(h) = jm_host.as_mut() {
+        h.jobmanager = true;
+    }
+    ok &= jm_host.is_some();
+    if let Some(h) = jm_host {
+        hosts.push(h);
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, t) in raw.taskmanagers.iter().enumerate() {
+        let idx = i.to_string();
+        let path = ["taskmanagers", idx.as_str()];
+        if let Some(first) = seen.insert(t.name(), i) {
+            let first_line = c
+                .ctx
+                .spans
+                .value(&["taskmanagers", &first.to_string()])
+                .map(|p| format!(" (first at line {})", p.line))
+                .unwrap_or_default();
+            c.error(
+                &path,
+                format!("`{}` is listed twice in taskmanagers{first_line}", t.name()),
+                "list each host once; a host runs one TaskManager with taskmanager.numberOfTaskSlots slots",
+            );
+            ok = false;
+            continue;
+        }
+        let Some(mut h) = make(c, t, &path) else {
+            ok = false;
+            continue;
+        };
+        h.taskmanager = true;
+        if let Some(existing) = hosts.iter_mut().find(|x| x.name == h.name) {
+            // The JobManager host also runs a TaskManager, as in the guide. The two entries
+            // must not disagree about how the host is reached.
+            let both_maps = matches!(jm, RawHost::Full(_)) && matches!(t, RawHost::Full(_));
+            if both_maps && jm != t {
+                c.error(
+                    &path,
+                    format!("`{}` is described differently as jobmanager and as taskmanager", h.name),
+                    "give the host's address and ssh settings in one place and name it by `host` in the other",
+                );
+                ok = false;
+            } else if matches!(t, RawHost::Full(_)) {
+                h.jobmanager = true;
+                *existing = h;
+            } else {
+                existing.taskmanager = true;
+            }
+            continue;
+        }
+        hosts.push(h);
+    }
+    ok.then_some(hosts)
+}
+
+struct Settings {
+    rpc: u16,
+    rest: u16,
+    slots: u32,
+    jm_heap: u64,
+    tm_heap: u64,
+}
+
+fn is_memory_key(key: &str) -> bool {
+    key.ends_with(".heap.size")
+        || key == "taskmanager.memory.segment-size"
+        || ((key.starts_with("taskmanager.memory.") || key.starts_with("jobmanager.memory."))
+            && (key.ends_with(".size") || key.ends_with(".min") || key.ends_with(".max")))
+        || key == "taskmanager.network.memory.min"
+        || key == "taskmanager.network.memory.max"
+}
+
+fn config(
+    c: &mut Checker,
+    raw: &RawInventory,
+    version: Option<Version>,
+    jm_name: Option<&str>,
+) -> (BTreeMap<String, String>, Option<Settings>) {
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    let mut ports: Vec<(&str, u16)> = Vec::new();
+    for (key, value) in &raw.config {
+        let path = ["config", key.as_str()];
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
+        {
+            c.key_error(
+                &path,
+                format!(
+                    "config key `{}` contains characters Flink cannot read",
+                    key.escape_default()
+                ),
+                "keys are dotted names of letters, digits, `.`, `_` and `-`, e.g. rest.port",
+            );
+            ok = false;
+            continue;
+        }
+        let text = value.render();
+        if text.contains('\n') || text.contains('\r') {
+            c.error(
+                &path,
+                format!("config value of `{key}` spans several lines"),
+                "Flink's config.sh reads one line per key; write the value on one line",
+            );
+            ok = false;
+            continue;
+        }
+        if text.contains('#') {
+            c.error(
+                &path,
+                format!("config value of `{key}` contains `#`"),
+                "Flink 1.9's config.sh drops everything after `#`, so the value would be cut short; remove the `#`",
+            );
+            ok = false;
+            continue;
+        }
+        if key == "jobmanager.rpc.address" {
+            if Some(text.as_str()) != jm_name {
+                c.error(
+                    &path,
+                    format!(
+                        "jobmanager.rpc.address is `{text}` but the jobmanager is `{}`",
+                        jm_name.unwrap_or("?")
+                    ),
+                    "remove jobmanager.rpc.address from config; flinkup sets it from `jobmanager`",
+                );
+                ok = false;
+            }
+            continue;
+        }
+        match key.as_str() {
+            "jobmanager.rpc.port" | "rest.port" | "taskmanager.data.port" => {
+                let min = if key == "taskmanager.data.port" { 0 } else { 1 };
+                match as_int(value).filter(|p| (min..=65535).contains(p)) {
+                    Some(p) => {
+                        if p != 0 {
+                            ports.push((key.as_str(), p as u16));
+                        }
+                    }
+                    None => {
+                        c.error(
+                            &path,
+                            format!("{key} `{text}` is not a port from {min} to 65535"),
+                            "use a free TCP port, e.g. 8081 for rest.port",
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            "taskmanager.numberOfTaskSlots" | "parallelism.default"
+                if !as_int(value).is_some_and(|n| (1..=i64::from(u32::MAX)).contains(&n)) =>
+            {
+                c.error(
+                    &path,
+                    format!("{key} must be a whole number of at least 1, found `{text}`"),
+                    "the guide uses 4 slots per TaskManager, one per CPU core",
+                );
+                ok = false;
+            }
+            k if is_memory_key(k) && text.trim() != "0" => {
+                if let Err(e) = parse_memory(&text) {
+                    c.error(
+                        &path,
+                        format!("{key}: {e}"),
+                        "write a size with a unit: 1024m, 1g, 512mb",
+                    );
+                    ok = false;
+                }
+            }
+            _ => {}
+        }
+        if let Some(v) = version {
+            if let KeyCheck::Unknown(near) = flink_keys::check(v, key) {
+                let help = near.map(|n| format!("did you mean `{n}`?"));
+                c.warn(
+                    &path,
+                    format!("`{key}` is not a Flink {}.{} configuration key flinkup knows; Flink ignores unknown keys", v.major, v.minor),
+                    help.or_else(|| Some("check the key against Flink's configuration reference".into())),
+                );
+            }
+        }
+        out.insert(key.clone(), text);
+    }
+    if ports.len() > 1 {
+        for i in 0..ports.len() {
+            for j in i + 1..ports.len() {
+                if ports[i].1 == ports[j].1 {
+                    let (a, b) = (ports[i].0, ports[j].0);
+                    c.error(
+                        &["config", b],
+                        format!("{b} and {a} are both {}", ports[j].1),
+                        "each port must be distinct on the JobManager host; the guide uses rpc 6123 and rest 8082",
+                    );
+                    ok = false;
+                }
+            }
+        }
+    }
+    let port_of = |k: &str, d: u16| ports.iter().find(|(n, _)| *n == k).map_or(d, |(_, p)| *p);
+    let rpc = port_of("jobmanager.rpc.port", DEFAULT_RPC_PORT);
+    let rest = port_of("rest.port", DEFAULT_REST_PORT);
+    if rpc == rest && ok {
+        c.error(
+            &["config"],
+            format!("jobmanager.rpc.port and rest.port are both {rpc} (one of them by default)"),
+            "set rest.port or jobmanager.rpc.port to another port",
+        );
+        ok = false;
+    }
+    let mem = |k: &str| {
+        out.get(k)
+            .and_then(|v| parse_memory(v).ok())
+            .unwrap_or(1024 * MIB)
+    };
+    let settings = Settings {
+        rpc,
+        rest,
+        slots: out
+            .get("taskmanager.numberOfTaskSlots")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1),
+        jm_heap: mem("jobmanager.heap.size"),
+        tm_heap: mem("taskmanager.heap.size"),
+    };
+    (out, ok.then_some(settings))
+}
+
+fn as_int(v: &Scalar) -> Option<i64> {
+    match v {
+        Scalar::Int(i) => Some(*i),
+        Scalar::Str(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}

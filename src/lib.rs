@@ -1,0 +1,23 @@
+//! flinkup: inventory → validated model → rendered files → plan → apply → verify.
+
+pub mod cli;
+mod commands;
+pub mod error;
+pub mod facts;
+pub mod inventory;
+pub mod plan;
+pub mod render;
+
+use clap::Parser;
+
+/// Runs the command line and returns the process exit code.
+pub fn run() -> i32 {
+    let cli = cli::Cli::parse();
+    match commands::dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{}", error::render(&e));
+            e.exit_code()
+        }
+    }
+}

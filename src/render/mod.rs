@@ -1,0 +1,209 @@
+//! Renders the Flink configuration files from Tera templates.
+//!
+//! The templates in `templates/` are built into the binary; an inventory's `templates_dir`
+//! replaces them file by file. Every host gets the same files except where a per-host fact
+//! (its own java_home, a Java that needs module opens) changes flink-conf.yaml.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde::Serialize;
+use tera::{Context, Tera};
+
+use crate::error::{Error, Result};
+use crate::inventory::{units, Cluster, Host};
+
+const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "flink-conf.yaml.tera",
+        include_str!("../../templates/flink-conf.yaml.tera"),
+    ),
+    ("slaves.tera", include_str!("../../templates/slaves.tera")),
+    ("masters.tera", include_str!("../../templates/masters.tera")),
+];
+
+/// JVM options Flink < 1.10 needs on Java 16 and later, where the JDK closes its internals.
+pub const JDK_OPENS: &str = "--add-exports=java.base/sun.net.util=ALL-UNNAMED \
+--add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED \
+--add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED \
+--add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED";
+
+/// What a host adds to the shared configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct HostExtras {
+    pub java_home: Option<String>,
+    /// The host's Java is 16 or later and this Flink needs `JDK_OPENS`.
+    pub jdk_opens: bool,
+}
+
+impl HostExtras {
+    pub fn for_host(cluster: &Cluster, host: &Host, java_major: Option<u32>) -> Self {
+        HostExtras {
+            java_home: host.java_home.clone(),
+            jdk_opens: cluster.version.needs_jdk_opens()
+                && java_major.is_some_and(|v| v >= 16)
+                && !cluster.config.contains_key("env.java.opts"),
+        }
+    }
+}
+
+/// One rendered file, named as it sits in the release's conf/ directory.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RenderedFile {
+    pub name: String,
+    pub content: String,
+}
+
+#[derive(Serialize)]
+struct Entry {
+    key: String,
+    value: String,
+    comment: String,
+}
+
+pub struct Renderer {
+    tera: Tera,
+    cache: Mutex<HashMap<HostExtras, Vec<RenderedFile>>>,
+}
+
+impl Renderer {
+    pub fn new(cluster: &Cluster) -> Result<Self> {
+        let mut tera = Tera::default();
+        tera.autoescape_on(vec![]);
+        for (name, builtin) in EMBEDDED {
+            let text = match &cluster.templates_dir {
+                Some(dir) if dir.join(name).is_file() => {
+                    let p = dir.join(name);
+                    std::fs::read_to_string(&p).map_err(|e| {
+                        Error::io(format!("cannot read template {}", p.display()), e)
+                    })?
+                }
+                _ => builtin.to_string(),
+            };
+            tera.add_raw_template(name, &text)
+                .map_err(|e| template_error(name, &e))?;
+        }
+        Ok(Renderer {
+            tera,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The files for one host; hosts with the same extras share one rendering.
+    pub fn render(&self, cluster: &Cluster, extras: &HostExtras) -> Result<Vec<RenderedFile>> {
+        if let Some(files) = self.cache.lock().ok().and_then(|c| c.get(extras).cloned()) {
+            return Ok(files);
+        }
+        let files = self.render_uncached(cluster, extras)?;
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(extras.clone(), files.clone());
+        }
+        Ok(files)
+    }
+
+    fn render_uncached(&self, cluster: &Cluster, extras: &HostExtras) -> Result<Vec<RenderedFile>> {
+        let jm = cluster.jobmanager();
+        let mut ctx = Context::new();
+        ctx.insert("cluster", &cluster.name);
+        ctx.insert(
+            "source",
+            &cluster
+                .source
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        ctx.insert("guide", &guide_entries(cluster));
+        let extra: Vec<Entry> = cluster
+            .config
+            .iter()
+            .filter(|(k, _)| !crate::inventory::is_guide_key(k))
+            .map(|(k, v)| Entry {
+                key: k.clone(),
+                value: v.clone(),
+                comment: String::new(),
+            })
+            .collect();
+        ctx.insert("extra", &extra);
+        let mut managed = Vec::new();
+        if let Some(j) = &extras.java_home {
+            if !cluster.config.contains_key("env.java.home") {
+                managed.push(Entry {
+                    key: "env.java.home".into(),
+                    value: j.clone(),
+                    comment: "java_home from the inventory".into(),
+                });
+            }
+        }
+        if extras.jdk_opens {
+            managed.push(Entry {
+                key: "env.java.opts".into(),
+                value: JDK_OPENS.into(),
+                comment: format!(
+                    "Flink {} on Java 16+ needs these to reach JDK internals (else IllegalAccessError in NetUtils)",
+                    cluster.version
+                ),
+            });
+        }
+        ctx.insert("managed", &managed);
+        let tms: Vec<&str> = cluster.taskmanagers().map(|h| h.name.as_str()).collect();
+        ctx.insert("taskmanagers", &tms);
+        ctx.insert("jobmanager", &jm.name);
+        ctx.insert("rest_port", &cluster.rest_port);
+        let mut out = Vec::with_capacity(3);
+        for (tpl, file) in [
+            ("flink-conf.yaml.tera", "flink-conf.yaml"),
+            ("slaves.tera", cluster.version.workers_file()),
+            ("masters.tera", "masters"),
+        ] {
+            let content = self
+                .tera
+                .render(tpl, &ctx)
+                .map_err(|e| template_error(tpl, &e))?;
+            out.push(RenderedFile {
+                name: file.to_string(),
+                content,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn template_error(name: &str, e: &tera::Error) -> Error {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    Error::Template {
+        name: name.to_string(),
+        message: msg,
+    }
+}
+
+fn guide_entries(cluster: &Cluster) -> Vec<Entry> {
+    crate::inventory::GUIDE_KEYS
+        .iter()
+        .map(|(key, comment)| {
+            let value = match *key {
+                "jobmanager.rpc.address" => cluster.jobmanager().name.clone(),
+                "jobmanager.rpc.port" => cluster.rpc_port.to_string(),
+                "rest.port" => cluster.rest_port.to_string(),
+                "taskmanager.numberOfTaskSlots" => cluster.slots.to_string(),
+                k => cluster.config.get(k).cloned().unwrap_or_else(|| match k {
+                    "jobmanager.heap.size" => units::format_memory(cluster.jobmanager_heap),
+                    "taskmanager.heap.size" => units::format_memory(cluster.taskmanager_heap),
+                    "parallelism.default" => "1".into(),
+                    _ => "true".into(),
+                }),
+            };
+            Entry {
+                key: key.to_string(),
+                value,
+                comment: comment.to_string(),
+            }
+        })
+        .collect()
+}
