@@ -77,7 +77,10 @@ impl Recorder {
     fn node(&mut self, scalar: Option<String>, mark: Marker, container: bool) {
         match self.stack.last_mut() {
             None => {
-                self.spans.values.insert(String::new(), pos(mark));
+                // The document itself: problems with no better place point at its start.
+                self.spans
+                    .values
+                    .insert(String::new(), Pos { line: 1, column: 1 });
             }
             Some(Frame::Map { key: key @ None }) => {
                 let k = scalar.unwrap_or_default();

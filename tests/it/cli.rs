@@ -1,0 +1,330 @@
+//! validate, render and the offline plan: everything that needs no network.
+
+use crate::support::{flinkup, root};
+
+/// Every bad inventory under tests/inventories/bad, each breaking one rule.
+const BAD: &[(&str, &str)] = &[
+    ("syntax", "invalid YAML"),
+    ("unknown-field", "did you mean `jobmanager`?"),
+    ("unknown-nested-field", "did you mean `install_dir`?"),
+    ("unknown-host-field", "did you mean `address`?"),
+    ("missing-jobmanager", "no jobmanager"),
+    ("missing-cluster", "missing field `cluster`"),
+    ("empty-taskmanagers", "no taskmanagers"),
+    ("duplicate-taskmanager", "listed twice"),
+    ("bad-host-name", "contains `;`"),
+    ("bad-ip-address", "not a valid IPv4 address"),
+    ("bad-host-address", "bad address"),
+    ("port-out-of-range", "not a port from 1 to 65535"),
+    ("port-not-a-number", "not a port"),
+    ("ports-collide", "are both 6123"),
+    ("ports-collide-default", "are both 8081"),
+    ("ssh-port-out-of-range", "ssh port 0 is out of range"),
+    ("host-ssh-port-out-of-range", "ssh port 65536"),
+    ("memory-no-unit", "has no unit"),
+    ("memory-bad-unit", "unknown unit"),
+    ("zero-slots", "at least 1"),
+    ("newline-in-value", "spans several lines"),
+    ("hash-in-value", "contains `#`"),
+    ("bad-config-key", "characters Flink cannot read"),
+    ("unsupported-version", "Flink 1.8.0 is not supported"),
+    ("version-not-a-version", "not a Flink version"),
+    ("bad-scala", "not a Flink binary flavour"),
+    ("rpc-address-conflict", "jobmanager.rpc.address is"),
+    ("bad-timeout", "not a duration"),
+    ("bad-known-hosts", "did you mean `strict`?"),
+    ("bad-user", "not a valid user name"),
+    ("relative-install-dir", "neither absolute"),
+    ("install-dir-with-dotdot", "contains `..`"),
+    ("artifact-url-and-path", "both `url` and `path`"),
+    ("artifact-bad-sha512", "128 hex characters"),
+    ("artifact-bad-url", "not an http:// or https:// URL"),
+    ("empty", "empty"),
+    ("not-a-map", "invalid type"),
+    ("templates-dir-missing", "not a directory"),
+];
+
+#[test]
+fn every_bad_inventory_is_rejected_with_where_and_how() {
+    let dir = root().join("tests/inventories/bad");
+    let on_disk = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(
+        on_disk,
+        BAD.len(),
+        "every file in {} is listed in BAD",
+        dir.display()
+    );
+    for (name, needle) in BAD {
+        let file = format!("tests/inventories/bad/{name}.yaml");
+        let run = flinkup(["validate", "-i", &file]).expect_code(2);
+        let err = run.stderr();
+        assert!(run.stdout().is_empty(), "{name}: nothing on stdout");
+        assert!(
+            err.contains(needle),
+            "{name}: expected {needle:?} in\n{err}"
+        );
+        assert!(
+            err.contains(&format!("--> {file}")),
+            "{name}: names the file\n{err}"
+        );
+        assert!(
+            err.contains("= help: "),
+            "{name}: says how to fix it\n{err}"
+        );
+        insta::assert_snapshot!(format!("bad_{name}"), err);
+    }
+}
+
+#[test]
+fn bad_inventory_writes_nothing() {
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("rendered");
+    flinkup([
+        "render",
+        "-i",
+        "tests/inventories/bad/ports-collide.yaml",
+        "-o",
+        target.to_str().unwrap(),
+    ])
+    .expect_code(2);
+    assert!(
+        !target.exists(),
+        "render must not create its output on invalid input"
+    );
+}
+
+#[test]
+fn unknown_flink_key_is_a_warning_with_a_suggestion() {
+    let run = flinkup(["validate", "-i", "tests/inventories/good/typo-key.yaml"]).expect_code(0);
+    let err = run.stderr();
+    assert!(
+        err.contains("warning: `taskmanager.numberOfTaskSlot` is not a Flink 1.9"),
+        "{err}"
+    );
+    assert!(
+        err.contains("did you mean `taskmanager.numberOfTaskSlots`?"),
+        "{err}"
+    );
+    assert!(err.contains(":20:3"), "points at the key: {err}");
+    assert!(run.stdout().contains("valid"), "{}", run.stdout());
+}
+
+#[test]
+fn seed_validates() {
+    let run = flinkup(["validate", "-i", "inventories/seed.yaml"]).expect_code(0);
+    assert_eq!(
+        run.stdout().trim(),
+        "inventories/seed.yaml: valid. Cluster fornaxee-demo, Flink 1.9.2: 1 JobManager, 2 TaskManagers × 4 slots = 8 slots"
+    );
+    assert!(run.stderr().is_empty(), "{}", run.stderr());
+    flinkup(["validate", "-i", "inventories/local.yaml"]).expect_code(0);
+}
+
+#[test]
+fn offline_plan_of_the_seed_inventory() {
+    let run = flinkup(["plan", "-i", "inventories/seed.yaml", "--offline"]).expect_code(0);
+    let text = run.stdout();
+    for needle in [
+        "Cluster fornaxee-demo · Flink 1.9.2 (Scala 2.11)",
+        "file      flink-1.9.2-bin-scala_2.11.tgz",
+        "from      https://archive.apache.org/dist/flink/flink-1.9.2/flink-1.9.2-bin-scala_2.11.tgz",
+        "checksum  sha512 from https://archive.apache.org/dist/flink/flink-1.9.2/flink-1.9.2-bin-scala_2.11.tgz.sha512",
+        "1 JobManager, 2 TaskManagers × 4 slots = 8 slots",
+        "+ upload   flink-1.9.2-bin-scala_2.11.tgz -> /opt/.flinkup/",
+        "+ unpack   /opt/.flinkup/flink-1.9.2-bin-scala_2.11.tgz -> /opt/flink-1.9.2",
+        "+ write    /opt/flink-1.9.2/conf/flink-conf.yaml",
+        "+jobmanager.rpc.address: 192.168.1.143",
+        "+ write    /opt/flink-1.9.2/conf/slaves",
+        "+192.168.1.100\n      +192.168.1.143",
+        "+ link     /opt/flink -> /opt/flink-1.9.2",
+        "+ trust    ssh from 192.168.1.143 to 192.168.1.100, 192.168.1.143",
+        "+ start    /opt/flink/bin/start-cluster.sh on 192.168.1.143",
+        "verify   http://192.168.1.143:8082/overview: 2 TaskManagers, 8 slots within 120s",
+        "need 4² × 2 TMs × 4 = 128",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    insta::assert_snapshot!("plan_seed_text", text);
+}
+
+#[test]
+fn offline_plan_json_is_the_same_data() {
+    let run =
+        flinkup(["plan", "-i", "inventories/seed.yaml", "--offline", "--json"]).expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).expect("valid JSON");
+    assert_eq!(v["topology"]["total_slots"], 8);
+    assert_eq!(v["hosts"].as_array().unwrap().len(), 2);
+    let first = &v["hosts"][0]["actions"];
+    let kinds: Vec<&str> = first
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "upload",
+            "unpack",
+            "write_file",
+            "write_file",
+            "write_file",
+            "link"
+        ]
+    );
+    let verify = v["cluster_actions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(verify["action"], "verify");
+    assert_eq!(verify["url"], "http://192.168.1.143:8082/overview");
+    insta::assert_json_snapshot!("plan_seed_json", v);
+}
+
+#[test]
+fn rendered_flink_conf_follows_the_guide() {
+    let out = tempfile::tempdir().unwrap();
+    flinkup([
+        "render",
+        "-i",
+        "inventories/seed.yaml",
+        "-o",
+        out.path().to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let conf = std::fs::read_to_string(out.path().join("flink-conf.yaml")).unwrap();
+    let keys: Vec<&str> = conf
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "jobmanager.rpc.address",
+            "jobmanager.rpc.port",
+            "jobmanager.heap.size",
+            "taskmanager.heap.size",
+            "taskmanager.numberOfTaskSlots",
+            "parallelism.default",
+            "rest.port",
+            "jobmanager.web.submit.enable"
+        ]
+    );
+    insta::assert_snapshot!("render_seed_flink_conf", conf);
+    let slaves = std::fs::read_to_string(out.path().join("slaves")).unwrap();
+    assert_eq!(slaves, "192.168.1.100\n192.168.1.143\n");
+    let masters = std::fs::read_to_string(out.path().join("masters")).unwrap();
+    assert_eq!(masters, "192.168.1.143:8082\n");
+}
+
+#[test]
+fn other_keys_follow_sorted_and_templates_can_be_overridden() {
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = dir.path().join("tpl");
+    std::fs::create_dir(&tpl).unwrap();
+    std::fs::write(
+        tpl.join("masters.tera"),
+        "# custom\n{{ jobmanager }}:{{ rest_port }}\n",
+    )
+    .unwrap();
+    let inv = dir.path().join("inv.yaml");
+    let seed = std::fs::read_to_string(root().join("inventories/seed.yaml")).unwrap();
+    let text = seed.replace(
+        "  jobmanager.web.submit.enable: false",
+        "  jobmanager.web.submit.enable: false\n  web.backpressure.num-samples: 200\n  state.backend: rocksdb",
+    ) + "templates_dir: tpl\n";
+    std::fs::write(&inv, text).unwrap();
+    let out = dir.path().join("out");
+    flinkup([
+        "render",
+        "-i",
+        inv.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let conf = std::fs::read_to_string(out.join("flink-conf.yaml")).unwrap();
+    let a = conf.find("state.backend: rocksdb").unwrap();
+    let b = conf.find("web.backpressure.num-samples: 200").unwrap();
+    assert!(
+        conf.find("jobmanager.web.submit.enable").unwrap() < a && a < b,
+        "{conf}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("masters")).unwrap(),
+        "# custom\n192.168.1.143:8082\n"
+    );
+}
+
+#[test]
+fn host_maps_and_pinned_mirrors_in_the_plan() {
+    let run = flinkup([
+        "plan",
+        "-i",
+        "tests/inventories/good/host-maps.yaml",
+        "--offline",
+    ])
+    .expect_code(0);
+    let text = run.stdout();
+    assert!(
+        text.contains("Host jm1 via 10.0.0.5 (jobmanager, taskmanager)"),
+        "{text}"
+    );
+    assert!(text.contains("http://jm1:8082/overview"), "{text}");
+    let run = flinkup([
+        "plan",
+        "-i",
+        "tests/inventories/good/pinned-mirrors.yaml",
+        "--offline",
+    ])
+    .expect_code(0);
+    let text = run.stdout();
+    assert!(
+        text.contains("from      https://mirror.example.org/flink/"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mirror    https://archive.apache.org/"),
+        "{text}"
+    );
+    assert!(
+        text.contains("checksum  sha512 pinned in the inventory"),
+        "{text}"
+    );
+}
+
+#[test]
+fn secrets_are_masked_in_plan_text_and_json() {
+    for extra in [None, Some("--json")] {
+        let mut args = vec![
+            "plan",
+            "-i",
+            "tests/inventories/good/secrets.yaml",
+            "--offline",
+        ];
+        args.extend(extra);
+        let run = flinkup(args).expect_code(0);
+        let out = run.stdout() + &run.stderr();
+        assert!(
+            !out.contains("hunter2") && !out.contains("AKIAsecretvalue"),
+            "{out}"
+        );
+        assert!(out.contains("********"), "{out}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    flinkup(["plan", "-i", "inventories/seed.yaml"]).expect_code(2);
+    flinkup(["frobnicate"]).expect_code(2);
+    flinkup(["validate", "-i", "does/not/exist.yaml"]).expect_code(1);
+}
+
+#[test]
+fn clap_definition_is_consistent() {
+    use clap::CommandFactory;
+    flinkup::cli::Cli::command().debug_assert();
+}

@@ -1,0 +1,4 @@
+//! The one integration test binary: command-line behaviour, downloads, and real-host deploys.
+
+mod cli;
+mod support;
