@@ -2,12 +2,14 @@
 
 use std::path::Path;
 
-use crate::cli::{Cli, Command};
+use crate::artifact::{self, FetchOptions};
+use crate::cli::{Cli, Command, FetchArgs};
 use crate::error::{exit, Error, Result};
 use crate::facts::HostFacts;
 use crate::inventory::{self, Diagnostic, LoadOptions, Loaded};
 use crate::plan::{self, PlanInput, PlanMode};
 use crate::render::{HostExtras, Renderer};
+use crate::report::{self, Style};
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
@@ -25,9 +27,28 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 ));
             }
             let loaded = load(&inv.inventory, fetch.insecure_no_checksum)?;
-            offline_plan(&loaded, json)
+            offline_plan(&loaded, &fetch, json)
         }
-        Command::Fetch { .. } => Err(Error::Usage("fetch is not available in this build".into())),
+        Command::Fetch {
+            inv,
+            fetch,
+            quiet,
+            json,
+        } => {
+            let loaded = load(&inv.inventory, fetch.insecure_no_checksum)?;
+            let opts = FetchOptions::new(fetch.cache_dir.clone());
+            let rep = report::reporter(Style::choose(quiet, json));
+            let got = runtime()?.block_on(artifact::fetch(
+                &loaded.cluster.artifact,
+                &opts,
+                rep.as_ref(),
+            ))?;
+            if !json {
+                // sha512sum format, so the line can be checked with `sha512sum -c`.
+                println!("{}  {}", got.sha512, got.path.display());
+            }
+            Ok(exit::OK)
+        }
     }
 }
 
@@ -82,7 +103,14 @@ fn render(path: &Path, out: &Path) -> Result<i32> {
     Ok(exit::OK)
 }
 
-fn offline_plan(loaded: &Loaded, json: bool) -> Result<i32> {
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("cannot start the async runtime", e))
+}
+
+fn offline_plan(loaded: &Loaded, fetch: &FetchArgs, json: bool) -> Result<i32> {
     let c = &loaded.cluster;
     let renderer = Renderer::new(c)?;
     let facts = vec![HostFacts::empty(); c.hosts.len()];
@@ -98,7 +126,10 @@ fn offline_plan(loaded: &Loaded, json: bool) -> Result<i32> {
             .as_ref()
             .filter(|p| p.algorithm == inventory::HashAlgo::Sha512)
             .map(|p| p.hex.clone()),
-        artifact_cached: None,
+        artifact_cached: Some(artifact::is_cached(
+            &c.artifact,
+            &FetchOptions::new(fetch.cache_dir.clone()).cache_dir,
+        )),
         warnings: loaded.warnings.iter().map(|w| w.message.clone()).collect(),
     })?;
     if json {

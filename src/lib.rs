@@ -1,5 +1,6 @@
 //! flinkup: inventory → validated model → rendered files → plan → apply → verify.
 
+pub mod artifact;
 pub mod cli;
 mod commands;
 pub mod error;
@@ -7,6 +8,7 @@ pub mod facts;
 pub mod inventory;
 pub mod plan;
 pub mod render;
+pub mod report;
 
 use clap::Parser;
 

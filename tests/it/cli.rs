@@ -122,7 +122,15 @@ fn seed_validates() {
 
 #[test]
 fn offline_plan_of_the_seed_inventory() {
-    let run = flinkup(["plan", "-i", "inventories/seed.yaml", "--offline"]).expect_code(0);
+    let run = flinkup([
+        "plan",
+        "-i",
+        "inventories/seed.yaml",
+        "--offline",
+        "--cache-dir",
+        "target/no-cache",
+    ])
+    .expect_code(0);
     let text = run.stdout();
     for needle in [
         "Cluster fornaxee-demo · Flink 1.9.2 (Scala 2.11)",
@@ -149,8 +157,16 @@ fn offline_plan_of_the_seed_inventory() {
 
 #[test]
 fn offline_plan_json_is_the_same_data() {
-    let run =
-        flinkup(["plan", "-i", "inventories/seed.yaml", "--offline", "--json"]).expect_code(0);
+    let run = flinkup([
+        "plan",
+        "-i",
+        "inventories/seed.yaml",
+        "--offline",
+        "--json",
+        "--cache-dir",
+        "target/no-cache",
+    ])
+    .expect_code(0);
     let v: serde_json::Value = serde_json::from_str(&run.stdout()).expect("valid JSON");
     assert_eq!(v["topology"]["total_slots"], 8);
     assert_eq!(v["hosts"].as_array().unwrap().len(), 2);

@@ -1,4 +1,6 @@
 //! The one integration test binary: command-line behaviour, downloads, and real-host deploys.
 
 mod cli;
+mod fetch;
+mod httpd;
 mod support;

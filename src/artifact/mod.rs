@@ -1,0 +1,315 @@
+//! Gets the Flink tarball onto the operator's machine, verified, before any host sees it.
+//!
+//! Nothing unverified is ever used: downloads are hashed while they stream into a `.part`
+//! file in the cache and renamed into place only when the hash matches; cached files are
+//! hashed again before use; local files are checked against a pin or their `.sha512`.
+
+mod checksum;
+mod download;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use checksum::{hash_file, parse_sidecar, Digests, Hasher};
+
+use crate::error::{Error, Result};
+use crate::inventory::{Artifact, HashAlgo};
+use crate::report::{Event, Reporter};
+
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    pub cache_dir: PathBuf,
+    /// Tries per source for transient failures (connection errors, 5xx, cut-off bodies).
+    pub attempts: u32,
+    /// First wait between tries; doubled each time.
+    pub backoff: Duration,
+    pub connect_timeout: Duration,
+    /// Longest silence while reading a response.
+    pub read_timeout: Duration,
+}
+
+impl FetchOptions {
+    pub fn new(cache_dir: Option<PathBuf>) -> Self {
+        FetchOptions {
+            cache_dir: cache_dir.unwrap_or_else(default_cache_dir),
+            attempts: 4,
+            backoff: Duration::from_millis(500),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `$XDG_CACHE_HOME/flinkup`, or `~/.cache/flinkup`.
+pub fn default_cache_dir() -> PathBuf {
+    dirs::cache_dir()
+        .unwrap_or_else(|| PathBuf::from(".cache"))
+        .join("flinkup")
+}
+
+/// The verified tarball on the operator's machine.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub path: PathBuf,
+    pub sha512: String,
+    pub size: u64,
+    /// Used without any checksum (`--insecure-no-checksum`).
+    pub unverified: bool,
+}
+
+fn cache_entry(cache: &Path, algo: HashAlgo, hex: &str, file: &str) -> PathBuf {
+    cache.join(algo.to_string()).join(hex).join(file)
+}
+
+/// Whether a copy is cached, as far as can be told without contacting anything: exact when the
+/// hash is pinned, by file name otherwise (the sidecar is checked again when fetching).
+pub fn is_cached(art: &Artifact, cache: &Path) -> bool {
+    if art.path.is_some() {
+        return art.path.as_ref().is_some_and(|p| p.is_file());
+    }
+    if let Some(p) = &art.checksum.pinned {
+        return cache_entry(cache, p.algorithm, &p.hex, &art.file_name).is_file();
+    }
+    let dir = cache.join("sha512");
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .any(|e| e.path().join(&art.file_name).is_file())
+        })
+        .unwrap_or(false)
+}
+
+fn mismatch(what: &str, algo: HashAlgo, want: &str, got: &str) -> String {
+    format!("{algo} mismatch for {what}: expected {want}, got {got}")
+}
+
+/// What the file must hash to: the pin, else the sidecar; plus a second check when the pin
+/// and the sidecar use different algorithms.
+struct Expected {
+    primary: Option<(HashAlgo, String)>,
+    secondary: Option<(HashAlgo, String)>,
+}
+
+impl Expected {
+    fn needs_sha256(&self) -> bool {
+        [&self.primary, &self.secondary]
+            .iter()
+            .any(|e| matches!(e, Some((HashAlgo::Sha256, _))))
+    }
+
+    fn check(&self, what: &str, d: &Digests) -> Result<(), String> {
+        for (algo, want) in self.primary.iter().chain(self.secondary.iter()) {
+            let got = d.get(*algo).unwrap_or("");
+            if got != want {
+                return Err(mismatch(what, *algo, want, got));
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn expected(
+    art: &Artifact,
+    client: &reqwest::Client,
+    rep: &dyn Reporter,
+) -> Result<Expected> {
+    let pinned = art
+        .checksum
+        .pinned
+        .as_ref()
+        .map(|p| (p.algorithm, p.hex.clone()));
+    let Some(side) = &art.checksum.sidecar else {
+        return Ok(Expected {
+            primary: pinned,
+            secondary: None,
+        });
+    };
+    let text = if side.starts_with("http://") || side.starts_with("https://") {
+        download::small(client, side).await
+    } else {
+        std::fs::read_to_string(side).map_err(|e| format!("cannot read {side}: {e}"))
+    };
+    let parsed = text.and_then(|t| parse_sidecar(&t).map_err(|e| format!("{side}: {e}")));
+    match (parsed, pinned) {
+        (Ok((algo, hex)), Some((palgo, phex))) => {
+            if algo == palgo && hex != phex {
+                return Err(Error::Fetch(format!(
+                    "the checksum file {side} says {algo} {hex}, but the inventory pins {phex}: one of them is wrong; compare both with the checksum Apache publishes for this release"
+                )));
+            }
+            Ok(Expected {
+                primary: Some((palgo, phex)),
+                secondary: (algo != palgo).then_some((algo, hex)),
+            })
+        }
+        (Ok(found), None) => Ok(Expected {
+            primary: Some(found),
+            secondary: None,
+        }),
+        (Err(e), Some(pin)) => {
+            rep.event(&Event::Warning {
+                message: format!("checksum file unusable ({e}); relying on the pinned hash"),
+            });
+            Ok(Expected {
+                primary: Some(pin),
+                secondary: None,
+            })
+        }
+        (Err(_), None) if art.path.is_some() && art.checksum.insecure => Ok(Expected {
+            primary: None,
+            secondary: None,
+        }),
+        (Err(e), None) if art.path.is_some() => Err(Error::Fetch(format!(
+            "no checksum for the local file {}: {e}. Pin flink.artifact.sha512 in the inventory, put a sha512sum-format {} next to it, or pass --insecure-no-checksum to use it unverified",
+            art.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            side
+        ))),
+        (Err(e), None) => Err(Error::Fetch(format!(
+            "cannot get the checksum: {e}. Pin flink.artifact.sha512 in the inventory or set flink.artifact.checksum_url"
+        ))),
+    }
+}
+
+pub fn client(opts: &FetchOptions) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("flinkup/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(opts.connect_timeout)
+        .read_timeout(opts.read_timeout)
+        .build()
+        .map_err(|e| Error::Fetch(format!("cannot set up the HTTP client: {e}")))
+}
+
+/// Fetches and verifies the artifact, or takes it from the cache.
+pub async fn fetch(art: &Artifact, opts: &FetchOptions, rep: &dyn Reporter) -> Result<Fetched> {
+    let client = client(opts)?;
+    let exp = expected(art, &client, rep).await?;
+    if let Some(path) = &art.path {
+        return local(path, &exp, rep);
+    }
+    let Some((algo, hex)) = exp.primary.clone() else {
+        return Err(Error::Fetch("no checksum for the download".into()));
+    };
+    let entry = cache_entry(&opts.cache_dir, algo, &hex, &art.file_name);
+    if entry.is_file() {
+        let d = hash_file(&entry, exp.needs_sha256())
+            .map_err(|e| Error::io(format!("cannot read cached {}", entry.display()), e))?;
+        match exp.check(&entry.display().to_string(), &d) {
+            Ok(()) => {
+                rep.event(&Event::CacheHit {
+                    path: entry.display().to_string(),
+                });
+                let size = std::fs::metadata(&entry).map(|m| m.len()).unwrap_or(0);
+                return Ok(Fetched {
+                    path: entry,
+                    sha512: d.sha512,
+                    size,
+                    unverified: false,
+                });
+            }
+            Err(reason) => {
+                rep.event(&Event::CacheCorrupt {
+                    path: entry.display().to_string(),
+                    reason,
+                });
+                std::fs::remove_file(&entry).map_err(|e| {
+                    Error::io(format!("cannot delete corrupt {}", entry.display()), e)
+                })?;
+            }
+        }
+    }
+    let dir = entry.parent().unwrap_or(&opts.cache_dir).to_path_buf();
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Error::io(
+            format!("cannot create cache directory {}", dir.display()),
+            e,
+        )
+    })?;
+    let part = dir.join(format!("{}.part", art.file_name));
+    let mut failures = Vec::new();
+    for url in &art.urls {
+        match download::with_retries(&client, url, &part, exp.needs_sha256(), opts, rep).await {
+            Ok(d) => match exp.check(url, &d) {
+                Ok(()) => {
+                    std::fs::rename(&part, &entry).map_err(|e| {
+                        Error::io(format!("cannot move {} into the cache", part.display()), e)
+                    })?;
+                    rep.event(&Event::Verified {
+                        path: entry.display().to_string(),
+                        algorithm: algo.to_string(),
+                        hex: hex.clone(),
+                    });
+                    let size = std::fs::metadata(&entry).map(|m| m.len()).unwrap_or(0);
+                    return Ok(Fetched {
+                        path: entry,
+                        sha512: d.sha512,
+                        size,
+                        unverified: false,
+                    });
+                }
+                Err(reason) => {
+                    let _ = std::fs::remove_file(&part);
+                    rep.event(&Event::SourceFailed {
+                        url: url.clone(),
+                        reason: reason.clone(),
+                    });
+                    failures.push(format!("{url}: {reason}"));
+                }
+            },
+            Err(download::Failure::Local(msg)) => {
+                let _ = std::fs::remove_file(&part);
+                return Err(Error::Fetch(msg));
+            }
+            Err(download::Failure::Source(reason)) => {
+                rep.event(&Event::SourceFailed {
+                    url: url.clone(),
+                    reason: reason.clone(),
+                });
+                failures.push(format!("{url}: {reason}"));
+            }
+        }
+    }
+    // A partial file is kept for resuming only while some source could still complete it.
+    Err(Error::Fetch(format!(
+        "could not fetch {} from any source:\n  {}",
+        art.file_name,
+        failures.join("\n  ")
+    )))
+}
+
+fn local(path: &Path, exp: &Expected, rep: &dyn Reporter) -> Result<Fetched> {
+    if !path.is_file() {
+        return Err(Error::Fetch(format!(
+            "the artifact {} does not exist; check flink.artifact.path (relative paths start at the inventory's directory)",
+            path.display()
+        )));
+    }
+    let d = hash_file(path, exp.needs_sha256())
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let shown = path.display().to_string();
+    let Some((algo, hex)) = &exp.primary else {
+        rep.event(&Event::Warning {
+            message: format!(
+                "{shown} is used WITHOUT checksum verification (--insecure-no-checksum)"
+            ),
+        });
+        return Ok(Fetched {
+            path: path.to_path_buf(),
+            sha512: d.sha512,
+            size,
+            unverified: true,
+        });
+    };
+    exp.check(&shown, &d).map_err(Error::Fetch)?;
+    rep.event(&Event::Verified {
+        path: shown,
+        algorithm: algo.to_string(),
+        hex: hex.clone(),
+    });
+    Ok(Fetched {
+        path: path.to_path_buf(),
+        sha512: d.sha512,
+        size,
+        unverified: false,
+    })
+}

@@ -1,0 +1,254 @@
+//! Events from the runners, and the reporters that show them: the only code that touches the
+//! terminal's progress bars. Runners emit [`Event`]s and never print.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A download begins (or resumes from `offset`).
+    FetchStart {
+        url: String,
+        total: Option<u64>,
+        offset: u64,
+    },
+    FetchProgress {
+        bytes: u64,
+    },
+    /// A transient failure; the same source is tried again after `wait_ms`.
+    FetchRetry {
+        url: String,
+        attempt: u32,
+        reason: String,
+        wait_ms: u64,
+    },
+    /// A source failed for good; the next mirror, if any, is tried.
+    SourceFailed {
+        url: String,
+        reason: String,
+    },
+    CacheHit {
+        path: String,
+    },
+    /// A cached file no longer matches its checksum: it is deleted and fetched again.
+    CacheCorrupt {
+        path: String,
+        reason: String,
+    },
+    Verified {
+        path: String,
+        algorithm: String,
+        hex: String,
+    },
+    /// One step on one host has started.
+    Step {
+        host: String,
+        action: String,
+        detail: String,
+    },
+    /// Bytes sent to a host during an upload.
+    UploadProgress {
+        host: String,
+        bytes: u64,
+        total: u64,
+    },
+    /// A host finished its steps (ok) or failed (with the reason).
+    HostDone {
+        host: String,
+        ok: bool,
+        message: String,
+    },
+    Warning {
+        message: String,
+    },
+    Info {
+        message: String,
+    },
+}
+
+pub trait Reporter: Send + Sync {
+    fn event(&self, e: &Event);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Progress bars on a terminal.
+    Bar,
+    /// One line per event on stderr.
+    Plain,
+    /// One JSON object per event on stdout.
+    Json,
+}
+
+impl Style {
+    pub fn choose(quiet: bool, json: bool) -> Style {
+        if json {
+            Style::Json
+        } else if quiet || !std::io::stderr().is_terminal() {
+            Style::Plain
+        } else {
+            Style::Bar
+        }
+    }
+}
+
+pub fn reporter(style: Style) -> Box<dyn Reporter> {
+    match style {
+        Style::Bar => Box::new(Bars::default()),
+        Style::Plain => Box::new(Plain::default()),
+        Style::Json => Box::new(Json),
+    }
+}
+
+/// Plain text for one event; None for events only a progress display uses.
+fn line(e: &Event) -> Option<String> {
+    Some(match e {
+        Event::FetchStart { url, total, offset } => match (offset, total) {
+            (0, Some(t)) => format!("fetching {url} ({})", crate::inventory::units::human(*t)),
+            (0, None) => format!("fetching {url}"),
+            (o, _) => format!("resuming {url} from byte {o}"),
+        },
+        Event::FetchProgress { .. } | Event::UploadProgress { .. } => return None,
+        Event::FetchRetry {
+            url,
+            attempt,
+            reason,
+            wait_ms,
+        } => format!("retry {attempt} of {url} in {wait_ms} ms: {reason}"),
+        Event::SourceFailed { url, reason } => format!("{url} failed: {reason}"),
+        Event::CacheHit { path } => format!("using cached {path} (checksum verified)"),
+        Event::CacheCorrupt { path, reason } => {
+            format!("warning: cached {path} is corrupt ({reason}): deleted, fetching again")
+        }
+        Event::Verified {
+            path,
+            algorithm,
+            hex,
+        } => format!(
+            "verified {path} ({algorithm} {}…)",
+            &hex[..hex.len().min(16)]
+        ),
+        Event::Step {
+            host,
+            action,
+            detail,
+        } => format!("{host}: {action} {detail}"),
+        Event::HostDone { host, ok, message } => {
+            format!("{host}: {} {message}", if *ok { "done" } else { "FAILED" })
+        }
+        Event::Warning { message } => format!("warning: {message}"),
+        Event::Info { message } => message.clone(),
+    })
+}
+
+#[derive(Default)]
+struct Plain {
+    /// Last progress tenth printed, so a long download prints at most ten progress lines.
+    tenth: Mutex<(u64, Option<u64>, u64)>,
+}
+
+impl Reporter for Plain {
+    fn event(&self, e: &Event) {
+        let mut err = std::io::stderr().lock();
+        match e {
+            Event::FetchStart { total, offset, .. } => {
+                if let Ok(mut t) = self.tenth.lock() {
+                    *t = (*offset, *total, 0);
+                }
+            }
+            Event::FetchProgress { bytes } => {
+                if let Ok(mut t) = self.tenth.lock() {
+                    t.0 += bytes;
+                    if let Some(total) = t.1.filter(|x| *x > 0) {
+                        let now = t.0 * 10 / total;
+                        if now > t.2 {
+                            t.2 = now;
+                            let _ = writeln!(err, "  {}%", now * 10);
+                        }
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
+        if let Some(l) = line(e) {
+            let _ = writeln!(err, "{l}");
+        }
+    }
+}
+
+struct Json;
+
+impl Reporter for Json {
+    fn event(&self, e: &Event) {
+        if let Ok(s) = serde_json::to_string(e) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{s}");
+        }
+    }
+}
+
+#[derive(Default)]
+struct Bars {
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Reporter for Bars {
+    fn event(&self, e: &Event) {
+        let Ok(mut slot) = self.bar.lock() else {
+            return;
+        };
+        match e {
+            Event::FetchStart { url, total, offset } => {
+                let bar = match total {
+                    Some(t) => ProgressBar::new(*t),
+                    None => ProgressBar::new_spinner(),
+                };
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                bar.set_message(url.rsplit('/').next().unwrap_or(url).to_string());
+                bar.set_position(*offset);
+                *slot = Some(bar);
+            }
+            Event::FetchProgress { bytes } => {
+                if let Some(b) = slot.as_ref() {
+                    b.inc(*bytes);
+                }
+            }
+            other => {
+                if let Some(l) = line(other) {
+                    match slot.as_ref() {
+                        Some(b) => b.println(l),
+                        None => eprintln!("{l}"),
+                    }
+                }
+                if matches!(other, Event::Verified { .. } | Event::SourceFailed { .. }) {
+                    if let Some(b) = slot.take() {
+                        b.finish_and_clear();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A reporter that keeps events, for tests and for building summaries.
+#[derive(Default)]
+pub struct Collect(pub Mutex<Vec<Event>>);
+
+impl Reporter for Collect {
+    fn event(&self, e: &Event) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(e.clone());
+        }
+    }
+}
