@@ -27,6 +27,28 @@ pub struct InventoryArg {
     pub inventory: PathBuf,
 }
 
+/// How flinkup reaches the hosts.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RemoteArgs {
+    /// An ssh_config file to use instead of ~/.ssh/config (passed to ssh as -F).
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+    /// How many hosts are worked on at once.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub concurrency: usize,
+}
+
+/// How progress is shown.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArgs {
+    /// No progress bars; a line per event.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Machine-readable output: the plan or status as JSON, progress as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct FetchArgs {
     /// Where verified tarballs are kept [default: $XDG_CACHE_HOME/flinkup or ~/.cache/flinkup].
@@ -53,6 +75,8 @@ pub enum Command {
         output: PathBuf,
     },
     /// Show what deploy would do: uploads, file diffs, links, start and verification.
+    ///
+    /// Without --offline it connects to every host read-only and plans from what is there.
     Plan {
         #[command(flatten)]
         inv: InventoryArg,
@@ -64,6 +88,66 @@ pub enum Command {
         json: bool,
         #[command(flatten)]
         fetch: FetchArgs,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Make the hosts match the inventory, start the cluster and verify it.
+    ///
+    /// Fetches and verifies the tarball, gathers facts, shows the plan, asks for confirmation,
+    /// then executes exactly that plan. A re-run with nothing changed changes nothing.
+    Deploy {
+        #[command(flatten)]
+        inv: InventoryArg,
+        /// Apply without asking. Without a terminal, deploy refuses unless this is given.
+        #[arg(short, long)]
+        yes: bool,
+        #[command(flatten)]
+        fetch: FetchArgs,
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Preflight: ssh, write access, java, disk space, ports, host name resolution.
+    Check {
+        #[command(flatten)]
+        inv: InventoryArg,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Per host: reachable, installed release, running daemons; the cluster's REST figures.
+    Status {
+        #[command(flatten)]
+        inv: InventoryArg,
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// Print the status as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start the installed cluster (as `flink.start` says) and verify it.
+    Start {
+        #[command(flatten)]
+        inv: InventoryArg,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Stop every Flink daemon of the cluster; no Flink JVM is left running.
+    Stop {
+        #[command(flatten)]
+        inv: InventoryArg,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Stop the cluster and remove what flinkup installed (release, symlink, state); nothing else.
+    Destroy {
+        #[command(flatten)]
+        inv: InventoryArg,
+        /// Required: destroy removes the installation.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Download (or take from a local path) the Flink tarball and verify its checksum.
     Fetch {

@@ -7,6 +7,7 @@ use crate::cli::{Cli, Command, FetchArgs};
 use crate::error::{exit, Error, Result};
 use crate::facts::HostFacts;
 use crate::inventory::{self, Diagnostic, LoadOptions, Loaded};
+use crate::ops;
 use crate::plan::{self, PlanInput, PlanMode};
 use crate::render::{HostExtras, Renderer};
 use crate::report::{self, Style};
@@ -20,14 +21,44 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             offline,
             json,
             fetch,
+            remote,
         } => {
-            if !offline {
-                return Err(Error::Usage(
-                    "plan without --offline needs the hosts' facts; run `flinkup plan --offline` to plan without contacting them".into(),
-                ));
-            }
             let loaded = load(&inv.inventory, fetch.insecure_no_checksum)?;
-            offline_plan(&loaded, &fetch, json)
+            if offline {
+                offline_plan(&loaded, &fetch, json)
+            } else {
+                runtime()?.block_on(ops::live_plan(&loaded, &fetch, &remote, json))
+            }
+        }
+        Command::Deploy {
+            inv,
+            yes,
+            fetch,
+            remote,
+            output,
+        } => {
+            let loaded = load(&inv.inventory, fetch.insecure_no_checksum)?;
+            runtime()?.block_on(ops::deploy(&loaded, yes, &fetch, &remote, &output))
+        }
+        Command::Check { inv, remote } => {
+            let loaded = load(&inv.inventory, false)?;
+            runtime()?.block_on(ops::check(&loaded, &remote))
+        }
+        Command::Status { inv, remote, json } => {
+            let loaded = load(&inv.inventory, false)?;
+            runtime()?.block_on(ops::status(&loaded, &remote, json))
+        }
+        Command::Start { inv, remote } => {
+            let loaded = load(&inv.inventory, false)?;
+            runtime()?.block_on(ops::start_cmd(&loaded, &remote))
+        }
+        Command::Stop { inv, remote } => {
+            let loaded = load(&inv.inventory, false)?;
+            runtime()?.block_on(ops::stop_cmd(&loaded, &remote))
+        }
+        Command::Destroy { inv, yes, remote } => {
+            let loaded = load(&inv.inventory, false)?;
+            runtime()?.block_on(ops::destroy(&loaded, yes, &remote))
         }
         Command::Fetch {
             inv,

@@ -1,14 +1,18 @@
 //! flinkup: inventory → validated model → rendered files → plan → apply → verify.
 
+pub mod apply;
 pub mod artifact;
 pub mod cli;
 mod commands;
 pub mod error;
 pub mod facts;
 pub mod inventory;
+mod ops;
 pub mod plan;
+pub mod remote;
 pub mod render;
 pub mod report;
+pub mod verify;
 
 use clap::Parser;
 

@@ -334,7 +334,7 @@ fn secrets_are_masked_in_plan_text_and_json() {
 
 #[test]
 fn usage_errors_exit_2() {
-    flinkup(["plan", "-i", "inventories/seed.yaml"]).expect_code(2);
+    flinkup(["destroy", "-i", "inventories/seed.yaml"]).expect_code(2);
     flinkup(["frobnicate"]).expect_code(2);
     flinkup(["validate", "-i", "does/not/exist.yaml"]).expect_code(1);
 }

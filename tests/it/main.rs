@@ -1,6 +1,8 @@
 //! The one integration test binary: command-line behaviour, downloads, and real-host deploys.
 
 mod cli;
+mod deploy;
 mod fetch;
 mod httpd;
 mod support;
+mod testbed;

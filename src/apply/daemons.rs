@@ -1,0 +1,137 @@
+//! Starting and stopping Flink's daemons, and finding out why one did not come up.
+
+use futures_util::future::join_all;
+
+use crate::error::Result;
+use crate::inventory::{Cluster, StartMode};
+use crate::remote::{qp, Remote};
+use crate::report::{Event, Reporter};
+use crate::verify::Rest;
+
+/// Runs a Flink script detached from the ssh session: `setsid` puts it in a new session so
+/// the daemons it forks get no SIGHUP when the connection closes (a naive `ssh host
+/// start-cluster.sh` loses the JobManager that way); `-w` still waits for the script itself.
+fn detached(script_path: &str, args: &str, log: &str) -> String {
+    format!(
+        "mkdir -p \"$(dirname {log})\" && setsid -w {s} {args} < /dev/null > {log} 2>&1; rc=$?; cat {log}; exit $rc",
+        s = qp(script_path),
+        log = qp(log),
+    )
+}
+
+pub async fn start(cluster: &Cluster, remotes: &[Remote], mode: StartMode) -> Result<()> {
+    let link = cluster.current_link();
+    let log = format!("{link}/log/flinkup-start.log");
+    let jm = cluster.jobmanager();
+    match mode {
+        StartMode::ClusterScript => {
+            let s = detached(&format!("{link}/bin/start-cluster.sh"), "", &log);
+            remotes[0]
+                .must(&jm.name, "start-cluster.sh failed", &s)
+                .await?;
+        }
+        StartMode::Direct => {
+            let s = detached(&format!("{link}/bin/jobmanager.sh"), "start", &log);
+            remotes[0]
+                .must(&jm.name, "jobmanager.sh start failed", &s)
+                .await?;
+            let tms = cluster.tm_order.iter().map(|&i| {
+                let h = &cluster.hosts[i];
+                let s = detached(
+                    &format!("{link}/bin/taskmanager.sh"),
+                    "start",
+                    &format!("{link}/log/flinkup-start-tm.log"),
+                );
+                async move {
+                    remotes[i]
+                        .must(&h.name, "taskmanager.sh start failed", &s)
+                        .await
+                }
+            });
+            for r in join_all(tms).await {
+                r?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stops every Flink daemon flinkup manages, on every host in parallel, by the pids in
+/// Flink's pid files (independent of the slaves file, which may just have changed), and
+/// waits until those processes are gone; what is still alive after 30 s gets SIGKILL.
+pub async fn stop(cluster: &Cluster, remotes: &[Remote], rep: &dyn Reporter) -> Result<()> {
+    let bin = qp(&format!("{}/bin", cluster.current_link()));
+    let pid_dir = cluster
+        .config
+        .get("env.pid.dir")
+        .map(|d| qp(d))
+        .unwrap_or_else(|| "/tmp".into());
+    let jobs = cluster.hosts.iter().enumerate().map(|(i, h)| {
+        let script = format!(
+            r#"set +e
+U=${{USER:-$(id -un)}}
+P=$(cat {pid_dir}/flink-$U-standalonesession.pid {pid_dir}/flink-$U-taskexecutor.pid 2>/dev/null)
+if [ -x {bin}/taskmanager.sh ]; then {bin}/taskmanager.sh stop-all >/dev/null 2>&1; {bin}/jobmanager.sh stop-all >/dev/null 2>&1; fi
+alive=""
+for i in $(seq 60); do
+  alive=""; for p in $P; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
+  [ -z "$alive" ] && exit 0
+  sleep 0.5
+done
+kill -9 $alive 2>/dev/null; echo "killed:$alive""#
+        );
+        async move { (h, remotes[i].sh(&h.name, &script).await) }
+    });
+    for (h, r) in join_all(jobs).await {
+        let out = r?;
+        if let Some(k) = out.stdout.lines().find_map(|l| l.strip_prefix("killed:")) {
+            rep.event(&Event::Warning {
+                message: format!("{}: Flink did not stop within 30s; killed{k}", h.name),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// After a failed verification: which TaskManager hosts are missing, and their log tails.
+pub async fn diagnose(cluster: &Cluster, remotes: &[Remote], rest: &Rest<'_>) -> String {
+    let registered = rest.taskmanagers().await.unwrap_or_default();
+    let mut out = String::new();
+    let link = cluster.current_link();
+    for &i in &cluster.tm_order {
+        let h = &cluster.hosts[i];
+        let present = registered.iter().any(|t| {
+            t.path.contains(&format!("@{}:", h.name))
+                || t.path.contains(&format!("@{}:", h.address))
+        });
+        if present {
+            continue;
+        }
+        out.push_str(&format!("\n  TaskManager on {} is missing", h.name));
+        let script = format!(
+            "for f in {l}/log/flink-*-taskexecutor-*.log {l}/log/flink-*-taskexecutor-*.out {l}/log/flinkup-start*.log; do [ -s \"$f\" ] && {{ echo \"--- $f\"; tail -n 15 \"$f\"; }}; done; exit 0",
+            l = qp(&link)
+        );
+        match remotes[i].sh(&h.name, &script).await {
+            Ok(o) if !o.stdout.trim().is_empty() => {
+                for line in o.stdout.lines() {
+                    out.push_str("\n    ");
+                    out.push_str(line);
+                }
+            }
+            Ok(_) => out.push_str(" (no Flink log on the host)"),
+            Err(e) => out.push_str(&format!(" (cannot read its logs: {e})")),
+        }
+    }
+    if !registered.is_empty() {
+        out.push_str(&format!(
+            "\n  registered: {}",
+            registered
+                .iter()
+                .map(|t| t.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    out
+}

@@ -1,0 +1,169 @@
+//! Deploys to real sshd hosts (tests/it/testbed.rs) with the real Flink 1.9.3 distribution.
+
+use crate::support::flinkup;
+use crate::testbed::{flink_lock, Spec, Testbed};
+
+fn cmd(tb: &Testbed, verb: &str, inv: &std::path::Path, extra: &[&str]) -> Vec<String> {
+    let mut v = vec![verb.to_string(), "-i".into(), inv.display().to_string()];
+    v.extend(tb.args());
+    if matches!(verb, "deploy" | "plan") {
+        v.extend(tb.cache_args());
+    }
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+fn tm_ids(tb: &Testbed) -> Vec<String> {
+    let v = tb
+        .get(&format!("http://{}:8082/taskmanagers", tb.ip(0)))
+        .expect("GET /taskmanagers");
+    let mut ids: Vec<String> = v["taskmanagers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn overview(tb: &Testbed) -> (u64, u64) {
+    let v = tb
+        .get(&format!("http://{}:8082/overview", tb.ip(0)))
+        .expect("GET /overview");
+    (
+        v["taskmanagers"].as_u64().unwrap(),
+        v["slots-total"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn guide_cluster_deploy_rerun_resize_stop_destroy() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec::default());
+    let inv = tb.guide_inventory("guide", 4, "cluster-script");
+
+    // Fresh deploy: the plan is shown, executed, and verified through /overview.
+    let run = flinkup(cmd(&tb, "deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    let out = run.stdout();
+    assert!(
+        out.contains("+ upload") && out.contains("+ trust") && out.contains("start-cluster.sh"),
+        "{out}"
+    );
+    assert!(
+        out.contains("env.java.opts: --add-exports=java.base/sun.net.util=ALL-UNNAMED"),
+        "Java 17 gets the module opens:\n{out}"
+    );
+    assert!(
+        out.contains("deployed and verified"),
+        "{out}\n{}",
+        run.stderr()
+    );
+    assert_eq!(overview(&tb), (2, 8));
+    let ids = tm_ids(&tb);
+    assert_eq!(ids.len(), 2);
+
+    // A re-run changes nothing: no upload, no restart, the same TaskManagers.
+    let run = flinkup(cmd(&tb, "deploy", &inv, &["--quiet"])).expect_code(0);
+    let out = run.stdout();
+    assert!(out.contains("Plan: 2 hosts, 0 changes"), "{out}");
+    assert!(out.contains("up to date and verified"), "{out}");
+    assert!(!run.stderr().contains("upload"), "{}", run.stderr());
+    assert_eq!(tm_ids(&tb), ids, "TaskManagers were not restarted");
+
+    // Slots 4 -> 2: the live plan shows the diff and the restart; deploy applies it.
+    let inv2 = tb.guide_inventory("guide", 2, "cluster-script");
+    assert_eq!(inv, inv2);
+    let run = flinkup(cmd(&tb, "plan", &inv, &[])).expect_code(0);
+    let out = run.stdout();
+    assert!(
+        out.contains("-taskmanager.numberOfTaskSlots: 4")
+            && out.contains("+taskmanager.numberOfTaskSlots: 2"),
+        "{out}"
+    );
+    assert!(out.contains("~ stop"), "{out}");
+    assert!(!out.contains("+ upload"), "{out}");
+    flinkup(cmd(&tb, "deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    assert_eq!(overview(&tb), (2, 4));
+
+    let run = flinkup(cmd(&tb, "status", &inv, &[])).expect_code(0);
+    assert!(
+        run.stdout().contains("2 TaskManagers, 4 slots"),
+        "{}",
+        run.stdout()
+    );
+
+    // Stop: no Flink JVM on any host.
+    flinkup(cmd(&tb, "stop", &inv, &[])).expect_code(0);
+    for h in &tb.hosts {
+        assert!(
+            h.java_pids().is_empty(),
+            "{} still runs java: {:?}",
+            h.hostname,
+            h.java_pids()
+        );
+    }
+
+    // Destroy: the installation is gone, nothing else.
+    flinkup(cmd(&tb, "destroy", &inv, &["--yes"])).expect_code(0);
+    for h in &tb.hosts {
+        assert!(!h.opt().join("flink-1.9.3").exists());
+        assert!(!h.opt().join("flink").exists());
+        assert!(!h.opt().join(".flinkup").exists());
+        assert!(h.root.join("root/.ssh/authorized_keys").exists());
+    }
+}
+
+#[test]
+fn direct_start_mode_without_host_to_host_ssh() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec::default());
+    let inv = tb.guide_inventory("direct", 4, "direct");
+    let run = flinkup(cmd(&tb, "deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    assert!(!run.stdout().contains("+ trust"), "{}", run.stdout());
+    assert_eq!(overview(&tb), (2, 8));
+    flinkup(cmd(&tb, "stop", &inv, &[])).expect_code(0);
+    for h in &tb.hosts {
+        assert!(h.java_pids().is_empty(), "{} still runs java", h.hostname);
+    }
+}
+
+#[test]
+fn unresolvable_host_name_fails_check_with_the_reason() {
+    let tb = Testbed::new(Spec {
+        unresolvable: vec![1],
+        ..Spec::default()
+    });
+    let inv = tb.guide_inventory("noname", 4, "cluster-script");
+    let run = flinkup(cmd(&tb, "check", &inv, &[])).expect_code(1);
+    let out = run.stdout();
+    assert!(
+        out.contains("host name `h2` does not resolve") && out.contains("UnknownHostException"),
+        "{out}"
+    );
+    assert!(out.contains("host name h1 resolves"), "{out}");
+}
+
+#[test]
+fn strict_host_keys_refuse_an_unknown_host() {
+    let tb = Testbed::new(Spec {
+        known: false,
+        ..Spec::default()
+    });
+    let inv = tb.guide_inventory("strict", 4, "cluster-script");
+    let run = flinkup(cmd(&tb, "deploy", &inv, &["--yes", "--quiet"])).expect_code(1);
+    let err = run.stderr();
+    assert!(
+        err.contains("host key")
+            && err.contains("known_hosts")
+            && err.contains("nothing was changed"),
+        "{err}"
+    );
+    for h in &tb.hosts {
+        assert!(
+            std::fs::read_dir(h.opt()).unwrap().next().is_none(),
+            "nothing reached {}",
+            h.hostname
+        );
+    }
+}

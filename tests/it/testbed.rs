@@ -1,0 +1,371 @@
+//! Test hosts on this machine: each one a network namespace on a private bridge, running its
+//! own sshd inside `unshare --mount --uts` with private /opt, /root, /home, /tmp and its own
+//! /etc/hosts and host name. Addresses are 198.18.N.0/24 on bridge `fubN`, where N is
+//! claimed atomically by creating the bridge, so tests running in parallel never collide.
+//! Everything is torn down by pid when the testbed is dropped.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Flink-starting tests run one at a time: the machine has two cores.
+static FLINK: Mutex<()> = Mutex::new(());
+
+pub fn flink_lock() -> MutexGuard<'static, ()> {
+    FLINK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub struct TestHost {
+    /// The host's own host name (its UTS namespace).
+    pub hostname: String,
+    pub ip: String,
+    pub ns: String,
+    /// Where its private /opt, /root, /home, /tmp live on this machine.
+    pub root: PathBuf,
+    sshd: Option<Child>,
+}
+
+impl TestHost {
+    pub fn opt(&self) -> PathBuf {
+        self.root.join("opt")
+    }
+
+    /// PIDs of every process in the host's network namespace.
+    pub fn pids(&self) -> Vec<u32> {
+        let out = Command::new("ip")
+            .args(["netns", "pids", &self.ns])
+            .output()
+            .expect("ip netns pids");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    }
+
+    /// Java processes running on the host.
+    pub fn java_pids(&self) -> Vec<u32> {
+        self.pids()
+            .into_iter()
+            .filter(|p| {
+                std::fs::read(format!("/proc/{p}/cmdline"))
+                    .map(|c| String::from_utf8_lossy(&c).contains("java"))
+                    .unwrap_or(false)
+            })
+            .collect()
+    }
+
+    /// Stops the host's sshd (the host stays; its processes keep running).
+    pub fn stop_sshd(&mut self) {
+        if let Some(mut c) = self.sshd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub struct Testbed {
+    pub dir: PathBuf,
+    pub hosts: Vec<TestHost>,
+    pub ssh_config: PathBuf,
+    pub known_hosts: PathBuf,
+    bridge: String,
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+#[track_caller]
+fn must(cmd: &mut Command) {
+    if let Err(e) = run(cmd) {
+        panic!("testbed setup failed: {e}");
+    }
+}
+
+fn require_parts() {
+    let uid = unsafe_uid();
+    assert_eq!(uid, 0, "the real-host tests need root (network namespaces, bind mounts, sshd); run them as root, as .ci/run does");
+    for tool in [
+        "ip",
+        "unshare",
+        "/usr/sbin/sshd",
+        "ssh",
+        "ssh-keygen",
+        "ssh-keyscan",
+        "java",
+        "curl",
+        "setsid",
+    ] {
+        let found = if tool.starts_with('/') {
+            Path::new(tool).exists()
+        } else {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .stdout(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
+        };
+        assert!(found, "`{tool}` is missing: install openssh-server, openssh-client, iproute2, util-linux, curl and a JDK (.ci/run does)");
+    }
+}
+
+fn unsafe_uid() -> u32 {
+    // The uid of this process, from /proc, without a libc dependency.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|u| u.parse().ok()))
+        })
+        .unwrap_or(u32::MAX)
+}
+
+pub struct Spec {
+    pub hosts: usize,
+    /// Hosts (by index) whose own host name is left out of their /etc/hosts.
+    pub unresolvable: Vec<usize>,
+    /// Write the hosts' keys into the operator's known_hosts.
+    pub known: bool,
+}
+
+impl Default for Spec {
+    fn default() -> Self {
+        Spec {
+            hosts: 2,
+            unresolvable: Vec::new(),
+            known: true,
+        }
+    }
+}
+
+impl Testbed {
+    pub fn new(spec: Spec) -> Testbed {
+        require_parts();
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let start = std::process::id() % 200;
+        let n = (0..250)
+            .map(|k| (start + k) % 250 + 1)
+            .find(|n| {
+                run(Command::new("ip").args(["link", "add", &format!("fub{n}"), "type", "bridge"]))
+                    .is_ok()
+            })
+            .expect("no free testbed subnet (bridges fub1..fub250 all exist)");
+        let bridge = format!("fub{n}");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("testbed-{n}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut tb = Testbed {
+            dir: dir.clone(),
+            hosts: Vec::new(),
+            ssh_config: dir.join("ssh_config"),
+            known_hosts: dir.join("known_hosts"),
+            bridge: bridge.clone(),
+        };
+        must(Command::new("ip").args([
+            "addr",
+            "add",
+            &format!("198.18.{n}.254/24"),
+            "dev",
+            &bridge,
+        ]));
+        must(Command::new("ip").args(["link", "set", &bridge, "up"]));
+        must(
+            Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", "operator", "-f"])
+                .arg(dir.join("operator_key")),
+        );
+        let op_pub = std::fs::read_to_string(dir.join("operator_key.pub")).unwrap();
+        let names: Vec<(String, String)> = (1..=spec.hosts)
+            .map(|i| (format!("h{i}"), format!("198.18.{n}.{i}")))
+            .collect();
+        let mut known = String::new();
+        for (idx, (hostname, ip)) in names.iter().enumerate() {
+            let ns = format!("fu{n}{hostname}");
+            let root = dir.join(hostname);
+            for d in ["opt", "root/.ssh", "home", "tmp"] {
+                std::fs::create_dir_all(root.join(d)).unwrap();
+            }
+            must(Command::new("chmod").args(["1777"]).arg(root.join("tmp")));
+            std::fs::write(root.join("root/.ssh/authorized_keys"), &op_pub).unwrap();
+            let mut hosts = String::from("127.0.0.1 localhost\n");
+            for (j, (h, a)) in names.iter().enumerate() {
+                if !(j == idx && spec.unresolvable.contains(&idx)) {
+                    hosts.push_str(&format!("{a} {h}\n"));
+                }
+            }
+            std::fs::write(root.join("hosts"), hosts).unwrap();
+            must(
+                Command::new("ssh-keygen")
+                    .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                    .arg(root.join("host_key")),
+            );
+            let key = std::fs::read_to_string(root.join("host_key.pub")).unwrap();
+            let key: Vec<&str> = key.split_whitespace().take(2).collect();
+            known.push_str(&format!("{ip} {}\n", key.join(" ")));
+            std::fs::write(
+                root.join("sshd_config"),
+                format!(
+                    "ListenAddress {ip}\nHostKey {}\nPidFile none\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nAuthorizedKeysFile .ssh/authorized_keys\nMaxStartups 100\nLogLevel ERROR\n",
+                    root.join("host_key").display()
+                ),
+            )
+            .unwrap();
+            must(Command::new("ip").args(["netns", "add", &ns]));
+            let mut host = TestHost {
+                hostname: hostname.clone(),
+                ip: ip.clone(),
+                ns: ns.clone(),
+                root: root.clone(),
+                sshd: None,
+            };
+            must(Command::new("ip").args([
+                "link", "add", &ns, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+            ]));
+            must(Command::new("ip").args(["link", "set", &ns, "master", &bridge, "up"]));
+            must(Command::new("ip").args([
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{ip}/24"),
+                "dev",
+                "eth0",
+            ]));
+            must(Command::new("ip").args(["-n", &ns, "link", "set", "eth0", "up"]));
+            must(Command::new("ip").args(["-n", &ns, "link", "set", "lo", "up"]));
+            let r = root.display();
+            let script = format!(
+                "mount --bind {r}/opt /opt && mount --bind {r}/root /root && mount --bind {r}/home /home && mount --bind {r}/tmp /tmp && mount --bind {r}/hosts /etc/hosts && hostname {hostname} && exec /usr/sbin/sshd -D -e -f {r}/sshd_config"
+            );
+            let log = std::fs::File::create(root.join("sshd.log")).unwrap();
+            let child = Command::new("ip")
+                .args([
+                    "netns", "exec", &ns, "unshare", "--mount", "--uts", "sh", "-c", &script,
+                ])
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("start sshd");
+            host.sshd = Some(child);
+            tb.hosts.push(host);
+        }
+        std::fs::write(
+            &tb.known_hosts,
+            if spec.known { known } else { String::new() },
+        )
+        .unwrap();
+        std::fs::write(
+            &tb.ssh_config,
+            format!(
+                "Host *\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n  User root\n  LogLevel ERROR\n",
+                dir.join("operator_key").display(),
+                tb.known_hosts.display()
+            ),
+        )
+        .unwrap();
+        for h in &tb.hosts {
+            wait_port(&h.ip, 22, &h.root.join("sshd.log"));
+        }
+        tb
+    }
+
+    pub fn ip(&self, i: usize) -> &str {
+        &self.hosts[i].ip
+    }
+
+    /// Writes an inventory for these hosts; `body` holds everything after `cluster:`.
+    pub fn inventory(&self, name: &str, body: &str) -> PathBuf {
+        let p = self.dir.join(format!("{name}.yaml"));
+        std::fs::write(&p, format!("cluster: {name}\n{body}")).unwrap();
+        p
+    }
+
+    /// The guide's shape: JobManager and a TaskManager on host 1, a TaskManager on host 2.
+    pub fn guide_inventory(&self, name: &str, slots: u32, start: &str) -> PathBuf {
+        let tgz = crate::fetch::flink_tarball();
+        self.inventory(
+            name,
+            &format!(
+                "flink:\n  version: 1.9.3\n  install_dir: /opt\n  start: {start}\n  artifact:\n    path: {}\nssh:\n  user: root\n  known_hosts: strict\njobmanager: {h1}\ntaskmanagers: [{h2}, {h1}]\nconfig:\n  jobmanager.rpc.port: 6123\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 512m\n  taskmanager.numberOfTaskSlots: {slots}\n  parallelism.default: 1\n  rest.port: 8082\n  jobmanager.web.submit.enable: false\nverify:\n  timeout: 120s\n",
+                tgz.display(),
+                h1 = self.ip(0),
+                h2 = self.ip(1),
+            ),
+        )
+    }
+
+    /// The arguments every flinkup call against this testbed needs.
+    pub fn args(&self) -> Vec<String> {
+        vec!["--ssh-config".into(), self.ssh_config.display().to_string()]
+    }
+
+    pub fn cache_args(&self) -> Vec<String> {
+        vec![
+            "--cache-dir".into(),
+            self.dir.join("cache").display().to_string(),
+        ]
+    }
+
+    /// GET from a host's HTTP port, from this machine.
+    pub fn get(&self, url: &str) -> Option<serde_json::Value> {
+        let out = Command::new("curl")
+            .args(["-sf", "--max-time", "5", url])
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    }
+}
+
+fn wait_port(ip: &str, port: u16, log: &Path) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if TcpStream::connect_timeout(
+            &format!("{ip}:{port}").parse().unwrap(),
+            Duration::from_millis(200),
+        )
+        .is_ok()
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "sshd on {ip} did not start: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+impl Drop for Testbed {
+    fn drop(&mut self) {
+        for h in &mut self.hosts {
+            // Everything started in the host, sshd and Flink's JVMs alike, by pid.
+            for pid in h.pids() {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
+            h.stop_sshd();
+            let _ = Command::new("ip").args(["netns", "del", &h.ns]).status();
+        }
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .status();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
