@@ -112,7 +112,7 @@ pub async fn wait_for(
         if start.elapsed() >= timeout {
             return Err(last);
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

@@ -26,12 +26,26 @@ pub async fn host_action(ctx: &Context<'_>, i: usize, a: &Action) -> Result<()> 
             step(ctx, host, a, dest.clone());
             upload(ctx, i, dest).await
         }
-        Action::Unpack { archive, dest } => {
+        Action::Unpack {
+            archive,
+            dest,
+            checked,
+        } => {
             step(ctx, host, a, format!("{archive} -> {dest}"));
-            let sha = ctx.artifact.map(|f| f.sha512.clone()).unwrap_or_default();
+            // Re-check an archive found on the host; one uploaded just now was checked already.
+            let sha = match (checked, ctx.artifact) {
+                (false, Some(f)) => f.sha512.clone(),
+                _ => String::new(),
+            };
             let dir = format!("flink-{}", ctx.cluster.version);
+            let staged = ctx.artifact.map(|f| f.sha512.clone()).unwrap_or_default();
             let script = format!(
                 r#"A={a}; R={r}; S={s}
+if [ -n {staged} ] && [ "$(cat "$S/staged.ok" 2>/dev/null)" = {staged} ] && [ -d "$S/staged/{dir}" ]; then
+  if [ -e "$R" ]; then mv "$R" "$R.incomplete.$(date +%s)" || exit 1; fi
+  mv "$S/staged/{dir}" "$R" && rm -rf "$S/staged" "$S/staged.ok"; exit $?
+fi
+rm -rf "$S/staged" "$S/staged.ok"
 if [ -n {sha} ] && ! echo {sha}"  $A" | sha512sum -c --status; then echo "$A does not match its sha512 (corrupted on the host?); run again to upload it anew" >&2; rm -f "$A"; exit 3; fi
 mkdir -p "$S" || exit 1
 T=$(mktemp -d "$S/unpack.XXXXXX") || exit 1
@@ -48,6 +62,7 @@ mv "$T/{dir}" "$R"
                 r = qp(dest),
                 s = qp(&ctx.cluster.state_dir()),
                 sha = q(&sha),
+                staged = q(&staged),
                 dir = dir,
             );
             r.must(host, "unpack", &script).await.map(drop)
@@ -87,7 +102,8 @@ mv "$T/{dir}" "$R"
 }
 
 /// Sends the tarball, resuming a partial upload, and checks its sha512 on the host before
-/// it takes its final name.
+/// it takes its final name. A fresh upload is hashed as it is written (`tee`), so the check
+/// costs no second read of the file.
 async fn upload(ctx: &Context<'_>, i: usize, dest: &str) -> Result<()> {
     let host = &ctx.cluster.hosts[i].name;
     let r = &ctx.remotes[i];
@@ -105,8 +121,16 @@ async fn upload(ctx: &Context<'_>, i: usize, dest: &str) -> Result<()> {
             )
             .await?;
         let mut offset: u64 = have.trim().parse().unwrap_or(0);
-        if offset > art.size || attempt > 0 {
+        if offset >= art.size || attempt > 0 {
             offset = 0;
+        }
+        if offset > 0 {
+            ctx.rep.event(&Event::Info {
+                message: format!(
+                    "{host}: resuming the upload at byte {offset} of {}",
+                    art.size
+                ),
+            });
         }
         let sent = AtomicU64::new(offset);
         let total = art.size;
@@ -120,43 +144,74 @@ async fn upload(ctx: &Context<'_>, i: usize, dest: &str) -> Result<()> {
                 total,
             });
         };
-        let write = if offset > 0 { ">>" } else { ">" };
-        let out = r
-            .send_file(
-                host,
-                &art.path,
-                offset,
-                &format!("cat {write} {p}"),
-                &progress,
+        // A fresh upload is unpacked into a staging directory as it streams in (tee into
+        // sha512sum and tar at once); Unpack only renames it, and only if the hash matched.
+        let script = if offset > 0 {
+            format!("cat >> {p}; echo \"sha=$(sha512sum {p} | cut -d' ' -f1)\"; echo \"size=$(stat -c %s {p})\"")
+        } else {
+            format!(
+                r#"T={st}/staged; rm -rf "$T" "$T.ok"; mkdir -p "$T" || exit 1
+F={st}/.upload-hash.$$; rm -f "$F"; mkfifo "$F" || exit 1
+sha512sum < "$F" > "$T.sha" &
+tee "$F" {p} | tar xzf - -C "$T" 2>/dev/null; tr=$?
+wait; rm -f "$F"
+echo "sha=$(cut -d' ' -f1 "$T.sha")"; rm -f "$T.sha"
+echo "size=$(stat -c %s {p} 2>/dev/null || echo 0)"
+echo "tar=$tr""#,
+                st = qp(&ctx.cluster.state_dir())
             )
+        };
+        let out = r
+            .send_file(host, &art.path, offset, &script, &progress)
             .await?;
-        if !out.ok() {
+        let field = |k: &str| {
+            out.stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(k).map(|v| v.trim().to_string()))
+                .unwrap_or_default()
+        };
+        let got = field("sha=");
+        let size: u64 = field("size=").parse().unwrap_or(0);
+        let untarred = field("tar=") == "0";
+        let staging = qp(&format!("{}/staged", ctx.cluster.state_dir()));
+        if size != art.size {
+            // The host could not store the file (disk full, permissions): nothing partial stays.
+            let free = r
+                .sh(host, &format!("rm -rf {p} {staging}; df -Pk \"$(dirname {d})\" | awk 'NR==2 {{print $4}}'"))
+                .await
+                .map(|o| o.stdout.trim().to_string())
+                .unwrap_or_default();
+            let free = free
+                .parse::<u64>()
+                .map(|kb| crate::inventory::units::human(kb * 1024))
+                .unwrap_or_else(|_| "unknown".into());
             return Err(Error::remote(
                 host,
-                format!("upload to {part} failed: {}", out.why()),
+                format!(
+                    "upload to {part} stored {size} of {} bytes ({}); free space there: {free}. The partial file was removed; the installed release is untouched",
+                    art.size,
+                    out.why()
+                ),
             ));
         }
-        let got = r
-            .must(
-                host,
-                "checksum the upload",
-                &format!("sha512sum {p} | cut -d' ' -f1"),
-            )
-            .await?;
-        if got.trim() == art.sha512 {
+        if got == art.sha512 {
+            let mark = if untarred {
+                format!(" && echo {} > {staging}.ok", q(&art.sha512))
+            } else {
+                format!(" && rm -rf {staging}")
+            };
             return r
-                .must(host, "rename the upload", &format!("mv -f {p} {d}"))
+                .must(host, "rename the upload", &format!("mv -f {p} {d}{mark}"))
                 .await
                 .map(drop);
         }
-        r.sh(host, &format!("rm -f {p}")).await?;
+        r.sh(host, &format!("rm -rf {p} {staging}")).await?;
         if attempt == 1 || offset == 0 {
             return Err(Error::remote(
                 host,
                 format!(
-                    "sha512 of the uploaded file does not match: expected {}, got {}",
-                    art.sha512,
-                    got.trim()
+                    "sha512 of the uploaded file does not match: expected {}, got {got}",
+                    art.sha512
                 ),
             ));
         }

@@ -14,7 +14,7 @@ pub use daemons::{diagnose, start, stop};
 use crate::artifact::Fetched;
 use crate::error::{Error, Result};
 use crate::inventory::Cluster;
-use crate::plan::Plan;
+use crate::plan::{Action, Plan};
 use crate::remote::Remote;
 use crate::report::{Event, Reporter};
 
@@ -54,7 +54,29 @@ impl Context<'_> {
 /// Runs every action of the plan. Host actions of all hosts first; if any host fails, the
 /// cluster actions (stop, start) do not run, so a running cluster is left as it was.
 pub async fn run(plan: &Plan, ctx: &Context<'_>) -> Result<()> {
-    let results: Vec<(String, Result<()>)> = stream::iter(plan.hosts.iter().map(|hp| async move {
+    // Setting up ssh trust touches only ~/.ssh, so it runs while the hosts are installed.
+    let (prep, rest): (Vec<&Action>, Vec<&Action>) = plan
+        .cluster_actions
+        .iter()
+        .partition(|a| matches!(a, Action::TrustSsh { .. }));
+    let prep_run = async {
+        for a in &prep {
+            exec::cluster_action(ctx, a).await?;
+        }
+        Ok::<(), Error>(())
+    };
+    let (results, prepared) = tokio::join!(host_phase(plan, ctx), prep_run);
+    check_hosts(plan, results)?;
+    prepared?;
+    for a in rest {
+        ctx.check_cancel()?;
+        exec::cluster_action(ctx, a).await?;
+    }
+    Ok(())
+}
+
+async fn host_phase(plan: &Plan, ctx: &Context<'_>) -> Vec<(String, Result<()>)> {
+    stream::iter(plan.hosts.iter().map(|hp| async move {
         let r = async {
             let i = ctx.index(&hp.host)?;
             for a in &hp.actions {
@@ -77,7 +99,10 @@ pub async fn run(plan: &Plan, ctx: &Context<'_>) -> Result<()> {
     }))
     .buffer_unordered(ctx.concurrency.max(1))
     .collect()
-    .await;
+    .await
+}
+
+fn check_hosts(plan: &Plan, results: Vec<(String, Result<()>)>) -> Result<()> {
     let mut failed: Vec<String> = Vec::new();
     let mut interrupted = false;
     for (host, r) in results {
@@ -101,10 +126,6 @@ pub async fn run(plan: &Plan, ctx: &Context<'_>) -> Result<()> {
     }
     if interrupted {
         return Err(Error::Interrupted);
-    }
-    for a in &plan.cluster_actions {
-        ctx.check_cancel()?;
-        exec::cluster_action(ctx, a).await?;
     }
     Ok(())
 }

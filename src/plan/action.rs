@@ -21,8 +21,13 @@ pub enum Action {
         dest: String,
         sha512: Option<String>,
     },
-    /// Unpack into a temporary directory beside `dest`, then rename it to `dest`.
-    Unpack { archive: String, dest: String },
+    /// Unpack into a temporary directory beside `dest`, then rename it to `dest`. An archive
+    /// that was not `checked` by an upload in the same plan is verified by sha512 first.
+    Unpack {
+        archive: String,
+        dest: String,
+        checked: bool,
+    },
     /// Replace a file atomically (temporary file, then rename).
     WriteFile {
         path: String,

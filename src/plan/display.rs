@@ -72,7 +72,7 @@ fn action_line(out: &mut String, a: &Action, shown: &mut Vec<(String, String)>) 
                 "sha512 checked on the host once fetched"
             }
         ),
-        Action::Unpack { archive, dest } => {
+        Action::Unpack { archive, dest, .. } => {
             writeln!(out, "  + unpack   {archive} -> {dest} (temporary directory, then rename)")
         }
         Action::WriteFile {
@@ -174,6 +174,18 @@ pub fn text(plan: &Plan) -> String {
             String::new()
         };
         let _ = writeln!(out, "\nHost {}{addr} ({})", h.host, h.roles);
+        if plan.mode == PlanMode::Live {
+            let _ = writeln!(
+                out,
+                "  now      release {}; running: {}",
+                h.current_release.as_deref().unwrap_or("none"),
+                if h.running.is_empty() {
+                    "no Flink daemon".to_string()
+                } else {
+                    h.running.join(", ")
+                }
+            );
+        }
         if let Some(j) = &h.java {
             let _ = writeln!(out, "  java     {j}");
         }

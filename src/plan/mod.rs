@@ -47,6 +47,9 @@ pub struct HostPlan {
     pub address: String,
     pub roles: String,
     pub java: Option<String>,
+    /// What the host runs now (live plans): the current release and Flink daemons.
+    pub current_release: Option<String>,
+    pub running: Vec<String>,
     pub actions: Vec<Action>,
     pub notes: Vec<String>,
 }

@@ -70,6 +70,7 @@ pub fn build(input: PlanInput) -> Result<Plan> {
             actions.push(Action::Unpack {
                 archive,
                 dest: release.clone(),
+                checked: !have,
             });
         }
         for file in &files {
@@ -110,6 +111,9 @@ pub fn build(input: PlanInput) -> Result<Plan> {
                 c.version
             ));
         }
+        if f.gathered && f.java.is_none() {
+            notes.push("no java found (java_home, JAVA_HOME, PATH): Flink will not start here; install a JDK 8 or later".into());
+        }
         if !f.gathered && c.version.needs_jdk_opens() && !c.config.contains_key("env.java.opts") {
             notes.push(
                 "Java version unknown offline: if this host runs Java 16 or later, deploy adds the --add-opens options Flink 1.9 needs to env.java.opts".into(),
@@ -123,6 +127,8 @@ pub fn build(input: PlanInput) -> Result<Plan> {
                 .java
                 .as_ref()
                 .map(|j| format!("{} ({})", j.version, j.path)),
+            current_release: f.current_link.clone(),
+            running: f.running.clone(),
             actions,
             notes,
         });

@@ -137,14 +137,19 @@ impl Remote {
                 let mut child = cmd
                     .spawn()
                     .map_err(|e| Error::remote(host, format!("cannot start sh: {e}")))?;
-                if let Some(mut stdin) = child.stdin.take() {
-                    pump(host, &mut file, &mut stdin, progress).await?;
-                }
+                let pumped = match child.stdin.take() {
+                    Some(mut stdin) => pump(host, &mut file, &mut stdin, progress).await,
+                    None => Ok(()),
+                };
                 let out = child
                     .wait_with_output()
                     .await
                     .map_err(|e| Error::remote(host, format!("sh failed: {e}")))?;
-                Ok(to_output(out))
+                let out = to_output(out);
+                match pumped {
+                    Err(e) if out.ok() => Err(e),
+                    _ => Ok(out),
+                }
             }
         }
     }

@@ -129,14 +129,20 @@ impl SshRemote {
             .spawn()
             .await
             .map_err(|e| Error::remote(host, format!("ssh: {e}")))?;
-        if let Some(mut stdin) = child.stdin().take() {
-            pump(host, &mut file, &mut stdin, progress).await?;
-        }
+        let pumped = match child.stdin().take() {
+            Some(mut stdin) => pump(host, &mut file, &mut stdin, progress).await,
+            None => Ok(()),
+        };
         let out = child
             .wait_with_output()
             .await
             .map_err(|e| Error::remote(host, format!("connection lost: {e}")))?;
-        Ok(to_output(out))
+        let out = to_output(out);
+        // A script that stopped reading (disk full) explains itself; a dropped link does not.
+        match pumped {
+            Err(e) if out.code == 255 || out.ok() => Err(e),
+            _ => Ok(out),
+        }
     }
 
     pub async fn close(self) {

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha512};
 
 use crate::httpd::{Behave, Body, Server};
-use crate::support::{flinkup, root, Run};
+use crate::support::{flinkup, Run};
+use crate::testbed::flink_tarball;
 
 fn payload() -> Vec<u8> {
     // 3 MiB of deterministic, incompressible-looking bytes.
@@ -370,17 +371,6 @@ fn refused_connection_names_url_and_reason() {
         err.contains(&url) && err.contains("connection refused"),
         "{err}"
     );
-}
-
-/// The real Flink 1.9.3 distribution (tests/fixtures/flink-tarball.sh), served locally.
-pub fn flink_tarball() -> PathBuf {
-    let p = root().join("target/flink-dist/flink-1.9.3-bin-scala_2.11.tgz");
-    assert!(
-        p.is_file(),
-        "{} is missing: run tests/fixtures/flink-tarball.sh (as .ci/run does)",
-        p.display()
-    );
-    p
 }
 
 #[test]

@@ -10,6 +10,18 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+/// The real Flink 1.9.3 distribution built by tests/fixtures/flink-tarball.sh.
+pub fn flink_tarball() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target/flink-dist/flink-1.9.3-bin-scala_2.11.tgz");
+    assert!(
+        p.is_file(),
+        "{} is missing: run tests/fixtures/flink-tarball.sh (as .ci/run does)",
+        p.display()
+    );
+    p
+}
+
 /// Flink-starting tests run one at a time: the machine has two cores.
 static FLINK: Mutex<()> = Mutex::new(());
 
@@ -217,19 +229,20 @@ impl Testbed {
             std::fs::write(
                 root.join("sshd_config"),
                 format!(
-                    "ListenAddress {ip}\nHostKey {}\nPidFile none\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nAuthorizedKeysFile .ssh/authorized_keys\nMaxStartups 100\nLogLevel ERROR\n",
+                    "ListenAddress {ip}\nHostKey {}\nPidFile none\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nAuthorizedKeysFile .ssh/authorized_keys\nMaxStartups 100\nSubsystem sftp internal-sftp\nLogLevel ERROR\n",
                     root.join("host_key").display()
                 ),
             )
             .unwrap();
             must(Command::new("ip").args(["netns", "add", &ns]));
-            let mut host = TestHost {
+            // Owned by the testbed from here on, so a failure below still tears it down.
+            tb.hosts.push(TestHost {
                 hostname: hostname.clone(),
                 ip: ip.clone(),
                 ns: ns.clone(),
                 root: root.clone(),
                 sshd: None,
-            };
+            });
             must(Command::new("ip").args([
                 "link", "add", &ns, "type", "veth", "peer", "name", "eth0", "netns", &ns,
             ]));
@@ -247,7 +260,7 @@ impl Testbed {
             must(Command::new("ip").args(["-n", &ns, "link", "set", "lo", "up"]));
             let r = root.display();
             let script = format!(
-                "mount --bind {r}/opt /opt && mount --bind {r}/root /root && mount --bind {r}/home /home && mount --bind {r}/tmp /tmp && mount --bind {r}/hosts /etc/hosts && hostname {hostname} && exec /usr/sbin/sshd -D -e -f {r}/sshd_config"
+                "for f in /run/netns/*; do umount -l \"$f\" 2>/dev/null; done; mount --bind {r}/opt /opt && mount --bind {r}/root /root && mount --bind {r}/home /home && mount --bind {r}/tmp /tmp && mount --bind {r}/hosts /etc/hosts && hostname {hostname} && exec /usr/sbin/sshd -D -e -f {r}/sshd_config"
             );
             let log = std::fs::File::create(root.join("sshd.log")).unwrap();
             let child = Command::new("ip")
@@ -259,8 +272,7 @@ impl Testbed {
                 .stderr(log)
                 .spawn()
                 .expect("start sshd");
-            host.sshd = Some(child);
-            tb.hosts.push(host);
+            tb.hosts.last_mut().expect("the host was pushed above").sshd = Some(child);
         }
         std::fs::write(
             &tb.known_hosts,
@@ -295,7 +307,7 @@ impl Testbed {
 
     /// The guide's shape: JobManager and a TaskManager on host 1, a TaskManager on host 2.
     pub fn guide_inventory(&self, name: &str, slots: u32, start: &str) -> PathBuf {
-        let tgz = crate::fetch::flink_tarball();
+        let tgz = flink_tarball();
         self.inventory(
             name,
             &format!(
@@ -360,6 +372,8 @@ impl Drop for Testbed {
             }
             h.stop_sshd();
             let _ = Command::new("ip").args(["netns", "del", &h.ns]).status();
+            // Deleting our end removes the pair even if something still holds the namespace.
+            let _ = Command::new("ip").args(["link", "del", &h.ns]).status();
         }
         let _ = Command::new("ip")
             .args(["link", "del", &self.bridge])
