@@ -139,6 +139,16 @@ pub enum Command {
         #[command(flatten)]
         remote: RemoteArgs,
     },
+    /// Remove the deploy lock left on the JobManager host by a run that was killed.
+    Unlock {
+        #[command(flatten)]
+        inv: InventoryArg,
+        /// Remove it without asking.
+        #[arg(short, long)]
+        yes: bool,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
     /// Stop the cluster and remove what flinkup installed (release, symlink, state); nothing else.
     Destroy {
         #[command(flatten)]

@@ -56,6 +56,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let loaded = load(&inv.inventory, false)?;
             runtime()?.block_on(ops::stop_cmd(&loaded, &remote))
         }
+        Command::Unlock { inv, yes, remote } => {
+            let loaded = load(&inv.inventory, false)?;
+            runtime()?.block_on(ops::unlock(&loaded, yes, &remote))
+        }
         Command::Destroy { inv, yes, remote } => {
             let loaded = load(&inv.inventory, false)?;
             runtime()?.block_on(ops::destroy(&loaded, yes, &remote))

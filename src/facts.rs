@@ -26,6 +26,9 @@ pub struct HostFacts {
     /// The ssh user's home, to resolve `~/` in install_dir.
     pub home: Option<String>,
     pub java: Option<Java>,
+    /// The inventory's java_home, when it is not a directory on this host (Flink's config.sh
+    /// then silently falls back to the java on PATH).
+    pub java_home_missing: Option<String>,
     /// sha512 of the tarball already uploaded to the state directory, if one is there.
     pub artifact_sha512: Option<String>,
     /// The release directory exists and holds a Flink distribution.
@@ -75,10 +78,16 @@ const CONF_FILES: &[&str] = &["flink-conf.yaml", "slaves", "workers", "masters"]
 /// The read-only script that reports a host's state as `key=value` lines.
 pub fn script(cluster: &Cluster, host: &Host) -> String {
     use crate::remote::qp;
-    let java = match &host.java_home {
-        Some(j) => format!("J={}/bin/java", qp(j)),
-        None => "if [ -n \"$JAVA_HOME\" ]; then J=\"$JAVA_HOME/bin/java\"; else J=$(command -v java); fi".into(),
-    };
+    // The same choice Flink 1.9's config.sh makes: env.java.home if it is a directory, else
+    // JAVA_HOME if it is one, else whatever `java` is on PATH.
+    let java = format!(
+        r#"JH={jh}
+if [ -n "$JH" ] && [ -d "$JH" ]; then J="$JH/bin/java"
+elif [ -n "$JAVA_HOME" ] && [ -d "$JAVA_HOME" ]; then J="$JAVA_HOME/bin/java"
+else J=$(command -v java); fi
+if [ -n "$JH" ] && [ ! -d "$JH" ]; then echo "java_home_missing=$JH"; fi"#,
+        jh = host.java_home.as_deref().map(qp).unwrap_or_default()
+    );
     let pid_dir = cluster
         .config
         .get("env.pid.dir")
@@ -145,6 +154,7 @@ pub fn parse(out: &str) -> (HostFacts, MachineFacts) {
             "resolves" => m.hostname_resolves = true,
             "java" => java_path = Some(v.to_string()),
             "java_version" => java_version = Some(v.to_string()),
+            "java_home_missing" => f.java_home_missing = Some(v.to_string()),
             "release" => f.release_present = true,
             "artifact_sha512" if v.len() == 128 => f.artifact_sha512 = Some(v.to_string()),
             "link" => f.current_link = Some(v.to_string()),

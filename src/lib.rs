@@ -7,6 +7,7 @@ mod commands;
 pub mod error;
 pub mod facts;
 pub mod inventory;
+pub mod lock;
 mod ops;
 pub mod plan;
 pub mod remote;

@@ -15,6 +15,7 @@ use crate::cli::{FetchArgs, OutputArgs, RemoteArgs};
 use crate::error::{exit, Error, Result};
 use crate::facts::{self, HostFacts, MachineFacts};
 use crate::inventory::{units, Cluster, HashAlgo, Loaded, StartMode};
+use crate::lock;
 use crate::plan::{self, Plan, PlanInput, PlanMode};
 use crate::remote::{q, qp, ConnectOptions, Remote};
 use crate::render::Renderer;
@@ -238,11 +239,60 @@ pub async fn deploy(
         Arc::from(report::reporter(Style::choose(output.quiet, output.json)));
     let opts = FetchOptions::new(fetch.cache_dir.clone());
     let hosts = connect(c, remote).await?;
-    let result = deploy_on(loaded, yes, &opts, remote, output, &hosts, rep).await;
+    let me = match lock::acquire(c, &hosts.remotes[0], "deploy").await {
+        Ok(me) => me,
+        Err(e) => {
+            hosts.close().await;
+            return Err(e);
+        }
+    };
+    let cancel = cancel_on_ctrl_c(rep.clone());
+    let result = deploy_on(loaded, yes, &opts, remote, output, &hosts, rep, cancel).await;
+    lock::release(c, &hosts.remotes[0], &me).await;
     hosts.close().await;
     result
 }
 
+/// Ports the JobManager needs that another process holds: "rest.port 8082 is taken by python3 pid 7".
+async fn ports_taken(c: &Cluster, jm: &Remote, m: &MachineFacts) -> Result<Vec<String>> {
+    let mut taken = Vec::new();
+    for (key, port) in [
+        ("jobmanager.rpc.port", c.rpc_port),
+        ("rest.port", c.rest_port),
+    ] {
+        let script = format!(
+            "ss -Htlnp 'sport = :{port}' 2>/dev/null | head -n1 | sed -n 's/.*users:((\"\\([^\"]*\\)\",pid=\\([0-9]*\\).*/\\1 pid \\2/p'; ss -Htln 'sport = :{port}' 2>/dev/null | head -n1 | grep -q . && echo listening"
+        );
+        let out = jm.sh(&c.jobmanager().name, &script).await?;
+        if !out.stdout.contains("listening") {
+            continue;
+        }
+        let holder = out
+            .stdout
+            .lines()
+            .find(|l| *l != "listening")
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let ours = m
+            .pids
+            .get("jobmanager")
+            .is_some_and(|p| holder.ends_with(&format!("pid {p}")));
+        if !ours {
+            taken.push(format!(
+                "{key} {port} is taken by {}",
+                if holder.is_empty() {
+                    "another process".to_string()
+                } else {
+                    holder
+                }
+            ));
+        }
+    }
+    Ok(taken)
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn deploy_on(
     loaded: &Loaded,
     yes: bool,
@@ -251,6 +301,7 @@ async fn deploy_on(
     output: &OutputArgs,
     hosts: &Hosts,
     rep: Arc<dyn Reporter>,
+    cancel: Arc<AtomicBool>,
 ) -> Result<i32> {
     let c = &loaded.cluster;
     let (facts, machines) = gather(c, hosts, remote.concurrency).await?;
@@ -272,6 +323,16 @@ async fn deploy_on(
             unresolved.join("\n  ")
         )));
     }
+    if !facts[0].runs("jobmanager") {
+        let taken = ports_taken(c, &hosts.remotes[0], &machines[0]).await?;
+        if !taken.is_empty() {
+            return Err(Error::Failed(format!(
+                "{}: {}; the JobManager could not start. Stop that process or choose other ports; nothing was changed",
+                c.jobmanager().name,
+                taken.join(", ")
+            )));
+        }
+    }
     // Only fetch when some host lacks the release: a no-op re-run never touches the network.
     let needs_artifact = facts.iter().any(|f| !f.release_present);
     let fetched: Option<Fetched> = if needs_artifact {
@@ -279,6 +340,34 @@ async fn deploy_on(
     } else {
         None
     };
+    if let Some(f) = &fetched {
+        // The tarball and the unpacked release need about twice its size; refuse up front
+        // rather than fill a disk halfway.
+        let need = 2 * f.size;
+        let short: Vec<String> = c
+            .hosts
+            .iter()
+            .zip(facts.iter().zip(&machines))
+            .filter(|(_, (hf, m))| {
+                !hf.release_present && m.disk_free_kb.is_some_and(|kb| kb * 1024 < need)
+            })
+            .map(|(h, (_, m))| {
+                format!(
+                    "{}: {} free under {}, need {} for the tarball and the release",
+                    h.name,
+                    units::human(m.disk_free_kb.unwrap_or(0) * 1024),
+                    c.install_dir,
+                    units::human(need)
+                )
+            })
+            .collect();
+        if !short.is_empty() {
+            return Err(Error::Failed(format!(
+                "not enough disk space; nothing was changed:\n  {}",
+                short.join("\n  ")
+            )));
+        }
+    }
     let sha = fetched.as_ref().map(|f| f.sha512.clone());
     let plan = build_plan(loaded, &facts, sha, fetched.is_some())?;
     if !output.json {
@@ -287,7 +376,9 @@ async fn deploy_on(
     if !plan.is_noop() {
         confirm(yes)?;
     }
-    let cancel = cancel_on_ctrl_c(rep.clone());
+    if cancel.load(Ordering::SeqCst) {
+        return Err(Error::Interrupted);
+    }
     let ctx = Context {
         cluster: c,
         remotes: &hosts.remotes,
@@ -509,44 +600,20 @@ async fn check_on(c: &Cluster, remote: &RemoteArgs, hosts: &Hosts) -> Result<i32
             },
         );
         if h.jobmanager {
-            let ports = [
+            let taken = ports_taken(c, &hosts.remotes[i], m).await?;
+            for (key, port) in [
                 ("jobmanager.rpc.port", c.rpc_port),
                 ("rest.port", c.rest_port),
-            ];
-            for (key, port) in ports {
-                let script = format!(
-                    "ss -Htlnp 'sport = :{port}' 2>/dev/null | head -n1 | sed -n 's/.*users:((\"\\([^\"]*\\)\",pid=\\([0-9]*\\).*/\\1 pid \\2/p'; ss -Htln 'sport = :{port}' 2>/dev/null | head -n1 | grep -q . && echo listening"
-                );
-                let out = hosts.remotes[i].sh(&h.name, &script).await?;
-                let taken = out.stdout.contains("listening");
-                let holder = out
-                    .stdout
-                    .lines()
-                    .find(|l| *l != "listening")
-                    .unwrap_or("")
-                    .trim()
-                    .to_string();
-                let ours = m
-                    .pids
-                    .get("jobmanager")
-                    .is_some_and(|p| holder.ends_with(&format!("pid {p}")));
-                line(
-                    !taken || ours,
-                    match (taken, ours) {
-                        (false, _) => format!("{key} {port} is free"),
-                        (true, true) => {
-                            format!("{key} {port} is held by this cluster's JobManager")
-                        }
-                        (true, false) => format!(
-                            "{key} {port} is taken by {}: stop it or choose another port",
-                            if holder.is_empty() {
-                                "another process".to_string()
-                            } else {
-                                holder.clone()
-                            }
-                        ),
-                    },
-                );
+            ] {
+                let prefix = format!("{key} {port} ");
+                match taken.iter().find(|t| t.starts_with(&prefix)) {
+                    Some(t) => line(false, format!("{t}: stop it or choose another port")),
+                    None if m.pids.contains_key("jobmanager") => line(
+                        true,
+                        format!("{key} {port} is free or held by this cluster's JobManager"),
+                    ),
+                    None => line(true, format!("{key} {port} is free")),
+                }
             }
         }
     }
@@ -562,33 +629,107 @@ async fn check_on(c: &Cluster, remote: &RemoteArgs, hosts: &Hosts) -> Result<i32
     }
 }
 
-pub async fn start_cmd(loaded: &Loaded, remote: &RemoteArgs) -> Result<i32> {
+/// Runs `work` on connected hosts while holding the deploy lock; always releases and closes.
+async fn locked<'a, F, Fut>(
+    c: &'a Cluster,
+    remote: &RemoteArgs,
+    command: &str,
+    work: F,
+) -> Result<i32>
+where
+    F: FnOnce(&'a Cluster, Arc<Hosts>) -> Fut,
+    Fut: std::future::Future<Output = Result<i32>> + 'a,
+{
+    let hosts = Arc::new(connect(c, remote).await?);
+    let me = match lock::acquire(c, &hosts.remotes[0], command).await {
+        Ok(me) => me,
+        Err(e) => {
+            close(hosts).await;
+            return Err(e);
+        }
+    };
+    let r = work(c, hosts.clone()).await;
+    lock::release(c, &hosts.remotes[0], &me).await;
+    close(hosts).await;
+    r
+}
+
+async fn close(hosts: Arc<Hosts>) {
+    if let Ok(h) = Arc::try_unwrap(hosts) {
+        h.close().await;
+    }
+}
+
+pub async fn unlock(loaded: &Loaded, yes: bool, remote: &RemoteArgs) -> Result<i32> {
     let c = &loaded.cluster;
     let hosts = connect(c, remote).await?;
     let r = async {
-        let (hf, _) = gather(c, &hosts, remote.concurrency).await?;
-        if let Some((h, _)) = c
-            .hosts
-            .iter()
-            .zip(&hf)
-            .find(|(_, f)| f.current_link.is_none())
-        {
-            return Err(Error::Failed(format!(
-                "{} has no installed release: run `flinkup deploy` first",
-                h.name
-            )));
+        let Some(holder) = lock::read(c, &hosts.remotes[0]).await? else {
+            println!("{}: not locked", c.jobmanager().name);
+            return Ok(exit::OK);
+        };
+        println!(
+            "{}: locked by {}{}",
+            c.jobmanager().name,
+            holder.describe(),
+            if holder.is_stale() {
+                " (stale: that process no longer runs on this machine)"
+            } else {
+                ""
+            }
+        );
+        if !yes {
+            if !std::io::stdin().is_terminal() {
+                return Err(Error::Usage(
+                    "unlock needs confirmation: no terminal to ask on; run again with --yes".into(),
+                ));
+            }
+            eprint!("Remove this lock? Only do so if that run is gone. [y/N] ");
+            let _ = std::io::stderr().flush();
+            let mut answer = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut answer);
+            if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                return Err(Error::Usage("the lock was kept".into()));
+            }
         }
-        let all_running = c.hosts.iter().zip(&hf).all(|(h, f)| {
-            (!h.jobmanager || f.runs("jobmanager")) && (!h.taskmanager || f.runs("taskmanager"))
-        });
-        if !all_running {
-            apply::start(c, &hosts.remotes, c.start).await?;
-        }
-        verify_now(c, &hosts).await
+        lock::remove(c, &hosts.remotes[0]).await?;
+        println!("{}: lock removed", c.jobmanager().name);
+        Ok(exit::OK)
     }
     .await;
     hosts.close().await;
     r
+}
+
+pub async fn start_cmd(loaded: &Loaded, remote: &RemoteArgs) -> Result<i32> {
+    let concurrency = remote.concurrency;
+    locked(
+        &loaded.cluster,
+        remote,
+        "start",
+        move |c, hosts| async move {
+            let (hf, _) = gather(c, &hosts, concurrency).await?;
+            if let Some((h, _)) = c
+                .hosts
+                .iter()
+                .zip(&hf)
+                .find(|(_, f)| f.current_link.is_none())
+            {
+                return Err(Error::Failed(format!(
+                    "{} has no installed release: run `flinkup deploy` first",
+                    h.name
+                )));
+            }
+            let all_running = c.hosts.iter().zip(&hf).all(|(h, f)| {
+                (!h.jobmanager || f.runs("jobmanager")) && (!h.taskmanager || f.runs("taskmanager"))
+            });
+            if !all_running {
+                apply::start(c, &hosts.remotes, c.start).await?;
+            }
+            verify_now(c, &hosts).await
+        },
+    )
+    .await
 }
 
 async fn verify_now(c: &Cluster, hosts: &Hosts) -> Result<i32> {
@@ -618,17 +759,16 @@ async fn verify_now(c: &Cluster, hosts: &Hosts) -> Result<i32> {
 }
 
 pub async fn stop_cmd(loaded: &Loaded, remote: &RemoteArgs) -> Result<i32> {
-    let c = &loaded.cluster;
-    let hosts = connect(c, remote).await?;
-    let rep = report::reporter(Style::Plain);
-    let r = apply::stop(c, &hosts.remotes, rep.as_ref()).await;
-    hosts.close().await;
-    r?;
-    println!(
-        "{}: stopped; no Flink daemon is running on any host",
-        c.name
-    );
-    Ok(exit::OK)
+    locked(&loaded.cluster, remote, "stop", |c, hosts| async move {
+        let rep = report::reporter(Style::Plain);
+        apply::stop(c, &hosts.remotes, rep.as_ref()).await?;
+        println!(
+            "{}: stopped; no Flink daemon is running on any host",
+            c.name
+        );
+        Ok(exit::OK)
+    })
+    .await
 }
 
 pub async fn destroy(loaded: &Loaded, yes: bool, remote: &RemoteArgs) -> Result<i32> {
@@ -637,15 +777,14 @@ pub async fn destroy(loaded: &Loaded, yes: bool, remote: &RemoteArgs) -> Result<
             "destroy removes the installation from every host: run it with --yes".into(),
         ));
     }
-    let c = &loaded.cluster;
-    let hosts = connect(c, remote).await?;
-    let rep = report::reporter(Style::Plain);
-    let r = async {
+    locked(&loaded.cluster, remote, "destroy", |c, hosts| async move {
+        let rep = report::reporter(Style::Plain);
         apply::stop(c, &hosts.remotes, rep.as_ref()).await?;
         for (i, h) in c.hosts.iter().enumerate() {
-            // Only what flinkup put there: the link (if it is a link), this release, the state dir.
+            // Only what flinkup put there: the link (if it is a link), this release and the
+            // state directory; on the JobManager host the lock inside it goes on release.
             let script = format!(
-                "set -e; if [ -L {link} ]; then rm -f {link}; fi; rm -rf {rel} {rel}.incomplete.* {state}",
+                "set -e; if [ -L {link} ]; then rm -f {link}; fi; rm -rf {rel} {rel}.incomplete.*; if [ -d {state} ]; then find {state} -mindepth 1 -maxdepth 1 ! -name lock -exec rm -rf {{}} +; rmdir {state} 2>/dev/null || true; fi",
                 link = qp(&c.current_link()),
                 rel = qp(&c.release_dir()),
                 state = qp(&c.state_dir()),
@@ -654,8 +793,6 @@ pub async fn destroy(loaded: &Loaded, yes: bool, remote: &RemoteArgs) -> Result<
             println!("{}: removed {}, {} and {}", h.name, c.current_link(), c.release_dir(), c.state_dir());
         }
         Ok(exit::OK)
-    }
-    .await;
-    hosts.close().await;
-    r
+    })
+    .await
 }

@@ -337,9 +337,29 @@ pub struct LoadOptions {
 
 /// Reads and validates an inventory file.
 pub fn load(path: &Path, opts: LoadOptions) -> Result<Loaded> {
-    let text = std::fs::read_to_string(path)
+    let bytes = std::fs::read(path)
         .map_err(|e| Error::io(format!("cannot read inventory {}", path.display()), e))?;
-    load_str(path, &text, opts)
+    load_bytes(path, &bytes, opts)
+}
+
+/// Validates inventory bytes: anything that is not UTF-8 text is invalid input, like bad YAML.
+pub fn load_bytes(path: &Path, bytes: &[u8], opts: LoadOptions) -> Result<Loaded> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => load_str(path, text, opts),
+        Err(e) => {
+            let line = bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1;
+            Err(Error::Inventory(vec![Diagnostic::error(format!(
+                "the inventory is not UTF-8 text (invalid byte at offset {}, line {line})",
+                e.valid_up_to()
+            ))
+            .in_file(&path.display().to_string())
+            .help("save the file as UTF-8")]))
+        }
+    }
 }
 
 /// Validates inventory text; `path` names it in messages and anchors relative paths.

@@ -141,6 +141,14 @@ pub fn check_remote_path(path: &str) -> Result<(), String> {
             path.escape_default()
         ));
     }
+    if let Some(c) = path
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "/._-+@~".contains(*c)))
+    {
+        return Err(format!(
+            "`{path}` contains `{c}`; paths may use letters, digits and / . _ - + @ ~ only, since Flink's shell scripts do not quote every path"
+        ));
+    }
     if !(path.starts_with('/') || path == "~" || path.starts_with("~/")) {
         return Err(format!("`{path}` is neither absolute nor under `~/`"));
     }
@@ -198,6 +206,9 @@ mod tests {
         assert!(check_remote_path("opt").is_err());
         assert!(check_remote_path("/opt/../etc").is_err());
         assert!(check_remote_path("/opt\nx").is_err());
+        assert!(check_remote_path("/opt/$(touch x)").is_err());
+        assert!(check_remote_path("/opt/a b").is_err());
+        assert!(check_remote_path("/opt/`id`").is_err());
     }
 
     #[test]

@@ -124,6 +124,17 @@ fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
     let (config, ports) = config(c, &raw, version, hosts.as_ref().map(|h| h[0].name.as_str()));
     let verify_timeout = timeout(c, raw.verify.timeout.as_ref());
     let templates_dir = raw.templates_dir.as_ref().and_then(|d| {
+        if std::path::Path::new(d)
+            .components()
+            .any(|x| x == std::path::Component::ParentDir)
+        {
+            c.error(
+                &["templates_dir"],
+                format!("templates_dir `{d}` climbs out with `..`"),
+                "keep templates in a directory at or below the inventory's own directory",
+            );
+            return None;
+        }
         let p = c.ctx.base.join(d);
         if p.is_dir() {
             Some(p)

@@ -111,8 +111,16 @@ pub fn build(input: PlanInput) -> Result<Plan> {
                 c.version
             ));
         }
+        if let Some(j) = &f.java_home_missing {
+            notes.push(format!(
+                "warning: java_home {j} is not a directory here; Flink falls back to {}",
+                f.java
+                    .as_ref()
+                    .map_or("the java on PATH".to_string(), |j| j.path.clone())
+            ));
+        }
         if f.gathered && f.java.is_none() {
-            notes.push("no java found (java_home, JAVA_HOME, PATH): Flink will not start here; install a JDK 8 or later".into());
+            notes.push("warning: no working java found (java_home, JAVA_HOME, PATH): Flink will not start here; install a JDK 8 or later".into());
         }
         if !f.gathered && c.version.needs_jdk_opens() && !c.config.contains_key("env.java.opts") {
             notes.push(

@@ -42,6 +42,9 @@ const BAD: &[(&str, &str)] = &[
     ("empty", "empty"),
     ("not-a-map", "invalid type"),
     ("templates-dir-missing", "not a directory"),
+    ("templates-dir-escape", "climbs out with `..`"),
+    ("install-dir-injection", "contains `$`"),
+    ("not-utf8", "not UTF-8 text"),
 ];
 
 #[test]

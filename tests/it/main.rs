@@ -2,6 +2,7 @@
 
 mod cli;
 mod deploy;
+mod faults;
 mod fetch;
 mod httpd;
 mod support;

@@ -68,6 +68,70 @@ impl TestHost {
             .collect()
     }
 
+    fn sshd_pid(&self) -> u32 {
+        self.sshd
+            .as_ref()
+            .map(|c| c.id())
+            .expect("the host's sshd runs")
+    }
+
+    /// Runs a script as root inside the host (its mount, UTS and network namespaces).
+    pub fn exec(&self, script: &str) -> std::process::Output {
+        Command::new("nsenter")
+            .args([
+                "-t",
+                &self.sshd_pid().to_string(),
+                "-m",
+                "-u",
+                "-n",
+                "sh",
+                "-c",
+                script,
+            ])
+            .output()
+            .expect("nsenter")
+    }
+
+    /// Starts a long-running process inside the host; the testbed kills it at the end.
+    pub fn spawn(&self, script: &str) -> Child {
+        Command::new("nsenter")
+            .args([
+                "-t",
+                &self.sshd_pid().to_string(),
+                "-m",
+                "-u",
+                "-n",
+                "sh",
+                "-c",
+                script,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nsenter")
+    }
+
+    /// Cuts the host's network link (its end of the bridge), or restores it.
+    pub fn link(&self, up: bool) {
+        must(Command::new("ip").args(["link", "set", &self.ns, if up { "up" } else { "down" }]));
+    }
+
+    /// Limits traffic towards the host, e.g. "40mbit"; None removes the limit.
+    pub fn throttle(&self, rate: Option<&str>) {
+        match rate {
+            Some(r) => must(Command::new("tc").args([
+                "qdisc", "replace", "dev", &self.ns, "root", "tbf", "rate", r, "burst", "256kb",
+                "latency", "500ms",
+            ])),
+            None => {
+                let _ = Command::new("tc")
+                    .args(["qdisc", "del", "dev", &self.ns, "root"])
+                    .status();
+            }
+        }
+    }
+
     /// Stops the host's sshd (the host stays; its processes keep running).
     pub fn stop_sshd(&mut self) {
         if let Some(mut c) = self.sshd.take() {
@@ -146,6 +210,9 @@ fn unsafe_uid() -> u32 {
 
 pub struct Spec {
     pub hosts: usize,
+    /// An ordinary login user (uid 1500, home /home/<user>) added to every host's private
+    /// /etc/passwd, authorized for the operator's key.
+    pub user: Option<&'static str>,
     /// Hosts (by index) whose own host name is left out of their /etc/hosts.
     pub unresolvable: Vec<usize>,
     /// Write the hosts' keys into the operator's known_hosts.
@@ -156,6 +223,7 @@ impl Default for Spec {
     fn default() -> Self {
         Spec {
             hosts: 2,
+            user: None,
             unresolvable: Vec::new(),
             known: true,
         }
@@ -211,6 +279,30 @@ impl Testbed {
             }
             must(Command::new("chmod").args(["1777"]).arg(root.join("tmp")));
             std::fs::write(root.join("root/.ssh/authorized_keys"), &op_pub).unwrap();
+            let mut binds = String::new();
+            if let Some(user) = spec.user {
+                let home = root.join("home").join(user);
+                std::fs::create_dir_all(home.join(".ssh")).unwrap();
+                std::fs::write(home.join(".ssh/authorized_keys"), &op_pub).unwrap();
+                must(Command::new("chown").args(["-R", "1500:1500"]).arg(&home));
+                for (file, line) in [
+                    (
+                        "passwd",
+                        format!("{user}:x:1500:1500::/home/{user}:/bin/sh\n"),
+                    ),
+                    ("group", format!("{user}:x:1500:\n")),
+                    ("shadow", format!("{user}:*:19000:0:99999:7:::\n")),
+                ] {
+                    let mut text =
+                        std::fs::read_to_string(format!("/etc/{file}")).unwrap_or_default();
+                    text.push_str(&line);
+                    std::fs::write(root.join(file), text).unwrap();
+                    binds.push_str(&format!(
+                        "mount --bind {}/{file} /etc/{file} && ",
+                        root.display()
+                    ));
+                }
+            }
             let mut hosts = String::from("127.0.0.1 localhost\n");
             for (j, (h, a)) in names.iter().enumerate() {
                 if !(j == idx && spec.unresolvable.contains(&idx)) {
@@ -260,7 +352,7 @@ impl Testbed {
             must(Command::new("ip").args(["-n", &ns, "link", "set", "lo", "up"]));
             let r = root.display();
             let script = format!(
-                "for f in /run/netns/*; do umount -l \"$f\" 2>/dev/null; done; mount --bind {r}/opt /opt && mount --bind {r}/root /root && mount --bind {r}/home /home && mount --bind {r}/tmp /tmp && mount --bind {r}/hosts /etc/hosts && hostname {hostname} && exec /usr/sbin/sshd -D -e -f {r}/sshd_config"
+                "for f in /run/netns/*; do umount -l \"$f\" 2>/dev/null; done; mount --bind {r}/opt /opt && mount --bind {r}/root /root && mount --bind {r}/home /home && mount --bind {r}/tmp /tmp && mount --bind {r}/hosts /etc/hosts && {binds}hostname {hostname} && exec /usr/sbin/sshd -D -e -f {r}/sshd_config"
             );
             let log = std::fs::File::create(root.join("sshd.log")).unwrap();
             let child = Command::new("ip")

@@ -1,0 +1,142 @@
+//! The deploy lock on the JobManager host: one flinkup run changes a cluster at a time.
+//!
+//! The lock is a directory made with `mkdir` (atomic on every POSIX filesystem) in the
+//! state directory, holding who took it, from which machine and process, and when. A lock
+//! whose process is gone from this machine is reported as stale; `flinkup unlock` removes it.
+
+use std::time::SystemTime;
+
+use crate::error::{Error, Result};
+use crate::inventory::Cluster;
+use crate::remote::{q, qp, Remote};
+
+/// Who holds (or would hold) the lock.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Owner {
+    pub user: String,
+    pub machine: String,
+    pub pid: u32,
+    pub started: String,
+    pub command: String,
+}
+
+impl Owner {
+    pub fn me(command: &str) -> Owner {
+        Owner {
+            user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            machine: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "unknown".into()),
+            pid: std::process::id(),
+            started: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            command: command.to_string(),
+        }
+    }
+
+    fn render(&self) -> String {
+        format!(
+            "user={}\nmachine={}\npid={}\nstarted={}\ncommand={}\n",
+            self.user, self.machine, self.pid, self.started, self.command
+        )
+    }
+
+    fn parse(text: &str) -> Owner {
+        let mut o = Owner::default();
+        for line in text.lines() {
+            match line.split_once('=') {
+                Some(("user", v)) => o.user = v.into(),
+                Some(("machine", v)) => o.machine = v.into(),
+                Some(("pid", v)) => o.pid = v.parse().unwrap_or(0),
+                Some(("started", v)) => o.started = v.into(),
+                Some(("command", v)) => o.command = v.into(),
+                _ => {}
+            }
+        }
+        o
+    }
+
+    /// The holder ran on this machine and its process is gone.
+    pub fn is_stale(&self) -> bool {
+        let me = Owner::me("");
+        self.machine == me.machine
+            && (self.pid == 0 || !std::path::Path::new(&format!("/proc/{}", self.pid)).exists())
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "`flinkup {}` by {}@{} (pid {}) since {}",
+            self.command, self.user, self.machine, self.pid, self.started
+        )
+    }
+}
+
+fn lock_dir(cluster: &Cluster) -> String {
+    format!("{}/lock", cluster.state_dir())
+}
+
+/// Takes the lock or explains who holds it.
+pub async fn acquire(cluster: &Cluster, jm: &Remote, command: &str) -> Result<Owner> {
+    let me = Owner::me(command);
+    let dir = qp(&lock_dir(cluster));
+    let script = format!(
+        "mkdir -p {state} || exit 1; if mkdir {dir} 2>/dev/null; then printf %s {info} > {dir}/info; echo acquired; else cat {dir}/info 2>/dev/null; fi",
+        state = qp(&cluster.state_dir()),
+        info = q(&me.render()),
+    );
+    let host = &cluster.jobmanager().name;
+    let out = jm
+        .must(host, "cannot take the deploy lock", &script)
+        .await?;
+    if out.trim() == "acquired" {
+        return Ok(me);
+    }
+    let holder = Owner::parse(&out);
+    let stale = if holder.is_stale() {
+        " The lock is stale: that process no longer runs on this machine."
+    } else {
+        ""
+    };
+    Err(Error::Failed(format!(
+        "{host}: the cluster is locked by {}.{stale} Wait for that run to finish; if it was killed, remove the lock with `flinkup unlock -i {}`",
+        holder.describe(),
+        cluster.source.display()
+    )))
+}
+
+/// Releases the lock if this process holds it.
+pub async fn release(cluster: &Cluster, jm: &Remote, me: &Owner) {
+    let dir = qp(&lock_dir(cluster));
+    let script = format!(
+        "if grep -qx {pid} {dir}/info 2>/dev/null && grep -qx {machine} {dir}/info; then rm -rf {dir}; rmdir {state} 2>/dev/null; fi; exit 0",
+        pid = q(&format!("pid={}", me.pid)),
+        machine = q(&format!("machine={}", me.machine)),
+        state = qp(&cluster.state_dir()),
+    );
+    let _ = jm.sh(&cluster.jobmanager().name, &script).await;
+}
+
+/// Reads the current lock, if any.
+pub async fn read(cluster: &Cluster, jm: &Remote) -> Result<Option<Owner>> {
+    let dir = qp(&lock_dir(cluster));
+    let out = jm
+        .sh(
+            &cluster.jobmanager().name,
+            &format!("[ -d {dir} ] && {{ echo locked; cat {dir}/info 2>/dev/null; }}; exit 0"),
+        )
+        .await?;
+    Ok(out
+        .stdout
+        .starts_with("locked")
+        .then(|| Owner::parse(&out.stdout)))
+}
+
+pub async fn remove(cluster: &Cluster, jm: &Remote) -> Result<()> {
+    let dir = qp(&lock_dir(cluster));
+    jm.must(
+        &cluster.jobmanager().name,
+        "cannot remove the lock",
+        &format!("rm -rf {dir}"),
+    )
+    .await
+    .map(drop)
+}
