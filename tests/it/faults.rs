@@ -11,6 +11,7 @@ use crate::support::{flinkup, root, Run};
 use crate::testbed::{flink_lock, Spec, Testbed};
 
 type Outcome = Result<(), String>;
+type Scenario = (&'static str, fn() -> Outcome);
 
 macro_rules! ensure {
     ($cond:expr, $($msg:tt)+) => {
@@ -81,6 +82,7 @@ fn finish(mut bg: Bg, limit: Duration) -> Result<(i32, String, Duration), String
         }
         if start.elapsed() > limit {
             let _ = child.kill();
+            let _ = child.wait();
             return Err(format!(
                 "flinkup did not finish within {}s (hang)",
                 limit.as_secs()
@@ -639,7 +641,7 @@ fn bad_inputs() -> (usize, usize, usize) {
 #[test]
 fn fault_suite() {
     let _flink = flink_lock();
-    let scenarios: &[(&str, fn() -> Outcome)] = &[
+    let scenarios: &[Scenario] = &[
         ("1 sshd down at plan time", sshd_down_at_plan_time),
         ("2 connection cut mid-upload", connection_cut_mid_upload),
         ("3 remote disk full", remote_disk_full),
