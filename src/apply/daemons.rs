@@ -13,7 +13,7 @@ use crate::verify::Rest;
 /// start-cluster.sh` loses the JobManager that way); `-w` still waits for the script itself.
 fn detached(script_path: &str, args: &str, log: &str) -> String {
     format!(
-        "mkdir -p \"$(dirname {log})\" && setsid -w {s} {args} < /dev/null > {log} 2>&1; rc=$?; cat {log}; exit $rc",
+        "export USER=\"${{USER:-$(id -un)}}\"; mkdir -p \"$(dirname {log})\" && setsid -w {s} {args} < /dev/null > {log} 2>&1; rc=$?; cat {log}; exit $rc",
         s = qp(script_path),
         log = qp(log),
     )
@@ -69,7 +69,7 @@ pub async fn stop(cluster: &Cluster, remotes: &[Remote], rep: &dyn Reporter) -> 
     let jobs = cluster.hosts.iter().enumerate().map(|(i, h)| {
         let script = format!(
             r#"set +e
-U=${{USER:-$(id -un)}}
+U=${{USER:-$(id -un)}}; export USER="$U"
 P=$(cat {pid_dir}/flink-$U-standalonesession.pid {pid_dir}/flink-$U-taskexecutor.pid 2>/dev/null)
 if [ -x {bin}/taskmanager.sh ]; then {bin}/taskmanager.sh stop-all >/dev/null 2>&1; {bin}/jobmanager.sh stop-all >/dev/null 2>&1; fi
 alive=""

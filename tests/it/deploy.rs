@@ -167,3 +167,75 @@ fn strict_host_keys_refuse_an_unknown_host() {
         );
     }
 }
+
+#[test]
+fn local_connection_on_one_machine() {
+    // `connection: local` runs everything through a local shell. It runs here inside a test
+    // host (its private /root, /opt, /tmp), so this machine's own home is left alone.
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec {
+        hosts: 1,
+        ..Spec::default()
+    });
+    let tgz = crate::testbed::flink_tarball();
+    let inv = tb.inventory(
+        "local",
+        &format!(
+            "connection: local\nflink:\n  version: 1.9.3\n  install_dir: ~/flinkup\n  start: direct\n  artifact: {{path: {}}}\njobmanager: localhost\ntaskmanagers: [localhost]\nconfig:\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 512m\n  taskmanager.numberOfTaskSlots: 2\n  rest.port: 8081\n",
+            tgz.display()
+        ),
+    );
+    let bin = env!("CARGO_BIN_EXE_flinkup");
+    let run = |args: &str| {
+        let o = tb.hosts[0].exec(&format!(
+            "cd /tmp && HOME=/root {bin} {args} -i {} 2>&1",
+            inv.display()
+        ));
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run("deploy --yes --quiet --cache-dir /tmp/cache");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("deployed and verified"), "{out}");
+    assert!(tb.hosts[0]
+        .root
+        .join("root/flinkup/flink-1.9.3/bin/start-cluster.sh")
+        .exists());
+    let (code, out) = run("deploy --quiet --cache-dir /tmp/cache");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("up to date and verified"), "{out}");
+    let (code, out) = run("stop");
+    assert_eq!(code, 0, "{out}");
+    assert!(tb.hosts[0].java_pids().is_empty());
+}
+
+#[test]
+fn deploy_without_a_terminal_needs_yes() {
+    let tb = Testbed::new(Spec::default());
+    let inv = tb.guide_inventory("confirm", 4, "cluster-script");
+    let run = flinkup(cmd(&tb, "deploy", &inv, &["--quiet"])).expect_code(2);
+    assert!(
+        run.stderr().contains("run again with --yes"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stdout().contains("+ upload"),
+        "the plan is shown first: {}",
+        run.stdout()
+    );
+    for h in &tb.hosts {
+        assert!(
+            !h.opt().join("flink-1.9.3").exists(),
+            "nothing applied on {}",
+            h.hostname
+        );
+        assert!(
+            !h.opt().join(".flinkup/lock").exists(),
+            "lock released on {}",
+            h.hostname
+        );
+    }
+}

@@ -4,6 +4,7 @@ mod cli;
 mod deploy;
 mod faults;
 mod fetch;
+mod fuzz;
 mod httpd;
 mod support;
 mod testbed;
