@@ -4,7 +4,9 @@
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::HashMap;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -192,47 +194,65 @@ impl Reporter for Json {
     }
 }
 
+/// Progress bars: one for the download, one per host for uploads, all under one
+/// MultiProgress so that log lines print above them.
 #[derive(Default)]
 struct Bars {
-    bar: Mutex<Option<ProgressBar>>,
+    multi: MultiProgress,
+    fetch: Mutex<Option<ProgressBar>>,
+    uploads: Mutex<HashMap<String, ProgressBar>>,
+}
+
+fn bar_style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
 }
 
 impl Reporter for Bars {
     fn event(&self, e: &Event) {
-        let Ok(mut slot) = self.bar.lock() else {
-            return;
-        };
         match e {
             Event::FetchStart { url, total, offset } => {
                 let bar = match total {
                     Some(t) => ProgressBar::new(*t),
                     None => ProgressBar::new_spinner(),
                 };
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-                );
+                let bar = self.multi.add(bar);
+                bar.set_style(bar_style(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+                ));
                 bar.set_message(url.rsplit('/').next().unwrap_or(url).to_string());
                 bar.set_position(*offset);
-                *slot = Some(bar);
+                if let Ok(mut f) = self.fetch.lock() {
+                    *f = Some(bar);
+                }
             }
             Event::FetchProgress { bytes } => {
-                if let Some(b) = slot.as_ref() {
+                if let Some(b) = self.fetch.lock().ok().and_then(|f| f.clone()) {
                     b.inc(*bytes);
+                }
+            }
+            Event::UploadProgress { host, bytes, total } => {
+                let Ok(mut ups) = self.uploads.lock() else {
+                    return;
+                };
+                let bar = ups.entry(host.clone()).or_insert_with(|| {
+                    let b = self.multi.add(ProgressBar::new(*total));
+                    b.set_style(bar_style("{prefix:>20} upload [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}"));
+                    b.set_prefix(host.clone());
+                    b
+                });
+                bar.set_position(*bytes);
+                if bytes >= total {
+                    bar.finish();
                 }
             }
             other => {
                 if let Some(l) = line(other) {
-                    match slot.as_ref() {
-                        Some(b) => b.println(l),
-                        None => eprintln!("{l}"),
-                    }
+                    let _ = self.multi.println(l);
                 }
                 if matches!(other, Event::Verified { .. } | Event::SourceFailed { .. }) {
-                    if let Some(b) = slot.take() {
+                    if let Some(b) = self.fetch.lock().ok().and_then(|mut f| f.take()) {
                         b.finish_and_clear();
                     }
                 }

@@ -92,6 +92,22 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
         "{}",
         run.stdout()
     );
+    let run = flinkup(cmd(&tb, "status", &inv, &["--json"])).expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).expect("status JSON");
+    assert_eq!(
+        (v["taskmanagers"].as_u64(), v["slots_total"].as_u64()),
+        (Some(2), Some(4))
+    );
+    assert_eq!(
+        v["hosts"][0]["daemons"],
+        serde_json::json!(["jobmanager", "taskmanager"])
+    );
+    let run = flinkup(cmd(&tb, "check", &inv, &[])).expect_code(0);
+    assert!(
+        run.stdout().contains("held by this cluster's JobManager"),
+        "{}",
+        run.stdout()
+    );
 
     // Stop: no Flink JVM on any host.
     flinkup(cmd(&tb, "stop", &inv, &[])).expect_code(0);
