@@ -390,3 +390,49 @@ fn real_flink_tarball_fetched_with_its_sha512() {
         std::fs::metadata(&tgz).unwrap().len()
     );
 }
+
+#[test]
+fn tls_failure_names_url_and_reason() {
+    // An https:// URL answered by a plain-HTTP server: the TLS handshake fails.
+    let srv = Server::start();
+    srv.bytes(TGZ, &payload(), Behave::Serve);
+    let url = srv.url(TGZ).replace("http://", "https://");
+    let case = Case::new(&format!(
+        "    url: {url}\n    sha512: \"{}\"",
+        "a".repeat(128)
+    ));
+    let run = case.fetch(&[]).expect_code(1);
+    let err = run.stderr();
+    assert!(err.contains(&url) && err.contains("TLS error"), "{err}");
+}
+
+#[test]
+fn full_cache_disk_is_named_and_leaves_nothing() {
+    let data = payload();
+    let srv = Server::start();
+    srv.bytes(TGZ, &data, Behave::Serve);
+    let case = Case::new(&format!(
+        "    url: {}\n    sha512: \"{}\"",
+        srv.url(TGZ),
+        sha512(&data)
+    ));
+    std::fs::create_dir_all(case.cache()).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(case.cache())
+        .status()
+        .expect("mount");
+    assert!(
+        mounted.success(),
+        "mounting a 1 MiB tmpfs needs root (as .ci/run runs the tests)"
+    );
+    let run = case.fetch(&[]);
+    let files = case.cached_files();
+    let _ = std::process::Command::new("umount")
+        .arg(case.cache())
+        .status();
+    let run = run.expect_code(1);
+    let err = run.stderr();
+    assert!(err.contains("disk full") && err.contains(".part"), "{err}");
+    assert!(files.is_empty(), "{files:?}");
+}
