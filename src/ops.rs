@@ -205,25 +205,23 @@ fn cancel_on_ctrl_c(rep: Arc<dyn Reporter>) -> Arc<AtomicBool> {
     flag
 }
 
-fn confirm(yes: bool) -> Result<()> {
+/// Asks a yes/no question on the terminal; `--yes` answers it, and without a terminal the
+/// answer is no (exit 2) with `no_tty` saying how to proceed.
+fn confirm(yes: bool, question: &str, no_tty: &str, declined: &str) -> Result<()> {
     if yes {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(
-            "deploy needs confirmation: no terminal to ask on. Review the plan above and run again with --yes".into(),
-        ));
+        return Err(Error::Usage(no_tty.into()));
     }
-    eprint!("Apply this plan? [y/N] ");
+    eprint!("{question} [y/N] ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
     if matches!(answer.trim(), "y" | "Y" | "yes") {
         Ok(())
     } else {
-        Err(Error::Usage(
-            "not applied: the plan was not confirmed".into(),
-        ))
+        Err(Error::Usage(declined.into()))
     }
 }
 
@@ -374,7 +372,12 @@ async fn deploy_on(
         print_plan(&plan, false);
     }
     if !plan.is_noop() {
-        confirm(yes)?;
+        confirm(
+            yes,
+            "Apply this plan?",
+            "deploy needs confirmation: no terminal to ask on. Review the plan above and run again with --yes",
+            "not applied: the plan was not confirmed",
+        )?;
     }
     if cancel.load(Ordering::SeqCst) {
         return Err(Error::Interrupted);
@@ -678,20 +681,12 @@ pub async fn unlock(loaded: &Loaded, yes: bool, remote: &RemoteArgs) -> Result<i
                 ""
             }
         );
-        if !yes {
-            if !std::io::stdin().is_terminal() {
-                return Err(Error::Usage(
-                    "unlock needs confirmation: no terminal to ask on; run again with --yes".into(),
-                ));
-            }
-            eprint!("Remove this lock? Only do so if that run is gone. [y/N] ");
-            let _ = std::io::stderr().flush();
-            let mut answer = String::new();
-            let _ = std::io::stdin().lock().read_line(&mut answer);
-            if !matches!(answer.trim(), "y" | "Y" | "yes") {
-                return Err(Error::Usage("the lock was kept".into()));
-            }
-        }
+        confirm(
+            yes,
+            "Remove this lock? Only do so if that run is gone.",
+            "unlock needs confirmation: no terminal to ask on; run again with --yes",
+            "the lock was kept",
+        )?;
         lock::remove(c, &hosts.remotes[0]).await?;
         println!("{}: lock removed", c.jobmanager().name);
         Ok(exit::OK)

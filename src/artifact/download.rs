@@ -41,13 +41,7 @@ pub async fn small(client: &reqwest::Client, url: &str) -> Result<String, String
 
 /// Names the cause of a reqwest error the way an operator would look for it.
 fn describe(e: &reqwest::Error) -> String {
-    let mut chain = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        chain.push_str(": ");
-        chain.push_str(&s.to_string());
-        src = s.source();
-    }
+    let chain = crate::error::chain(e);
     let kind = if e.is_timeout() {
         "timed out"
     } else if chain.contains("dns error") || chain.contains("failed to lookup") {

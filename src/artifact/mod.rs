@@ -57,6 +57,18 @@ pub struct Fetched {
     pub unverified: bool,
 }
 
+impl Fetched {
+    fn at(path: PathBuf, sha512: String, unverified: bool) -> Fetched {
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        Fetched {
+            path,
+            sha512,
+            size,
+            unverified,
+        }
+    }
+}
+
 fn cache_entry(cache: &Path, algo: HashAlgo, hex: &str, file: &str) -> PathBuf {
     cache.join(algo.to_string()).join(hex).join(file)
 }
@@ -198,13 +210,7 @@ pub async fn fetch(art: &Artifact, opts: &FetchOptions, rep: &dyn Reporter) -> R
                 rep.event(&Event::CacheHit {
                     path: entry.display().to_string(),
                 });
-                let size = std::fs::metadata(&entry).map(|m| m.len()).unwrap_or(0);
-                return Ok(Fetched {
-                    path: entry,
-                    sha512: d.sha512,
-                    size,
-                    unverified: false,
-                });
+                return Ok(Fetched::at(entry, d.sha512, false));
             }
             Err(reason) => {
                 rep.event(&Event::CacheCorrupt {
@@ -238,13 +244,7 @@ pub async fn fetch(art: &Artifact, opts: &FetchOptions, rep: &dyn Reporter) -> R
                         algorithm: algo.to_string(),
                         hex: hex.clone(),
                     });
-                    let size = std::fs::metadata(&entry).map(|m| m.len()).unwrap_or(0);
-                    return Ok(Fetched {
-                        path: entry,
-                        sha512: d.sha512,
-                        size,
-                        unverified: false,
-                    });
+                    return Ok(Fetched::at(entry, d.sha512, false));
                 }
                 Err(reason) => {
                     let _ = std::fs::remove_file(&part);
@@ -285,7 +285,6 @@ fn local(path: &Path, exp: &Expected, rep: &dyn Reporter) -> Result<Fetched> {
     }
     let d = hash_file(path, exp.needs_sha256())
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let shown = path.display().to_string();
     let Some((algo, hex)) = &exp.primary else {
         rep.event(&Event::Warning {
@@ -293,12 +292,7 @@ fn local(path: &Path, exp: &Expected, rep: &dyn Reporter) -> Result<Fetched> {
                 "{shown} is used WITHOUT checksum verification (--insecure-no-checksum)"
             ),
         });
-        return Ok(Fetched {
-            path: path.to_path_buf(),
-            sha512: d.sha512,
-            size,
-            unverified: true,
-        });
+        return Ok(Fetched::at(path.to_path_buf(), d.sha512, true));
     };
     exp.check(&shown, &d).map_err(Error::Fetch)?;
     rep.event(&Event::Verified {
@@ -306,10 +300,5 @@ fn local(path: &Path, exp: &Expected, rep: &dyn Reporter) -> Result<Fetched> {
         algorithm: algo.to_string(),
         hex: hex.clone(),
     });
-    Ok(Fetched {
-        path: path.to_path_buf(),
-        sha512: d.sha512,
-        size,
-        unverified: false,
-    })
+    Ok(Fetched::at(path.to_path_buf(), d.sha512, false))
 }

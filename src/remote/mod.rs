@@ -82,19 +82,13 @@ impl Remote {
 
     /// Runs a shell script on the host and collects its output.
     pub async fn sh(&self, host: &str, script: &str) -> Result<Output> {
-        self.sh_input(host, script, None).await
+        self.run(host, script, Input::Null).await
     }
 
     /// Runs a script with `input` on its standard input.
     pub async fn sh_input(&self, host: &str, script: &str, input: Option<&[u8]>) -> Result<Output> {
-        match self {
-            Remote::Ssh(s) => s.sh(host, script, input).await,
-            Remote::Local => {
-                let mut cmd = tokio::process::Command::new("sh");
-                cmd.arg("-c").arg(script);
-                run_local(host, cmd, input).await
-            }
-        }
+        self.run(host, script, input.map_or(Input::Null, Input::Bytes))
+            .await
     }
 
     /// Runs a script that must succeed; its failure becomes an error naming the host and `what`.
@@ -126,30 +120,28 @@ impl Remote {
                 .await
                 .map_err(|e| Error::io(format!("cannot seek {}", local.display()), e))?;
         }
+        self.run(host, script, Input::File { file, progress }).await
+    }
+
+    async fn run(&self, host: &str, script: &str, input: Input<'_>) -> Result<Output> {
         match self {
-            Remote::Ssh(s) => s.send(host, file, script, progress).await,
+            Remote::Ssh(s) => s.run(host, script, input).await,
             Remote::Local => {
                 let mut cmd = tokio::process::Command::new("sh");
-                cmd.arg("-c").arg(script);
-                cmd.stdin(Stdio::piped())
+                cmd.arg("-c")
+                    .arg(script)
+                    .stdin(input.stdio())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped());
                 let mut child = cmd
                     .spawn()
                     .map_err(|e| Error::remote(host, format!("cannot start sh: {e}")))?;
-                let pumped = match child.stdin.take() {
-                    Some(mut stdin) => pump(host, &mut file, &mut stdin, progress).await,
-                    None => Ok(()),
-                };
+                let fed = feed(host, input, child.stdin.take()).await;
                 let out = child
                     .wait_with_output()
                     .await
                     .map_err(|e| Error::remote(host, format!("sh failed: {e}")))?;
-                let out = to_output(out);
-                match pumped {
-                    Err(e) if out.ok() => Err(e),
-                    _ => Ok(out),
-                }
+                settle(host, fed, out, false)
             }
         }
     }
@@ -161,70 +153,85 @@ impl Remote {
     }
 }
 
-/// Copies a file into a command's stdin in chunks, reporting progress.
-pub(crate) async fn pump<W: tokio::io::AsyncWrite + Unpin>(
-    host: &str,
-    file: &mut tokio::fs::File,
-    stdin: &mut W,
-    progress: &(dyn Fn(u64) + Send + Sync),
-) -> Result<()> {
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .await
-            .map_err(|e| Error::io("cannot read the file being sent", e))?;
-        if n == 0 {
-            break;
-        }
-        stdin
-            .write_all(&buf[..n])
-            .await
-            .map_err(|e| Error::remote(host, format!("connection lost while sending: {e}")))?;
-        progress(n as u64);
-    }
-    stdin
-        .shutdown()
-        .await
-        .map_err(|e| Error::remote(host, format!("connection lost while sending: {e}")))?;
-    Ok(())
+/// What a script reads on its standard input.
+pub(crate) enum Input<'a> {
+    Null,
+    Bytes(&'a [u8]),
+    File {
+        file: tokio::fs::File,
+        progress: &'a (dyn Fn(u64) + Send + Sync),
+    },
 }
 
-pub(crate) fn to_output(out: std::process::Output) -> Output {
-    Output {
+impl Input<'_> {
+    fn stdio(&self) -> Stdio {
+        match self {
+            Input::Null => Stdio::null(),
+            _ => Stdio::piped(),
+        }
+    }
+
+    pub(crate) fn piped(&self) -> bool {
+        !matches!(self, Input::Null)
+    }
+}
+
+/// Writes the input into a child's stdin and closes it.
+pub(crate) async fn feed<W: tokio::io::AsyncWrite + Unpin>(
+    host: &str,
+    input: Input<'_>,
+    stdin: Option<W>,
+) -> Result<()> {
+    let Some(mut stdin) = stdin else {
+        return Ok(());
+    };
+    let lost =
+        |e: std::io::Error| Error::remote(host, format!("connection lost while sending: {e}"));
+    match input {
+        Input::Null => {}
+        Input::Bytes(data) => stdin.write_all(data).await.map_err(lost)?,
+        Input::File { mut file, progress } => {
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = file
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| Error::io("cannot read the file being sent", e))?;
+                if n == 0 {
+                    break;
+                }
+                stdin.write_all(&buf[..n]).await.map_err(lost)?;
+                progress(n as u64);
+            }
+        }
+    }
+    stdin.shutdown().await.map_err(lost)
+}
+
+/// The command's result. A script that stopped reading its input (a full disk) explains
+/// itself through its exit status and stderr; only a clean exit or a dead connection (ssh's
+/// 255) makes the failed write the error.
+pub(crate) fn settle(
+    host: &str,
+    fed: Result<()>,
+    out: std::process::Output,
+    ssh: bool,
+) -> Result<Output> {
+    let out = Output {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    if ssh && out.code == 255 {
+        return Err(match fed {
+            Err(e) => e,
+            Ok(()) => Error::remote(host, format!("ssh connection failed: {}", out.why())),
+        });
     }
-}
-
-async fn run_local(
-    host: &str,
-    mut cmd: tokio::process::Command,
-    input: Option<&[u8]>,
-) -> Result<Output> {
-    cmd.stdin(if input.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| Error::remote(host, format!("cannot start sh: {e}")))?;
-    if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
-        stdin
-            .write_all(data)
-            .await
-            .map_err(|e| Error::remote(host, format!("cannot write to sh: {e}")))?;
-        drop(stdin);
+    match fed {
+        Err(e) if out.ok() => Err(e),
+        _ => Ok(out),
     }
-    let out = child
-        .wait_with_output()
-        .await
-        .map_err(|e| Error::remote(host, format!("sh failed: {e}")))?;
-    Ok(to_output(out))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use openssh::{KnownHosts as Check, Session, SessionBuilder, Stdio};
 
-use super::{pump, to_output, ConnectOptions, Output};
+use super::{feed, settle, ConnectOptions, Input, Output};
 use crate::error::{Error, Result};
 use crate::inventory::{Host, KnownHosts};
 
@@ -26,13 +26,7 @@ fn control_dir() -> std::path::PathBuf {
 
 /// Explains an ssh connection failure, with what to do about host keys.
 fn explain(host: &Host, err: &openssh::Error) -> String {
-    let mut text = err.to_string();
-    let mut src = std::error::Error::source(err);
-    while let Some(s) = src {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        src = s.source();
-    }
+    let text = crate::error::chain(err);
     if text.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
         || text.contains("Host key verification failed")
     {
@@ -77,10 +71,10 @@ impl SshRemote {
         Ok(SshRemote { session })
     }
 
-    pub async fn sh(&self, host: &str, script: &str, input: Option<&[u8]>) -> Result<Output> {
+    pub(crate) async fn run(&self, host: &str, script: &str, input: Input<'_>) -> Result<Output> {
         let mut cmd = self.session.command("sh");
         cmd.arg("-c").arg(script);
-        cmd.stdin(if input.is_some() {
+        cmd.stdin(if input.piped() {
             Stdio::piped()
         } else {
             Stdio::null()
@@ -91,58 +85,12 @@ impl SshRemote {
             .spawn()
             .await
             .map_err(|e| Error::remote(host, format!("ssh: {e}")))?;
-        if let (Some(data), Some(mut stdin)) = (input, child.stdin().take()) {
-            use tokio::io::AsyncWriteExt;
-            stdin
-                .write_all(data)
-                .await
-                .map_err(|e| Error::remote(host, format!("connection lost while sending: {e}")))?;
-            drop(stdin);
-        }
+        let fed = feed(host, input, child.stdin().take()).await;
         let out = child
             .wait_with_output()
             .await
             .map_err(|e| Error::remote(host, format!("connection lost: {e}")))?;
-        if out.status.code() == Some(255) {
-            let o = to_output(out);
-            return Err(Error::remote(
-                host,
-                format!("ssh connection failed: {}", o.why()),
-            ));
-        }
-        Ok(to_output(out))
-    }
-
-    pub async fn send(
-        &self,
-        host: &str,
-        mut file: tokio::fs::File,
-        script: &str,
-        progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<Output> {
-        let mut cmd = self.session.command("sh");
-        cmd.arg("-c").arg(script);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .await
-            .map_err(|e| Error::remote(host, format!("ssh: {e}")))?;
-        let pumped = match child.stdin().take() {
-            Some(mut stdin) => pump(host, &mut file, &mut stdin, progress).await,
-            None => Ok(()),
-        };
-        let out = child
-            .wait_with_output()
-            .await
-            .map_err(|e| Error::remote(host, format!("connection lost: {e}")))?;
-        let out = to_output(out);
-        // A script that stopped reading (disk full) explains itself; a dropped link does not.
-        match pumped {
-            Err(e) if out.code == 255 || out.ok() => Err(e),
-            _ => Ok(out),
-        }
+        settle(host, fed, out, true)
     }
 
     pub async fn close(self) {

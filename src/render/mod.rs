@@ -170,16 +170,9 @@ impl Renderer {
 }
 
 fn template_error(name: &str, e: &tera::Error) -> Error {
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
     Error::Template {
         name: name.to_string(),
-        message: msg,
+        message: crate::error::chain(e),
     }
 }
 

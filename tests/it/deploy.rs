@@ -3,16 +3,6 @@
 use crate::support::flinkup;
 use crate::testbed::{flink_lock, Spec, Testbed};
 
-fn cmd(tb: &Testbed, verb: &str, inv: &std::path::Path, extra: &[&str]) -> Vec<String> {
-    let mut v = vec![verb.to_string(), "-i".into(), inv.display().to_string()];
-    v.extend(tb.args());
-    if matches!(verb, "deploy" | "plan") {
-        v.extend(tb.cache_args());
-    }
-    v.extend(extra.iter().map(|s| s.to_string()));
-    v
-}
-
 fn tm_ids(tb: &Testbed) -> Vec<String> {
     let v = tb
         .get(&format!("http://{}:8082/taskmanagers", tb.ip(0)))
@@ -44,7 +34,7 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
     let inv = tb.guide_inventory("guide", 4, "cluster-script");
 
     // Fresh deploy: the plan is shown, executed, and verified through /overview.
-    let run = flinkup(cmd(&tb, "deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
     let out = run.stdout();
     assert!(
         out.contains("+ upload") && out.contains("+ trust") && out.contains("start-cluster.sh"),
@@ -64,7 +54,7 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
     assert_eq!(ids.len(), 2);
 
     // A re-run changes nothing: no upload, no restart, the same TaskManagers.
-    let run = flinkup(cmd(&tb, "deploy", &inv, &["--quiet"])).expect_code(0);
+    let run = flinkup(tb.cmd("deploy", &inv, &["--quiet"])).expect_code(0);
     let out = run.stdout();
     assert!(out.contains("Plan: 2 hosts, 0 changes"), "{out}");
     assert!(out.contains("up to date and verified"), "{out}");
@@ -74,7 +64,7 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
     // Slots 4 -> 2: the live plan shows the diff and the restart; deploy applies it.
     let inv2 = tb.guide_inventory("guide", 2, "cluster-script");
     assert_eq!(inv, inv2);
-    let run = flinkup(cmd(&tb, "plan", &inv, &[])).expect_code(0);
+    let run = flinkup(tb.cmd("plan", &inv, &[])).expect_code(0);
     let out = run.stdout();
     assert!(
         out.contains("-taskmanager.numberOfTaskSlots: 4")
@@ -83,16 +73,16 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
     );
     assert!(out.contains("~ stop"), "{out}");
     assert!(!out.contains("+ upload"), "{out}");
-    flinkup(cmd(&tb, "deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
     assert_eq!(overview(&tb), (2, 4));
 
-    let run = flinkup(cmd(&tb, "status", &inv, &[])).expect_code(0);
+    let run = flinkup(tb.cmd("status", &inv, &[])).expect_code(0);
     assert!(
         run.stdout().contains("2 TaskManagers, 4 slots"),
         "{}",
         run.stdout()
     );
-    let run = flinkup(cmd(&tb, "status", &inv, &["--json"])).expect_code(0);
+    let run = flinkup(tb.cmd("status", &inv, &["--json"])).expect_code(0);
     let v: serde_json::Value = serde_json::from_str(&run.stdout()).expect("status JSON");
     assert_eq!(
         (v["taskmanagers"].as_u64(), v["slots_total"].as_u64()),
@@ -102,7 +92,7 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
         v["hosts"][0]["daemons"],
         serde_json::json!(["jobmanager", "taskmanager"])
     );
-    let run = flinkup(cmd(&tb, "check", &inv, &[])).expect_code(0);
+    let run = flinkup(tb.cmd("check", &inv, &[])).expect_code(0);
     assert!(
         run.stdout().contains("held by this cluster's JobManager"),
         "{}",
@@ -110,7 +100,7 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
     );
 
     // Stop: no Flink JVM on any host.
-    flinkup(cmd(&tb, "stop", &inv, &[])).expect_code(0);
+    flinkup(tb.cmd("stop", &inv, &[])).expect_code(0);
     for h in &tb.hosts {
         assert!(
             h.java_pids().is_empty(),
@@ -121,7 +111,7 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
     }
 
     // Destroy: the installation is gone, nothing else.
-    flinkup(cmd(&tb, "destroy", &inv, &["--yes"])).expect_code(0);
+    flinkup(tb.cmd("destroy", &inv, &["--yes"])).expect_code(0);
     for h in &tb.hosts {
         assert!(!h.opt().join("flink-1.9.3").exists());
         assert!(!h.opt().join("flink").exists());
@@ -135,10 +125,10 @@ fn direct_start_mode_without_host_to_host_ssh() {
     let _flink = flink_lock();
     let tb = Testbed::new(Spec::default());
     let inv = tb.guide_inventory("direct", 4, "direct");
-    let run = flinkup(cmd(&tb, "deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
     assert!(!run.stdout().contains("+ trust"), "{}", run.stdout());
     assert_eq!(overview(&tb), (2, 8));
-    flinkup(cmd(&tb, "stop", &inv, &[])).expect_code(0);
+    flinkup(tb.cmd("stop", &inv, &[])).expect_code(0);
     for h in &tb.hosts {
         assert!(h.java_pids().is_empty(), "{} still runs java", h.hostname);
     }
@@ -151,7 +141,7 @@ fn unresolvable_host_name_fails_check_with_the_reason() {
         ..Spec::default()
     });
     let inv = tb.guide_inventory("noname", 4, "cluster-script");
-    let run = flinkup(cmd(&tb, "check", &inv, &[])).expect_code(1);
+    let run = flinkup(tb.cmd("check", &inv, &[])).expect_code(1);
     let out = run.stdout();
     assert!(
         out.contains("host name `h2` does not resolve") && out.contains("UnknownHostException"),
@@ -167,7 +157,7 @@ fn strict_host_keys_refuse_an_unknown_host() {
         ..Spec::default()
     });
     let inv = tb.guide_inventory("strict", 4, "cluster-script");
-    let run = flinkup(cmd(&tb, "deploy", &inv, &["--yes", "--quiet"])).expect_code(1);
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(1);
     let err = run.stderr();
     assert!(
         err.contains("host key")
@@ -231,7 +221,7 @@ fn local_connection_on_one_machine() {
 fn deploy_without_a_terminal_needs_yes() {
     let tb = Testbed::new(Spec::default());
     let inv = tb.guide_inventory("confirm", 4, "cluster-script");
-    let run = flinkup(cmd(&tb, "deploy", &inv, &["--quiet"])).expect_code(2);
+    let run = flinkup(tb.cmd("deploy", &inv, &["--quiet"])).expect_code(2);
     assert!(
         run.stderr().contains("run again with --yes"),
         "{}",

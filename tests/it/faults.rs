@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{flinkup, root, Run};
+use crate::support::{flinkup, report, root, Run};
 use crate::testbed::{flink_lock, Spec, Testbed};
 
 type Outcome = Result<(), String>;
@@ -21,18 +21,8 @@ macro_rules! ensure {
     };
 }
 
-fn args(tb: &Testbed, verb: &str, inv: &Path, extra: &[&str]) -> Vec<String> {
-    let mut v = vec![verb.to_string(), "-i".into(), inv.display().to_string()];
-    v.extend(tb.args());
-    if matches!(verb, "deploy" | "plan") {
-        v.extend(tb.cache_args());
-    }
-    v.extend(extra.iter().map(|s| s.to_string()));
-    v
-}
-
 fn run(tb: &Testbed, verb: &str, inv: &Path, extra: &[&str]) -> Run {
-    flinkup(args(tb, verb, inv, extra))
+    flinkup(tb.cmd(verb, inv, extra))
 }
 
 /// A process in the background, killed and reaped if the scenario ends early.
@@ -57,7 +47,7 @@ impl Drop for Bg {
 fn spawn(tb: &Testbed, verb: &str, inv: &Path, extra: &[&str]) -> Bg {
     Bg(Some(
         Command::new(env!("CARGO_BIN_EXE_flinkup"))
-            .args(args(tb, verb, inv, extra))
+            .args(tb.cmd(verb, inv, extra))
             .current_dir(root())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -152,14 +142,7 @@ fn sshd_down_at_plan_time() -> Outcome {
 fn connection_cut_mid_upload() -> Outcome {
     let tb = Testbed::new(Spec::default());
     let inv = tb.guide_inventory("cut", 4, "cluster-script");
-    flinkup([
-        "fetch".to_string(),
-        "-i".into(),
-        inv.display().to_string(),
-        tb.cache_args()[0].clone(),
-        tb.cache_args()[1].clone(),
-        "--quiet".into(),
-    ]);
+    run(&tb, "fetch", &inv, &["--quiet"]);
     tb.hosts[1].throttle(Some("40mbit"));
     let child = spawn(&tb, "deploy", &inv, &["--yes", "--quiet"]);
     wait_for("the upload to start", Duration::from_secs(60), || {
@@ -436,14 +419,7 @@ fn lock_live_stale_unlock() -> Outcome {
 fn ctrl_c_during_apply() -> Outcome {
     let tb = Testbed::new(Spec::default());
     let inv = tb.guide_inventory("sigint", 4, "cluster-script");
-    flinkup([
-        "fetch".to_string(),
-        "-i".into(),
-        inv.display().to_string(),
-        tb.cache_args()[0].clone(),
-        tb.cache_args()[1].clone(),
-        "--quiet".into(),
-    ]);
+    run(&tb, "fetch", &inv, &["--quiet"]);
     for h in &tb.hosts {
         h.throttle(Some("200mbit"));
     }
@@ -667,22 +643,22 @@ fn fault_suite() {
                 .unwrap_or_default())
         });
         match r {
-            Ok(()) => println!(
+            Ok(()) => report(format!(
                 "fault {name}: survived ({:.1}s)",
                 start.elapsed().as_secs_f64()
-            ),
+            )),
             Err(e) => {
-                println!("fault {name}: FAILED: {e}");
+                report(format!("fault {name}: FAILED: {e}"));
                 failed.push(format!("{name}: {e}"));
             }
         }
     }
     let (rejected, total, panics) = bad_inputs();
-    println!(
+    report(format!(
         "faults survived {}/{}, bad inputs rejected {rejected}/{total}, panics {panics}",
         scenarios.len() - failed.len(),
         scenarios.len()
-    );
+    ));
     assert!(
         failed.is_empty(),
         "faults not survived:\n{}",

@@ -212,11 +212,11 @@ fn loader_never_panics_or_hangs() {
     let laughs = "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n";
     check(&t, laughs.as_bytes()).unwrap();
     assert!(!Path::new("/tmp/flinkup-canary").exists());
-    println!(
+    crate::support::report(format!(
         "fuzz: {} cases ({} accepted, {} rejected with exit code 2), panics 0, slowest {:.1} ms",
         t.cases.load(Ordering::Relaxed),
         t.accepted.load(Ordering::Relaxed),
         t.rejected.load(Ordering::Relaxed),
         t.slowest_us.load(Ordering::Relaxed) as f64 / 1000.0
-    );
+    ));
 }

@@ -58,3 +58,11 @@ where
         .expect("flinkup runs");
     Run { out }
 }
+
+/// Prints a line to the real standard output, past the test harness's capture, so summary
+/// figures appear in every run's log.
+pub fn report(line: String) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}

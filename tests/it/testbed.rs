@@ -75,36 +75,29 @@ impl TestHost {
             .expect("the host's sshd runs")
     }
 
+    fn nsenter(&self, script: &str) -> Command {
+        let mut c = Command::new("nsenter");
+        c.args([
+            "-t",
+            &self.sshd_pid().to_string(),
+            "-m",
+            "-u",
+            "-n",
+            "sh",
+            "-c",
+            script,
+        ]);
+        c
+    }
+
     /// Runs a script as root inside the host (its mount, UTS and network namespaces).
     pub fn exec(&self, script: &str) -> std::process::Output {
-        Command::new("nsenter")
-            .args([
-                "-t",
-                &self.sshd_pid().to_string(),
-                "-m",
-                "-u",
-                "-n",
-                "sh",
-                "-c",
-                script,
-            ])
-            .output()
-            .expect("nsenter")
+        self.nsenter(script).output().expect("nsenter")
     }
 
     /// Starts a long-running process inside the host; the testbed kills it at the end.
     pub fn spawn(&self, script: &str) -> Child {
-        Command::new("nsenter")
-            .args([
-                "-t",
-                &self.sshd_pid().to_string(),
-                "-m",
-                "-u",
-                "-n",
-                "sh",
-                "-c",
-                script,
-            ])
+        self.nsenter(script)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -409,6 +402,20 @@ impl Testbed {
                 h2 = self.ip(1),
             ),
         )
+    }
+
+    /// A flinkup command line against this testbed: the ssh config for commands that reach
+    /// hosts, the testbed's cache for commands that fetch.
+    pub fn cmd(&self, verb: &str, inv: &Path, extra: &[&str]) -> Vec<String> {
+        let mut v = vec![verb.to_string(), "-i".into(), inv.display().to_string()];
+        if verb != "fetch" {
+            v.extend(self.args());
+        }
+        if matches!(verb, "deploy" | "plan" | "fetch") {
+            v.extend(self.cache_args());
+        }
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
     }
 
     /// The arguments every flinkup call against this testbed needs.
