@@ -156,7 +156,7 @@ pub fn text(plan: &Plan) -> String {
             out,
             "  cache     {}",
             if cached {
-                "already cached and verified"
+                "in the cache (hashed again before use)"
             } else {
                 "not cached: will be fetched"
             }

@@ -10,18 +10,9 @@ use crate::inventory::{Host, KnownHosts};
 
 pub struct SshRemote {
     session: Session,
-}
-
-/// A short directory for control sockets: unix socket paths are limited to about 100 bytes.
-fn control_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("flinkup-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
-    }
-    dir
+    /// Holds the control socket: a fresh private directory (mode 0700, random name) under a
+    /// short path, since unix socket paths are limited to about 100 bytes. Removed on close.
+    _sockets: tempfile::TempDir,
 }
 
 /// Explains an ssh connection failure, with what to do about host keys.
@@ -43,12 +34,16 @@ fn explain(host: &Host, err: &openssh::Error) -> String {
 
 impl SshRemote {
     pub async fn connect(host: &Host, opts: &ConnectOptions) -> Result<SshRemote> {
+        let sockets = tempfile::Builder::new()
+            .prefix("flinkup-")
+            .tempdir()
+            .map_err(|e| Error::io("cannot create a directory for ssh control sockets", e))?;
         let mut b = SessionBuilder::default();
         b.known_hosts_check(match host.known_hosts {
             KnownHosts::Strict => Check::Strict,
             KnownHosts::AcceptNew => Check::Add,
         })
-        .control_directory(control_dir())
+        .control_directory(sockets.path())
         .connect_timeout(opts.connect_timeout.unwrap_or(Duration::from_secs(10)))
         .server_alive_interval(Duration::from_secs(5));
         if let Some(u) = &host.user {
@@ -68,7 +63,10 @@ impl SshRemote {
             .connect(&host.address)
             .await
             .map_err(|e| Error::remote(&host.name, explain(host, &e)))?;
-        Ok(SshRemote { session })
+        Ok(SshRemote {
+            session,
+            _sockets: sockets,
+        })
     }
 
     pub(crate) async fn run(&self, host: &str, script: &str, input: Input<'_>) -> Result<Output> {

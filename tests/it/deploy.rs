@@ -183,7 +183,19 @@ fn local_connection_on_one_machine() {
         hosts: 1,
         ..Spec::default()
     });
-    let tgz = crate::testbed::flink_tarball();
+    // Inside the host only its own /tmp is sure to be visible: the checkout may live under a
+    // directory the host mounts over, so the binary and the tarball are copied there.
+    let host_tmp = tb.hosts[0].root.join("tmp");
+    let src = crate::testbed::flink_tarball();
+    let name = "flink-1.9.3-bin-scala_2.11.tgz";
+    std::fs::copy(env!("CARGO_BIN_EXE_flinkup"), host_tmp.join("flinkup")).unwrap();
+    std::fs::copy(&src, host_tmp.join(name)).unwrap();
+    std::fs::copy(
+        src.with_extension("tgz.sha512"),
+        host_tmp.join(format!("{name}.sha512")),
+    )
+    .unwrap();
+    let tgz = std::path::Path::new("/tmp").join(name);
     let inv = tb.inventory(
         "local",
         &format!(
@@ -191,11 +203,10 @@ fn local_connection_on_one_machine() {
             tgz.display()
         ),
     );
-    let bin = env!("CARGO_BIN_EXE_flinkup");
+    std::fs::copy(&inv, host_tmp.join("local.yaml")).unwrap();
     let run = |args: &str| {
         let o = tb.hosts[0].exec(&format!(
-            "cd /tmp && HOME=/root {bin} {args} -i {} 2>&1",
-            inv.display()
+            "cd /tmp && HOME=/root /tmp/flinkup {args} -i /tmp/local.yaml 2>&1"
         ));
         (
             o.status.code().unwrap_or(-1),

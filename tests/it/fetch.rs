@@ -122,7 +122,8 @@ fn good_download_verified_by_sidecar() {
     ])
     .expect_code(0);
     assert!(
-        plan.stdout().contains("cache     already cached"),
+        plan.stdout()
+            .contains("cache     in the cache (hashed again before use)"),
         "{}",
         plan.stdout()
     );

@@ -236,7 +236,9 @@ impl Testbed {
             })
             .expect("no free testbed subnet (bridges fub1..fub250 all exist)");
         let bridge = format!("fub{n}");
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("testbed-{n}"));
+        // Not under /tmp, /opt, /root or /home: each host mounts its own over those, which
+        // would hide the testbed's files (sshd_config, host keys) from the host itself.
+        let dir = PathBuf::from("/var/tmp").join(format!("flinkup-testbed-{n}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let mut tb = Testbed {
