@@ -168,7 +168,7 @@ fn offline_plan(loaded: &Loaded, fetch: &FetchArgs, json: bool) -> Result<i32> {
         warnings: loaded.warnings.iter().map(|w| w.message.clone()).collect(),
     })?;
     if json {
-        println!("{}", plan::display::json(&plan));
+        plan::display::print_json(&plan);
     } else {
         print!("{}", plan::display::text(&plan));
     }

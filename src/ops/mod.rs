@@ -191,7 +191,7 @@ pub async fn live_plan(
 
 fn print_plan(plan: &Plan, json: bool) {
     if json {
-        println!("{}", plan::display::json(plan));
+        plan::display::print_json(plan);
     } else {
         print!("{}", plan::display::text(plan));
     }

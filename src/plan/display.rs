@@ -42,21 +42,36 @@ pub fn mask_secrets(text: &str) -> String {
 }
 
 fn masked(plan: &Plan) -> Plan {
+    // Hosts mostly share their files: mask each distinct text once.
+    let mut seen: std::collections::HashMap<String, String> = Default::default();
+    let mut mask = |t: &mut String| {
+        let m = seen.entry(t.clone()).or_insert_with(|| mask_secrets(t));
+        *t = m.clone();
+    };
     let mut p = plan.clone();
     for h in &mut p.hosts {
         for a in &mut h.actions {
             if let Action::WriteFile { content, diff, .. } = a {
-                *content = mask_secrets(content);
-                *diff = mask_secrets(diff);
+                mask(content);
+                mask(diff);
             }
         }
     }
     p
 }
 
-pub fn json(plan: &Plan) -> String {
-    serde_json::to_string_pretty(&masked(plan))
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+/// Writes the plan as JSON, secrets masked.
+pub fn write_json(plan: &Plan, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &masked(plan))?;
+    writeln!(out)
+}
+
+/// Prints the plan as JSON on standard output, buffered: large plans are megabytes.
+pub fn print_json(plan: &Plan) {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let _ = write_json(plan, &mut out);
+    let _ = std::io::Write::flush(&mut out);
 }
 
 /// Prints one action. A file whose diff was already printed for an earlier host is named, not

@@ -1,5 +1,7 @@
 //! Desired state + facts → plan. Pure: no network, no disk, no clock.
 
+use std::collections::HashMap;
+
 use similar::TextDiff;
 
 use super::sizing;
@@ -37,7 +39,22 @@ pub fn unified_diff(old: &str, new: &str, path: &str) -> String {
         .to_string()
 }
 
+/// Diffs by (old, new, path): hundreds of TaskManagers usually share the same few.
+#[derive(Default)]
+struct Diffs(HashMap<(String, String, String), String>);
+
+impl Diffs {
+    fn get(&mut self, old: &str, new: &str, path: &str) -> String {
+        let key = (old.to_string(), new.to_string(), path.to_string());
+        self.0
+            .entry(key)
+            .or_insert_with(|| unified_diff(old, new, path))
+            .clone()
+    }
+}
+
 pub fn build(input: PlanInput) -> Result<Plan> {
+    let mut diffs = Diffs::default();
     let c = input.cluster;
     let jm = c.jobmanager();
     let mut config_changed = false;
@@ -88,7 +105,7 @@ pub fn build(input: PlanInput) -> Result<Plan> {
                 config_changed = true;
             }
             actions.push(Action::WriteFile {
-                diff: unified_diff(old.map_or("", String::as_str), &file.content, &path),
+                diff: diffs.get(old.map_or("", String::as_str), &file.content, &path),
                 path,
                 change,
                 content: file.content.clone(),
