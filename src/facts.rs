@@ -75,6 +75,10 @@ const DAEMONS: &[(&str, &str)] = &[
 /// Conf file names flinkup manages (both spellings of the TaskManager list).
 const CONF_FILES: &[&str] = &["flink-conf.yaml", "slaves", "workers", "masters"];
 
+/// A shell function: is this pid a live Java process? A pid file can outlive its process
+/// (a zombie still answers `kill -0`) and a pid can be reused by something else.
+pub const ALIVE_FN: &str = "alive() { if [ -d /proc ]; then grep -qa java /proc/\"$1\"/cmdline 2>/dev/null; else kill -0 \"$1\" 2>/dev/null; fi; }";
+
 /// The read-only script that reports a host's state as `key=value` lines.
 pub fn script(cluster: &Cluster, host: &Host) -> String {
     use crate::remote::qp;
@@ -96,6 +100,7 @@ if [ -n "$JH" ] && [ ! -d "$JH" ]; then echo "java_home_missing=$JH"; fi"#,
     let daemons: Vec<String> = DAEMONS.iter().map(|(d, r)| format!("{d}:{r}")).collect();
     format!(
         r#"set +e
+{alive_fn}
 U=${{USER:-$(id -un)}}
 echo "home=$HOME"
 echo "user=$U"
@@ -110,7 +115,7 @@ for f in {confs}; do if [ -f "$REL/conf/$f" ]; then echo "conf.$f=$(base64 -w0 <
 if [ -L {link} ]; then echo "link=$(readlink {link})"; fi
 for d in {daemons}; do
   pf={pid_dir}/flink-$U-${{d%%:*}}.pid
-  if [ -f "$pf" ]; then for p in $(cat "$pf"); do if kill -0 "$p" 2>/dev/null; then echo "running=${{d#*:}}"; echo "pid.${{d#*:}}=$p"; fi; done; fi
+  if [ -f "$pf" ]; then for p in $(cat "$pf"); do if {alive} "$p"; then echo "running=${{d#*:}}"; echo "pid.${{d#*:}}=$p"; fi; done; fi
 done
 D={install}
 while [ ! -d "$D" ]; do D=$(dirname "$D"); done
@@ -130,6 +135,8 @@ if [ -w "$D" ]; then echo writable=1; fi
         daemons = daemons.join(" "),
         install = qp(&cluster.install_dir),
         pid_dir = pid_dir,
+        alive_fn = ALIVE_FN,
+        alive = "alive",
     )
 }
 

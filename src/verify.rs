@@ -90,16 +90,33 @@ impl Rest<'_> {
     }
 }
 
-/// Polls until the overview shows `tms` TaskManagers and `slots` slots, or the timeout passes.
+/// Polls until `tms` TaskManagers with `slots` slots in all have registered, or the timeout
+/// passes. `stale` TaskManager ids do not count: registrations of processes that died, which
+/// the JobManager keeps listing until their heartbeat times out.
 pub async fn wait_for(
     rest: &Rest<'_>,
     tms: u64,
     slots: u64,
     timeout: Duration,
+    stale: &[String],
 ) -> Result<Overview, String> {
     let start = Instant::now();
     loop {
-        let last = match rest.overview().await {
+        let counted = if stale.is_empty() {
+            rest.overview().await
+        } else {
+            rest.taskmanagers().await.map(|all| {
+                let fresh: Vec<&TaskManager> =
+                    all.iter().filter(|t| !stale.contains(&t.id)).collect();
+                Overview {
+                    taskmanagers: fresh.len() as u64,
+                    slots_total: fresh.iter().map(|t| t.slots).sum(),
+                    slots_available: 0,
+                    flink_version: String::new(),
+                }
+            })
+        };
+        let last = match counted {
             Ok(o) if o.taskmanagers == tms && o.slots_total == slots => return Ok(o),
             Ok(o) => {
                 format!(

@@ -56,6 +56,64 @@ pub async fn start(cluster: &Cluster, remotes: &[Remote], mode: StartMode) -> Re
     Ok(())
 }
 
+/// The TaskManager ids the JobManager still lists for hosts whose TaskManager is dead: it
+/// keeps them until their heartbeat times out, so they must not count as started.
+pub async fn stale_ids(
+    cluster: &Cluster,
+    jm: &Remote,
+    daemons: &[(String, String)],
+) -> Vec<String> {
+    let jm_host = cluster.jobmanager();
+    let rest = Rest::new(&jm_host.name, cluster.rest_port, &jm_host.name, jm);
+    let registered = rest.taskmanagers().await.unwrap_or_default();
+    registered
+        .into_iter()
+        .filter(|t| {
+            daemons.iter().any(|(name, role)| {
+                role == "taskmanager"
+                    && cluster.hosts.iter().any(|h| {
+                        &h.name == name
+                            && (t.path.contains(&format!("@{}:", h.name))
+                                || t.path.contains(&format!("@{}:", h.address)))
+                    })
+            })
+        })
+        .map(|t| t.id)
+        .collect()
+}
+
+/// Starts the given daemons (host name, role), the JobManager first, each on its own host.
+pub async fn start_missing(
+    cluster: &Cluster,
+    remotes: &[Remote],
+    daemons: &[(String, String)],
+) -> Result<()> {
+    let link = cluster.current_link();
+    for role in ["jobmanager", "taskmanager"] {
+        let jobs = daemons.iter().filter(|(_, r)| r == role).map(|(name, _)| {
+            let i = cluster.hosts.iter().position(|h| &h.name == name);
+            let s = detached(
+                &format!("{link}/bin/{role}.sh"),
+                "start",
+                &format!("{link}/log/flinkup-start-{role}.log"),
+            );
+            async move {
+                match i {
+                    Some(i) => remotes[i]
+                        .must(name, &format!("{role}.sh start failed"), &s)
+                        .await
+                        .map(drop),
+                    None => Ok(()),
+                }
+            }
+        });
+        for r in join_all(jobs).await {
+            r?;
+        }
+    }
+    Ok(())
+}
+
 /// Stops every Flink daemon flinkup manages, on every host in parallel, by the pids in
 /// Flink's pid files (independent of the slaves file, which may just have changed), and
 /// waits until those processes are gone; what is still alive after 30 s gets SIGKILL.
@@ -69,16 +127,18 @@ pub async fn stop(cluster: &Cluster, remotes: &[Remote], rep: &dyn Reporter) -> 
     let jobs = cluster.hosts.iter().enumerate().map(|(i, h)| {
         let script = format!(
             r#"set +e
+{alive_fn}
 U=${{USER:-$(id -un)}}; export USER="$U"
 P=$(cat {pid_dir}/flink-$U-standalonesession.pid {pid_dir}/flink-$U-taskexecutor.pid 2>/dev/null)
 if [ -x {bin}/taskmanager.sh ]; then {bin}/taskmanager.sh stop-all >/dev/null 2>&1; {bin}/jobmanager.sh stop-all >/dev/null 2>&1; fi
-alive=""
+left=""
 for i in $(seq 60); do
-  alive=""; for p in $P; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
-  [ -z "$alive" ] && exit 0
+  left=""; for p in $P; do alive "$p" && left="$left $p"; done
+  [ -z "$left" ] && exit 0
   sleep 0.5
 done
-kill -9 $alive 2>/dev/null; echo "killed:$alive""#
+kill -9 $left 2>/dev/null; echo "killed:$left""#,
+            alive_fn = crate::facts::ALIVE_FN,
         );
         async move { (h, remotes[i].sh(&h.name, &script).await) }
     });

@@ -213,6 +213,16 @@ pub async fn cluster_action(ctx: &Context<'_>, a: &Action) -> Result<()> {
             step(ctx, on, a, command.clone());
             daemons::start(ctx.cluster, ctx.remotes, *mode).await
         }
+        Action::StartMissing { daemons } => {
+            let list: Vec<String> = daemons.iter().map(|(h, r)| format!("{r} on {h}")).collect();
+            let jm = ctx.cluster.jobmanager();
+            step(ctx, &jm.name, a, list.join(", "));
+            let stale = daemons::stale_ids(ctx.cluster, &ctx.remotes[0], daemons).await;
+            if let Ok(mut s) = ctx.stale.lock() {
+                s.extend(stale);
+            }
+            daemons::start_missing(ctx.cluster, ctx.remotes, daemons).await
+        }
         Action::Verify {
             url,
             taskmanagers,
@@ -223,7 +233,8 @@ pub async fn cluster_action(ctx: &Context<'_>, a: &Action) -> Result<()> {
             step(ctx, &jm.name, a, url.clone());
             let rest = Rest::new(&jm.name, ctx.cluster.rest_port, &jm.name, &ctx.remotes[0]);
             let timeout = std::time::Duration::from_secs(*timeout_secs);
-            match verify::wait_for(&rest, *taskmanagers as u64, *slots, timeout).await {
+            let stale = ctx.stale.lock().map(|s| s.clone()).unwrap_or_default();
+            match verify::wait_for(&rest, *taskmanagers as u64, *slots, timeout, &stale).await {
                 Ok(o) => {
                     ctx.rep.event(&Event::Info {
                         message: format!(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};
 
-pub use daemons::{diagnose, start, stop};
+pub use daemons::{diagnose, stale_ids, start, start_missing, stop};
 
 use crate::artifact::Fetched;
 use crate::error::{Error, Result};
@@ -27,6 +27,9 @@ pub struct Context<'a> {
     pub concurrency: usize,
     /// Set by Ctrl-C: checked between actions, never inside one.
     pub cancel: Arc<AtomicBool>,
+    /// TaskManager ids registered for daemons that were found dead and started again: the
+    /// JobManager lists them until their heartbeat times out, so verification skips them.
+    pub stale: std::sync::Mutex<Vec<String>>,
 }
 
 impl Context<'_> {

@@ -129,6 +129,7 @@ async fn deploy_on(
         rep: rep.as_ref(),
         concurrency: remote.concurrency,
         cancel,
+        stale: Default::default(),
     };
     apply::run(&plan, &ctx).await?;
     if output.json {

@@ -6,6 +6,7 @@ use crate::cli::RemoteArgs;
 use crate::error::{exit, Error, Result};
 use crate::inventory::{Cluster, Loaded};
 use crate::lock;
+use crate::plan;
 use crate::remote::qp;
 use crate::report::{self, Style};
 use crate::verify::{self, Rest};
@@ -62,19 +63,22 @@ pub async fn start_cmd(loaded: &Loaded, remote: &RemoteArgs) -> Result<i32> {
                     h.name
                 )));
             }
-            let all_running = c.hosts.iter().zip(&hf).all(|(h, f)| {
-                (!h.jobmanager || f.runs("jobmanager")) && (!h.taskmanager || f.runs("taskmanager"))
-            });
-            if !all_running {
+            // Start what is missing, never a second copy of what runs.
+            let missing = plan::missing_daemons(c, &hf);
+            let mut stale = Vec::new();
+            if hf.iter().all(|f| f.running.is_empty()) {
                 apply::start(c, &hosts.remotes, c.start).await?;
+            } else if !missing.is_empty() {
+                stale = apply::stale_ids(c, &hosts.remotes[0], &missing).await;
+                apply::start_missing(c, &hosts.remotes, &missing).await?;
             }
-            verify_now(c, &hosts).await
+            verify_now(c, &hosts, &stale).await
         },
     )
     .await
 }
 
-async fn verify_now(c: &Cluster, hosts: &Hosts) -> Result<i32> {
+async fn verify_now(c: &Cluster, hosts: &Hosts, stale: &[String]) -> Result<i32> {
     let jm = c.jobmanager();
     let rest = Rest::new(&jm.name, c.rest_port, &jm.name, &hosts.remotes[0]);
     let url = format!("http://{}:{}/overview", jm.name, c.rest_port);
@@ -83,6 +87,7 @@ async fn verify_now(c: &Cluster, hosts: &Hosts) -> Result<i32> {
         c.taskmanager_count() as u64,
         c.total_slots(),
         c.verify_timeout,
+        stale,
     )
     .await
     {

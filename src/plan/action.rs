@@ -51,6 +51,8 @@ pub enum Action {
         on: String,
         command: String,
     },
+    /// Start only the daemons that are not running (host, role), the others untouched.
+    StartMissing { daemons: Vec<(String, String)> },
     /// Poll the REST API until the expected TaskManagers and slots are registered.
     Verify {
         url: String,
@@ -70,7 +72,7 @@ impl Action {
             Action::Link { .. } => "link",
             Action::TrustSsh { .. } => "trust",
             Action::Stop { .. } => "stop",
-            Action::Start { .. } => "start",
+            Action::Start { .. } | Action::StartMissing { .. } => "start",
             Action::Verify { .. } => "verify",
         }
     }

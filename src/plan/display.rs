@@ -126,6 +126,15 @@ fn action_line(out: &mut String, a: &Action, shown: &mut Vec<(String, String)>) 
         ),
         Action::Stop { reason } => writeln!(out, "  ~ stop     the running cluster: {reason}"),
         Action::Start { on, command, .. } => writeln!(out, "  + start    {command} on {on}"),
+        Action::StartMissing { daemons } => writeln!(
+            out,
+            "  + start    {} (not running; the other daemons keep running)",
+            daemons
+                .iter()
+                .map(|(h, r)| format!("{r} on {h}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Action::Verify {
             url,
             taskmanagers,

@@ -8,7 +8,7 @@ pub mod sizing;
 use serde::Serialize;
 
 pub use action::{Action, Change};
-pub use planner::{build, PlanInput};
+pub use planner::{build, missing_daemons, PlanInput};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

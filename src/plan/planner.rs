@@ -53,6 +53,22 @@ impl Diffs {
     }
 }
 
+/// The daemons the inventory wants that are not running: (host name, role).
+pub fn missing_daemons(c: &Cluster, facts: &[HostFacts]) -> Vec<(String, String)> {
+    let empty = HostFacts::empty();
+    c.hosts
+        .iter()
+        .enumerate()
+        .flat_map(|(i, h)| {
+            let f = facts.get(i).unwrap_or(&empty);
+            [("jobmanager", h.jobmanager), ("taskmanager", h.taskmanager)]
+                .into_iter()
+                .filter(move |(role, has)| *has && !f.runs(role))
+                .map(move |(role, _)| (h.name.clone(), role.to_string()))
+        })
+        .collect()
+}
+
 pub fn build(input: PlanInput) -> Result<Plan> {
     let mut diffs = Diffs::default();
     let c = input.cluster;
@@ -187,7 +203,12 @@ pub fn build(input: PlanInput) -> Result<Plan> {
             reason: "the configuration or release changed; Flink reads it only at start".into(),
         });
     }
-    if restart || !all_running {
+    // Some daemons run and the configuration is unchanged: start only the missing ones, so a
+    // crashed TaskManager comes back without a second copy of everything else.
+    let missing = missing_daemons(c, input.facts);
+    if any_running && !restart && !missing.is_empty() {
+        cluster_actions.push(Action::StartMissing { daemons: missing });
+    } else if restart || !all_running {
         cluster_actions.push(Action::Start {
             mode: c.start,
             on: jm.name.clone(),

@@ -61,6 +61,38 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
     assert!(!run.stderr().contains("upload"), "{}", run.stderr());
     assert_eq!(tm_ids(&tb), ids, "TaskManagers were not restarted");
 
+    // The TaskManager on host 2 dies: a re-run starts that one alone.
+    let host1 = tb.hosts[0].java_pids();
+    for pid in tb.hosts[1].java_pids() {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    }
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    let out = run.stdout();
+    assert!(
+        out.contains(&format!(
+            "+ start    taskmanager on {} (not running",
+            tb.ip(1)
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("start-cluster.sh"), "{out}");
+    assert!(
+        tm_ids(&tb).iter().any(|id| !ids.contains(id)),
+        "a new TaskManager registered"
+    );
+    assert_eq!(
+        tb.hosts[0].java_pids(),
+        host1,
+        "host 1's daemons kept running"
+    );
+    assert_eq!(
+        tb.hosts[1].java_pids().len(),
+        1,
+        "one TaskManager on host 2"
+    );
+
     // Slots 4 -> 2: the live plan shows the diff and the restart; deploy applies it.
     let inv2 = tb.guide_inventory("guide", 2, "cluster-script");
     assert_eq!(inv, inv2);
