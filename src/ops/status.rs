@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::cli::RemoteArgs;
@@ -37,36 +38,46 @@ pub async fn status(loaded: &Loaded, remote: &RemoteArgs, json: bool) -> Result<
         ssh_config: remote.ssh_config.clone(),
         connect_timeout: Some(Duration::from_secs(10)),
     };
-    let mut hosts = Vec::new();
-    let mut remotes = Vec::new();
-    for h in &c.hosts {
-        match Remote::connect(h, &opts).await {
-            Ok(r) => {
-                let out = r.sh(&h.name, &facts::script(c, h)).await;
-                let (f, _) = out.map(|o| facts::parse(&o.stdout)).unwrap_or_default();
-                hosts.push(HostStatus {
-                    host: h.name.clone(),
-                    reachable: true,
-                    release: f.current_link.clone(),
-                    daemons: f.running.clone(),
-                    java: f.java.as_ref().map(|j| j.version.clone()),
-                    error: None,
-                });
-                remotes.push(Some(r));
-            }
-            Err(e) => {
-                hosts.push(HostStatus {
-                    host: h.name.clone(),
-                    reachable: false,
-                    release: None,
-                    daemons: Vec::new(),
-                    java: None,
-                    error: Some(e.to_string()),
-                });
-                remotes.push(None);
-            }
-        }
-    }
+    // Every host at once; an unreachable host is a finding here, not a reason to stop.
+    let mut found: Vec<(usize, HostStatus, Option<Remote>)> =
+        stream::iter(c.hosts.iter().enumerate())
+            .map(|(i, h)| {
+                let opts = opts.clone();
+                async move {
+                    match Remote::connect(h, &opts).await {
+                        Ok(r) => {
+                            let out = r.sh(&h.name, &facts::script(c, h)).await;
+                            let (f, _) = out.map(|o| facts::parse(&o.stdout)).unwrap_or_default();
+                            let st = HostStatus {
+                                host: h.name.clone(),
+                                reachable: true,
+                                release: f.current_link.clone(),
+                                daemons: f.running.clone(),
+                                java: f.java.as_ref().map(|j| j.version.clone()),
+                                error: None,
+                            };
+                            (i, st, Some(r))
+                        }
+                        Err(e) => {
+                            let st = HostStatus {
+                                host: h.name.clone(),
+                                reachable: false,
+                                release: None,
+                                daemons: Vec::new(),
+                                java: None,
+                                error: Some(e.to_string()),
+                            };
+                            (i, st, None)
+                        }
+                    }
+                }
+            })
+            .buffer_unordered(remote.concurrency.max(1))
+            .collect()
+            .await;
+    found.sort_by_key(|(i, _, _)| *i);
+    let (hosts, remotes): (Vec<HostStatus>, Vec<Option<Remote>>) =
+        found.into_iter().map(|(_, st, r)| (st, r)).unzip();
     let jm = c.jobmanager();
     let mut st = ClusterStatus {
         cluster: c.name.clone(),

@@ -126,6 +126,15 @@ fn sshd_down_at_plan_time() -> Outcome {
             "{verb}: says nothing changed\n{err}"
         );
     }
+    let st = run(&tb, "status", &inv, &[]);
+    ensure!(
+        st.code() == 1
+            && st
+                .stdout()
+                .contains(&format!("{:<20} UNREACHABLE", tb.ip(1))),
+        "status reports the unreachable host\n{}",
+        st.stdout()
+    );
     ensure!(
         std::fs::read_dir(tb.hosts[0].opt())
             .map_err(|e| e.to_string())?
