@@ -89,6 +89,19 @@ impl Case {
 
 const TGZ: &str = "/dist/flink-1.9.3-bin-scala_2.11.tgz";
 
+/// The payload served at TGZ with `behave`, and an inventory that pins its sha512.
+fn pinned(behave: Behave) -> (Vec<u8>, Server, Case) {
+    let data = payload();
+    let srv = Server::start();
+    srv.bytes(TGZ, &data, behave);
+    let case = Case::new(&format!(
+        "    url: {}\n    sha512: \"{}\"",
+        srv.url(TGZ),
+        sha512(&data)
+    ));
+    (data, srv, case)
+}
+
 #[test]
 fn good_download_verified_by_sidecar() {
     let data = payload();
@@ -210,14 +223,7 @@ fn not_found_then_mirror_succeeds() {
 
 #[test]
 fn dropped_connection_resumes_with_range() {
-    let data = payload();
-    let srv = Server::start();
-    srv.bytes(TGZ, &data, Behave::DropOnce(1024 * 1024));
-    let case = Case::new(&format!(
-        "    url: {}\n    sha512: \"{}\"",
-        srv.url(TGZ),
-        sha512(&data)
-    ));
+    let (data, srv, case) = pinned(Behave::DropOnce(1024 * 1024));
     let run = case.fetch(&[]).expect_code(0);
     let ranges: Vec<String> = srv.hits().into_iter().filter_map(|h| h.range).collect();
     assert_eq!(
@@ -241,14 +247,7 @@ fn dropped_connection_resumes_with_range() {
 
 #[test]
 fn truncated_body_fails_and_is_never_used() {
-    let data = payload();
-    let srv = Server::start();
-    srv.bytes(TGZ, &data, Behave::Truncate(100_000));
-    let case = Case::new(&format!(
-        "    url: {}\n    sha512: \"{}\"",
-        srv.url(TGZ),
-        sha512(&data)
-    ));
+    let (_data, _srv, case) = pinned(Behave::Truncate(100_000));
     let run = case.fetch(&[]).expect_code(1);
     let err = run.stderr();
     assert!(
@@ -265,14 +264,7 @@ fn truncated_body_fails_and_is_never_used() {
 
 #[test]
 fn corrupted_cache_file_is_deleted_and_fetched_again() {
-    let data = payload();
-    let srv = Server::start();
-    srv.bytes(TGZ, &data, Behave::Serve);
-    let case = Case::new(&format!(
-        "    url: {}\n    sha512: \"{}\"",
-        srv.url(TGZ),
-        sha512(&data)
-    ));
+    let (data, _srv, case) = pinned(Behave::Serve);
     case.fetch(&[]).expect_code(0);
     let cached = case.complete_files().remove(0);
     let mut bytes = std::fs::read(&cached).unwrap();
@@ -335,14 +327,7 @@ fn local_path_with_and_without_checksum() {
 
 #[test]
 fn json_events_for_automation() {
-    let data = payload();
-    let srv = Server::start();
-    srv.bytes(TGZ, &data, Behave::Serve);
-    let case = Case::new(&format!(
-        "    url: {}\n    sha512: \"{}\"",
-        srv.url(TGZ),
-        sha512(&data)
-    ));
+    let (_data, _srv, case) = pinned(Behave::Serve);
     let run = case.fetch(&["--json"]).expect_code(0);
     let events: Vec<serde_json::Value> = run
         .stdout()
@@ -409,14 +394,7 @@ fn tls_failure_names_url_and_reason() {
 
 #[test]
 fn full_cache_disk_is_named_and_leaves_nothing() {
-    let data = payload();
-    let srv = Server::start();
-    srv.bytes(TGZ, &data, Behave::Serve);
-    let case = Case::new(&format!(
-        "    url: {}\n    sha512: \"{}\"",
-        srv.url(TGZ),
-        sha512(&data)
-    ));
+    let (_data, _srv, case) = pinned(Behave::Serve);
     std::fs::create_dir_all(case.cache()).unwrap();
     let mounted = std::process::Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
