@@ -60,7 +60,7 @@ impl SshRemote {
         }
         // The address is validated as a host name or IP, so it cannot be read as an option.
         let session = b
-            .connect(&host.address)
+            .connect_mux(&host.address)
             .await
             .map_err(|e| Error::remote(&host.name, explain(host, &e)))?;
         Ok(SshRemote {

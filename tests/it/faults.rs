@@ -3,6 +3,7 @@
 //! a plain re-run that finishes. The suite prints
 //! "faults survived N/N, bad inputs rejected M/M, panics 0".
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -52,6 +53,9 @@ fn spawn(tb: &Testbed, verb: &str, inv: &Path, extra: &[&str]) -> Bg {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Its own process group, as a shell gives a foreground job: Ctrl-C at a terminal
+            // signals the whole group, ssh processes included.
+            .process_group(0)
             .spawn()
             .expect("flinkup starts"),
     ))
@@ -436,8 +440,9 @@ fn ctrl_c_during_apply() -> Outcome {
     wait_for("the upload to start", Duration::from_secs(60), || {
         part_size(&tb, 1) > 1 << 20
     })?;
+    // What Ctrl-C at a terminal does: SIGINT to every process of the foreground job.
     let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", "--", &format!("-{}", child.id())])
         .status();
     let (code, text, _) = finish(child, Duration::from_secs(90))?;
     for h in &tb.hosts {
