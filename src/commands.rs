@@ -8,7 +8,7 @@ use crate::error::{exit, Error, Result};
 use crate::facts::HostFacts;
 use crate::inventory::{self, Diagnostic, LoadOptions, Loaded};
 use crate::ops;
-use crate::plan::{self, PlanInput, PlanMode};
+use crate::plan::PlanMode;
 use crate::render::{HostExtras, Renderer};
 use crate::report::{self, Style};
 
@@ -147,30 +147,18 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn offline_plan(loaded: &Loaded, fetch: &FetchArgs, json: bool) -> Result<i32> {
     let c = &loaded.cluster;
-    let renderer = Renderer::new(c)?;
     let facts = vec![HostFacts::empty(); c.hosts.len()];
-    let plan = plan::build(PlanInput {
-        cluster: c,
-        renderer: &renderer,
-        facts: &facts,
-        mode: PlanMode::Offline,
-        artifact_sha512: c
-            .artifact
-            .checksum
-            .pinned
-            .as_ref()
-            .filter(|p| p.algorithm == inventory::HashAlgo::Sha512)
-            .map(|p| p.hex.clone()),
-        artifact_cached: Some(artifact::is_cached(
-            &c.artifact,
-            &FetchOptions::new(fetch.cache_dir.clone()).cache_dir,
-        )),
-        warnings: loaded.warnings.iter().map(|w| w.message.clone()).collect(),
-    })?;
-    if json {
-        plan::display::print_json(&plan);
-    } else {
-        print!("{}", plan::display::text(&plan));
-    }
+    let cached = artifact::is_cached(
+        &c.artifact,
+        &FetchOptions::new(fetch.cache_dir.clone()).cache_dir,
+    );
+    let plan = ops::build_plan(
+        loaded,
+        &facts,
+        PlanMode::Offline,
+        c.artifact.checksum.pinned_sha512(),
+        cached,
+    )?;
+    ops::print_plan(&plan, json);
     Ok(exit::OK)
 }

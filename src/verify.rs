@@ -29,6 +29,15 @@ pub struct TaskManager {
     pub slots: u64,
 }
 
+impl TaskManager {
+    /// Whether this TaskManager runs on `host`: its akka path names the host or its address.
+    pub fn runs_on(&self, host: &crate::inventory::Host) -> bool {
+        [&host.name, &host.address]
+            .iter()
+            .any(|n| self.path.contains(&format!("@{n}:")))
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct TaskManagers {
     taskmanagers: Vec<TaskManager>,

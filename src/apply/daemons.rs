@@ -71,11 +71,10 @@ pub async fn stale_ids(
         .filter(|t| {
             daemons.iter().any(|(name, role)| {
                 role == "taskmanager"
-                    && cluster.hosts.iter().any(|h| {
-                        &h.name == name
-                            && (t.path.contains(&format!("@{}:", h.name))
-                                || t.path.contains(&format!("@{}:", h.address)))
-                    })
+                    && cluster
+                        .hosts
+                        .iter()
+                        .any(|h| &h.name == name && t.runs_on(h))
             })
         })
         .map(|t| t.id)
@@ -160,11 +159,7 @@ pub async fn diagnose(cluster: &Cluster, remotes: &[Remote], rest: &Rest<'_>) ->
     let link = cluster.current_link();
     for &i in &cluster.tm_order {
         let h = &cluster.hosts[i];
-        let present = registered.iter().any(|t| {
-            t.path.contains(&format!("@{}:", h.name))
-                || t.path.contains(&format!("@{}:", h.address))
-        });
-        if present {
+        if registered.iter().any(|t| t.runs_on(h)) {
             continue;
         }
         out.push_str(&format!("\n  TaskManager on {} is missing", h.name));

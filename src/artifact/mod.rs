@@ -82,13 +82,17 @@ pub fn is_cached(art: &Artifact, cache: &Path) -> bool {
     if let Some(p) = &art.checksum.pinned {
         return cache_entry(cache, p.algorithm, &p.hex, &art.file_name).is_file();
     }
-    let dir = cache.join("sha512");
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .any(|e| e.path().join(&art.file_name).is_file())
-        })
-        .unwrap_or(false)
+    cached_sha512(art, cache).is_some()
+}
+
+/// The sha512 of a cached copy of the artifact, read from its place in the cache (entries are
+/// named by their hash), without hashing anything.
+pub fn cached_sha512(art: &Artifact, cache: &Path) -> Option<String> {
+    std::fs::read_dir(cache.join("sha512"))
+        .ok()?
+        .flatten()
+        .find(|e| e.path().join(&art.file_name).is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
 }
 
 fn mismatch(what: &str, algo: HashAlgo, want: &str, got: &str) -> String {

@@ -97,6 +97,16 @@ pub struct Checksum {
     pub insecure: bool,
 }
 
+impl Checksum {
+    /// The pinned sha512, the hash hosts verify, when the inventory pins one.
+    pub fn pinned_sha512(&self) -> Option<String> {
+        self.pinned
+            .as_ref()
+            .filter(|p| p.algorithm == HashAlgo::Sha512)
+            .map(|p| p.hex.clone())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Pinned {
     pub algorithm: HashAlgo,

@@ -11,6 +11,7 @@ use crate::artifact::{self, FetchOptions, Fetched};
 use crate::cli::{FetchArgs, OutputArgs, RemoteArgs};
 use crate::error::{exit, Error, Result};
 use crate::inventory::{units, Loaded};
+use crate::plan::PlanMode;
 use crate::report::{self, Reporter, Style};
 
 pub async fn deploy(
@@ -107,7 +108,7 @@ async fn deploy_on(
         }
     }
     let sha = fetched.as_ref().map(|f| f.sha512.clone());
-    let plan = build_plan(loaded, &facts, sha, fetched.is_some())?;
+    let plan = build_plan(loaded, &facts, PlanMode::Live, sha, fetched.is_some())?;
     if !output.json {
         print_plan(&plan, false);
     }

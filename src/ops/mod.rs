@@ -22,7 +22,7 @@ use crate::artifact::{self, FetchOptions};
 use crate::cli::{FetchArgs, RemoteArgs};
 use crate::error::{exit, Error, Result};
 use crate::facts::{self, HostFacts, MachineFacts};
-use crate::inventory::{Cluster, HashAlgo, Loaded, StartMode};
+use crate::inventory::{Cluster, Loaded, StartMode};
 use crate::lock;
 use crate::plan::{self, Plan, PlanInput, PlanMode};
 use crate::remote::{q, ConnectOptions, Remote};
@@ -129,29 +129,18 @@ pub async fn gather(
 
 /// The sha512 the tarball must have, if known without downloading: pinned, or cached.
 fn known_sha512(cluster: &Cluster, fetch: &FetchArgs) -> Option<String> {
-    if let Some(p) = cluster
-        .artifact
-        .checksum
-        .pinned
-        .as_ref()
-        .filter(|p| p.algorithm == HashAlgo::Sha512)
-    {
-        return Some(p.hex.clone());
-    }
-    let cache = FetchOptions::new(fetch.cache_dir.clone())
-        .cache_dir
-        .join("sha512");
-    std::fs::read_dir(cache).ok()?.flatten().find_map(|e| {
-        e.path()
-            .join(&cluster.artifact.file_name)
-            .is_file()
-            .then(|| e.file_name().to_string_lossy().into_owned())
+    cluster.artifact.checksum.pinned_sha512().or_else(|| {
+        artifact::cached_sha512(
+            &cluster.artifact,
+            &FetchOptions::new(fetch.cache_dir.clone()).cache_dir,
+        )
     })
 }
 
-fn build_plan(
+pub(crate) fn build_plan(
     loaded: &Loaded,
     facts: &[HostFacts],
+    mode: PlanMode,
     sha512: Option<String>,
     cached: bool,
 ) -> Result<Plan> {
@@ -161,7 +150,7 @@ fn build_plan(
         cluster: c,
         renderer: &renderer,
         facts,
-        mode: PlanMode::Live,
+        mode,
         artifact_sha512: sha512,
         artifact_cached: Some(cached),
         warnings: loaded.warnings.iter().map(|w| w.message.clone()).collect(),
@@ -184,12 +173,12 @@ pub async fn live_plan(
         &c.artifact,
         &FetchOptions::new(fetch.cache_dir.clone()).cache_dir,
     );
-    let plan = build_plan(loaded, &facts, sha, cached)?;
+    let plan = build_plan(loaded, &facts, PlanMode::Live, sha, cached)?;
     print_plan(&plan, json);
     Ok(exit::OK)
 }
 
-fn print_plan(plan: &Plan, json: bool) {
+pub(crate) fn print_plan(plan: &Plan, json: bool) {
     if json {
         plan::display::print_json(plan);
     } else {
