@@ -49,6 +49,18 @@ pub struct OutputArgs {
     pub json: bool,
 }
 
+/// How a command that changes hosts is carried out.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
+    /// Gather facts read-only, print the plan (JSON with --json), change nothing, exit 0.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Answer yes to the confirmation. Without a terminal, commands that ask refuse unless
+    /// this is given.
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct FetchArgs {
     /// Where verified tarballs are kept [default: $XDG_CACHE_HOME/flinkup or ~/.cache/flinkup].
@@ -98,9 +110,8 @@ pub enum Command {
     Deploy {
         #[command(flatten)]
         inv: InventoryArg,
-        /// Apply without asking. Without a terminal, deploy refuses unless this is given.
-        #[arg(short, long)]
-        yes: bool,
+        #[command(flatten)]
+        run: RunArgs,
         #[command(flatten)]
         fetch: FetchArgs,
         #[command(flatten)]
@@ -125,39 +136,50 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Start the installed cluster (as `flink.start` says) and verify it.
+    /// Start what is installed and not running (as `flink.start` says), then verify.
     Start {
         #[command(flatten)]
         inv: InventoryArg,
         #[command(flatten)]
+        run: RunArgs,
+        #[command(flatten)]
         remote: RemoteArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Stop every Flink daemon of the cluster; no Flink JVM is left running.
     Stop {
         #[command(flatten)]
         inv: InventoryArg,
         #[command(flatten)]
+        run: RunArgs,
+        #[command(flatten)]
         remote: RemoteArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Remove the deploy lock left on the JobManager host by a run that was killed.
     Unlock {
         #[command(flatten)]
         inv: InventoryArg,
-        /// Remove it without asking.
-        #[arg(short, long)]
-        yes: bool,
+        #[command(flatten)]
+        run: RunArgs,
         #[command(flatten)]
         remote: RemoteArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
-    /// Stop the cluster and remove what flinkup installed (release, symlink, state); nothing else.
+    /// Stop the cluster and remove what flinkup installed (releases, link, state, its
+    /// ~/.ssh/config block); nothing else. Shows the plan and asks first.
     Destroy {
         #[command(flatten)]
         inv: InventoryArg,
-        /// Required: destroy removes the installation.
-        #[arg(long)]
-        yes: bool,
+        #[command(flatten)]
+        run: RunArgs,
         #[command(flatten)]
         remote: RemoteArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Download (or take from a local path) the Flink tarball and verify its checksum.
     Fetch {

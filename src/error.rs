@@ -40,6 +40,58 @@ pub enum Error {
     Failed(String),
     #[error("interrupted: stopped between two actions; run the same command again to continue")]
     Interrupted,
+    /// Some hosts failed a stage; each keeps its own error until rendered here.
+    #[error("{}", render_hosts(.what, .failures, *.total, .after))]
+    Hosts {
+        /// What the hosts were doing: "failed to connect", "failed stage install".
+        what: String,
+        failures: Vec<HostFailure>,
+        total: usize,
+        /// What this means for the cluster and what to do next.
+        after: String,
+    },
+    /// The plan's preflight found what cannot work; nothing was changed.
+    #[error("{}", render_refusals(.0))]
+    Refused(Vec<crate::plan::Finding>),
+}
+
+/// One host's failure, typed.
+#[derive(Debug)]
+pub struct HostFailure {
+    pub host: crate::fleet::HostId,
+    pub error: Error,
+}
+
+fn render_hosts(what: &str, failures: &[HostFailure], total: usize, after: &str) -> String {
+    let mut lines: Vec<String> = failures
+        .iter()
+        .map(|f| match &f.error {
+            // The host is named once, not twice.
+            Error::Remote { message, .. } => format!("{}: {message}", f.host),
+            e => format!("{}: {e}", f.host),
+        })
+        .collect();
+    lines.sort();
+    let mut out = format!(
+        "{} of {total} host{} {what}:\n  {}",
+        failures.len(),
+        if total == 1 { "" } else { "s" },
+        lines.join("\n  ")
+    );
+    if !after.is_empty() {
+        out.push('\n');
+        out.push_str(after);
+    }
+    out
+}
+
+fn render_refusals(findings: &[crate::plan::Finding]) -> String {
+    let mut out = String::from("the plan cannot be carried out; nothing was changed:");
+    for f in findings {
+        out.push_str("\n  ");
+        out.push_str(&f.to_string());
+    }
+    out
 }
 
 impl Error {
@@ -48,9 +100,12 @@ impl Error {
             Error::Inventory(_) | Error::Usage(_) => exit::INVALID,
             Error::Template { .. } => exit::INVALID,
             Error::Interrupted => exit::INTERRUPTED,
-            Error::Io { .. } | Error::Fetch(_) | Error::Remote { .. } | Error::Failed(_) => {
-                exit::FAILED
-            }
+            Error::Io { .. }
+            | Error::Fetch(_)
+            | Error::Remote { .. }
+            | Error::Failed(_)
+            | Error::Hosts { .. }
+            | Error::Refused(_) => exit::FAILED,
         }
     }
 

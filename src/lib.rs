@@ -1,19 +1,18 @@
-//! flinkup: inventory → validated model → rendered files → plan → apply → verify.
+//! flinkup: inventory → validated model → facts → plan (stages of self-contained actions) →
+//! apply → verify. Products (Flink) are components behind one boundary; the engine knows none.
 
 pub mod apply;
 pub mod artifact;
 pub mod cli;
 mod commands;
+pub mod components;
 pub mod error;
 pub mod facts;
+pub mod fleet;
 pub mod inventory;
-pub mod lock;
-mod ops;
 pub mod plan;
 pub mod remote;
-pub mod render;
 pub mod report;
-pub mod verify;
 
 use clap::Parser;
 

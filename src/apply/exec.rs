@@ -1,43 +1,123 @@
-//! One executor per action.
+//! One executor per action: a function of the action and the connection to its host (and,
+//! for actions that span hosts, the fleet's other connections). Executors never read the
+//! inventory; what they need is in the action.
 
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::daemons;
-use super::Context;
+use crate::components;
 use crate::error::{Error, Result};
+use crate::facts::SshPeer;
+use crate::fleet::{Fleet, HostId};
 use crate::plan::Action;
-use crate::remote::{q, qp};
-use crate::report::Event;
-use crate::verify::{self, Rest};
+use crate::remote::{q, qp, Remote};
+use crate::report::{Event, Reporter};
 
-fn step(ctx: &Context, host: &str, a: &Action, detail: String) {
-    ctx.rep.event(&Event::Step {
-        host: host.to_string(),
-        action: a.verb().to_string(),
-        detail,
-    });
+/// The state a step found before changing it, so an undoing stage can put it back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Undo {
+    /// The link pointed at `previous` (None: there was no link).
+    Link {
+        link: String,
+        previous: Option<String>,
+    },
+    /// The file held `previous` (None: it did not exist).
+    File {
+        path: String,
+        previous: Option<String>,
+    },
 }
 
-pub async fn host_action(ctx: &Context<'_>, i: usize, a: &Action) -> Result<()> {
-    let host = &ctx.cluster.hosts[i].name;
-    let r = &ctx.remotes[i];
-    match a {
-        Action::Upload { dest, .. } => {
-            step(ctx, host, a, dest.clone());
-            upload(ctx, i, dest).await
+impl fmt::Display for Undo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Undo::Link {
+                link,
+                previous: Some(p),
+            } => write!(f, "{link} -> {p} again"),
+            Undo::Link {
+                link,
+                previous: None,
+            } => write!(f, "remove {link}"),
+            Undo::File {
+                path,
+                previous: Some(_),
+            } => write!(f, "{path} as it was"),
+            Undo::File {
+                path,
+                previous: None,
+            } => write!(f, "remove {path}"),
         }
+    }
+}
+
+/// The words a progress line shows for a step.
+pub fn detail(a: &Action) -> String {
+    match a {
+        Action::Upload { dest, .. } => dest.clone(),
+        Action::Unpack { archive, dest, .. } => format!("{archive} -> {dest}"),
+        Action::WriteFile { path, .. } => path.clone(),
+        Action::Link { link, target, .. } => format!("{link} -> {target}"),
+        Action::TrustSsh { peers } => peers
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        Action::SshConfig { block, .. } => if block.is_some() {
+            "write ~/.ssh/config block"
+        } else {
+            "remove ~/.ssh/config block"
+        }
+        .into(),
+        Action::StartService {
+            service, script, ..
+        } => format!("{service}: {script}"),
+        Action::StopServices {
+            services, reason, ..
+        } => format!("{}: {reason}", services.join(", ")),
+        Action::Remove {
+            link,
+            trees,
+            state_dir,
+        } => link
+            .iter()
+            .chain(trees)
+            .chain(state_dir)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", "),
+        Action::Unlock { lock_dir, .. } => lock_dir.clone(),
+        Action::Check(c) => c.to_string(),
+    }
+}
+
+/// Executes one action on `host`. With `record`, returns what to undo it with.
+pub async fn execute(
+    a: &Action,
+    id: &HostId,
+    fleet: &Fleet,
+    rep: &dyn Reporter,
+    record: bool,
+) -> Result<Option<Undo>> {
+    let host = id.as_str();
+    let r = fleet.get(id)?;
+    match a {
+        Action::Upload {
+            local,
+            dest,
+            size,
+            sha512,
+            ..
+        } => upload(r, host, rep, local, *size, sha512, dest)
+            .await
+            .map(|_| None),
         Action::Unpack {
             archive,
             dest,
-            checked,
+            top_dir,
+            staging,
+            verify_sha512,
         } => {
-            step(ctx, host, a, format!("{archive} -> {dest}"));
-            // Re-check an archive found on the host; one uploaded just now was checked already.
-            let sha = match (checked, ctx.artifact) {
-                (false, Some(f)) => f.sha512.clone(),
-                _ => String::new(),
-            };
-            let dir = format!("flink-{}", ctx.cluster.version);
             let script = format!(
                 r#"A={a}; R={r}; S={s}
 if [ -n {sha} ] && ! echo {sha}"  $A" | sha512sum -c --status; then echo "$A does not match its sha512 (corrupted on the host?); run again to upload it anew" >&2; rm -f "$A"; exit 3; fi
@@ -48,61 +128,339 @@ if ! tar xzf "$A" -C "$T" 2>"$T.err"; then
   echo "cannot unpack $A: $(tail -n 3 "$T.err"); free space in $S: $(df -Pk "$S" | awk 'NR==2 {{print $4}}') KiB" >&2; rm -f "$T.err"; exit 1
 fi
 rm -f "$T.err"
-[ -d "$T/{dir}" ] || {{ echo "$A has no {dir}/ directory at its top" >&2; exit 1; }}
+[ -d "$T"/{dir} ] || {{ echo "$A has no "{dir}"/ directory at its top" >&2; exit 1; }}
 if [ -e "$R" ]; then mv "$R" "$R.incomplete.$(date +%s)" || exit 1; fi
-mv "$T/{dir}" "$R"
+mv "$T"/{dir} "$R"
 "#,
                 a = qp(archive),
                 r = qp(dest),
-                s = qp(&ctx.cluster.state_dir()),
-                sha = q(&sha),
-                dir = dir,
+                s = qp(staging),
+                sha = q(verify_sha512.as_deref().unwrap_or("")),
+                dir = q(top_dir),
             );
-            r.must(host, "unpack", &script).await.map(drop)
+            r.must(host, "unpack", &script).await.map(|_| None)
         }
         Action::WriteFile { path, content, .. } => {
-            step(ctx, host, a, path.clone());
             let p = qp(path);
-            let script = format!(
-                "mkdir -p \"$(dirname {p})\" && cat > {p}.flinkup-tmp && mv -f {p}.flinkup-tmp {p}"
-            );
-            let out = r.sh_input(host, &script, Some(content.as_bytes())).await?;
-            if out.ok() {
-                Ok(())
+            let before = if record {
+                let out = r
+                    .sh(
+                        host,
+                        &format!("if [ -f {p} ]; then echo present; cat {p}; fi"),
+                    )
+                    .await?;
+                Some(Undo::File {
+                    path: path.clone(),
+                    previous: out.stdout.strip_prefix("present\n").map(str::to_string),
+                })
             } else {
-                Err(Error::remote(
-                    host,
-                    format!("cannot write {path}: {}", out.why()),
-                ))
-            }
+                None
+            };
+            write_file(r, host, path, content).await?;
+            Ok(before)
         }
-        Action::Link { link, target, .. } => {
-            step(ctx, host, a, format!("{link} -> {target}"));
-            let script = format!(
-                "ln -sfn {t} {l}.flinkup-tmp && mv -Tf {l}.flinkup-tmp {l}",
-                t = qp(target),
-                l = qp(link)
-            );
-            r.must(host, &format!("cannot switch {link}"), &script)
+        Action::Link {
+            link,
+            target,
+            previous,
+        } => {
+            switch_link(r, host, link, target).await?;
+            Ok(Some(Undo::Link {
+                link: link.clone(),
+                previous: previous.clone(),
+            }))
+        }
+        Action::TrustSsh { peers } => trust(id, fleet, peers).await.map(|_| None),
+        Action::SshConfig { begin, end, block } => {
+            ssh_config(r, host, begin, end, block.as_deref())
                 .await
-                .map(drop)
+                .map(|_| None)
         }
-        other => Err(Error::Failed(format!(
-            "{} is a cluster action, not a host action",
-            other.verb()
-        ))),
+        Action::StartService {
+            service,
+            script,
+            args,
+            log,
+            ..
+        } => {
+            let args: Vec<String> = args.iter().map(|a| q(a)).collect();
+            // `setsid` puts the script in a new session so the daemons it forks get no SIGHUP
+            // when the connection closes (a naive `ssh host start-cluster.sh` loses the
+            // JobManager that way); `-w` still waits for the script itself.
+            let s = format!(
+                "export USER=\"${{USER:-$(id -un)}}\"; mkdir -p \"$(dirname {log})\" && setsid -w {s} {args} < /dev/null > {log} 2>&1; rc=$?; cat {log}; exit $rc",
+                s = qp(script),
+                log = qp(log),
+                args = args.join(" "),
+            );
+            r.must(host, &format!("starting {service} failed"), &s)
+                .await
+                .map(|_| None)
+        }
+        Action::StopServices {
+            services,
+            scripts,
+            pid_files,
+            grace_secs,
+            ..
+        } => {
+            let stops: Vec<String> = scripts
+                .iter()
+                .filter_map(|argv| argv.split_first())
+                .map(|(cmd, args)| {
+                    let args: Vec<String> = args.iter().map(|a| q(a)).collect();
+                    format!(
+                        "if [ -x {c} ]; then {c} {a} >/dev/null 2>&1; fi",
+                        c = qp(cmd),
+                        a = args.join(" ")
+                    )
+                })
+                .collect();
+            let files: Vec<String> = pid_files.iter().map(|p| qp(p)).collect();
+            let script = format!(
+                r#"set +e
+{alive_fn}
+export USER="${{USER:-$(id -un)}}"
+P=$(cat {files} 2>/dev/null)
+{stops}
+left=""
+for i in $(seq {tries}); do
+  left=""; for p in $P; do alive "$p" && left="$left $p"; done
+  [ -z "$left" ] && exit 0
+  sleep 0.5
+done
+kill -9 $left 2>/dev/null; echo "killed:$left""#,
+                alive_fn = components::flink::probe::ALIVE_FN,
+                files = files.join(" "),
+                stops = stops.join("\n"),
+                tries = grace_secs * 2,
+            );
+            let out = r.sh(host, &script).await?;
+            if let Some(k) = out.stdout.lines().find_map(|l| l.strip_prefix("killed:")) {
+                rep.event(&Event::Warning {
+                    message: format!(
+                        "{host}: {} did not stop within {grace_secs}s; killed{k}",
+                        services.join(", ")
+                    ),
+                });
+            }
+            Ok(None)
+        }
+        Action::Remove {
+            link,
+            trees,
+            state_dir,
+        } => {
+            let mut script = String::from("set -e\n");
+            if let Some(l) = link {
+                script.push_str(&format!("if [ -L {l} ]; then rm -f {l}; fi\n", l = qp(l)));
+            }
+            for t in trees {
+                script.push_str(&format!("rm -rf {t}; rm -rf {t}.incomplete.*\n", t = qp(t)));
+            }
+            if let Some(s) = state_dir {
+                // The lock inside goes when this run releases it.
+                script.push_str(&format!(
+                    "if [ -d {s} ]; then find {s} -mindepth 1 -maxdepth 1 ! -name lock -exec rm -rf {{}} +; rmdir {s} 2>/dev/null || true; fi\n",
+                    s = qp(s)
+                ));
+            }
+            r.must(host, "remove the installation", &script)
+                .await
+                .map(|_| None)
+        }
+        Action::Unlock { lock_dir, .. } => r
+            .must(
+                host,
+                "cannot remove the lock",
+                &format!("rm -rf {}", qp(lock_dir)),
+            )
+            .await
+            .map(|_| None),
+        Action::Check(c) => components::run_check(c, id, fleet, rep).await.map(|_| None),
     }
+}
+
+/// Puts back one recorded state.
+pub async fn undo(u: &Undo, id: &HostId, fleet: &Fleet) -> Result<()> {
+    let host = id.as_str();
+    let r = fleet.get(id)?;
+    match u {
+        Undo::Link {
+            link,
+            previous: Some(p),
+        } => switch_link(r, host, link, p).await,
+        Undo::Link {
+            link,
+            previous: None,
+        } => r
+            .must(
+                host,
+                "remove the link",
+                &format!("if [ -L {l} ]; then rm -f {l}; fi", l = qp(link)),
+            )
+            .await
+            .map(drop),
+        Undo::File {
+            path,
+            previous: Some(p),
+        } => write_file(r, host, path, p).await,
+        Undo::File {
+            path,
+            previous: None,
+        } => r
+            .must(host, "remove the file", &format!("rm -f {}", qp(path)))
+            .await
+            .map(drop),
+    }
+}
+
+async fn write_file(r: &Remote, host: &str, path: &str, content: &str) -> Result<()> {
+    let p = qp(path);
+    let script = format!(
+        "mkdir -p \"$(dirname {p})\" && cat > {p}.flinkup-tmp && mv -f {p}.flinkup-tmp {p}"
+    );
+    let out = r.sh_input(host, &script, Some(content.as_bytes())).await?;
+    if out.ok() {
+        Ok(())
+    } else {
+        Err(Error::remote(
+            host,
+            format!("cannot write {path}: {}", out.why()),
+        ))
+    }
+}
+
+async fn switch_link(r: &Remote, host: &str, link: &str, target: &str) -> Result<()> {
+    let script = format!(
+        "ln -sfn {t} {l}.flinkup-tmp && mv -Tf {l}.flinkup-tmp {l}",
+        t = qp(target),
+        l = qp(link)
+    );
+    r.must(host, &format!("cannot switch {link}"), &script)
+        .await
+        .map(drop)
+}
+
+/// Writes (or removes) the block between `begin` and `end` at the top of `~/.ssh/config`:
+/// ssh takes the first value it finds, so the block must come before the user's own `Host *`.
+async fn ssh_config(
+    r: &Remote,
+    host: &str,
+    begin: &str,
+    end: &str,
+    block: Option<&str>,
+) -> Result<()> {
+    let script = format!(
+        r#"set -e
+mkdir -p ~/.ssh && chmod 700 ~/.ssh
+C=~/.ssh/config; touch "$C"
+B=$(grep -nxF {b} "$C" | head -n1 | cut -d: -f1); E=$(grep -nxF {e} "$C" | head -n1 | cut -d: -f1)
+T="$C.flinkup-tmp"
+cat > "$T"
+if [ -n "$B" ] && [ -n "$E" ]; then sed "${{B}},${{E}}d" "$C" >> "$T"; else cat "$C" >> "$T"; fi
+chmod 600 "$T"; mv -f "$T" "$C""#,
+        b = q(begin),
+        e = q(end),
+    );
+    let out = r
+        .sh_input(host, &script, Some(block.unwrap_or("").as_bytes()))
+        .await?;
+    if out.ok() {
+        Ok(())
+    } else {
+        Err(Error::remote(
+            host,
+            format!("cannot update ~/.ssh/config: {}", out.why()),
+        ))
+    }
+}
+
+/// Lets this host log in to each peer with a key, as start-cluster.sh needs: a key here
+/// (made if missing), authorized on each peer through flinkup's own verified connection, and
+/// the peers' host keys recorded here (as `ssh NAME` resolves them through ~/.ssh/config).
+async fn trust(from: &HostId, fleet: &Fleet, peers: &[SshPeer]) -> Result<()> {
+    let jm = fleet.get(from)?;
+    let key = jm
+        .must(
+            from.as_str(),
+            "prepare the JobManager host's ssh key",
+            "mkdir -p ~/.ssh && chmod 700 ~/.ssh && { [ -f ~/.ssh/id_ed25519 ] || ssh-keygen -q -t ed25519 -N '' -C \"flinkup@$(hostname)\" -f ~/.ssh/id_ed25519; } && cat ~/.ssh/id_ed25519.pub",
+        )
+        .await?;
+    let key = key.trim().to_string();
+    let ids: Vec<HostId> = peers.iter().map(|p| p.host.clone()).collect();
+    let script = format!(
+        "mkdir -p ~/.ssh && chmod 700 ~/.ssh && touch ~/.ssh/authorized_keys && chmod 600 ~/.ssh/authorized_keys && {{ grep -qxF {k} ~/.ssh/authorized_keys || echo {k} >> ~/.ssh/authorized_keys; }}",
+        k = q(&key)
+    );
+    for (id, r) in fleet
+        .for_each(&ids, |id, remote| {
+            let script = script.clone();
+            async move {
+                remote
+                    .must(id.as_str(), "authorize the JobManager host's key", &script)
+                    .await
+            }
+        })
+        .await
+    {
+        r.map_err(|e| match e {
+            Error::Remote { .. } => e,
+            other => Error::remote(id.as_str(), other.to_string()),
+        })?;
+    }
+    let names: Vec<String> = peers.iter().map(|p| q(&p.name)).collect();
+    let script = format!(
+        r#"touch ~/.ssh/known_hosts; bad=""
+for h in {hosts}; do
+  a=$(ssh -G "$h" 2>/dev/null | awk '$1=="hostname" {{print $2}}'); p=$(ssh -G "$h" 2>/dev/null | awk '$1=="port" {{print $2}}')
+  [ -n "$a" ] || a="$h"; [ -n "$p" ] || p=22
+  if [ "$p" = 22 ]; then k="$a"; else k="[$a]:$p"; fi
+  ssh-keygen -F "$k" >/dev/null 2>&1 || ssh-keyscan -T 5 -p "$p" "$a" 2>/dev/null >> ~/.ssh/known_hosts
+  ssh -n -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 "$h" true >/dev/null 2>&1 || bad="$bad $h"
+done
+if [ -n "$bad" ]; then echo "the JobManager host still cannot ssh without a password to:$bad" >&2; exit 1; fi"#,
+        hosts = names.join(" ")
+    );
+    jm.must(
+        from.as_str(),
+        "set up ssh from the JobManager host",
+        &script,
+    )
+    .await
+    .map(drop)
+}
+
+/// The verified file an upload sends.
+struct Art<'a> {
+    path: &'a std::path::Path,
+    size: u64,
+    sha512: &'a str,
 }
 
 /// Sends the tarball, resuming a partial upload, and checks its sha512 on the host before
 /// it takes its final name. A fresh upload is hashed as it is written (`tee`), so the check
 /// costs no second read of the file.
-async fn upload(ctx: &Context<'_>, i: usize, dest: &str) -> Result<()> {
-    let host = &ctx.cluster.hosts[i].name;
-    let r = &ctx.remotes[i];
-    let art = ctx.artifact.ok_or_else(|| {
-        Error::Failed("upload planned but no verified artifact was fetched".into())
-    })?;
+async fn upload(
+    r: &Remote,
+    host: &str,
+    rep: &dyn Reporter,
+    local: &Option<String>,
+    size: Option<u64>,
+    sha512: &Option<String>,
+    dest: &str,
+) -> Result<()> {
+    let (Some(local), Some(size), Some(sha512)) = (local, size, sha512) else {
+        return Err(Error::Failed(
+            "upload planned but no verified artifact was fetched".into(),
+        ));
+    };
+    let art = Art {
+        path: std::path::Path::new(local),
+        size,
+        sha512,
+    };
     let part = format!("{dest}.part");
     let (d, p) = (qp(dest), qp(&part));
     for attempt in 0..2 {
@@ -118,7 +476,7 @@ async fn upload(ctx: &Context<'_>, i: usize, dest: &str) -> Result<()> {
             offset = 0;
         }
         if offset > 0 {
-            ctx.rep.event(&Event::Info {
+            rep.event(&Event::Info {
                 message: format!(
                     "{host}: resuming the upload at byte {offset} of {}",
                     art.size
@@ -127,8 +485,7 @@ async fn upload(ctx: &Context<'_>, i: usize, dest: &str) -> Result<()> {
         }
         let sent = AtomicU64::new(offset);
         let total = art.size;
-        let rep = ctx.rep;
-        let hostname = host.clone();
+        let hostname = host.to_string();
         let progress = move |n: u64| {
             let now = sent.fetch_add(n, Ordering::Relaxed) + n;
             rep.event(&Event::UploadProgress {
@@ -146,7 +503,7 @@ async fn upload(ctx: &Context<'_>, i: usize, dest: &str) -> Result<()> {
             format!("echo \"sha=$(tee {p} | sha512sum | cut -d' ' -f1)\"; echo \"size=$(stat -c %s {p} 2>/dev/null || echo 0)\"")
         };
         let out = r
-            .send_file(host, &art.path, offset, &script, &progress)
+            .send_file(host, art.path, offset, &script, &progress)
             .await?;
         let field = |k: &str| {
             out.stdout
@@ -179,7 +536,7 @@ async fn upload(ctx: &Context<'_>, i: usize, dest: &str) -> Result<()> {
                 ),
             ));
         }
-        if got == art.sha512 {
+        if got == *art.sha512 {
             return r
                 .must(host, "rename the upload", &format!("mv -f {p} {d}"))
                 .await
@@ -197,102 +554,4 @@ async fn upload(ctx: &Context<'_>, i: usize, dest: &str) -> Result<()> {
         }
     }
     Ok(())
-}
-
-pub async fn cluster_action(ctx: &Context<'_>, a: &Action) -> Result<()> {
-    match a {
-        Action::TrustSsh { from, to } => {
-            step(ctx, from, a, to.join(", "));
-            trust(ctx, from, to).await
-        }
-        Action::Stop { reason } => {
-            step(ctx, &ctx.cluster.jobmanager().name, a, reason.clone());
-            daemons::stop(ctx.cluster, ctx.remotes, ctx.rep).await
-        }
-        Action::Start { mode, on, command } => {
-            step(ctx, on, a, command.clone());
-            daemons::start(ctx.cluster, ctx.remotes, *mode).await
-        }
-        Action::StartMissing { daemons } => {
-            let list: Vec<String> = daemons.iter().map(|(h, r)| format!("{r} on {h}")).collect();
-            let jm = ctx.cluster.jobmanager();
-            step(ctx, &jm.name, a, list.join(", "));
-            let stale = daemons::stale_ids(ctx.cluster, &ctx.remotes[0], daemons).await;
-            if let Ok(mut s) = ctx.stale.lock() {
-                s.extend(stale);
-            }
-            daemons::start_missing(ctx.cluster, ctx.remotes, daemons).await
-        }
-        Action::Verify {
-            url,
-            taskmanagers,
-            slots,
-            timeout_secs,
-        } => {
-            let jm = ctx.cluster.jobmanager();
-            step(ctx, &jm.name, a, url.clone());
-            let rest = Rest::new(&jm.name, ctx.cluster.rest_port, &jm.name, &ctx.remotes[0]);
-            let timeout = std::time::Duration::from_secs(*timeout_secs);
-            let stale = ctx.stale.lock().map(|s| s.clone()).unwrap_or_default();
-            match verify::wait_for(&rest, *taskmanagers as u64, *slots, timeout, &stale).await {
-                Ok(o) => {
-                    ctx.rep.event(&Event::Info {
-                        message: format!(
-                            "verified {url}: {} TaskManagers, {} slots (Flink {})",
-                            o.taskmanagers, o.slots_total, o.flink_version
-                        ),
-                    });
-                    Ok(())
-                }
-                Err(why) => {
-                    let details = daemons::diagnose(ctx.cluster, ctx.remotes, &rest).await;
-                    Err(verify::not_verified(url, timeout, &why, &details))
-                }
-            }
-        }
-        other => Err(Error::Failed(format!(
-            "{} is a host action, not a cluster action",
-            other.verb()
-        ))),
-    }
-}
-
-/// Lets the JobManager host log in to each TaskManager host with a key, as start-cluster.sh
-/// needs: a key on the JobManager host (made if missing), authorized on each TaskManager
-/// host through flinkup's own verified connection, and the TaskManager hosts' keys recorded
-/// in the JobManager host's known_hosts.
-async fn trust(ctx: &Context<'_>, from: &str, to: &[String]) -> Result<()> {
-    let jm_i = ctx.index(from)?;
-    let jm = &ctx.remotes[jm_i];
-    let key = jm
-        .must(
-            from,
-            "prepare the JobManager host's ssh key",
-            "mkdir -p ~/.ssh && chmod 700 ~/.ssh && { [ -f ~/.ssh/id_ed25519 ] || ssh-keygen -q -t ed25519 -N '' -C \"flinkup@$(hostname)\" -f ~/.ssh/id_ed25519; } && cat ~/.ssh/id_ed25519.pub",
-        )
-        .await?;
-    let key = key.trim().to_string();
-    for name in to {
-        let i = ctx.index(name)?;
-        let script = format!(
-            "mkdir -p ~/.ssh && chmod 700 ~/.ssh && touch ~/.ssh/authorized_keys && chmod 600 ~/.ssh/authorized_keys && {{ grep -qxF {k} ~/.ssh/authorized_keys || echo {k} >> ~/.ssh/authorized_keys; }}",
-            k = q(&key)
-        );
-        ctx.remotes[i]
-            .must(name, "authorize the JobManager host's key", &script)
-            .await?;
-    }
-    let names: Vec<String> = to.iter().map(|n| q(n)).collect();
-    let script = format!(
-        r#"touch ~/.ssh/known_hosts; bad=""
-for h in {hosts}; do
-  ssh-keygen -F "$h" >/dev/null 2>&1 || ssh-keyscan -T 5 "$h" 2>/dev/null >> ~/.ssh/known_hosts
-  ssh -n -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 "$h" true >/dev/null 2>&1 || bad="$bad $h"
-done
-if [ -n "$bad" ]; then echo "the JobManager host still cannot ssh without a password to:$bad" >&2; exit 1; fi"#,
-        hosts = names.join(" ")
-    );
-    jm.must(from, "set up ssh from the JobManager host", &script)
-        .await
-        .map(drop)
 }

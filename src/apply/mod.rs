@@ -1,134 +1,152 @@
-//! Executes a plan: per-host actions in parallel (bounded), then the cluster actions in
-//! order. Each [`Action`] has one executor; nothing here decides *what* to do.
+//! Executes a plan: stage after stage; inside a stage, the hosts of a batch at once (bounded
+//! by `--concurrency`), each host's steps in order. Nothing here decides *what* to do: each
+//! [`Action`] carries everything its executor needs.
+//!
+//! A failed stage stops the run. A stage marked [`OnFailure::Undo`] first puts back what its
+//! completed steps changed, from the state each one recorded before changing it.
 
-mod daemons;
 mod exec;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use futures_util::stream::{self, StreamExt};
+pub use exec::Undo;
 
-pub use daemons::{diagnose, stale_ids, start, start_missing, stop};
-
-use crate::artifact::Fetched;
-use crate::error::{Error, Result};
-use crate::inventory::Cluster;
-use crate::plan::{Action, Plan};
-use crate::remote::Remote;
+use crate::error::{Error, HostFailure, Result};
+use crate::fleet::{bounded, Fleet, HostId};
+use crate::plan::{Batch, OnFailure, Plan, Stage};
 use crate::report::{Event, Reporter};
 
-pub struct Context<'a> {
-    pub cluster: &'a Cluster,
-    /// One connection per `cluster.hosts` entry, same order.
-    pub remotes: &'a [Remote],
-    pub artifact: Option<&'a Fetched>,
+pub struct Runner<'a> {
+    pub fleet: &'a Fleet,
     pub rep: &'a dyn Reporter,
-    pub concurrency: usize,
-    /// Set by Ctrl-C: checked between actions, never inside one.
+    /// Set by Ctrl-C: checked between steps, never inside one.
     pub cancel: Arc<AtomicBool>,
-    /// TaskManager ids registered for daemons that were found dead and started again: the
-    /// JobManager lists them until their heartbeat times out, so verification skips them.
-    pub stale: std::sync::Mutex<Vec<String>>,
 }
 
-impl Context<'_> {
-    fn check_cancel(&self) -> Result<()> {
-        if self.cancel.load(Ordering::SeqCst) {
-            Err(Error::Interrupted)
-        } else {
-            Ok(())
-        }
+impl Runner<'_> {
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::SeqCst)
     }
 
-    fn index(&self, name: &str) -> Result<usize> {
-        self.cluster
-            .hosts
-            .iter()
-            .position(|h| h.name == name)
-            .ok_or_else(|| {
-                Error::Failed(format!(
-                    "the plan names {name}, which is not in the inventory"
-                ))
-            })
-    }
-}
-
-/// Runs every action of the plan. Host actions of all hosts first; if any host fails, the
-/// cluster actions (stop, start) do not run, so a running cluster is left as it was.
-pub async fn run(plan: &Plan, ctx: &Context<'_>) -> Result<()> {
-    // Setting up ssh trust touches only ~/.ssh, so it runs while the hosts are installed.
-    let (prep, rest): (Vec<&Action>, Vec<&Action>) = plan
-        .cluster_actions
-        .iter()
-        .partition(|a| matches!(a, Action::TrustSsh { .. }));
-    let prep_run = async {
-        for a in &prep {
-            exec::cluster_action(ctx, a).await?;
-        }
-        Ok::<(), Error>(())
-    };
-    let (results, prepared) = tokio::join!(host_phase(plan, ctx), prep_run);
-    check_hosts(plan, results)?;
-    prepared?;
-    for a in rest {
-        ctx.check_cancel()?;
-        exec::cluster_action(ctx, a).await?;
-    }
-    Ok(())
-}
-
-async fn host_phase(plan: &Plan, ctx: &Context<'_>) -> Vec<(String, Result<()>)> {
-    stream::iter(plan.hosts.iter().map(|hp| async move {
-        let r = async {
-            let i = ctx.index(&hp.host)?;
-            for a in &hp.actions {
-                ctx.check_cancel()?;
-                exec::host_action(ctx, i, a).await?;
+    /// Runs every stage of the plan in order.
+    pub async fn run(&self, plan: &Plan) -> Result<()> {
+        for stage in &plan.stages {
+            if self.cancelled() {
+                return Err(Error::Interrupted);
             }
-            Ok::<(), Error>(())
+            self.stage(stage).await?;
         }
-        .await;
-        ctx.rep.event(&Event::HostDone {
-            host: hp.host.clone(),
-            ok: r.is_ok(),
-            message: match &r {
-                Ok(()) if hp.actions.is_empty() => "up to date".into(),
-                Ok(()) => format!("{} actions", hp.actions.len()),
-                Err(e) => e.to_string(),
-            },
-        });
-        (hp.host.clone(), r)
-    }))
-    .buffer_unordered(ctx.concurrency.max(1))
-    .collect()
-    .await
-}
+        Ok(())
+    }
 
-fn check_hosts(plan: &Plan, results: Vec<(String, Result<()>)>) -> Result<()> {
-    let mut failed: Vec<String> = Vec::new();
-    let mut interrupted = false;
-    for (host, r) in results {
-        match r {
-            Ok(()) => {}
-            Err(Error::Interrupted) => interrupted = true,
-            Err(e) => failed.push(match e {
-                Error::Remote { host, message } => format!("{host}: {message}"),
-                other => format!("{host}: {other}"),
-            }),
+    async fn stage(&self, stage: &Stage) -> Result<()> {
+        let targets = stage.targets();
+        let batches: Vec<Vec<HostId>> = match stage.batch {
+            Batch::All => vec![targets.clone()],
+            Batch::Rolling(n) => targets.chunks(n.max(1)).map(<[HostId]>::to_vec).collect(),
+        };
+        let record = stage.on_failure == OnFailure::Undo;
+        let mut done: Vec<(HostId, Vec<Undo>)> = Vec::new();
+        for batch in batches {
+            if self.cancelled() {
+                return Err(Error::Interrupted);
+            }
+            let results = bounded(batch, self.fleet.concurrency, |id| async move {
+                let (undo, r) = self.host_steps(stage, &id, record).await;
+                self.rep.event(&Event::HostDone {
+                    host: id.to_string(),
+                    ok: r.is_ok(),
+                    message: match &r {
+                        Ok(n) => {
+                            format!("{}: {n} step{}", stage.name, if *n == 1 { "" } else { "s" })
+                        }
+                        Err(e) => e.to_string(),
+                    },
+                });
+                (id, undo, r)
+            })
+            .await;
+            let mut failures = Vec::new();
+            let mut interrupted = false;
+            for (id, undo, r) in results {
+                done.push((id.clone(), undo));
+                match r {
+                    Ok(_) => {}
+                    Err(Error::Interrupted) => interrupted = true,
+                    Err(error) => failures.push(HostFailure { host: id, error }),
+                }
+            }
+            if failures.is_empty() && !interrupted {
+                continue;
+            }
+            let mut after = stage.if_failed.clone();
+            if record {
+                let undone = self.undo(done).await;
+                if !undone.is_empty() {
+                    after = format!(
+                        "Putting back the stage's earlier steps failed too:\n  {}\nRun the same command again.",
+                        undone.join("\n  ")
+                    );
+                }
+            }
+            if failures.is_empty() {
+                return Err(Error::Interrupted);
+            }
+            return Err(Error::Hosts {
+                what: format!("failed in stage {}", stage.name),
+                failures,
+                total: targets.len(),
+                after,
+            });
         }
+        Ok(())
     }
-    if !failed.is_empty() {
-        failed.sort();
-        return Err(Error::Failed(format!(
-            "{} of {} hosts failed; nothing was started or stopped:\n  {}\nFix the cause and run the same command again: hosts already done are skipped",
-            failed.len(),
-            plan.hosts.len(),
-            failed.join("\n  ")
-        )));
+
+    /// One host's steps of a stage, in order; returns what to undo and how many steps ran.
+    async fn host_steps(
+        &self,
+        stage: &Stage,
+        id: &HostId,
+        record: bool,
+    ) -> (Vec<Undo>, Result<usize>) {
+        let mut undo = Vec::new();
+        let mut n = 0;
+        for step in stage.steps.iter().filter(|s| &s.host == id) {
+            if self.cancelled() {
+                return (undo, Err(Error::Interrupted));
+            }
+            self.rep.event(&Event::Step {
+                host: id.to_string(),
+                action: step.action.verb().to_string(),
+                detail: exec::detail(&step.action),
+            });
+            match exec::execute(&step.action, id, self.fleet, self.rep, record).await {
+                Ok(u) => undo.extend(u),
+                Err(e) => return (undo, Err(e)),
+            }
+            n += 1;
+        }
+        (undo, Ok(n))
     }
-    if interrupted {
-        return Err(Error::Interrupted);
+
+    /// Puts back what completed steps changed, newest first; returns what could not be undone.
+    async fn undo(&self, done: Vec<(HostId, Vec<Undo>)>) -> Vec<String> {
+        let results = bounded(done, self.fleet.concurrency, |(id, undo)| async move {
+            let mut failed = Vec::new();
+            for u in undo.iter().rev() {
+                self.rep.event(&Event::Step {
+                    host: id.to_string(),
+                    action: "undo".into(),
+                    detail: u.to_string(),
+                });
+                if let Err(e) = exec::undo(u, &id, self.fleet).await {
+                    failed.push(format!("{id}: {u}: {e}"));
+                }
+            }
+            failed
+        })
+        .await;
+        results.into_iter().flatten().collect()
     }
-    Ok(())
 }

@@ -95,6 +95,14 @@ pub fn cached_sha512(art: &Artifact, cache: &Path) -> Option<String> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
 }
 
+/// The size of a cached copy of the artifact, without hashing anything.
+pub fn cached_size(art: &Artifact, cache: &Path) -> Option<u64> {
+    let sha = cached_sha512(art, cache)?;
+    std::fs::metadata(cache_entry(cache, HashAlgo::Sha512, &sha, &art.file_name))
+        .ok()
+        .map(|m| m.len())
+}
+
 fn mismatch(what: &str, algo: HashAlgo, want: &str, got: &str) -> String {
     format!("{algo} mismatch for {what}: expected {want}, got {got}")
 }

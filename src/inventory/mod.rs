@@ -3,7 +3,6 @@
 //! `load` reads a file, `validate` resolves defaults and checks every rule; the result is a
 //! [`Cluster`] in which nothing is optional any more, or a list of diagnostics.
 
-pub mod flink_keys;
 mod load;
 pub mod schema;
 pub mod units;

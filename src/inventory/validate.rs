@@ -4,7 +4,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::flink_keys::{self, KeyCheck};
 use super::load::Spans;
 use super::schema::{RawArtifact, RawHost, RawInventory, RawSsh, Scalar};
 use super::units::{self, parse_memory, MIB};
@@ -12,6 +11,7 @@ use super::{
     Artifact, Checksum, Cluster, Connection, Diagnostic, HashAlgo, Host, KnownHosts, LoadOptions,
     Pinned, StartMode, Version,
 };
+use crate::components::flink::keys::{self as flink_keys, KeyCheck};
 
 /// Flink versions flinkup knows how to install and configure.
 pub const SUPPORTED: &[(u32, u32, u32)] = &[(1, 9, 3), (1, 10, 3), (1, 11, 6)];

@@ -1,8 +1,10 @@
-//! The steps a deploy takes: plain data, printed by `plan` and executed by `deploy`.
+//! The steps a plan is made of: plain, self-contained data. Executing one needs only the
+//! action and a connection to its host; nothing here refers back to the inventory.
 
 use serde::Serialize;
 
-use crate::inventory::StartMode;
+use crate::components::Check;
+use crate::facts::SshPeer;
 
 /// Whether a file is new or replaces different content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -15,18 +17,24 @@ pub enum Change {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
-    /// Send the verified tarball to the host's state directory; its sha512 is checked there.
+    /// Send a verified file from the operator's machine; its sha512 is checked on the host
+    /// before it takes its final name. `local` and `sha512` are known once it is fetched.
     Upload {
         file: String,
+        local: Option<String>,
         dest: String,
+        size: Option<u64>,
         sha512: Option<String>,
     },
-    /// Unpack into a temporary directory beside `dest`, then rename it to `dest`. An archive
-    /// that was not `checked` by an upload in the same plan is verified by sha512 first.
+    /// Unpack into a temporary directory under `staging`, check that `top_dir` is the
+    /// archive's top directory, then rename it to `dest`. With `verify_sha512`, the archive is
+    /// checked first (one found on the host rather than uploaded by this plan).
     Unpack {
         archive: String,
         dest: String,
-        checked: bool,
+        top_dir: String,
+        staging: String,
+        verify_sha512: Option<String>,
     },
     /// Replace a file atomically (temporary file, then rename).
     WriteFile {
@@ -35,31 +43,49 @@ pub enum Action {
         content: String,
         diff: String,
     },
-    /// Point the `flink` symlink at a release, atomically.
+    /// Point a symlink at a release, atomically.
     Link {
         link: String,
         target: String,
         previous: Option<String>,
     },
-    /// Let the JobManager host ssh to TaskManager hosts, as start-cluster.sh needs.
-    TrustSsh { from: String, to: Vec<String> },
-    /// Stop the running cluster before starting it with a changed configuration.
-    Stop { reason: String },
-    /// Start the daemons.
-    Start {
-        mode: StartMode,
-        on: String,
-        command: String,
+    /// Let this host log in to its peers with a key and known host keys (start-cluster.sh).
+    TrustSsh { peers: Vec<SshPeer> },
+    /// Write (or, with no block, remove) flinkup's managed block at the top of `~/.ssh/config`.
+    SshConfig {
+        begin: String,
+        end: String,
+        block: Option<String>,
     },
-    /// Start only the daemons that are not running (host, role), the others untouched.
-    StartMissing { daemons: Vec<(String, String)> },
-    /// Poll the REST API until the expected TaskManagers and slots are registered.
-    Verify {
-        url: String,
-        taskmanagers: usize,
-        slots: u64,
-        timeout_secs: u64,
+    /// Run a service's start script detached from the ssh session.
+    StartService {
+        service: String,
+        script: String,
+        args: Vec<String>,
+        log: String,
+        reason: String,
     },
+    /// Stop services by their stop scripts, wait for the pids in their pid files to exit,
+    /// and kill what is still alive after `grace_secs`.
+    StopServices {
+        services: Vec<String>,
+        scripts: Vec<Vec<String>>,
+        pid_files: Vec<String>,
+        grace_secs: u64,
+        reason: String,
+    },
+    /// Remove what flinkup installed: a link (only if it is a link), release trees (and
+    /// leftovers of interrupted unpacks beside them), the state directory (the lock inside it
+    /// is released at the end of the run).
+    Remove {
+        link: Option<String>,
+        trees: Vec<String>,
+        state_dir: Option<String>,
+    },
+    /// Remove the deploy lock left by a run that is gone.
+    Unlock { lock_dir: String, holder: String },
+    /// A product's own check (Flink: the REST API lists every TaskManager).
+    Check(Check),
 }
 
 impl Action {
@@ -71,14 +97,17 @@ impl Action {
             Action::WriteFile { .. } => "write",
             Action::Link { .. } => "link",
             Action::TrustSsh { .. } => "trust",
-            Action::Stop { .. } => "stop",
-            Action::Start { .. } | Action::StartMissing { .. } => "start",
-            Action::Verify { .. } => "verify",
+            Action::SshConfig { .. } => "ssh-config",
+            Action::StartService { .. } => "start",
+            Action::StopServices { .. } => "stop",
+            Action::Remove { .. } => "remove",
+            Action::Unlock { .. } => "unlock",
+            Action::Check(_) => "verify",
         }
     }
 
     /// Whether executing the action changes anything on a host.
     pub fn changes_hosts(&self) -> bool {
-        !matches!(self, Action::Verify { .. })
+        !matches!(self, Action::Check(_))
     }
 }

@@ -2,7 +2,8 @@
 
 use std::fmt::Write;
 
-use super::{Action, Change, Plan, PlanMode};
+use super::{Action, Batch, Change, OnFailure, Plan, PlanMode, Severity};
+use crate::fleet::HostId;
 
 /// Keys whose values never leave the config file: plan output, logs and JSON show a mask.
 pub fn is_secret_key(key: &str) -> bool {
@@ -49,9 +50,9 @@ fn masked(plan: &Plan) -> Plan {
         *t = m.clone();
     };
     let mut p = plan.clone();
-    for h in &mut p.hosts {
-        for a in &mut h.actions {
-            if let Action::WriteFile { content, diff, .. } = a {
+    for stage in &mut p.stages {
+        for step in &mut stage.steps {
+            if let Action::WriteFile { content, diff, .. } = &mut step.action {
                 mask(content);
                 mask(diff);
             }
@@ -76,38 +77,51 @@ pub fn print_json(plan: &Plan) {
 
 /// Prints one action. A file whose diff was already printed for an earlier host is named, not
 /// repeated, so a plan for hundreds of identical TaskManagers stays readable.
-fn action_line(out: &mut String, a: &Action, shown: &mut Vec<(String, String)>) {
+fn action_line(out: &mut String, host: &HostId, a: &Action, shown: &mut Vec<(HostId, String)>) {
     let _ = match a {
-        Action::Upload { file, dest, sha512 } => writeln!(
+        Action::Upload {
+            file, dest, sha512, ..
+        } => writeln!(
             out,
-            "  + upload   {file} -> {dest} ({})",
+            "    + upload   {file} -> {dest} ({})",
             if sha512.is_some() {
                 "sha512 checked on the host"
             } else {
                 "sha512 checked on the host once fetched"
             }
         ),
-        Action::Unpack { archive, dest, .. } => {
-            writeln!(out, "  + unpack   {archive} -> {dest} (temporary directory, then rename)")
-        }
+        Action::Unpack {
+            archive,
+            dest,
+            verify_sha512,
+            ..
+        } => writeln!(
+            out,
+            "    + unpack   {archive} -> {dest} ({}temporary directory, then rename)",
+            if verify_sha512.is_some() {
+                "sha512 checked first; "
+            } else {
+                ""
+            }
+        ),
         Action::WriteFile {
             path, change, diff, ..
         } => {
             let _ = writeln!(
                 out,
-                "  {} write    {path}",
+                "    {} write    {path}",
                 if *change == Change::Create { "+" } else { "~" }
             );
-            if let Some((host, _)) = shown.iter().find(|(_, d)| d == diff) {
-                let _ = writeln!(out, "      (same change as on {host})");
+            if let Some((h, _)) = shown.iter().find(|(_, d)| d == diff) {
+                let _ = writeln!(out, "        (same change as on {h})");
                 return;
             }
-            shown.push((String::new(), diff.clone()));
+            shown.push((host.clone(), diff.clone()));
             for l in mask_secrets(diff).lines() {
                 if l.starts_with("---") || l.starts_with("+++") {
                     continue;
                 }
-                let _ = writeln!(out, "      {l}");
+                let _ = writeln!(out, "        {l}");
             }
             Ok(())
         }
@@ -116,92 +130,121 @@ fn action_line(out: &mut String, a: &Action, shown: &mut Vec<(String, String)>) 
             target,
             previous,
         } => match previous {
-            Some(p) => writeln!(out, "  ~ link     {link} -> {target} (was {p})"),
-            None => writeln!(out, "  + link     {link} -> {target}"),
+            Some(p) => writeln!(out, "    ~ link     {link} -> {target} (was {p})"),
+            None => writeln!(out, "    + link     {link} -> {target}"),
         },
-        Action::TrustSsh { from, to } => writeln!(
+        Action::TrustSsh { peers } => writeln!(
             out,
-            "  + trust    ssh from {from} to {} without a password (start-cluster.sh logs in to every TaskManager host)",
-            to.join(", ")
-        ),
-        Action::Stop { reason } => writeln!(out, "  ~ stop     the running cluster: {reason}"),
-        Action::Start { on, command, .. } => writeln!(out, "  + start    {command} on {on}"),
-        Action::StartMissing { daemons } => writeln!(
-            out,
-            "  + start    {} (not running; the other daemons keep running)",
-            daemons
+            "    + trust    ssh from {host} to {} without a password (start-cluster.sh logs in to every TaskManager host)",
+            peers
                 .iter()
-                .map(|(h, r)| format!("{r} on {h}"))
+                .map(|p| p.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        Action::Verify {
-            url,
-            taskmanagers,
-            slots,
-            timeout_secs,
+        Action::SshConfig { block, .. } => match block {
+            Some(b) => {
+                let _ = writeln!(
+                    out,
+                    "    ~ ssh-config  ~/.ssh/config on {host}: flinkup's block, so `ssh NAME` reaches each host as the inventory says"
+                );
+                for l in b.lines() {
+                    let _ = writeln!(out, "        {l}");
+                }
+                Ok(())
+            }
+            None => writeln!(out, "    - ssh-config  ~/.ssh/config on {host}: remove flinkup's block"),
+        },
+        Action::StartService {
+            service,
+            script,
+            args,
+            reason,
+            ..
         } => writeln!(
             out,
-            "    verify   {url}: {taskmanagers} TaskManager{}, {slots} slots within {timeout_secs}s",
-            if *taskmanagers == 1 { "" } else { "s" }
+            "    + start    {service} on {host} ({reason}): {script}{}",
+            args.iter().map(|a| format!(" {a}")).collect::<String>()
         ),
+        Action::StopServices {
+            services, reason, ..
+        } => writeln!(out, "    ~ stop     {} on {host}: {reason}", services.join(", ")),
+        Action::Remove {
+            link,
+            trees,
+            state_dir,
+        } => {
+            let mut what: Vec<String> = Vec::new();
+            what.extend(link.iter().map(|l| format!("{l} (the link)")));
+            what.extend(trees.iter().cloned());
+            what.extend(state_dir.iter().map(|s| format!("{s} (flinkup's state)")));
+            writeln!(out, "    - remove   {}", what.join(", "))
+        }
+        Action::Unlock { lock_dir, holder } => {
+            writeln!(out, "    - unlock   {lock_dir}, held by {holder}")
+        }
+        Action::Check(c) => writeln!(out, "      verify   {c}"),
     };
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 pub fn text(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Cluster {} · Flink {} (Scala {}) · {}",
+        "{} plan · cluster {} · {}",
+        plan.command,
         plan.cluster,
-        plan.flink_version,
-        plan.scala,
         match plan.mode {
-            PlanMode::Offline => "offline plan: hosts assumed empty, nothing contacted",
-            PlanMode::Live => "plan from the hosts' current state",
+            PlanMode::Offline => "offline: hosts assumed empty, nothing contacted",
+            PlanMode::Live => "from the hosts' current state",
         }
     );
-    let a = &plan.artifact;
-    let _ = writeln!(out, "\nArtifact\n  file      {}", a.file_name);
-    let _ = writeln!(out, "  from      {}", a.source);
-    for m in &a.mirrors {
-        let _ = writeln!(out, "  mirror    {m}");
-    }
-    let _ = writeln!(out, "  checksum  {}", a.checksum);
-    if a.insecure {
-        let _ = writeln!(
-            out,
-            "  {}",
-            console::style("INSECURE: --insecure-no-checksum: a local file without a checksum will be used unverified").red().bold()
-        );
-    }
-    if let Some(cached) = a.cached {
-        let _ = writeln!(
-            out,
-            "  cache     {}",
-            if cached {
-                "in the cache (hashed again before use)"
-            } else {
-                "not cached: will be fetched"
+    for c in &plan.components {
+        let _ = writeln!(out, "\n{} {} ({})", c.name, c.version, c.detail);
+        if let Some(a) = &c.artifact {
+            let _ = writeln!(out, "  file      {}", a.file_name);
+            let _ = writeln!(out, "  from      {}", a.source);
+            for m in &a.mirrors {
+                let _ = writeln!(out, "  mirror    {m}");
             }
-        );
+            let _ = writeln!(out, "  checksum  {}", a.checksum);
+            if a.insecure {
+                let _ = writeln!(
+                    out,
+                    "  {}",
+                    console::style("INSECURE: --insecure-no-checksum: a local file without a checksum will be used unverified").red().bold()
+                );
+            }
+            if let Some(cached) = a.cached {
+                let _ = writeln!(
+                    out,
+                    "  cache     {}",
+                    if cached {
+                        "in the cache (hashed again before use)"
+                    } else {
+                        "not cached: will be fetched"
+                    }
+                );
+            }
+        }
+        let _ = writeln!(out, "  topology  {}", c.summary);
     }
-    let _ = writeln!(out, "\nTopology\n  {}", plan.topology.summary);
+    let _ = writeln!(out, "\nHosts");
     for h in &plan.hosts {
-        let _ = writeln!(out, "  {:<20} {}", h.host, h.roles);
-    }
-    let mut shown: Vec<(String, String)> = Vec::new();
-    for h in &plan.hosts {
-        let addr = if h.address != h.host {
+        let addr = if h.address != h.host.as_str() {
             format!(" via {}", h.address)
         } else {
             String::new()
         };
-        let _ = writeln!(out, "\nHost {}{addr} ({})", h.host, h.roles);
+        let _ = writeln!(out, "  Host {}{addr} ({})", h.host, h.roles);
         if plan.mode == PlanMode::Live {
             let _ = writeln!(
                 out,
-                "  now      release {}; running: {}",
+                "    now      release {}; running: {}",
                 h.current_release.as_deref().unwrap_or("none"),
                 if h.running.is_empty() {
                     "no Flink daemon".to_string()
@@ -211,25 +254,59 @@ pub fn text(plan: &Plan) -> String {
             );
         }
         if let Some(j) = &h.java {
-            let _ = writeln!(out, "  java     {j}");
-        }
-        if h.actions.is_empty() {
-            let _ = writeln!(out, "  = up to date");
-        }
-        let before = shown.len();
-        for a in &h.actions {
-            action_line(&mut out, a, &mut shown);
-        }
-        for s in &mut shown[before..] {
-            s.0 = h.host.clone();
+            let _ = writeln!(out, "    java     {j}");
         }
         for n in &h.notes {
-            let _ = writeln!(out, "  note: {n}");
+            let _ = writeln!(out, "    note: {n}");
         }
     }
-    let _ = writeln!(out, "\nCluster");
-    for a in &plan.cluster_actions {
-        action_line(&mut out, a, &mut shown);
+    let _ = writeln!(out, "\nPreflight");
+    if plan.preflight.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {}",
+            match plan.mode {
+                PlanMode::Live => "ok: nothing found that stops this plan",
+                PlanMode::Offline =>
+                    "not checked offline (host names, ports, disk, ssh between hosts): `plan` without --offline checks them",
+            }
+        );
+    }
+    for f in &plan.preflight {
+        let label = match f.severity {
+            Severity::Error => "REFUSED",
+            Severity::Warning => "warning",
+        };
+        let _ = writeln!(out, "  {label}  {f}");
+    }
+    let mut shown: Vec<(HostId, String)> = Vec::new();
+    let n = plan.stages.len();
+    for (i, st) in plan.stages.iter().enumerate() {
+        let targets = st.targets();
+        let batch = match st.batch {
+            Batch::All => format!("{} at once", plural(targets.len(), "host")),
+            Batch::Rolling(k) => format!("{}, {k} at a time", plural(targets.len(), "host")),
+        };
+        let _ = writeln!(
+            out,
+            "\nStage {}/{n}: {}{} · {batch} · on failure: {}",
+            i + 1,
+            st.name,
+            st.component
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default(),
+            match st.on_failure {
+                OnFailure::Stop => "stop",
+                OnFailure::Undo => "undo this stage, then stop",
+            }
+        );
+        for h in &targets {
+            let _ = writeln!(out, "  {h}");
+            for step in st.steps.iter().filter(|s| &s.host == h) {
+                action_line(&mut out, h, &step.action, &mut shown);
+            }
+        }
     }
     if !plan.sizing.is_empty() {
         let _ = writeln!(out, "\nSizing");
@@ -240,17 +317,26 @@ pub fn text(plan: &Plan) -> String {
     for w in &plan.warnings {
         let _ = writeln!(out, "\nwarning: {w}");
     }
-    let changes = plan.all_actions().filter(|a| a.changes_hosts()).count();
+    let changes = plan.actions().filter(|a| a.changes_hosts()).count();
+    let refused = plan.refusals().len();
     let _ = writeln!(
         out,
-        "\nPlan: {} host{}, {changes} change{}{}.",
-        plan.hosts.len(),
-        if plan.hosts.len() == 1 { "" } else { "s" },
-        if changes == 1 { "" } else { "s" },
+        "\nPlan: {}, {}{}{}.",
+        plural(plan.hosts.len(), "host"),
+        plural(changes, "change"),
         if changes == 0 {
-            " (nothing to do; the cluster will be verified)"
+            if plan.actions().next().is_some() {
+                " (nothing to change; the cluster will be verified)"
+            } else {
+                " (nothing to do)"
+            }
         } else {
             ""
+        },
+        if refused > 0 {
+            format!("; REFUSED by {}", plural(refused, "preflight finding"))
+        } else {
+            String::new()
         }
     );
     out

@@ -1,14 +1,20 @@
-//! The plan: what a deploy will do, as data. `plan` prints it; `deploy` executes it.
+//! The plan: what a command will do, as data. Every command that changes hosts builds one
+//! from facts, prints it, and executes exactly it; `--dry-run` stops after printing.
+//!
+//! A plan is an ordered list of [`Stage`]s. A stage has its steps (an [`Action`] on a host),
+//! a batch size (all hosts at once, or N at a time for rolling work) and what happens when a
+//! step fails (stop there, or undo the stage's completed steps from what they recorded).
 
 mod action;
 pub mod display;
-mod planner;
-pub mod sizing;
+
+use std::fmt;
 
 use serde::Serialize;
 
 pub use action::{Action, Change};
-pub use planner::{build, missing_daemons, PlanInput};
+
+use crate::fleet::HostId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -19,6 +25,7 @@ pub enum PlanMode {
     Live,
 }
 
+/// Where an artifact comes from and how it is proven.
 #[derive(Debug, Clone, Serialize)]
 pub struct ArtifactInfo {
     pub file_name: String,
@@ -32,53 +39,189 @@ pub struct ArtifactInfo {
     pub cached: Option<bool>,
 }
 
+/// One product the plan is about.
 #[derive(Debug, Clone, Serialize)]
-pub struct Topology {
-    pub jobmanager: String,
-    pub taskmanagers: Vec<String>,
-    pub slots_per_taskmanager: u32,
-    pub total_slots: u64,
+pub struct ComponentInfo {
+    pub name: String,
+    pub version: String,
+    /// "Scala 2.11"
+    pub detail: String,
+    pub artifact: Option<ArtifactInfo>,
+    /// "1 JobManager, 2 TaskManagers × 4 slots = 8 slots"
     pub summary: String,
 }
 
+/// A host as the plan sees it: its roles and, for live plans, what it runs now.
 #[derive(Debug, Clone, Serialize)]
-pub struct HostPlan {
-    pub host: String,
+pub struct HostView {
+    pub host: HostId,
     pub address: String,
     pub roles: String,
     pub java: Option<String>,
-    /// What the host runs now (live plans): the current release and Flink daemons.
     pub current_release: Option<String>,
     pub running: Vec<String>,
-    pub actions: Vec<Action>,
     pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The plan cannot work: nothing is executed.
+    Error,
+    Warning,
+}
+
+/// A preflight finding computed from facts: what, on which host, how to fix it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub host: Option<HostId>,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl Finding {
+    pub fn error(
+        host: Option<&HostId>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Self {
+        Finding {
+            severity: Severity::Error,
+            host: host.cloned(),
+            message: message.into(),
+            help: Some(help.into()),
+        }
+    }
+
+    pub fn warning(host: Option<&HostId>, message: impl Into<String>) -> Self {
+        Finding {
+            severity: Severity::Warning,
+            host: host.cloned(),
+            message: message.into(),
+            help: None,
+        }
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(h) = &self.host {
+            write!(f, "{h}: ")?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, "\n    help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// How many hosts of a stage are worked on together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Batch {
+    /// Every host at once (bounded by `--concurrency`).
+    All,
+    /// N hosts at a time; the next batch starts when this one succeeded.
+    Rolling(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    /// Stop the run; what is done stays done, the stages after do not run.
+    Stop,
+    /// Put back what the stage's completed steps changed (each recorded the state before it),
+    /// then stop.
+    Undo,
+}
+
+/// One action on one host.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    pub host: HostId,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stage {
+    pub name: String,
+    /// Which product's stage this is, or None for the engine's own (trust, lock).
+    pub component: Option<String>,
+    pub batch: Batch,
+    pub on_failure: OnFailure,
+    /// What a failure here means for the cluster, told with the error.
+    pub if_failed: String,
+    pub steps: Vec<Step>,
+}
+
+impl Stage {
+    pub fn new(name: &str, component: Option<&str>) -> Stage {
+        Stage {
+            name: name.into(),
+            component: component.map(str::to_string),
+            batch: Batch::All,
+            on_failure: OnFailure::Stop,
+            if_failed: String::new(),
+            steps: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, host: &HostId, action: Action) {
+        self.steps.push(Step {
+            host: host.clone(),
+            action,
+        });
+    }
+
+    /// The hosts this stage touches, in the order of their first step.
+    pub fn targets(&self) -> Vec<HostId> {
+        let mut out: Vec<HostId> = Vec::new();
+        for s in &self.steps {
+            if !out.contains(&s.host) {
+                out.push(s.host.clone());
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
+    /// The command this plan is for: deploy, start, stop, destroy, unlock.
+    pub command: String,
     pub cluster: String,
-    pub flink_version: String,
-    pub scala: String,
     pub mode: PlanMode,
-    pub artifact: ArtifactInfo,
-    pub topology: Topology,
-    pub hosts: Vec<HostPlan>,
-    /// Steps after every host is ready: trust, stop, start, verify.
-    pub cluster_actions: Vec<Action>,
+    pub components: Vec<ComponentInfo>,
+    pub hosts: Vec<HostView>,
+    pub preflight: Vec<Finding>,
+    pub stages: Vec<Stage>,
     pub sizing: Vec<String>,
     pub warnings: Vec<String>,
 }
 
 impl Plan {
-    pub fn all_actions(&self) -> impl Iterator<Item = &Action> {
-        self.hosts
-            .iter()
-            .flat_map(|h| h.actions.iter())
-            .chain(self.cluster_actions.iter())
+    pub fn steps(&self) -> impl Iterator<Item = &Step> {
+        self.stages.iter().flat_map(|s| s.steps.iter())
     }
 
-    /// True when deploying would change nothing: only the verification remains.
+    pub fn actions(&self) -> impl Iterator<Item = &Action> {
+        self.steps().map(|s| &s.action)
+    }
+
+    /// True when executing would change nothing (at most a verification remains).
     pub fn is_noop(&self) -> bool {
-        !self.all_actions().any(Action::changes_hosts)
+        !self.actions().any(Action::changes_hosts)
+    }
+
+    /// The preflight findings that stop the plan from being executed.
+    pub fn refusals(&self) -> Vec<Finding> {
+        self.preflight
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .cloned()
+            .collect()
     }
 }

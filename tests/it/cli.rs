@@ -136,7 +136,8 @@ fn offline_plan_of_the_seed_inventory() {
     .expect_code(0);
     let text = run.stdout();
     for needle in [
-        "Cluster fornaxee-demo · Flink 1.9.2 (Scala 2.11)",
+        "deploy plan · cluster fornaxee-demo",
+        "Flink 1.9.2 (Scala 2.11)",
         "file      flink-1.9.2-bin-scala_2.11.tgz",
         "from      https://archive.apache.org/dist/flink/flink-1.9.2/flink-1.9.2-bin-scala_2.11.tgz",
         "checksum  sha512 from https://archive.apache.org/dist/flink/flink-1.9.2/flink-1.9.2-bin-scala_2.11.tgz.sha512",
@@ -146,10 +147,11 @@ fn offline_plan_of_the_seed_inventory() {
         "+ write    /opt/flink-1.9.2/conf/flink-conf.yaml",
         "+jobmanager.rpc.address: 192.168.1.143",
         "+ write    /opt/flink-1.9.2/conf/slaves",
-        "+192.168.1.100\n      +192.168.1.143",
+        "+192.168.1.100\n        +192.168.1.143",
         "+ link     /opt/flink -> /opt/flink-1.9.2",
         "+ trust    ssh from 192.168.1.143 to 192.168.1.100, 192.168.1.143",
-        "+ start    /opt/flink/bin/start-cluster.sh on 192.168.1.143",
+        "Stage 3/5: switch (Flink) · 2 hosts at once · on failure: undo this stage, then stop",
+        "+ start    cluster on 192.168.1.143 (not running): /opt/flink/bin/start-cluster.sh",
         "verify   http://192.168.1.143:8082/overview: 2 TaskManagers, 8 slots within 120s",
         "need 4² × 2 TMs × 4 = 128",
     ] {
@@ -171,34 +173,33 @@ fn offline_plan_json_is_the_same_data() {
     ])
     .expect_code(0);
     let v: serde_json::Value = serde_json::from_str(&run.stdout()).expect("valid JSON");
-    assert_eq!(v["topology"]["total_slots"], 8);
+    assert_eq!(v["command"], "deploy");
     assert_eq!(v["hosts"].as_array().unwrap().len(), 2);
-    let first = &v["hosts"][0]["actions"];
-    let kinds: Vec<&str> = first
+    let stages: Vec<&str> = v["stages"]
         .as_array()
         .unwrap()
         .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["trust", "install", "switch", "start", "verify"]);
+    let install = &v["stages"][1];
+    let kinds: Vec<&str> = install["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["host"] == "192.168.1.143")
         .map(|a| a["action"].as_str().unwrap())
         .collect();
     assert_eq!(
         kinds,
-        [
-            "upload",
-            "unpack",
-            "write_file",
-            "write_file",
-            "write_file",
-            "link"
-        ]
+        ["upload", "unpack", "write_file", "write_file", "write_file"]
     );
-    let verify = v["cluster_actions"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
-    assert_eq!(verify["action"], "verify");
-    assert_eq!(verify["url"], "http://192.168.1.143:8082/overview");
+    assert_eq!(v["stages"][2]["on_failure"], "undo");
+    let verify = &v["stages"][4]["steps"][0];
+    assert_eq!(verify["action"], "check");
+    assert_eq!(verify["check"], "flink_cluster");
+    assert_eq!(verify["jobmanager"], "192.168.1.143");
+    assert_eq!(verify["taskmanagers"], 2);
     insta::assert_json_snapshot!("plan_seed_json", v);
 }
 
@@ -337,7 +338,6 @@ fn secrets_are_masked_in_plan_text_and_json() {
 
 #[test]
 fn usage_errors_exit_2() {
-    flinkup(["destroy", "-i", "inventories/seed.yaml"]).expect_code(2);
     flinkup(["frobnicate"]).expect_code(2);
     flinkup(["validate", "-i", "does/not/exist.yaml"]).expect_code(1);
 }

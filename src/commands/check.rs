@@ -1,25 +1,25 @@
 //! `flinkup check`: the preflight, one line per finding, exit 1 when anything fails.
 
-use super::{connect, gather, ports_taken, Hosts};
-use crate::cli::RemoteArgs;
+use super::{artifact_state, connect, gather};
+use crate::cli::{FetchArgs, RemoteArgs};
+use crate::components::flink::{plan::disk_needed, Role};
 use crate::error::{exit, Result};
-use crate::inventory::{units, Cluster, Loaded};
+use crate::fleet::HostId;
+use crate::inventory::{units, Loaded};
 
 pub async fn check(loaded: &Loaded, remote: &RemoteArgs) -> Result<i32> {
     let c = &loaded.cluster;
-    let hosts = connect(c, remote).await?;
-    let result = check_on(c, remote, &hosts).await;
-    hosts.close().await;
-    result
-}
-
-async fn check_on(c: &Cluster, remote: &RemoteArgs, hosts: &Hosts) -> Result<i32> {
-    let (hf, mf) = gather(c, hosts, remote.concurrency).await?;
-    // Apache's tarballs are about 250 MB; unpacked they take about as much again.
-    let need_kb = 2 * 260 * 1024;
+    let fleet = connect(c, remote).await?;
+    let facts = gather(c, &fleet).await;
+    fleet.close().await;
+    let facts = facts?;
+    // The same rule as deploy's preflight: twice the real tarball, when it is at hand.
+    let (need, exact) = disk_needed(artifact_state(c, &FetchArgs::default()).size);
+    let need_kb = need / 1024;
     let mut problems = 0;
-    for (i, h) in c.hosts.iter().enumerate() {
-        let (f, m) = (&hf[i], &mf[i]);
+    for h in &c.hosts {
+        let hf = facts.host(&HostId::of(h));
+        let (f, m) = (&hf.flink, &hf.machine);
         println!("Host {} ({})", h.name, h.roles());
         let mut line = |ok: bool, text: String| {
             if !ok {
@@ -55,10 +55,15 @@ async fn check_on(c: &Cluster, remote: &RemoteArgs, hosts: &Hosts) -> Result<i32
             Some(kb) => line(
                 kb >= need_kb,
                 format!(
-                    "{} free under {} (need {} for the tarball and the release)",
+                    "{} free under {} (need {} for the tarball and the release{})",
                     units::human(kb * 1024),
                     c.install_dir,
-                    units::human(need_kb * 1024)
+                    units::human(need),
+                    if exact {
+                        ""
+                    } else {
+                        ", estimated: the tarball is not cached yet"
+                    }
                 ),
             ),
             None => line(false, "cannot read free disk space".into()),
@@ -72,17 +77,32 @@ async fn check_on(c: &Cluster, remote: &RemoteArgs, hosts: &Hosts) -> Result<i32
             },
         );
         if h.jobmanager {
-            let taken = ports_taken(c, &hosts.remotes[i], m).await?;
+            let ours = f.running.get(&Role::JobManager).copied();
             for (key, port) in [
                 ("jobmanager.rpc.port", c.rpc_port),
                 ("rest.port", c.rest_port),
             ] {
-                let prefix = format!("{key} {port} ");
-                match taken.iter().find(|t| t.starts_with(&prefix)) {
-                    Some(t) => line(false, format!("{t}: stop it or choose another port")),
-                    None if m.pids.contains_key("jobmanager") => line(
+                match m.ports.get(&port) {
+                    Some(p) if ours.is_some() && (p.pid.is_none() || p.pid == ours) => line(
                         true,
-                        format!("{key} {port} is free or held by this cluster's JobManager"),
+                        format!("{key} {port} is held by this cluster's JobManager"),
+                    ),
+                    Some(p) => line(
+                        false,
+                        format!(
+                            "{key} {port} is taken by {}: stop it or choose another port",
+                            if p.holder.is_empty() {
+                                "another process"
+                            } else {
+                                &p.holder
+                            }
+                        ),
+                    ),
+                    None if !m.ports_known => line(
+                        true,
+                        format!(
+                            "{key} {port}: cannot tell (no `ss` on the host); taken to be free"
+                        ),
                     ),
                     None => line(true, format!("{key} {port} is free")),
                 }

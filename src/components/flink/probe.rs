@@ -1,13 +1,14 @@
-//! What is true on each host right now, gathered read-only before planning.
-//!
-//! The planner is a pure function of the cluster and these facts; an offline plan uses
-//! [`HostFacts::empty`] for every host.
+//! Flink's read-only probe: the Java a host will run Flink with, the release and its conf
+//! files, the `flink` link, the running daemons, and (on the JobManager host) the
+//! TaskManagers the JobManager has registered.
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::Role;
 use crate::inventory::{Cluster, Host};
+use crate::remote::qp;
 
 /// The Java a host will run Flink with.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -19,12 +20,16 @@ pub struct Java {
     pub version: String,
 }
 
+/// A TaskManager the JobManager lists, by id and akka path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registered {
+    pub id: String,
+    #[serde(default)]
+    pub path: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct HostFacts {
-    /// Whether these facts came from the host (false: offline, the host assumed empty).
-    pub gathered: bool,
-    /// The ssh user's home, to resolve `~/` in install_dir.
-    pub home: Option<String>,
+pub struct FlinkFacts {
     pub java: Option<Java>,
     /// The inventory's java_home, when it is not a directory on this host (Flink's config.sh
     /// then silently falls back to the java on PATH).
@@ -37,40 +42,17 @@ pub struct HostFacts {
     pub conf: BTreeMap<String, String>,
     /// Where `<install_dir>/flink` points now.
     pub current_link: Option<String>,
-    /// Flink daemons running on the host: "jobmanager", "taskmanager".
-    pub running: Vec<String>,
-    /// The JobManager host can already ssh here without a password (cluster-script start).
-    pub trusted_by_jobmanager: bool,
+    /// Flink daemons running on the host, each with its pid.
+    pub running: BTreeMap<Role, u32>,
+    /// TaskManagers the JobManager running here has registered (JobManager host only).
+    pub registered: Option<Vec<Registered>>,
 }
 
-impl HostFacts {
-    pub fn empty() -> Self {
-        HostFacts::default()
-    }
-
-    pub fn runs(&self, daemon: &str) -> bool {
-        self.running.iter().any(|d| d == daemon)
+impl FlinkFacts {
+    pub fn runs(&self, role: Role) -> bool {
+        self.running.contains_key(&role)
     }
 }
-
-/// Facts about the machine itself, for `check` and `status`; not used by the planner.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct MachineFacts {
-    pub user: String,
-    pub hostname: String,
-    /// The host's own hostname resolves (Flink's TaskManager dies with UnknownHostException if not).
-    pub hostname_resolves: bool,
-    pub disk_free_kb: Option<u64>,
-    pub install_dir_writable: bool,
-    /// PIDs of running Flink daemons by role.
-    pub pids: BTreeMap<String, String>,
-}
-
-/// The flink-daemon.sh pid-file names and the role each one is.
-const DAEMONS: &[(&str, &str)] = &[
-    ("standalonesession", "jobmanager"),
-    ("taskexecutor", "taskmanager"),
-];
 
 /// Conf file names flinkup manages (both spellings of the TaskManager list).
 const CONF_FILES: &[&str] = &["flink-conf.yaml", "slaves", "workers", "masters"];
@@ -79,9 +61,17 @@ const CONF_FILES: &[&str] = &["flink-conf.yaml", "slaves", "workers", "masters"]
 /// (a zombie still answers `kill -0`) and a pid can be reused by something else.
 pub const ALIVE_FN: &str = "alive() { if [ -d /proc ]; then grep -qa java /proc/\"$1\"/cmdline 2>/dev/null; else kill -0 \"$1\" 2>/dev/null; fi; }";
 
-/// The read-only script that reports a host's state as `key=value` lines.
+/// Where Flink's daemons keep their pid files.
+pub fn pid_dir(cluster: &Cluster) -> String {
+    cluster
+        .config
+        .get("env.pid.dir")
+        .cloned()
+        .unwrap_or_else(|| "/tmp".into())
+}
+
+/// The read-only script that reports Flink's state on a host as `key=value` lines.
 pub fn script(cluster: &Cluster, host: &Host) -> String {
-    use crate::remote::qp;
     // The same choice Flink 1.9's config.sh makes: env.java.home if it is a directory, else
     // JAVA_HOME if it is one, else whatever `java` is on PATH.
     let java = format!(
@@ -92,20 +82,14 @@ else J=$(command -v java); fi
 if [ -n "$JH" ] && [ ! -d "$JH" ]; then echo "java_home_missing=$JH"; fi"#,
         jh = host.java_home.as_deref().map(qp).unwrap_or_default()
     );
-    let pid_dir = cluster
-        .config
-        .get("env.pid.dir")
-        .map(|d| qp(d))
-        .unwrap_or_else(|| "/tmp".into());
-    let daemons: Vec<String> = DAEMONS.iter().map(|(d, r)| format!("{d}:{r}")).collect();
-    format!(
+    let daemons: Vec<String> = Role::ALL
+        .iter()
+        .map(|r| format!("{}:{}", r.pid_name(), r))
+        .collect();
+    let mut s = format!(
         r#"set +e
 {alive_fn}
 U=${{USER:-$(id -un)}}
-echo "home=$HOME"
-echo "user=$U"
-echo "hostname=$(hostname)"
-if getent hosts "$(hostname)" >/dev/null 2>&1; then echo resolves=1; fi
 {java}
 if [ -n "$J" ] && [ -x "$J" ]; then echo "java=$J"; echo "java_version=$("$J" -version 2>&1 | head -n1)"; fi
 REL={rel}
@@ -115,12 +99,8 @@ for f in {confs}; do if [ -f "$REL/conf/$f" ]; then echo "conf.$f=$(base64 -w0 <
 if [ -L {link} ]; then echo "link=$(readlink {link})"; fi
 for d in {daemons}; do
   pf={pid_dir}/flink-$U-${{d%%:*}}.pid
-  if [ -f "$pf" ]; then for p in $(cat "$pf"); do if {alive} "$p"; then echo "running=${{d#*:}}"; echo "pid.${{d#*:}}=$p"; fi; done; fi
+  if [ -f "$pf" ]; then for p in $(cat "$pf"); do if alive "$p"; then echo "running.${{d#*:}}=$p"; fi; done; fi
 done
-D={install}
-while [ ! -d "$D" ]; do D=$(dirname "$D"); done
-echo "disk_free_kb=$(df -Pk "$D" | awk 'NR==2 {{print $4}}')"
-if [ -w "$D" ]; then echo writable=1; fi
 "#,
         rel = qp(&cluster.release_dir()),
         scala = cluster.scala,
@@ -133,21 +113,44 @@ if [ -w "$D" ]; then echo writable=1; fi
         confs = CONF_FILES.join(" "),
         link = qp(&cluster.current_link()),
         daemons = daemons.join(" "),
-        install = qp(&cluster.install_dir),
-        pid_dir = pid_dir,
+        pid_dir = qp(&pid_dir(cluster)),
         alive_fn = ALIVE_FN,
-        alive = "alive",
-    )
+    );
+    if host.jobmanager {
+        // Which TaskManagers the running JobManager lists: a restarted TaskManager's old entry
+        // stays until its heartbeat times out, and verification must not count it.
+        s.push_str(&format!(
+            r#"if [ -n "$(cat {pid_dir}/flink-$U-standalonesession.pid 2>/dev/null)" ]; then
+  T=$(curl -sf --max-time 3 http://127.0.0.1:{port}/taskmanagers 2>/dev/null || curl -sf --max-time 3 {url} 2>/dev/null)
+  [ -n "$T" ] && echo "registered=$(printf %s "$T" | base64 -w0)"
+fi
+"#,
+            pid_dir = qp(&pid_dir(cluster)),
+            port = cluster.rest_port,
+            url = crate::remote::q(&format!(
+                "http://{}:{}/taskmanagers",
+                host.name, cluster.rest_port
+            )),
+        ));
+    }
+    s
 }
 
-/// Parses the script's output.
-pub fn parse(out: &str) -> (HostFacts, MachineFacts) {
+#[derive(Deserialize)]
+struct TaskManagers {
+    taskmanagers: Vec<Registered>,
+}
+
+/// Parses the probe's output; keys of other probes are ignored.
+pub fn parse(out: &str) -> FlinkFacts {
     use base64::Engine;
-    let mut f = HostFacts {
-        gathered: true,
-        ..HostFacts::default()
+    let b64 = |v: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.trim())
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
     };
-    let mut m = MachineFacts::default();
+    let mut f = FlinkFacts::default();
     let mut java_path = None;
     let mut java_version = None;
     for line in out.lines() {
@@ -155,29 +158,26 @@ pub fn parse(out: &str) -> (HostFacts, MachineFacts) {
             continue;
         };
         match k {
-            "home" => f.home = Some(v.to_string()),
-            "user" => m.user = v.to_string(),
-            "hostname" => m.hostname = v.to_string(),
-            "resolves" => m.hostname_resolves = true,
             "java" => java_path = Some(v.to_string()),
             "java_version" => java_version = Some(v.to_string()),
             "java_home_missing" => f.java_home_missing = Some(v.to_string()),
             "release" => f.release_present = true,
             "artifact_sha512" if v.len() == 128 => f.artifact_sha512 = Some(v.to_string()),
             "link" => f.current_link = Some(v.to_string()),
-            "running" => f.running.push(v.to_string()),
-            "disk_free_kb" => m.disk_free_kb = v.trim().parse().ok(),
-            "writable" => m.install_dir_writable = true,
-            k if k.starts_with("conf.") => {
-                if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(v.trim()) {
-                    f.conf.insert(
-                        k[5..].to_string(),
-                        String::from_utf8_lossy(&bytes).into_owned(),
-                    );
+            "registered" => {
+                f.registered = b64(v)
+                    .and_then(|t| serde_json::from_str::<TaskManagers>(&t).ok())
+                    .map(|t| t.taskmanagers)
+            }
+            k if k.starts_with("running.") => {
+                if let (Some(role), Ok(pid)) = (Role::parse(&k[8..]), v.trim().parse()) {
+                    f.running.insert(role, pid);
                 }
             }
-            k if k.starts_with("pid.") => {
-                m.pids.insert(k[4..].to_string(), v.to_string());
+            k if k.starts_with("conf.") => {
+                if let Some(text) = b64(v) {
+                    f.conf.insert(k[5..].to_string(), text);
+                }
             }
             _ => {}
         }
@@ -191,7 +191,7 @@ pub fn parse(out: &str) -> (HostFacts, MachineFacts) {
             });
         }
     }
-    (f, m)
+    f
 }
 
 /// The feature release from `java -version`'s first line: `"1.8.0_292"` → 8, `"17.0.15"` → 17.
@@ -223,12 +223,17 @@ mod tests {
 
     #[test]
     fn parses_the_script_output() {
-        let out = "home=/root\nuser=root\nhostname=h1\nresolves=1\njava=/usr/bin/java\njava_version=openjdk version \"17.0.1\"\nrelease=1\nconf.slaves=aDEKaDIK\nlink=/opt/flink-1.9.3\nrunning=jobmanager\npid.jobmanager=42\ndisk_free_kb=1000\nwritable=1\n";
-        let (f, m) = parse(out);
+        use base64::Engine;
+        let reg = base64::engine::general_purpose::STANDARD.encode(
+            r#"{"taskmanagers":[{"id":"abc","path":"akka.tcp://flink@h2:1/user/taskmanager_0"}]}"#,
+        );
+        let out = format!("java=/usr/bin/java\njava_version=openjdk version \"17.0.1\"\nrelease=1\nconf.slaves=aDEKaDIK\nlink=/opt/flink-1.9.3\nrunning.jobmanager=42\nregistered={reg}\n");
+        let f = parse(&out);
         assert_eq!(f.java.as_ref().unwrap().major, 17);
-        assert!(f.release_present && m.hostname_resolves && m.install_dir_writable);
+        assert!(f.release_present);
         assert_eq!(f.conf["slaves"], "h1\nh2\n");
-        assert!(f.runs("jobmanager") && !f.runs("taskmanager"));
-        assert_eq!(m.pids["jobmanager"], "42");
+        assert!(f.runs(Role::JobManager) && !f.runs(Role::TaskManager));
+        assert_eq!(f.running[&Role::JobManager], 42);
+        assert_eq!(f.registered.unwrap()[0].id, "abc");
     }
 }

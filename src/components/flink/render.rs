@@ -16,10 +16,16 @@ use crate::inventory::{units, Cluster, Host};
 const EMBEDDED: &[(&str, &str)] = &[
     (
         "flink-conf.yaml.tera",
-        include_str!("../../templates/flink-conf.yaml.tera"),
+        include_str!("../../../templates/flink/flink-conf.yaml.tera"),
     ),
-    ("slaves.tera", include_str!("../../templates/slaves.tera")),
-    ("masters.tera", include_str!("../../templates/masters.tera")),
+    (
+        "slaves.tera",
+        include_str!("../../../templates/flink/slaves.tera"),
+    ),
+    (
+        "masters.tera",
+        include_str!("../../../templates/flink/masters.tera"),
+    ),
 ];
 
 /// JVM options Flink < 1.10 needs on Java 16 and later, where the JDK closes its internals.

@@ -1,16 +1,13 @@
 //! `flinkup status`: per host reachable, release and daemons; the cluster's REST figures.
 
-use std::time::Duration;
-
-use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
+use super::gather;
 use crate::cli::RemoteArgs;
+use crate::components::flink::rest::Rest;
 use crate::error::{exit, Result};
-use crate::facts;
+use crate::fleet::{Fleet, HostId};
 use crate::inventory::Loaded;
-use crate::remote::{ConnectOptions, Remote};
-use crate::verify::Rest;
 
 #[derive(Serialize)]
 struct HostStatus {
@@ -34,50 +31,28 @@ struct ClusterStatus {
 
 pub async fn status(loaded: &Loaded, remote: &RemoteArgs, json: bool) -> Result<i32> {
     let c = &loaded.cluster;
-    let opts = ConnectOptions {
-        ssh_config: remote.ssh_config.clone(),
-        connect_timeout: Some(Duration::from_secs(10)),
-    };
+    let all: Vec<&crate::inventory::Host> = c.hosts.iter().collect();
     // Every host at once; an unreachable host is a finding here, not a reason to stop.
-    let mut found: Vec<(usize, HostStatus, Option<Remote>)> =
-        stream::iter(c.hosts.iter().enumerate())
-            .map(|(i, h)| {
-                let opts = opts.clone();
-                async move {
-                    match Remote::connect(h, &opts).await {
-                        Ok(r) => {
-                            let out = r.sh(&h.name, &facts::script(c, h)).await;
-                            let (f, _) = out.map(|o| facts::parse(&o.stdout)).unwrap_or_default();
-                            let st = HostStatus {
-                                host: h.name.clone(),
-                                reachable: true,
-                                release: f.current_link.clone(),
-                                daemons: f.running.clone(),
-                                java: f.java.as_ref().map(|j| j.version.clone()),
-                                error: None,
-                            };
-                            (i, st, Some(r))
-                        }
-                        Err(e) => {
-                            let st = HostStatus {
-                                host: h.name.clone(),
-                                reachable: false,
-                                release: None,
-                                daemons: Vec::new(),
-                                java: None,
-                                error: Some(e.to_string()),
-                            };
-                            (i, st, None)
-                        }
-                    }
-                }
-            })
-            .buffer_unordered(remote.concurrency.max(1))
-            .collect()
-            .await;
-    found.sort_by_key(|(i, _, _)| *i);
-    let (hosts, remotes): (Vec<HostStatus>, Vec<Option<Remote>>) =
-        found.into_iter().map(|(_, st, r)| (st, r)).unzip();
+    let (fleet, failures) =
+        Fleet::connect_lenient(&all, &super::connect_options(remote), remote.concurrency).await;
+    let facts = gather(c, &fleet).await.unwrap_or_default();
+    let hosts = c
+        .hosts
+        .iter()
+        .map(|h| {
+            let id = HostId::of(h);
+            let failure = failures.iter().find(|f| f.host == id);
+            let f = &facts.host(&id).flink;
+            HostStatus {
+                host: h.name.clone(),
+                reachable: failure.is_none(),
+                release: f.current_link.clone(),
+                daemons: f.running.keys().map(|r| r.to_string()).collect(),
+                java: f.java.as_ref().map(|j| j.version.clone()),
+                error: failure.map(|f| f.error.to_string()),
+            }
+        })
+        .collect();
     let jm = c.jobmanager();
     let mut st = ClusterStatus {
         cluster: c.name.clone(),
@@ -87,20 +62,27 @@ pub async fn status(loaded: &Loaded, remote: &RemoteArgs, json: bool) -> Result<
         slots_available: None,
         rest_error: None,
     };
-    let local = Remote::Local;
-    let jm_remote = remotes[0].as_ref().unwrap_or(&local);
-    let rest = Rest::new(&jm.name, c.rest_port, &jm.name, jm_remote);
-    match rest.overview().await {
-        Ok(o) => {
-            st.taskmanagers = Some(o.taskmanagers);
-            st.slots_total = Some(o.slots_total);
-            st.slots_available = Some(o.slots_available);
+    match fleet.get(&HostId::of(jm)) {
+        Ok(jm_remote) => {
+            let rest = Rest::new(&jm.name, c.rest_port, &jm.name, jm_remote);
+            match rest.overview().await {
+                Ok(o) => {
+                    st.taskmanagers = Some(o.taskmanagers);
+                    st.slots_total = Some(o.slots_total);
+                    st.slots_available = Some(o.slots_available);
+                }
+                Err(e) => st.rest_error = Some(e),
+            }
         }
-        Err(e) => st.rest_error = Some(e),
+        // Never ask another Flink (this machine's own, say) in its place.
+        Err(_) => {
+            st.rest_error = Some(format!(
+                "the JobManager host {} is unreachable, so its REST API was not asked",
+                jm.name
+            ))
+        }
     }
-    for r in remotes.into_iter().flatten() {
-        r.close().await;
-    }
+    fleet.close().await;
     if json {
         println!("{}", serde_json::to_string_pretty(&st).unwrap_or_default());
     } else {

@@ -6,8 +6,8 @@
 
 use std::time::SystemTime;
 
+use super::HostId;
 use crate::error::{Error, Result};
-use crate::inventory::Cluster;
 use crate::remote::{q, qp, Remote};
 
 /// Who holds (or would hold) the lock.
@@ -40,7 +40,7 @@ impl Owner {
         )
     }
 
-    fn parse(text: &str) -> Owner {
+    pub fn parse(text: &str) -> Owner {
         let mut o = Owner::default();
         for line in text.lines() {
             match line.split_once('=') {
@@ -70,20 +70,31 @@ impl Owner {
     }
 }
 
-fn lock_dir(cluster: &Cluster) -> String {
-    format!("{}/lock", cluster.state_dir())
+/// Where the lock lives: the coordinating host (the JobManager's) and its state directory.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub host: HostId,
+    pub state_dir: String,
+    /// The inventory file, named in the message that tells how to unlock.
+    pub inventory: String,
+}
+
+impl Site {
+    pub fn lock_dir(&self) -> String {
+        format!("{}/lock", self.state_dir)
+    }
 }
 
 /// Takes the lock or explains who holds it.
-pub async fn acquire(cluster: &Cluster, jm: &Remote, command: &str) -> Result<Owner> {
+pub async fn acquire(site: &Site, jm: &Remote, command: &str) -> Result<Owner> {
     let me = Owner::me(command);
-    let dir = qp(&lock_dir(cluster));
+    let dir = qp(&site.lock_dir());
     let script = format!(
         "mkdir -p {state} || exit 1; if mkdir {dir} 2>/dev/null; then printf %s {info} > {dir}/info; echo acquired; else cat {dir}/info 2>/dev/null; fi",
-        state = qp(&cluster.state_dir()),
+        state = qp(&site.state_dir),
         info = q(&me.render()),
     );
-    let host = &cluster.jobmanager().name;
+    let host = site.host.as_str();
     let out = jm
         .must(host, "cannot take the deploy lock", &script)
         .await?;
@@ -99,44 +110,32 @@ pub async fn acquire(cluster: &Cluster, jm: &Remote, command: &str) -> Result<Ow
     Err(Error::Failed(format!(
         "{host}: the cluster is locked by {}.{stale} Wait for that run to finish; if it was killed, remove the lock with `flinkup unlock -i {}`",
         holder.describe(),
-        cluster.source.display()
+        site.inventory
     )))
 }
 
 /// Releases the lock if this process holds it.
-pub async fn release(cluster: &Cluster, jm: &Remote, me: &Owner) {
-    let dir = qp(&lock_dir(cluster));
+pub async fn release(site: &Site, jm: &Remote, me: &Owner) {
+    let dir = qp(&site.lock_dir());
     let script = format!(
         "if grep -qx {pid} {dir}/info 2>/dev/null && grep -qx {machine} {dir}/info; then rm -rf {dir}; rmdir {state} 2>/dev/null; fi; exit 0",
         pid = q(&format!("pid={}", me.pid)),
         machine = q(&format!("machine={}", me.machine)),
-        state = qp(&cluster.state_dir()),
+        state = qp(&site.state_dir),
     );
-    let _ = jm.sh(&cluster.jobmanager().name, &script).await;
+    let _ = jm.sh(site.host.as_str(), &script).await;
 }
 
-/// Reads the current lock, if any.
-pub async fn read(cluster: &Cluster, jm: &Remote) -> Result<Option<Owner>> {
-    let dir = qp(&lock_dir(cluster));
-    let out = jm
-        .sh(
-            &cluster.jobmanager().name,
-            &format!("[ -d {dir} ] && {{ echo locked; cat {dir}/info 2>/dev/null; }}; exit 0"),
-        )
-        .await?;
-    Ok(out
-        .stdout
-        .starts_with("locked")
-        .then(|| Owner::parse(&out.stdout)))
-}
-
-pub async fn remove(cluster: &Cluster, jm: &Remote) -> Result<()> {
-    let dir = qp(&lock_dir(cluster));
-    jm.must(
-        &cluster.jobmanager().name,
-        "cannot remove the lock",
-        &format!("rm -rf {dir}"),
+/// A shell fragment that prints `lock.<key>=<value>` lines when the lock is held; read-only,
+/// part of the coordinating host's facts.
+pub fn probe(site: &Site) -> String {
+    format!(
+        "if [ -d {dir} ]; then echo lock.held=1; sed 's/^/lock./' {dir}/info 2>/dev/null; echo; fi",
+        dir = qp(&site.lock_dir())
     )
-    .await
-    .map(drop)
+}
+
+/// The holder, from the `lock.*` fact lines (without their prefix).
+pub fn parse_holder(lines: &str) -> Owner {
+    Owner::parse(lines)
 }

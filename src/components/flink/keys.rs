@@ -4,7 +4,7 @@
 //! cluster that silently runs with one slot. The table covers the families an operator sets
 //! by hand; families whose keys are open-ended (metric reporters, security, akka…) pass.
 
-use super::{suggest, Version};
+use crate::inventory::{suggest, Version};
 
 /// Keys documented for Flink 1.9 in the families the table covers.
 const KEYS_1_9: &[&str] = &[

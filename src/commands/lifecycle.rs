@@ -1,0 +1,197 @@
+//! `flinkup start`, `stop`, `destroy` and `unlock`: each builds its plan from facts and runs
+//! exactly it; `--dry-run` prints the plan and changes nothing.
+
+use super::{
+    cancel_on_ctrl_c, connect, execute, gather, locked, print_plan, reporter, warnings, Execute,
+};
+use crate::cli::{OutputArgs, RemoteArgs, RunArgs};
+use crate::components::flink;
+use crate::error::{exit, Result};
+use crate::facts::Facts;
+use crate::inventory::Loaded;
+use crate::plan::{Action, ComponentInfo, HostView, Plan, PlanMode, Stage};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Start,
+    Stop,
+    Destroy,
+}
+
+impl Verb {
+    fn name(self) -> &'static str {
+        match self {
+            Verb::Start => "start",
+            Verb::Stop => "stop",
+            Verb::Destroy => "destroy",
+        }
+    }
+}
+
+fn build(verb: Verb, loaded: &Loaded, facts: &Facts) -> Plan {
+    let inp = flink::plan::Inputs {
+        cluster: &loaded.cluster,
+        facts,
+        mode: PlanMode::Live,
+        artifact: Default::default(),
+        warnings: warnings(loaded),
+    };
+    match verb {
+        Verb::Start => flink::plan::start(&inp),
+        Verb::Stop => flink::plan::stop(&inp),
+        Verb::Destroy => flink::plan::destroy(&inp),
+    }
+}
+
+pub async fn run(
+    verb: Verb,
+    loaded: &Loaded,
+    run: &RunArgs,
+    remote: &RemoteArgs,
+    output: &OutputArgs,
+) -> Result<i32> {
+    let c = &loaded.cluster;
+    let fleet = connect(c, remote).await?;
+    if run.dry_run {
+        let facts = gather(c, &fleet).await;
+        fleet.close().await;
+        print_plan(&build(verb, loaded, &facts?), output.json);
+        return Ok(exit::OK);
+    }
+    let rep = reporter(output.quiet, output.json);
+    let work = async {
+        let fleet = &fleet;
+        let cancel = cancel_on_ctrl_c(rep.clone());
+        let facts = gather(c, fleet).await?;
+        let plan = build(verb, loaded, &facts);
+        let how = Execute {
+            command: verb.name(),
+            yes: run.yes,
+            json: output.json,
+            ask: verb == Verb::Destroy,
+        };
+        execute(&plan, how, fleet, rep.clone(), cancel).await?;
+        if !output.json {
+            println!(
+                "{}: {}",
+                c.name,
+                match verb {
+                    Verb::Start if plan.is_noop() => "already running; verified",
+                    Verb::Start => "started and verified",
+                    Verb::Stop if plan.is_noop() =>
+                        "nothing was running; no Flink daemon is running on any host",
+                    Verb::Stop => "stopped; no Flink daemon is running on any host",
+                    Verb::Destroy => "destroyed: what flinkup installed is gone from every host",
+                }
+            );
+        }
+        Ok(exit::OK)
+    };
+    let r = locked(c, &fleet, verb.name(), work).await;
+    fleet.close().await;
+    r
+}
+
+/// `unlock`: a plan of one step, removing the lock a killed run left behind.
+pub async fn unlock(
+    loaded: &Loaded,
+    run: &RunArgs,
+    remote: &RemoteArgs,
+    output: &OutputArgs,
+) -> Result<i32> {
+    let c = &loaded.cluster;
+    let site = flink::lock_site(c);
+    let jm = c.jobmanager();
+    let fleet = crate::fleet::Fleet::connect(&[jm], &super::connect_options(remote), 1).await?;
+    let facts = gather(c, &fleet).await;
+    let result = async {
+        let facts = facts?;
+        let holder = facts.host(&site.host).machine.lock.clone();
+        let mut plan = Plan {
+            command: "unlock".into(),
+            cluster: c.name.clone(),
+            mode: PlanMode::Live,
+            components: vec![ComponentInfo {
+                name: flink::NAME.into(),
+                version: c.version.to_string(),
+                detail: format!("Scala {}", c.scala),
+                artifact: None,
+                summary: c.topology(),
+            }],
+            hosts: vec![HostView {
+                host: site.host.clone(),
+                address: jm.address.clone(),
+                roles: jm.roles(),
+                java: None,
+                current_release: None,
+                running: Vec::new(),
+                notes: match &holder {
+                    Some(h) => vec![format!(
+                        "locked by {}{}",
+                        h.describe(),
+                        if h.is_stale() {
+                            " (stale: that process no longer runs on this machine)"
+                        } else {
+                            ""
+                        }
+                    )],
+                    None => vec!["not locked".into()],
+                },
+            }],
+            preflight: Vec::new(),
+            stages: Vec::new(),
+            sizing: Vec::new(),
+            warnings: Vec::new(),
+        };
+        if let Some(h) = &holder {
+            let mut s = Stage::new("unlock", None);
+            s.push(
+                &site.host,
+                Action::Unlock {
+                    lock_dir: site.lock_dir(),
+                    holder: h.describe(),
+                },
+            );
+            plan.stages.push(s);
+        }
+        if run.dry_run {
+            print_plan(&plan, output.json);
+            return Ok(exit::OK);
+        }
+        let Some(h) = holder else {
+            println!("{}: not locked", site.host);
+            return Ok(exit::OK);
+        };
+        println!(
+            "{}: locked by {}{}",
+            site.host,
+            h.describe(),
+            if h.is_stale() {
+                " (stale: that process no longer runs on this machine)"
+            } else {
+                ""
+            }
+        );
+        super::confirm(
+            run.yes,
+            "Remove this lock? Only do so if that run is gone.",
+            "unlock needs confirmation: no terminal to ask on; run again with --yes",
+            "the lock was kept",
+        )?;
+        let rep = reporter(output.quiet, output.json);
+        let cancel = cancel_on_ctrl_c(rep.clone());
+        // The lock and its holder were shown above; the plan is its one step.
+        crate::apply::Runner {
+            fleet: &fleet,
+            rep: rep.as_ref(),
+            cancel,
+        }
+        .run(&plan)
+        .await?;
+        println!("{}: lock removed", site.host);
+        Ok(exit::OK)
+    }
+    .await;
+    fleet.close().await;
+    result
+}

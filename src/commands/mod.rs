@@ -1,0 +1,411 @@
+//! One file per subcommand: resolve arguments, gather facts, build the plan, show it,
+//! confirm, run it. What they share lives here: loading the inventory, connecting, gathering
+//! facts, the deploy lock, confirmation prompts, and executing a plan.
+
+mod check;
+mod deploy;
+mod lifecycle;
+mod status;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::apply::Runner;
+use crate::artifact::{self, FetchOptions};
+use crate::cli::{Cli, Command, FetchArgs, RemoteArgs};
+use crate::components::flink::{self, plan::ArtifactState, render::Renderer};
+use crate::error::{exit, Error, Result};
+use crate::facts::{self, Facts, HostFacts};
+use crate::fleet::{lock, Fleet, HostId, CONNECT_TIMEOUT};
+use crate::inventory::{self, Cluster, Diagnostic, LoadOptions, Loaded, StartMode};
+use crate::plan::{self, Plan, PlanMode};
+use crate::remote::ConnectOptions;
+use crate::report::{self, Event, Reporter, Style};
+
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Validate { inv } => validate(&inv.inventory),
+        Command::Render { inv, output } => render(&inv.inventory, &output),
+        Command::Plan {
+            inv,
+            offline,
+            json,
+            fetch,
+            remote,
+        } => {
+            let loaded = load(&inv.inventory, fetch.insecure_no_checksum)?;
+            if offline {
+                offline_plan(&loaded, &fetch, json)
+            } else {
+                runtime()?.block_on(deploy::preview(&loaded, &fetch, &remote, json))
+            }
+        }
+        Command::Deploy {
+            inv,
+            run,
+            fetch,
+            remote,
+            output,
+        } => {
+            let loaded = load(&inv.inventory, fetch.insecure_no_checksum)?;
+            if run.dry_run {
+                return runtime()?.block_on(deploy::preview(&loaded, &fetch, &remote, output.json));
+            }
+            runtime()?.block_on(deploy::deploy(&loaded, run.yes, &fetch, &remote, &output))
+        }
+        Command::Check { inv, remote } => {
+            let loaded = load(&inv.inventory, false)?;
+            runtime()?.block_on(check::check(&loaded, &remote))
+        }
+        Command::Status { inv, remote, json } => {
+            let loaded = load(&inv.inventory, false)?;
+            runtime()?.block_on(status::status(&loaded, &remote, json))
+        }
+        Command::Start {
+            inv,
+            run,
+            remote,
+            output,
+        } => {
+            let loaded = load(&inv.inventory, false)?;
+            runtime()?.block_on(lifecycle::run(
+                lifecycle::Verb::Start,
+                &loaded,
+                &run,
+                &remote,
+                &output,
+            ))
+        }
+        Command::Stop {
+            inv,
+            run,
+            remote,
+            output,
+        } => {
+            let loaded = load(&inv.inventory, false)?;
+            runtime()?.block_on(lifecycle::run(
+                lifecycle::Verb::Stop,
+                &loaded,
+                &run,
+                &remote,
+                &output,
+            ))
+        }
+        Command::Destroy {
+            inv,
+            run,
+            remote,
+            output,
+        } => {
+            let loaded = load(&inv.inventory, false)?;
+            runtime()?.block_on(lifecycle::run(
+                lifecycle::Verb::Destroy,
+                &loaded,
+                &run,
+                &remote,
+                &output,
+            ))
+        }
+        Command::Unlock {
+            inv,
+            run,
+            remote,
+            output,
+        } => {
+            let loaded = load(&inv.inventory, false)?;
+            runtime()?.block_on(lifecycle::unlock(&loaded, &run, &remote, &output))
+        }
+        Command::Fetch {
+            inv,
+            fetch,
+            quiet,
+            json,
+        } => {
+            let loaded = load(&inv.inventory, fetch.insecure_no_checksum)?;
+            let opts = FetchOptions::new(fetch.cache_dir.clone());
+            let rep = report::reporter(Style::choose(quiet, json));
+            let got = runtime()?.block_on(artifact::fetch(
+                &loaded.cluster.artifact,
+                &opts,
+                rep.as_ref(),
+            ))?;
+            if !json {
+                // sha512sum format, so the line can be checked with `sha512sum -c`.
+                println!("{}  {}", got.sha512, got.path.display());
+            }
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn load(path: &Path, insecure_no_checksum: bool) -> Result<Loaded> {
+    let loaded = inventory::load(
+        path,
+        LoadOptions {
+            insecure_no_checksum,
+        },
+    )?;
+    print_warnings(&loaded.warnings);
+    Ok(loaded)
+}
+
+fn print_warnings(warnings: &[Diagnostic]) {
+    for w in warnings {
+        eprintln!("{w}\n");
+    }
+}
+
+fn validate(path: &Path) -> Result<i32> {
+    let loaded = load(path, false)?;
+    let c = &loaded.cluster;
+    println!(
+        "{}: valid. Cluster {}, Flink {}: {}{}",
+        path.display(),
+        c.name,
+        c.version,
+        c.topology(),
+        match loaded.warnings.len() {
+            0 => String::new(),
+            n => format!(" ({n} warning{})", if n == 1 { "" } else { "s" }),
+        }
+    );
+    Ok(exit::OK)
+}
+
+fn render(path: &Path, out: &Path) -> Result<i32> {
+    use crate::components::flink::render::HostExtras;
+    let loaded = load(path, false)?;
+    let c = &loaded.cluster;
+    let renderer = Renderer::new(c)?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| Error::io(format!("cannot create {}", out.display()), e))?;
+    let jm = c.jobmanager();
+    let files = renderer.render(c, &HostExtras::for_host(c, jm, None))?;
+    for f in &files {
+        let p = out.join(&f.name);
+        std::fs::write(&p, &f.content)
+            .map_err(|e| Error::io(format!("cannot write {}", p.display()), e))?;
+        println!("wrote {}", p.display());
+    }
+    Ok(exit::OK)
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("cannot start the async runtime", e))
+}
+
+fn warnings(loaded: &Loaded) -> Vec<String> {
+    loaded.warnings.iter().map(|w| w.message.clone()).collect()
+}
+
+/// What is known of the tarball without downloading: pinned or cached sha512, local size.
+fn artifact_state(c: &Cluster, fetch: &FetchArgs) -> ArtifactState {
+    let cache = FetchOptions::new(fetch.cache_dir.clone()).cache_dir;
+    let sha512 = c
+        .artifact
+        .checksum
+        .pinned_sha512()
+        .or_else(|| artifact::cached_sha512(&c.artifact, &cache));
+    let size = c
+        .artifact
+        .path
+        .as_ref()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .or_else(|| artifact::cached_size(&c.artifact, &cache));
+    ArtifactState {
+        local: None,
+        sha512,
+        size,
+        cached: Some(artifact::is_cached(&c.artifact, &cache)),
+    }
+}
+
+fn offline_plan(loaded: &Loaded, fetch: &FetchArgs, json: bool) -> Result<i32> {
+    let c = &loaded.cluster;
+    let facts = Facts::default();
+    let mut art = artifact_state(c, fetch);
+    art.sha512 = c.artifact.checksum.pinned_sha512();
+    let inputs = flink::plan::Inputs {
+        cluster: c,
+        facts: &facts,
+        mode: PlanMode::Offline,
+        artifact: art,
+        warnings: warnings(loaded),
+    };
+    let plan = flink::plan::deploy(&inputs, &Renderer::new(c)?)?;
+    print_plan(&plan, json);
+    Ok(exit::OK)
+}
+
+pub(crate) fn print_plan(plan: &Plan, json: bool) {
+    if json {
+        plan::display::print_json(plan);
+    } else {
+        print!("{}", plan::display::text(plan));
+    }
+}
+
+fn connect_options(args: &RemoteArgs) -> ConnectOptions {
+    ConnectOptions {
+        ssh_config: args.ssh_config.clone(),
+        connect_timeout: Some(CONNECT_TIMEOUT),
+    }
+}
+
+/// Connects to every host of the cluster; any unreachable host refuses the command.
+async fn connect(c: &Cluster, args: &RemoteArgs) -> Result<Fleet> {
+    let hosts: Vec<&inventory::Host> = c.hosts.iter().collect();
+    Fleet::connect(&hosts, &connect_options(args), args.concurrency).await
+}
+
+/// Reads every connected host's state, bounded by the fleet's concurrency; read-only. In
+/// cluster-script mode the JobManager host also reports what it sees of its peers.
+async fn gather(c: &Cluster, fleet: &Fleet) -> Result<Facts> {
+    let ids: Vec<HostId> = c
+        .hosts
+        .iter()
+        .map(HostId::of)
+        .filter(|id| fleet.has(id))
+        .collect();
+    let results = fleet
+        .for_each(&ids, |id, remote| async move {
+            let h = c
+                .hosts
+                .iter()
+                .find(|h| HostId::of(h) == id)
+                .ok_or_else(|| Error::Failed(format!("{id} is not in the inventory")))?;
+            let script = format!(
+                "{}\n{}",
+                facts::machine_script(&flink::machine_probe(c, h)),
+                flink::probe::script(c, h)
+            );
+            let out = remote.sh(id.as_str(), &script).await?;
+            Ok(HostFacts {
+                gathered: true,
+                machine: facts::parse_machine(&out.stdout),
+                flink: flink::probe::parse(&out.stdout),
+            })
+        })
+        .await;
+    let mut f = Facts::default();
+    for (id, r) in results {
+        f.hosts.insert(id, r?);
+    }
+    let jm = flink::coordinator(c);
+    if c.start == StartMode::ClusterScript && fleet.has(&jm) {
+        let peers = flink::ssh_peers(c);
+        let out = fleet
+            .get(&jm)?
+            .sh(jm.as_str(), &facts::peers_script(&peers))
+            .await?;
+        f.peers = facts::parse_peers(&out.stdout, &peers);
+    }
+    Ok(f)
+}
+
+/// Sets the flag on Ctrl-C so the runner stops between two steps.
+fn cancel_on_ctrl_c(rep: Arc<dyn Reporter>) -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            f.store(true, Ordering::SeqCst);
+            rep.event(&Event::Warning {
+                message: "interrupted: finishing the current action, then stopping".into(),
+            });
+        }
+    });
+    flag
+}
+
+/// Asks a yes/no question on the terminal; `--yes` answers it, and without a terminal the
+/// answer is no (exit 2) with `no_tty` saying how to proceed.
+fn confirm(yes: bool, question: &str, no_tty: &str, declined: &str) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(no_tty.into()));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Error::Usage(declined.into()))
+    }
+}
+
+/// How a plan is carried out once built.
+struct Execute<'a> {
+    command: &'a str,
+    yes: bool,
+    json: bool,
+    /// Ask before executing (when the plan changes anything).
+    ask: bool,
+}
+
+/// Shows the plan, refuses it if preflight found what cannot work, asks if needed, and runs
+/// exactly it.
+async fn execute(
+    plan: &Plan,
+    how: Execute<'_>,
+    fleet: &Fleet,
+    rep: Arc<dyn Reporter>,
+    cancel: Arc<AtomicBool>,
+) -> Result<()> {
+    if !how.json {
+        print_plan(plan, false);
+    }
+    let refusals = plan.refusals();
+    if !refusals.is_empty() {
+        return Err(Error::Refused(refusals));
+    }
+    if how.ask && !plan.is_noop() {
+        confirm(
+            how.yes,
+            "Apply this plan?",
+            &format!("{} needs confirmation: no terminal to ask on. Review the plan above and run again with --yes", how.command),
+            "not applied: the plan was not confirmed",
+        )?;
+    }
+    if cancel.load(Ordering::SeqCst) {
+        return Err(Error::Interrupted);
+    }
+    let runner = Runner {
+        fleet,
+        rep: rep.as_ref(),
+        cancel,
+    };
+    runner.run(plan).await?;
+    if how.json {
+        print_plan(plan, true);
+    }
+    Ok(())
+}
+
+/// Runs `work` while holding the deploy lock, then releases it and closes every connection,
+/// whatever `work` returned.
+async fn locked<Fut>(c: &Cluster, fleet: &Fleet, command: &str, work: Fut) -> Result<i32>
+where
+    Fut: std::future::Future<Output = Result<i32>>,
+{
+    let site = flink::lock_site(c);
+    let jm = fleet.get(&site.host)?;
+    let me = lock::acquire(&site, jm, command).await?;
+    let r = work.await;
+    lock::release(&site, jm, &me).await;
+    r
+}
+
+fn reporter(quiet: bool, json: bool) -> Arc<dyn Reporter> {
+    Arc::from(report::reporter(Style::choose(quiet, json)))
+}

@@ -1,0 +1,133 @@
+//! Apache Flink standalone clusters: the first component. Its inventory keys ([`keys`]),
+//! templates ([`render`]), facts probe ([`probe`]), plan rules ([`plan`]), daemons and REST
+//! health ([`rest`]) and the guide's sizing advice ([`sizing`]) all live here.
+
+pub mod keys;
+pub mod plan;
+pub mod probe;
+pub mod render;
+pub mod rest;
+pub mod sizing;
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::facts::{MachineProbe, SshPeer};
+use crate::fleet::{lock, HostId};
+use crate::inventory::{Cluster, Host};
+
+/// The component's name in plans and output.
+pub const NAME: &str = "Flink";
+
+/// A Flink daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    JobManager,
+    TaskManager,
+}
+
+impl Role {
+    pub const ALL: [Role; 2] = [Role::JobManager, Role::TaskManager];
+
+    /// The name flink-daemon.sh gives its pid file: `flink-<user>-<name>.pid`.
+    pub fn pid_name(self) -> &'static str {
+        match self {
+            Role::JobManager => "standalonesession",
+            Role::TaskManager => "taskexecutor",
+        }
+    }
+
+    /// The script under bin/ that starts and stops it.
+    pub fn script(self) -> &'static str {
+        match self {
+            Role::JobManager => "jobmanager.sh",
+            Role::TaskManager => "taskmanager.sh",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::JobManager => "jobmanager",
+            Role::TaskManager => "taskmanager",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The roles the inventory gives a host.
+pub fn roles(host: &Host) -> Vec<Role> {
+    let mut r = Vec::new();
+    if host.jobmanager {
+        r.push(Role::JobManager);
+    }
+    if host.taskmanager {
+        r.push(Role::TaskManager);
+    }
+    r
+}
+
+/// The JobManager host: where the lock lives, start-cluster.sh runs and REST is asked.
+pub fn coordinator(c: &Cluster) -> HostId {
+    HostId::of(c.jobmanager())
+}
+
+/// Where the deploy lock of this cluster lives.
+pub fn lock_site(c: &Cluster) -> lock::Site {
+    lock::Site {
+        host: coordinator(c),
+        state_dir: c.state_dir(),
+        inventory: c.source.display().to_string(),
+    }
+}
+
+/// The lines that open and close flinkup's block in the JobManager host's `~/.ssh/config`.
+pub fn ssh_markers(c: &Cluster) -> (String, String) {
+    (
+        format!(
+            "# BEGIN flinkup cluster {} (managed: edits are replaced)",
+            c.name
+        ),
+        format!("# END flinkup cluster {}", c.name),
+    )
+}
+
+/// How start-cluster.sh on the JobManager host reaches each TaskManager host. Flink's ssh
+/// logs in as the JobManager host's user, so a peer's user matters only where it differs.
+pub fn ssh_peers(c: &Cluster) -> Vec<SshPeer> {
+    let jm_user = c.jobmanager().user.clone();
+    c.taskmanagers()
+        .map(|h| SshPeer {
+            host: HostId::of(h),
+            name: h.name.clone(),
+            address: h.address.clone(),
+            port: h.port.unwrap_or(22),
+            user: h.user.clone().filter(|u| Some(u) != jm_user.as_ref()),
+        })
+        .collect()
+}
+
+/// What the engine's probe should read on this host for Flink.
+pub fn machine_probe(c: &Cluster, host: &Host) -> MachineProbe {
+    MachineProbe {
+        install_dir: c.install_dir.clone(),
+        ports: if host.jobmanager {
+            vec![c.rpc_port, c.rest_port]
+        } else {
+            Vec::new()
+        },
+        // Read even in direct mode, so a block left from cluster-script mode can be removed.
+        ssh_block: host.jobmanager.then(|| ssh_markers(c)),
+        lock: host.jobmanager.then(|| lock_site(c)),
+    }
+}

@@ -1,0 +1,709 @@
+//! Flink's plan rules: desired state (the inventory, rendered files) + facts → stages.
+//! Pure: no network, no disk, no clock. Every command that changes a Flink cluster builds
+//! its plan here: deploy, start, stop, destroy.
+
+use std::collections::HashMap;
+
+use similar::TextDiff;
+
+use super::probe::FlinkFacts;
+use super::render::{HostExtras, Renderer};
+use super::rest::{ClusterCheck, TmHost};
+use super::{coordinator, roles, sizing, ssh_markers, ssh_peers, Role, NAME};
+use crate::components::Check;
+use crate::error::Result;
+use crate::facts::{Facts, HostFacts};
+use crate::fleet::HostId;
+use crate::inventory::{units, Cluster, Host, StartMode};
+use crate::plan::{
+    Action, ArtifactInfo, Change, ComponentInfo, Finding, HostView, OnFailure, Plan, PlanMode,
+    Stage,
+};
+
+/// What is known about the tarball when planning.
+#[derive(Debug, Clone, Default)]
+pub struct ArtifactState {
+    /// The verified file on the operator's machine, once fetched.
+    pub local: Option<String>,
+    /// Its sha512: pinned, cached or fetched.
+    pub sha512: Option<String>,
+    /// Its size, when the file is at hand (cached, local `path:`, or fetched).
+    pub size: Option<u64>,
+    /// Whether the cache holds it (None: not looked at).
+    pub cached: Option<bool>,
+}
+
+pub struct Inputs<'a> {
+    pub cluster: &'a Cluster,
+    pub facts: &'a Facts,
+    pub mode: PlanMode,
+    pub artifact: ArtifactState,
+    /// Inventory warnings, repeated in the plan.
+    pub warnings: Vec<String>,
+}
+
+/// Apache's tarballs are about 250 MB: the estimate when the real size is not at hand.
+const TARBALL_ESTIMATE: u64 = 260 * 1024 * 1024;
+
+/// The disk a host needs to install a release: twice the tarball (the tarball and the
+/// unpacked release). Returns the bytes needed and whether the size is real or an estimate.
+pub fn disk_needed(tarball: Option<u64>) -> (u64, bool) {
+    match tarball {
+        Some(s) => (2 * s, true),
+        None => (2 * TARBALL_ESTIMATE, false),
+    }
+}
+
+/// Resolves a leading `~` against the host's home directory, when known.
+pub fn resolve(path: &str, home: Option<&str>) -> String {
+    match (path.strip_prefix('~'), home) {
+        (Some(rest), Some(h)) => format!("{}{rest}", h.trim_end_matches('/')),
+        _ => path.to_string(),
+    }
+}
+
+pub fn unified_diff(old: &str, new: &str, path: &str) -> String {
+    TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(2)
+        .header(&format!("a{path}"), &format!("b{path}"))
+        .to_string()
+}
+
+/// Diffs by (old, new, path): hundreds of TaskManagers usually share the same few.
+#[derive(Default)]
+struct Diffs(HashMap<(String, String, String), String>);
+
+impl Diffs {
+    fn get(&mut self, old: &str, new: &str, path: &str) -> String {
+        let key = (old.to_string(), new.to_string(), path.to_string());
+        self.0
+            .entry(key)
+            .or_insert_with(|| unified_diff(old, new, path))
+            .clone()
+    }
+}
+
+/// Paths on one host, with `~` resolved where the host's home is known.
+struct Paths {
+    release: String,
+    state: String,
+    link: String,
+}
+
+fn paths(c: &Cluster, f: &HostFacts) -> Paths {
+    let home = f.machine.home.as_deref();
+    Paths {
+        release: resolve(&c.release_dir(), home),
+        state: resolve(&c.state_dir(), home),
+        link: resolve(&c.current_link(), home),
+    }
+}
+
+fn artifact_info(c: &Cluster, cached: Option<bool>) -> ArtifactInfo {
+    let art = &c.artifact;
+    let checksum = match (&art.checksum.pinned, &art.checksum.sidecar) {
+        (Some(p), Some(s)) => format!(
+            "{} pinned in the inventory, cross-checked with {s}",
+            p.algorithm
+        ),
+        (Some(p), None) => format!("{} pinned in the inventory", p.algorithm),
+        (None, Some(s)) => format!("sha512 from {s}"),
+        (None, None) => "none".into(),
+    };
+    ArtifactInfo {
+        file_name: art.file_name.clone(),
+        source: art
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .or_else(|| art.urls.first().cloned())
+            .unwrap_or_default(),
+        mirrors: art.urls.iter().skip(1).cloned().collect(),
+        checksum,
+        insecure: art.checksum.insecure,
+        cached,
+    }
+}
+
+/// The plan's frame: the component, the hosts as they are now, no stages yet.
+fn skeleton(inp: &Inputs, command: &str) -> Plan {
+    let c = inp.cluster;
+    let hosts = c
+        .hosts
+        .iter()
+        .map(|h| {
+            let f = &inp.facts.host(&HostId::of(h)).flink;
+            HostView {
+                host: HostId::of(h),
+                address: h.address.clone(),
+                roles: h.roles(),
+                java: f
+                    .java
+                    .as_ref()
+                    .map(|j| format!("{} ({})", j.version, j.path)),
+                current_release: f.current_link.clone(),
+                running: f.running.keys().map(|r| r.to_string()).collect(),
+                notes: Vec::new(),
+            }
+        })
+        .collect();
+    Plan {
+        command: command.into(),
+        cluster: c.name.clone(),
+        mode: inp.mode,
+        components: vec![ComponentInfo {
+            name: NAME.into(),
+            version: c.version.to_string(),
+            detail: format!("Scala {}", c.scala),
+            artifact: (command == "deploy").then(|| artifact_info(c, inp.artifact.cached)),
+            summary: c.topology(),
+        }],
+        hosts,
+        preflight: Vec::new(),
+        stages: Vec::new(),
+        sizing: Vec::new(),
+        warnings: inp.warnings.clone(),
+    }
+}
+
+/// Findings that refuse any plan that starts Flink: a host whose own name does not resolve,
+/// and (when the JobManager is not running) its ports held by another process.
+fn start_preflight(inp: &Inputs, plan: &mut Plan) {
+    let c = inp.cluster;
+    for h in &c.hosts {
+        let id = HostId::of(h);
+        let m = &inp.facts.host(&id).machine;
+        if inp.facts.host(&id).gathered && !m.hostname_resolves {
+            plan.preflight.push(Finding::error(
+                Some(&id),
+                format!("its host name `{}` does not resolve on the host: Flink's TaskManager dies with UnknownHostException", m.hostname),
+                "add the name to the host's /etc/hosts (or DNS) and run again",
+            ));
+        }
+    }
+    let jm = coordinator(c);
+    let jf = inp.facts.host(&jm);
+    if jf.gathered && !jf.flink.runs(Role::JobManager) {
+        for (key, port) in [
+            ("jobmanager.rpc.port", c.rpc_port),
+            ("rest.port", c.rest_port),
+        ] {
+            if let Some(p) = jf.machine.ports.get(&port) {
+                plan.preflight.push(Finding::error(
+                    Some(&jm),
+                    format!(
+                        "{key} {port} is taken by {}; the JobManager could not start",
+                        if p.holder.is_empty() {
+                            "another process"
+                        } else {
+                            &p.holder
+                        }
+                    ),
+                    "stop that process or choose another port in the inventory's config",
+                ));
+            }
+        }
+    }
+}
+
+/// In cluster-script mode: the JobManager host must have ssh and reach every TaskManager
+/// host's sshd; then flinkup can write its ssh_config block and trust. Returns the stage.
+fn trust_stage(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
+    let c = inp.cluster;
+    let jm = coordinator(c);
+    let jf = inp.facts.host(&jm);
+    let peers = ssh_peers(c);
+    let mut stage = Stage::new("trust", None);
+    stage.if_failed = "Nothing was installed, started or stopped.".into();
+    let (begin, end) = ssh_markers(c);
+    let wanted: Vec<String> = peers
+        .iter()
+        .filter(|p| p.needs_config())
+        .map(|p| {
+            let mut b = format!(
+                "Host {}\n  HostName {}\n  Port {}\n",
+                p.name, p.address, p.port
+            );
+            if let Some(u) = &p.user {
+                b.push_str(&format!("  User {u}\n"));
+            }
+            b
+        })
+        .collect();
+    let block = (!wanted.is_empty()).then(|| format!("{begin}\n{}{end}\n", wanted.concat()));
+    if c.start != StartMode::ClusterScript {
+        if jf.machine.ssh_block.is_some() {
+            stage.push(
+                &jm,
+                Action::SshConfig {
+                    begin,
+                    end,
+                    block: None,
+                },
+            );
+        }
+        return (!stage.steps.is_empty()).then_some(stage);
+    }
+    if jf.gathered {
+        if !jf.machine.ssh_client {
+            plan.preflight.push(Finding::error(
+                Some(&jm),
+                "has no ssh client, and start-cluster.sh logs in to every TaskManager host with ssh",
+                "install openssh-client there, or set `flink.start: direct` (flinkup then starts each daemon over its own connection)",
+            ));
+        }
+        for p in &peers {
+            if !inp.facts.peer(&p.host).reachable {
+                plan.preflight.push(Finding::error(
+                    Some(&p.host),
+                    format!(
+                        "the JobManager host {jm} cannot reach its sshd at {}:{}, and start-cluster.sh logs in there",
+                        p.address, p.port
+                    ),
+                    "open that port between the hosts, or set `flink.start: direct` (flinkup then starts each daemon over its own connection)",
+                ));
+            }
+        }
+    }
+    if jf.machine.ssh_block != block {
+        stage.push(&jm, Action::SshConfig { begin, end, block });
+    }
+    let untrusted: Vec<_> = peers
+        .into_iter()
+        .filter(|p| !inp.facts.peer(&p.host).trusted)
+        .collect();
+    if !untrusted.is_empty() {
+        stage.push(&jm, Action::TrustSsh { peers: untrusted });
+    }
+    (!stage.steps.is_empty()).then_some(stage)
+}
+
+fn stop_action(c: &Cluster, f: &HostFacts, reason: &str) -> Option<Action> {
+    let running: Vec<Role> = f.flink.running.keys().copied().collect();
+    if running.is_empty() {
+        return None;
+    }
+    let p = paths(c, f);
+    let bin = |r: Role| format!("{}/bin/{}", p.link, r.script());
+    let pid_dir = super::probe::pid_dir(c);
+    Some(Action::StopServices {
+        services: running.iter().map(|r| r.to_string()).collect(),
+        // Stop by the pid files, independent of the workers file, which may just have changed.
+        scripts: running
+            .iter()
+            .rev()
+            .map(|&r| vec![bin(r), "stop-all".into()])
+            .collect(),
+        pid_files: running
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}/flink-{}-{}.pid",
+                    resolve(&pid_dir, f.machine.home.as_deref()),
+                    f.machine.user,
+                    r.pid_name()
+                )
+            })
+            .collect(),
+        grace_secs: 30,
+        reason: reason.into(),
+    })
+}
+
+/// A stage that stops every running Flink daemon.
+fn stop_stage(inp: &Inputs, reason: &str) -> Option<Stage> {
+    let c = inp.cluster;
+    let mut stage = Stage::new("stop", Some(NAME));
+    for h in &c.hosts {
+        let id = HostId::of(h);
+        if let Some(a) = stop_action(c, inp.facts.host(&id), reason) {
+            stage.push(&id, a);
+        }
+    }
+    (!stage.steps.is_empty()).then_some(stage)
+}
+
+fn start_action(c: &Cluster, f: &HostFacts, role: Option<Role>, reason: &str) -> Action {
+    let p = paths(c, f);
+    match role {
+        None => Action::StartService {
+            service: "cluster".into(),
+            script: format!("{}/bin/start-cluster.sh", p.link),
+            args: Vec::new(),
+            log: format!("{}/log/flinkup-start.log", p.link),
+            reason: reason.into(),
+        },
+        Some(r) => Action::StartService {
+            service: r.to_string(),
+            script: format!("{}/bin/{}", p.link, r.script()),
+            args: vec!["start".into()],
+            log: format!("{}/log/flinkup-start-{r}.log", p.link),
+            reason: reason.into(),
+        },
+    }
+}
+
+/// The daemons the inventory wants that are not running.
+fn missing(inp: &Inputs) -> Vec<(HostId, Role)> {
+    inp.cluster
+        .hosts
+        .iter()
+        .flat_map(|h| {
+            let id = HostId::of(h);
+            let f = &inp.facts.host(&id).flink;
+            roles(h)
+                .into_iter()
+                .filter(|r| !f.runs(*r))
+                .map(move |r| (id.clone(), r))
+        })
+        .collect()
+}
+
+/// Start stages (everything, or only what is missing) and the verification.
+fn start_stages(inp: &Inputs, restart: bool) -> Vec<Stage> {
+    let c = inp.cluster;
+    let jm = coordinator(c);
+    let jf = inp.facts.host(&jm);
+    let any_running = c
+        .hosts
+        .iter()
+        .any(|h| !inp.facts.host(&HostId::of(h)).flink.running.is_empty());
+    let missing = missing(inp);
+    let mut stages = Vec::new();
+    let mut ignore = Vec::new();
+    let tm_hosts_of = |id: &HostId| c.hosts.iter().find(|h| &HostId::of(h) == id);
+    if restart || !any_running {
+        if restart || !missing.is_empty() {
+            let reason = if restart {
+                "the configuration or release changed; Flink reads it only at start"
+            } else {
+                "not running"
+            };
+            match c.start {
+                StartMode::ClusterScript => {
+                    let mut s = Stage::new("start", Some(NAME));
+                    s.push(&jm, start_action(c, jf, None, reason));
+                    s.if_failed = "See the start-cluster.sh output above; run the same command again once fixed.".into();
+                    stages.push(s);
+                }
+                StartMode::Direct => {
+                    let mut s = Stage::new("start jobmanager", Some(NAME));
+                    s.push(&jm, start_action(c, jf, Some(Role::JobManager), reason));
+                    stages.push(s);
+                    let mut s = Stage::new("start taskmanagers", Some(NAME));
+                    for h in c.taskmanagers() {
+                        let id = HostId::of(h);
+                        s.push(
+                            &id,
+                            start_action(c, inp.facts.host(&id), Some(Role::TaskManager), reason),
+                        );
+                    }
+                    stages.push(s);
+                }
+            }
+        }
+    } else if !missing.is_empty() {
+        // Some daemons run and nothing changed: start only the missing ones, so a crashed
+        // TaskManager comes back without a second copy of everything else.
+        let reason = "not running; the other daemons keep running";
+        for role in Role::ALL {
+            let mut s = Stage::new(&format!("start {role}s"), Some(NAME));
+            for (id, _) in missing.iter().filter(|(_, r)| *r == role) {
+                s.push(id, start_action(c, inp.facts.host(id), Some(role), reason));
+            }
+            if !s.steps.is_empty() {
+                stages.push(s);
+            }
+        }
+        if jf.flink.runs(Role::JobManager) {
+            // The running JobManager keeps listing a dead TaskManager until its heartbeat times
+            // out: those registrations must not count as the restarted ones.
+            let registered = jf.flink.registered.clone().unwrap_or_default();
+            for (id, role) in &missing {
+                if *role != Role::TaskManager {
+                    continue;
+                }
+                if let Some(h) = tm_hosts_of(id) {
+                    ignore.extend(
+                        registered
+                            .iter()
+                            .filter(|r| super::rest::runs_on(&r.path, &h.name, &h.address))
+                            .map(|r| r.id.clone()),
+                    );
+                }
+            }
+        }
+    }
+    let mut verify = Stage::new("verify", Some(NAME));
+    verify.push(
+        &jm,
+        Action::Check(Check::FlinkCluster(ClusterCheck {
+            jobmanager: c.jobmanager().name.clone(),
+            rest_port: c.rest_port,
+            taskmanagers: c.taskmanager_count(),
+            slots: c.total_slots(),
+            timeout_secs: c.verify_timeout.as_secs(),
+            ignore,
+            tm_hosts: c
+                .taskmanagers()
+                .map(|h| {
+                    let f = inp.facts.host(&HostId::of(h));
+                    TmHost {
+                        host: HostId::of(h),
+                        name: h.name.clone(),
+                        address: h.address.clone(),
+                        log_dir: format!("{}/log", paths(c, f).link),
+                    }
+                })
+                .collect(),
+        })),
+    );
+    stages.push(verify);
+    stages
+}
+
+fn host_notes(c: &Cluster, h: &Host, f: &HostFacts, extras: &HostExtras) -> Vec<String> {
+    let mut notes = Vec::new();
+    let fl: &FlinkFacts = &f.flink;
+    if extras.jdk_opens {
+        notes.push(format!(
+            "Java {} with Flink {}: env.java.opts gets --add-exports/--add-opens so NetUtils can reach JDK internals",
+            fl.java.as_ref().map_or(0, |j| j.major),
+            c.version
+        ));
+    }
+    if let Some(j) = &fl.java_home_missing {
+        notes.push(format!(
+            "warning: java_home {j} is not a directory here; Flink falls back to {}",
+            fl.java
+                .as_ref()
+                .map_or("the java on PATH".to_string(), |j| j.path.clone())
+        ));
+    }
+    if f.gathered && fl.java.is_none() {
+        notes.push("warning: no working java found (java_home, JAVA_HOME, PATH): Flink will not start here; install a JDK 8 or later".into());
+    }
+    if !f.gathered && c.version.needs_jdk_opens() && !c.config.contains_key("env.java.opts") {
+        notes.push(
+            "Java version unknown offline: if this host runs Java 16 or later, deploy adds the --add-opens options Flink 1.9 needs to env.java.opts".into(),
+        );
+    }
+    let _ = h;
+    notes
+}
+
+/// `deploy`: make every host match the inventory, (re)start what must, verify.
+pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
+    let c = inp.cluster;
+    let mut plan = skeleton(inp, "deploy");
+    let mut diffs = Diffs::default();
+    let mut install = Stage::new("install", Some(NAME));
+    install.if_failed = "Nothing was started or stopped. Fix the cause and run the same command again: hosts already done are skipped.".into();
+    let mut switch = Stage::new("switch", Some(NAME));
+    switch.on_failure = OnFailure::Undo;
+    switch.if_failed = "Every link was switched back; nothing was started or stopped.".into();
+    let mut config_changed = false;
+    let (need, exact) = disk_needed(inp.artifact.size);
+    for (i, h) in c.hosts.iter().enumerate() {
+        let id = HostId::of(h);
+        let f = inp.facts.host(&id);
+        let fl = &f.flink;
+        let p = paths(c, f);
+        let extras = HostExtras::for_host(c, h, fl.java.as_ref().map(|j| j.major));
+        let files = renderer.render(c, &extras)?;
+        if !fl.release_present {
+            let archive = format!("{}/{}", p.state, c.artifact.file_name);
+            let have = fl.artifact_sha512.is_some() && fl.artifact_sha512 == inp.artifact.sha512;
+            if have {
+                plan.hosts[i].notes.push(format!(
+                    "{archive} already there (sha512 matches): not uploaded again"
+                ));
+            } else {
+                install.push(
+                    &id,
+                    Action::Upload {
+                        file: c.artifact.file_name.clone(),
+                        local: inp.artifact.local.clone(),
+                        dest: archive.clone(),
+                        size: inp.artifact.size,
+                        sha512: inp.artifact.sha512.clone(),
+                    },
+                );
+            }
+            install.push(
+                &id,
+                Action::Unpack {
+                    archive,
+                    dest: p.release.clone(),
+                    top_dir: format!("flink-{}", c.version),
+                    staging: p.state.clone(),
+                    verify_sha512: if have {
+                        inp.artifact.sha512.clone()
+                    } else {
+                        None
+                    },
+                },
+            );
+            if let Some(kb) = f.machine.disk_free_kb.filter(|_| f.gathered && exact) {
+                if kb * 1024 < need {
+                    plan.preflight.push(Finding::error(
+                        Some(&id),
+                        format!(
+                            "{} free under {}, need {} for the tarball and the release",
+                            units::human(kb * 1024),
+                            c.install_dir,
+                            units::human(need)
+                        ),
+                        "free space there, or choose another install_dir",
+                    ));
+                }
+            }
+        }
+        for file in &files {
+            let path = format!("{}/conf/{}", p.release, file.name);
+            let old = fl.conf.get(&file.name);
+            if old.map(String::as_str) == Some(file.content.as_str()) {
+                continue;
+            }
+            let change = if old.is_some() && fl.release_present {
+                Change::Update
+            } else {
+                Change::Create
+            };
+            if fl.release_present {
+                config_changed = true;
+            }
+            install.push(
+                &id,
+                Action::WriteFile {
+                    diff: diffs.get(old.map_or("", String::as_str), &file.content, &path),
+                    path,
+                    change,
+                    content: file.content.clone(),
+                },
+            );
+        }
+        if fl.current_link.as_deref() != Some(p.release.as_str()) {
+            if fl.current_link.is_some() {
+                config_changed = true;
+            }
+            switch.push(
+                &id,
+                Action::Link {
+                    link: p.link.clone(),
+                    target: p.release.clone(),
+                    previous: fl.current_link.clone(),
+                },
+            );
+        }
+        plan.hosts[i].notes = [plan.hosts[i].notes.clone(), host_notes(c, h, f, &extras)].concat();
+    }
+    start_preflight(inp, &mut plan);
+    let trust = trust_stage(inp, &mut plan);
+    plan.stages.extend(trust);
+    if !install.steps.is_empty() {
+        plan.stages.push(install);
+    }
+    if !switch.steps.is_empty() {
+        plan.stages.push(switch);
+    }
+    let any_running = c
+        .hosts
+        .iter()
+        .any(|h| !inp.facts.host(&HostId::of(h)).flink.running.is_empty());
+    let restart = any_running && config_changed;
+    if restart {
+        plan.stages.extend(stop_stage(
+            inp,
+            "the configuration or release changed; Flink reads it only at start",
+        ));
+    }
+    plan.stages.extend(start_stages(inp, restart));
+    plan.sizing = sizing::notes(c)
+        .into_iter()
+        .map(|n| {
+            if n.warn {
+                format!("warning: {}", n.text)
+            } else {
+                n.text
+            }
+        })
+        .collect();
+    Ok(plan)
+}
+
+/// `start`: start what is installed and not running, then verify.
+pub fn start(inp: &Inputs) -> Plan {
+    let c = inp.cluster;
+    let mut plan = skeleton(inp, "start");
+    for h in &c.hosts {
+        let id = HostId::of(h);
+        let f = inp.facts.host(&id);
+        if f.gathered && f.flink.current_link.is_none() {
+            plan.preflight.push(Finding::error(
+                Some(&id),
+                "has no installed release",
+                "run `flinkup deploy` first",
+            ));
+        }
+    }
+    start_preflight(inp, &mut plan);
+    if let Some(t) = trust_stage(inp, &mut plan) {
+        plan.stages.push(t);
+    }
+    plan.stages.extend(start_stages(inp, false));
+    plan
+}
+
+/// `stop`: stop every running Flink daemon; no Flink JVM is left.
+pub fn stop(inp: &Inputs) -> Plan {
+    let mut plan = skeleton(inp, "stop");
+    plan.stages
+        .extend(stop_stage(inp, "flinkup stop: every daemon of the cluster"));
+    plan
+}
+
+/// `destroy`: stop, then remove what flinkup installed and nothing else.
+pub fn destroy(inp: &Inputs) -> Plan {
+    let c = inp.cluster;
+    let mut plan = skeleton(inp, "destroy");
+    plan.stages
+        .extend(stop_stage(inp, "destroy removes the installation"));
+    let mut remove = Stage::new("remove", Some(NAME));
+    for h in &c.hosts {
+        let id = HostId::of(h);
+        let f = inp.facts.host(&id);
+        let p = paths(c, f);
+        let mut trees = vec![p.release.clone()];
+        // A release of another version the link points at, installed by an earlier deploy.
+        if let Some(cur) = &f.flink.current_link {
+            let install = resolve(&c.install_dir, f.machine.home.as_deref());
+            if cur != &p.release && cur.starts_with(&format!("{install}/flink-")) {
+                trees.push(cur.clone());
+            }
+        }
+        remove.push(
+            &id,
+            Action::Remove {
+                link: Some(p.link.clone()),
+                trees,
+                state_dir: Some(p.state.clone()),
+            },
+        );
+    }
+    let jm = coordinator(c);
+    if inp.facts.host(&jm).machine.ssh_block.is_some() {
+        let (begin, end) = ssh_markers(c);
+        remove.push(
+            &jm,
+            Action::SshConfig {
+                begin,
+                end,
+                block: None,
+            },
+        );
+    }
+    plan.stages.push(remove);
+    plan
+}

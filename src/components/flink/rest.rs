@@ -1,0 +1,304 @@
+//! Flink's REST API: proves the cluster is up by polling until the expected TaskManagers and
+//! slots have registered, from the operator's machine or, when the port is not reachable from
+//! here, through the ssh session to the JobManager host; and explains a cluster that did not
+//! come up with the missing TaskManagers' log tails.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::fleet::{Fleet, HostId};
+use crate::remote::{q, qp, Remote};
+use crate::report::{Event, Reporter};
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Overview {
+    pub taskmanagers: u64,
+    #[serde(rename = "slots-total")]
+    pub slots_total: u64,
+    #[serde(rename = "slots-available", default)]
+    pub slots_available: u64,
+    #[serde(rename = "flink-version", default)]
+    pub flink_version: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct TaskManager {
+    pub id: String,
+    #[serde(default)]
+    pub path: String,
+    #[serde(rename = "slotsNumber", default)]
+    pub slots: u64,
+}
+
+impl TaskManager {
+    /// Whether this TaskManager runs on the host with this name or address (its akka path
+    /// names one of them).
+    pub fn runs_on(&self, name: &str, address: &str) -> bool {
+        runs_on(&self.path, name, address)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TaskManagers {
+    taskmanagers: Vec<TaskManager>,
+}
+
+/// Reads the REST API directly or through the JobManager host's own curl/wget.
+pub struct Rest<'a> {
+    pub base: String,
+    pub port: u16,
+    pub jm_name: &'a str,
+    pub jm: &'a Remote,
+    pub client: reqwest::Client,
+}
+
+impl Rest<'_> {
+    pub fn new<'a>(host: &str, port: u16, jm_name: &'a str, jm: &'a Remote) -> Rest<'a> {
+        Rest {
+            base: format!("http://{host}:{port}"),
+            port,
+            jm_name,
+            jm,
+            client: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Result<String, String> {
+        let direct = match self.client.get(format!("{}{path}", self.base)).send().await {
+            Ok(r) if r.status().is_success() => return r.text().await.map_err(|e| e.to_string()),
+            Ok(r) => format!("HTTP {}", r.status()),
+            Err(e) => e.to_string(),
+        };
+        // Not reachable from here: ask the JobManager host itself.
+        let url = format!("http://127.0.0.1:{}{path}", self.port);
+        let script = format!(
+            "if command -v curl >/dev/null; then curl -sf --max-time 5 {u}; else wget -q -T 5 -O - {u}; fi",
+            u = q(&url)
+        );
+        match self.jm.sh(self.jm_name, &script).await {
+            Ok(out) if out.ok() => Ok(out.stdout),
+            Ok(out) => Err(format!("{direct}; through ssh: {}", out.why())),
+            Err(e) => Err(format!("{direct}; through ssh: {e}")),
+        }
+    }
+
+    pub async fn overview(&self) -> Result<Overview, String> {
+        let body = self.get("/overview").await?;
+        serde_json::from_str(&body).map_err(|e| format!("unexpected /overview answer: {e}"))
+    }
+
+    pub async fn taskmanagers(&self) -> Result<Vec<TaskManager>, String> {
+        let body = self.get("/taskmanagers").await?;
+        serde_json::from_str::<TaskManagers>(&body)
+            .map(|t| t.taskmanagers)
+            .map_err(|e| format!("unexpected /taskmanagers answer: {e}"))
+    }
+}
+
+/// Polls until `tms` TaskManagers with `slots` slots in all have registered, or the timeout
+/// passes. `stale` TaskManager ids do not count: registrations of processes that died, which
+/// the JobManager keeps listing until their heartbeat times out.
+pub async fn wait_for(
+    rest: &Rest<'_>,
+    tms: u64,
+    slots: u64,
+    timeout: Duration,
+    stale: &[String],
+) -> Result<Overview, String> {
+    let start = Instant::now();
+    loop {
+        let counted = if stale.is_empty() {
+            rest.overview().await
+        } else {
+            rest.taskmanagers().await.map(|all| {
+                let fresh: Vec<&TaskManager> =
+                    all.iter().filter(|t| !stale.contains(&t.id)).collect();
+                Overview {
+                    taskmanagers: fresh.len() as u64,
+                    slots_total: fresh.iter().map(|t| t.slots).sum(),
+                    slots_available: 0,
+                    flink_version: String::new(),
+                }
+            })
+        };
+        let last = match counted {
+            Ok(o) if o.taskmanagers == tms && o.slots_total == slots => return Ok(o),
+            Ok(o) => {
+                format!(
+                    "{} TaskManagers and {} slots registered, expected {tms} and {slots}",
+                    o.taskmanagers, o.slots_total
+                )
+            }
+            Err(e) => e,
+        };
+        if start.elapsed() >= timeout {
+            return Err(last);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Whether an akka path names the host or its address.
+pub fn runs_on(path: &str, name: &str, address: &str) -> bool {
+    [name, address]
+        .iter()
+        .any(|n| path.contains(&format!("@{n}:")))
+}
+
+pub fn not_verified(url: &str, timeout: Duration, why: &str, details: &str) -> Error {
+    Error::Failed(format!(
+        "the cluster did not come up: {url} within {}s: {why}{details}",
+        timeout.as_secs()
+    ))
+}
+
+/// A TaskManager host, for finding its registration and its logs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TmHost {
+    pub host: HostId,
+    pub name: String,
+    pub address: String,
+    /// The release's log directory on that host.
+    pub log_dir: String,
+}
+
+/// The check that ends a deploy or start: the JobManager's REST API lists exactly the
+/// expected TaskManagers and slots. Run on the JobManager host's connection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterCheck {
+    /// Flink's name for the JobManager host, as the REST URL names it.
+    pub jobmanager: String,
+    pub rest_port: u16,
+    pub taskmanagers: usize,
+    pub slots: u64,
+    pub timeout_secs: u64,
+    /// Registrations that must not count: TaskManagers that died and were started again,
+    /// which the JobManager lists until their heartbeat times out (from facts).
+    pub ignore: Vec<String>,
+    pub tm_hosts: Vec<TmHost>,
+}
+
+impl ClusterCheck {
+    pub fn url(&self) -> String {
+        format!("http://{}:{}/overview", self.jobmanager, self.rest_port)
+    }
+}
+
+impl std::fmt::Display for ClusterCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} TaskManager{}, {} slots within {}s",
+            self.url(),
+            self.taskmanagers,
+            if self.taskmanagers == 1 { "" } else { "s" },
+            self.slots,
+            self.timeout_secs
+        )?;
+        if !self.ignore.is_empty() {
+            write!(
+                f,
+                " (not counting {} stale registration{})",
+                self.ignore.len(),
+                if self.ignore.len() == 1 { "" } else { "s" }
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the check; on failure the error names the missing TaskManagers with their log tails.
+pub async fn check(
+    c: &ClusterCheck,
+    host: &HostId,
+    fleet: &Fleet,
+    rep: &dyn Reporter,
+) -> Result<()> {
+    let jm = fleet.get(host)?;
+    let rest = Rest::new(&c.jobmanager, c.rest_port, host.as_str(), jm);
+    let timeout = Duration::from_secs(c.timeout_secs);
+    let url = c.url();
+    match wait_for(&rest, c.taskmanagers as u64, c.slots, timeout, &c.ignore).await {
+        Ok(o) => {
+            rep.event(&Event::Info {
+                message: format!(
+                    "verified {url}: {} TaskManagers, {} slots{}",
+                    o.taskmanagers,
+                    o.slots_total,
+                    if o.flink_version.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (Flink {})", o.flink_version)
+                    }
+                ),
+            });
+            Ok(())
+        }
+        Err(why) => {
+            let details = diagnose(c, fleet, &rest).await;
+            Err(not_verified(&url, timeout, &why, &details))
+        }
+    }
+}
+
+/// After a failed verification: which TaskManager hosts are missing, and their log tails.
+pub async fn diagnose(c: &ClusterCheck, fleet: &Fleet, rest: &Rest<'_>) -> String {
+    let registered = rest.taskmanagers().await.unwrap_or_default();
+    let missing: Vec<&TmHost> = c
+        .tm_hosts
+        .iter()
+        .filter(|t| {
+            !registered
+                .iter()
+                .any(|r| !c.ignore.contains(&r.id) && r.runs_on(&t.name, &t.address))
+        })
+        .collect();
+    let ids: Vec<HostId> = missing.iter().map(|t| t.host.clone()).collect();
+    let tails = fleet
+        .for_each(&ids, |id, remote| {
+            let dir = missing
+                .iter()
+                .find(|t| t.host == id)
+                .map(|t| t.log_dir.clone())
+                .unwrap_or_default();
+            async move {
+                let script = format!(
+                    "for f in {l}/flink-*-taskexecutor-*.log {l}/flink-*-taskexecutor-*.out {l}/flinkup-start*.log; do [ -s \"$f\" ] && {{ echo \"--- $f\"; tail -n 15 \"$f\"; }}; done; exit 0",
+                    l = qp(&dir)
+                );
+                remote.sh(id.as_str(), &script).await
+            }
+        })
+        .await;
+    let mut out = String::new();
+    for (id, r) in tails {
+        out.push_str(&format!("\n  TaskManager on {id} is missing"));
+        match r {
+            Ok(o) if !o.stdout.trim().is_empty() => {
+                for line in o.stdout.lines() {
+                    out.push_str("\n    ");
+                    out.push_str(line);
+                }
+            }
+            Ok(_) => out.push_str(" (no Flink log on the host)"),
+            Err(e) => out.push_str(&format!(" (cannot read its logs: {e})")),
+        }
+    }
+    if !registered.is_empty() {
+        out.push_str(&format!(
+            "\n  registered: {}",
+            registered
+                .iter()
+                .map(|t| t.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    out
+}

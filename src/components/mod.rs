@@ -1,0 +1,43 @@
+//! The products flinkup installs. Each one sits behind one boundary and provides its
+//! inventory section's meaning, its artifacts, templates, a read-only facts probe, the plan
+//! rules that turn desired state and facts into stages, its services and its health check.
+//! The engine (plan, apply, fleet, remote, artifact, facts) knows no product: it runs
+//! stages of self-contained actions and hands a product's own checks back to it.
+
+pub mod flink;
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::fleet::{Fleet, HostId};
+use crate::report::Reporter;
+
+/// A product's own check, run by the engine as a step on one host.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "check", rename_all = "snake_case")]
+pub enum Check {
+    /// Flink's REST API lists every expected TaskManager and slot.
+    FlinkCluster(flink::rest::ClusterCheck),
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Check::FlinkCluster(c) => c.fmt(f),
+        }
+    }
+}
+
+/// Runs a check from the host its step names.
+pub async fn run_check(
+    check: &Check,
+    host: &HostId,
+    fleet: &Fleet,
+    rep: &dyn Reporter,
+) -> Result<()> {
+    match check {
+        Check::FlinkCluster(c) => flink::rest::check(c, host, fleet, rep).await,
+    }
+}
