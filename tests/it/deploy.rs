@@ -131,8 +131,62 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
         run.stdout()
     );
 
-    // Stop: no Flink JVM on any host.
-    flinkup(tb.cmd("stop", &inv, &[])).expect_code(0);
+    // Dry runs change nothing: same TaskManagers, every file still there; they print the
+    // steps that stop and destroy then execute.
+    let ids = tm_ids(&tb);
+    let pids: Vec<Vec<u32>> = tb.hosts.iter().map(|h| h.java_pids()).collect();
+    let stop_plan = flinkup(tb.cmd("stop", &inv, &["--dry-run"]))
+        .expect_code(0)
+        .stdout();
+    assert!(
+        stop_plan.contains("stop plan")
+            && stop_plan.contains(&format!(
+                "~ stop     jobmanager, taskmanager on {}",
+                tb.ip(0)
+            ))
+            && stop_plan.contains(&format!("~ stop     taskmanager on {}", tb.ip(1))),
+        "{stop_plan}"
+    );
+    let destroy_plan = flinkup(tb.cmd("destroy", &inv, &["--dry-run"]))
+        .expect_code(0)
+        .stdout();
+    assert!(
+        destroy_plan.contains(
+            "- remove   /opt/flink (the link), /opt/flink-1.9.3, /opt/.flinkup (flinkup's state)"
+        ),
+        "{destroy_plan}"
+    );
+    let json = flinkup(tb.cmd("destroy", &inv, &["--dry-run", "--json"])).expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout()).expect("plan JSON");
+    assert_eq!(v["command"], "destroy");
+    assert_eq!(tm_ids(&tb), ids, "no TaskManager was restarted");
+    let after: Vec<Vec<u32>> = tb.hosts.iter().map(|h| h.java_pids()).collect();
+    assert_eq!(after, pids, "every daemon kept running");
+    for h in &tb.hosts {
+        assert!(h.opt().join("flink-1.9.3/bin/start-cluster.sh").exists());
+        assert!(h.opt().join("flink").exists());
+    }
+    // Without a terminal destroy asks and, unanswered, refuses: nothing removed.
+    let run = flinkup(tb.cmd("destroy", &inv, &[])).expect_code(2);
+    assert!(
+        run.stderr().contains("run again with --yes"),
+        "{}",
+        run.stderr()
+    );
+    assert!(run.stdout().contains("- remove"), "the plan is shown first");
+    assert!(tb.hosts[0].opt().join("flink-1.9.3").exists());
+
+    // Stop executes the steps its dry run printed: no Flink JVM on any host.
+    let run = flinkup(tb.cmd("stop", &inv, &[])).expect_code(0);
+    assert_eq!(
+        run.stdout()
+            .lines()
+            .filter(|l| l.contains("~ stop "))
+            .count(),
+        2,
+        "{}",
+        run.stdout()
+    );
     for h in &tb.hosts {
         assert!(
             h.java_pids().is_empty(),
@@ -143,7 +197,8 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
     }
 
     // Destroy: the installation is gone, nothing else.
-    flinkup(tb.cmd("destroy", &inv, &["--yes"])).expect_code(0);
+    let run = flinkup(tb.cmd("destroy", &inv, &["--yes"])).expect_code(0);
+    assert!(run.stdout().contains("- remove"), "{}", run.stdout());
     for h in &tb.hosts {
         assert!(!h.opt().join("flink-1.9.3").exists());
         assert!(!h.opt().join("flink").exists());
@@ -308,5 +363,59 @@ fn deploy_without_a_terminal_needs_yes() {
             "lock released on {}",
             h.hostname
         );
+    }
+}
+
+#[test]
+fn cluster_script_reaches_a_taskmanager_on_another_ssh_port() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec {
+        hosts: 3,
+        ssh_ports: vec![(2, 2222)],
+        ..Spec::default()
+    });
+    let base = std::fs::read_to_string(tb.guide_inventory("ports", 2, "cluster-script")).unwrap();
+    let text = base.replace(
+        &format!("taskmanagers: [{}, {}]", tb.ip(1), tb.ip(0)),
+        &format!(
+            "taskmanagers: [{}, {}, {{host: {}, ssh: {{port: 2222}}}}]",
+            tb.ip(1),
+            tb.ip(0),
+            tb.ip(2)
+        ),
+    );
+    assert_ne!(text, base);
+    let inv = tb.inventory("ports", text.trim_start_matches("cluster: ports\n"));
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    let out = run.stdout();
+    assert!(
+        out.contains(&format!(
+            "Host {ip}\n          HostName {ip}\n          Port 2222",
+            ip = tb.ip(2)
+        )),
+        "the plan shows the ssh_config block:\n{out}"
+    );
+    assert!(out.contains("deployed and verified"), "{out}");
+    assert_eq!(overview(&tb), (3, 6), "three TaskManagers, all slots");
+    let config = std::fs::read_to_string(tb.hosts[0].root.join("root/.ssh/config")).unwrap();
+    assert!(
+        config.starts_with("# BEGIN flinkup cluster ports"),
+        "{config}"
+    );
+
+    // A re-run changes nothing: the block and the trust are found in place.
+    let run = flinkup(tb.cmd("deploy", &inv, &["--quiet"])).expect_code(0);
+    assert!(
+        run.stdout().contains("Plan: 3 hosts, 0 changes"),
+        "{}",
+        run.stdout()
+    );
+
+    // Destroy removes the block with the rest.
+    flinkup(tb.cmd("destroy", &inv, &["--yes"])).expect_code(0);
+    let config = std::fs::read_to_string(tb.hosts[0].root.join("root/.ssh/config")).unwrap();
+    assert!(!config.contains("flinkup"), "{config}");
+    for h in &tb.hosts {
+        assert!(h.java_pids().is_empty(), "{} still runs java", h.hostname);
     }
 }

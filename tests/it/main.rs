@@ -6,5 +6,6 @@ mod faults;
 mod fetch;
 mod fuzz;
 mod httpd;
+mod planner;
 mod support;
 mod testbed;

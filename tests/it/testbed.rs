@@ -33,6 +33,8 @@ pub struct TestHost {
     /// The host's own host name (its UTS namespace).
     pub hostname: String,
     pub ip: String,
+    /// Where its sshd listens.
+    pub ssh_port: u16,
     pub ns: String,
     /// Where its private /opt, /root, /home, /tmp live on this machine.
     pub root: PathBuf,
@@ -210,6 +212,8 @@ pub struct Spec {
     pub unresolvable: Vec<usize>,
     /// Write the hosts' keys into the operator's known_hosts.
     pub known: bool,
+    /// Hosts (by index) whose sshd listens on another port than 22.
+    pub ssh_ports: Vec<(usize, u16)>,
 }
 
 impl Default for Spec {
@@ -219,6 +223,7 @@ impl Default for Spec {
             user: None,
             unresolvable: Vec::new(),
             known: true,
+            ssh_ports: Vec::new(),
         }
     }
 }
@@ -312,11 +317,21 @@ impl Testbed {
             );
             let key = std::fs::read_to_string(root.join("host_key.pub")).unwrap();
             let key: Vec<&str> = key.split_whitespace().take(2).collect();
-            known.push_str(&format!("{ip} {}\n", key.join(" ")));
+            let port = spec
+                .ssh_ports
+                .iter()
+                .find(|(i, _)| *i == idx)
+                .map_or(22, |(_, p)| *p);
+            let known_name = if port == 22 {
+                ip.clone()
+            } else {
+                format!("[{ip}]:{port}")
+            };
+            known.push_str(&format!("{known_name} {}\n", key.join(" ")));
             std::fs::write(
                 root.join("sshd_config"),
                 format!(
-                    "ListenAddress {ip}\nHostKey {}\nPidFile none\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nAuthorizedKeysFile .ssh/authorized_keys\nMaxStartups 100\nSubsystem sftp internal-sftp\nLogLevel ERROR\n",
+                    "ListenAddress {ip}:{port}\nHostKey {}\nPidFile none\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nAuthorizedKeysFile .ssh/authorized_keys\nMaxStartups 100\nSubsystem sftp internal-sftp\nLogLevel ERROR\n",
                     root.join("host_key").display()
                 ),
             )
@@ -326,6 +341,7 @@ impl Testbed {
             tb.hosts.push(TestHost {
                 hostname: hostname.clone(),
                 ip: ip.clone(),
+                ssh_port: port,
                 ns: ns.clone(),
                 root: root.clone(),
                 sshd: None,
@@ -376,7 +392,7 @@ impl Testbed {
         )
         .unwrap();
         for h in &tb.hosts {
-            wait_port(&h.ip, 22, &h.root.join("sshd.log"));
+            wait_port(&h.ip, h.ssh_port, &h.root.join("sshd.log"));
         }
         tb
     }

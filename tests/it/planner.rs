@@ -1,0 +1,361 @@
+//! The planner without hosts: fixture facts in, plan out, snapshotted. Real hosts prove the
+//! executors; these prove the decisions.
+
+use std::path::Path;
+
+use flinkup::components::flink::plan::{self, ArtifactState, Inputs};
+use flinkup::components::flink::probe::{FlinkFacts, Java, Registered};
+use flinkup::components::flink::render::{HostExtras, Renderer};
+use flinkup::components::flink::Role;
+use flinkup::facts::{Facts, HostFacts, Machine, Peer, PortHolder};
+use flinkup::fleet::HostId;
+use flinkup::inventory::{load_str, Cluster};
+use flinkup::plan::{display, Plan, PlanMode};
+
+const SHA: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+/// The guide's shape on h1 (JobManager + TaskManager) and h2, plus `extra_tms`.
+fn cluster(version: &str, slots: u32, extra_tms: &str) -> Cluster {
+    let text = format!(
+        "cluster: fixture\nflink:\n  version: {version}\n  artifact:\n    url: https://downloads.example.org/flink-{version}-bin-scala_2.11.tgz\n    sha512: {SHA}\nssh:\n  user: root\njobmanager: h1\ntaskmanagers: [h2, h1{extra_tms}]\nconfig:\n  taskmanager.numberOfTaskSlots: {slots}\n  rest.port: 8082\nverify:\n  timeout: 60s\n"
+    );
+    load_str(Path::new("fixture.yaml"), &text, Default::default())
+        .expect("fixture inventory is valid")
+        .cluster
+}
+
+/// A host with nothing of Flink on it.
+fn empty_host(name: &str) -> HostFacts {
+    HostFacts {
+        gathered: true,
+        machine: Machine {
+            home: Some("/root".into()),
+            user: "root".into(),
+            hostname: name.into(),
+            hostname_resolves: true,
+            disk_free_kb: Some(50 * 1024 * 1024),
+            install_dir_writable: true,
+            ports_known: true,
+            ssh_client: true,
+            ..Machine::default()
+        },
+        flink: FlinkFacts {
+            java: Some(Java {
+                path: "/usr/bin/java".into(),
+                major: 17,
+                version: "openjdk version \"17.0.15\"".into(),
+            }),
+            ..FlinkFacts::default()
+        },
+    }
+}
+
+/// A host running what `c` asks of it, deployed from `c` (so its files match), with pids.
+fn deployed_host(c: &Cluster, name: &str) -> HostFacts {
+    let mut f = empty_host(name);
+    let h = c
+        .hosts
+        .iter()
+        .find(|h| h.name == name)
+        .expect("host in the inventory");
+    let files = Renderer::new(c)
+        .unwrap()
+        .render(c, &HostExtras::for_host(c, h, Some(17)))
+        .unwrap();
+    f.flink.release_present = true;
+    f.flink.current_link = Some(c.release_dir());
+    f.flink.conf = files.into_iter().map(|r| (r.name, r.content)).collect();
+    let mut pid = 100;
+    for role in flinkup::components::flink::roles(h) {
+        pid += 1;
+        f.flink.running.insert(role, pid);
+    }
+    if h.jobmanager {
+        f.machine.ports.insert(
+            c.rest_port,
+            PortHolder {
+                holder: "java pid 101".into(),
+                pid: Some(101),
+            },
+        );
+        f.flink.registered = Some(
+            c.taskmanagers()
+                .map(|t| Registered {
+                    id: format!("tm-{}", t.name),
+                    path: format!("akka.tcp://flink@{}:40000/user/taskmanager_0", t.name),
+                })
+                .collect(),
+        );
+    }
+    f
+}
+
+fn trusted(c: &Cluster, facts: &mut Facts) {
+    for t in c.taskmanagers() {
+        facts.peers.insert(
+            HostId::of(t),
+            Peer {
+                trusted: true,
+                reachable: true,
+            },
+        );
+    }
+}
+
+fn id(name: &str) -> HostId {
+    HostId(name.into())
+}
+
+fn deploy(c: &Cluster, facts: &Facts) -> Plan {
+    plan::deploy(
+        &Inputs {
+            cluster: c,
+            facts,
+            mode: PlanMode::Live,
+            artifact: ArtifactState {
+                local: Some("/cache/flink.tgz".into()),
+                sha512: Some(SHA.into()),
+                size: Some(250 * 1024 * 1024),
+                cached: Some(true),
+            },
+            warnings: Vec::new(),
+        },
+        &Renderer::new(c).unwrap(),
+    )
+    .unwrap()
+}
+
+fn running_cluster(c: &Cluster) -> Facts {
+    let mut f = Facts::default();
+    for h in &c.hosts {
+        f.hosts.insert(HostId::of(h), deployed_host(c, &h.name));
+    }
+    trusted(c, &mut f);
+    f
+}
+
+fn stage_names(p: &Plan) -> Vec<&str> {
+    p.stages.iter().map(|s| s.name.as_str()).collect()
+}
+
+#[test]
+fn empty_hosts() {
+    let c = cluster("1.9.3", 4, "");
+    let mut facts = Facts::default();
+    for n in ["h1", "h2"] {
+        facts.hosts.insert(id(n), empty_host(n));
+    }
+    for n in ["h1", "h2"] {
+        facts.peers.insert(
+            id(n),
+            Peer {
+                trusted: false,
+                reachable: true,
+            },
+        );
+    }
+    let p = deploy(&c, &facts);
+    assert_eq!(
+        stage_names(&p),
+        ["trust", "install", "switch", "start", "verify"]
+    );
+    assert!(p.refusals().is_empty());
+    insta::assert_snapshot!("planner_empty_hosts", display::text(&p));
+}
+
+#[test]
+fn no_op() {
+    let c = cluster("1.9.3", 4, "");
+    let p = deploy(&c, &running_cluster(&c));
+    assert!(p.is_noop());
+    assert_eq!(stage_names(&p), ["verify"]);
+    insta::assert_snapshot!("planner_no_op", display::text(&p));
+}
+
+#[test]
+fn config_change_restarts() {
+    let before = cluster("1.9.3", 4, "");
+    let facts = running_cluster(&before);
+    let c = cluster("1.9.3", 2, "");
+    let p = deploy(&c, &facts);
+    assert_eq!(stage_names(&p), ["install", "stop", "start", "verify"]);
+    insta::assert_snapshot!("planner_config_change", display::text(&p));
+}
+
+#[test]
+fn one_daemon_dead_starts_only_it_and_ignores_its_old_registration() {
+    let c = cluster("1.9.3", 4, "");
+    let mut facts = running_cluster(&c);
+    facts
+        .hosts
+        .get_mut(&id("h2"))
+        .unwrap()
+        .flink
+        .running
+        .remove(&Role::TaskManager);
+    let p = deploy(&c, &facts);
+    assert_eq!(stage_names(&p), ["start taskmanagers", "verify"]);
+    let json = serde_json::to_value(&p).unwrap();
+    assert_eq!(
+        json["stages"][1]["steps"][0]["ignore"],
+        serde_json::json!(["tm-h2"])
+    );
+    insta::assert_snapshot!("planner_one_daemon_dead", display::text(&p));
+}
+
+#[test]
+fn host_added() {
+    let before = cluster("1.9.3", 4, "");
+    let mut facts = running_cluster(&before);
+    facts.hosts.insert(id("h3"), empty_host("h3"));
+    let c = cluster("1.9.3", 4, ", h3");
+    facts.peers.insert(
+        id("h3"),
+        Peer {
+            trusted: false,
+            reachable: true,
+        },
+    );
+    let p = deploy(&c, &facts);
+    insta::assert_snapshot!("planner_host_added", display::text(&p));
+}
+
+#[test]
+fn host_removed() {
+    let before = cluster("1.9.3", 4, ", h3");
+    let mut facts = running_cluster(&before);
+    facts.hosts.remove(&id("h3"));
+    let c = cluster("1.9.3", 4, "");
+    let p = deploy(&c, &facts);
+    insta::assert_snapshot!("planner_host_removed", display::text(&p));
+}
+
+#[test]
+fn version_change() {
+    let before = cluster("1.9.2", 4, "");
+    let mut facts = running_cluster(&before);
+    // The probe looks at the new version's release directory: not there yet.
+    for f in facts.hosts.values_mut() {
+        f.flink.release_present = false;
+        f.flink.conf.clear();
+    }
+    let c = cluster("1.9.3", 4, "");
+    let p = deploy(&c, &facts);
+    assert_eq!(
+        stage_names(&p),
+        ["install", "switch", "stop", "start", "verify"]
+    );
+    insta::assert_snapshot!("planner_version_change", display::text(&p));
+}
+
+#[test]
+fn port_held_by_another_process_is_refused() {
+    let c = cluster("1.9.3", 4, "");
+    let mut facts = Facts::default();
+    for n in ["h1", "h2"] {
+        facts.hosts.insert(id(n), empty_host(n));
+    }
+    trusted(&c, &mut facts);
+    facts
+        .hosts
+        .get_mut(&id("h1"))
+        .unwrap()
+        .machine
+        .ports
+        .insert(
+            8082,
+            PortHolder {
+                holder: "python3 pid 77".into(),
+                pid: Some(77),
+            },
+        );
+    let p = deploy(&c, &facts);
+    let refused = p.refusals();
+    assert_eq!(refused.len(), 1);
+    assert!(refused[0]
+        .message
+        .contains("rest.port 8082 is taken by python3 pid 77"));
+    insta::assert_snapshot!("planner_port_held", display::text(&p));
+}
+
+#[test]
+fn host_name_that_does_not_resolve_is_refused() {
+    let c = cluster("1.9.3", 4, "");
+    let mut facts = Facts::default();
+    for n in ["h1", "h2"] {
+        facts.hosts.insert(id(n), empty_host(n));
+    }
+    trusted(&c, &mut facts);
+    facts
+        .hosts
+        .get_mut(&id("h2"))
+        .unwrap()
+        .machine
+        .hostname_resolves = false;
+    let p = deploy(&c, &facts);
+    let refused = p.refusals();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].host, Some(id("h2")));
+    insta::assert_snapshot!("planner_unresolvable", display::text(&p));
+}
+
+#[test]
+fn taskmanager_on_another_ssh_port_gets_an_ssh_config_block() {
+    let c = cluster(
+        "1.9.3",
+        4,
+        ", {host: h3, address: 10.1.0.3, ssh: {port: 2222}}",
+    );
+    let mut facts = Facts::default();
+    for n in ["h1", "h2", "h3"] {
+        facts.hosts.insert(id(n), empty_host(n));
+    }
+    trusted(&c, &mut facts);
+    facts.peers.insert(
+        id("h3"),
+        Peer {
+            trusted: false,
+            reachable: true,
+        },
+    );
+    let p = deploy(&c, &facts);
+    let text = display::text(&p);
+    assert!(
+        text.contains("Host h3\n          HostName 10.1.0.3\n          Port 2222"),
+        "{text}"
+    );
+    assert!(p.refusals().is_empty());
+    insta::assert_snapshot!("planner_other_ssh_port", text);
+
+    // The same host unreachable from the JobManager host: refused, pointing at `direct`.
+    facts.peers.insert(id("h3"), Peer::default());
+    let p = deploy(&c, &facts);
+    let refused = p.refusals();
+    assert_eq!(refused.len(), 1);
+    assert!(refused[0]
+        .help
+        .as_deref()
+        .unwrap_or("")
+        .contains("start: direct"));
+}
+
+#[test]
+fn stop_and_destroy_plans() {
+    let c = cluster("1.9.3", 4, "");
+    let facts = running_cluster(&c);
+    let inp = Inputs {
+        cluster: &c,
+        facts: &facts,
+        mode: PlanMode::Live,
+        artifact: ArtifactState::default(),
+        warnings: Vec::new(),
+    };
+    let stop = plan::stop(&inp);
+    assert_eq!(stage_names(&stop), ["stop"]);
+    insta::assert_snapshot!("planner_stop", display::text(&stop));
+    let destroy = plan::destroy(&inp);
+    assert_eq!(stage_names(&destroy), ["stop", "remove"]);
+    insta::assert_snapshot!("planner_destroy", display::text(&destroy));
+    let start = plan::start(&inp);
+    assert!(start.is_noop());
+}
