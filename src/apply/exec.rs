@@ -230,7 +230,7 @@ for i in $(seq {tries}); do
   sleep 0.5
 done
 kill -9 $left 2>/dev/null; echo "killed:$left""#,
-                alive_fn = components::flink::probe::ALIVE_FN,
+                alive_fn = crate::facts::ALIVE_FN,
                 files = files.join(" "),
                 stops = stops.join("\n"),
                 tries = grace_secs * 2,

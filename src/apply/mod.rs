@@ -150,3 +150,93 @@ impl Runner<'_> {
         results.into_iter().flatten().collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::plan::{Action, PlanMode, Stage};
+    use crate::remote::Remote;
+    use crate::report::Collect;
+
+    fn plan(stages: Vec<Stage>) -> Plan {
+        Plan {
+            command: "test".into(),
+            cluster: "t".into(),
+            mode: PlanMode::Live,
+            components: Vec::new(),
+            hosts: Vec::new(),
+            preflight: Vec::new(),
+            stages,
+            sizing: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn local_fleet(names: &[&str]) -> Fleet {
+        let remotes: BTreeMap<HostId, Remote> = names
+            .iter()
+            .map(|n| (HostId((*n).into()), Remote::Local))
+            .collect();
+        Fleet::from_remotes(remotes, 4)
+    }
+
+    fn link(dir: &std::path::Path, name: &str, target: &str, previous: Option<&str>) -> Action {
+        Action::Link {
+            link: dir.join(name).display().to_string(),
+            target: dir.join(target).display().to_string(),
+            previous: previous.map(|p| dir.join(p).display().to_string()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_undo_stage_puts_back_what_its_other_hosts_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::os::unix::fs::symlink(d.join("old"), d.join("a-link")).unwrap();
+        let mut s = Stage::new("switch", None);
+        s.on_failure = OnFailure::Undo;
+        s.push(&HostId("a".into()), link(d, "a-link", "new", Some("old")));
+        // Its parent directory does not exist: this host's switch fails.
+        s.push(&HostId("b".into()), link(d, "missing/b-link", "new", None));
+        let fleet = local_fleet(&["a", "b"]);
+        let rep = Collect::default();
+        let runner = Runner {
+            fleet: &fleet,
+            rep: &rep,
+            cancel: Arc::new(AtomicBool::new(false)),
+        };
+        let err = runner.run(&plan(vec![s])).await.unwrap_err();
+        match &err {
+            Error::Hosts { failures, .. } => {
+                assert_eq!(failures.len(), 1);
+                assert_eq!(failures[0].host, HostId("b".into()));
+            }
+            other => panic!("expected a host failure, got {other}"),
+        }
+        assert_eq!(std::fs::read_link(d.join("a-link")).unwrap(), d.join("old"));
+    }
+
+    #[tokio::test]
+    async fn rolling_batches_stop_at_the_first_failed_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let mut s = Stage::new("rolling", None);
+        s.batch = Batch::Rolling(1);
+        s.push(&HostId("a".into()), link(d, "missing/a-link", "new", None));
+        s.push(&HostId("b".into()), link(d, "b-link", "new", None));
+        let fleet = local_fleet(&["a", "b"]);
+        let rep = Collect::default();
+        let runner = Runner {
+            fleet: &fleet,
+            rep: &rep,
+            cancel: Arc::new(AtomicBool::new(false)),
+        };
+        assert!(runner.run(&plan(vec![s])).await.is_err());
+        assert!(
+            d.join("b-link").symlink_metadata().is_err(),
+            "the second batch never ran"
+        );
+    }
+}

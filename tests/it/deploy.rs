@@ -420,3 +420,25 @@ fn cluster_script_reaches_a_taskmanager_on_another_ssh_port() {
         assert!(h.java_pids().is_empty(), "{} still runs java", h.hostname);
     }
 }
+
+#[test]
+fn status_does_not_ask_another_flink_when_the_jobmanager_host_is_unreachable() {
+    let mut tb = Testbed::new(Spec::default());
+    let inv = tb.guide_inventory("status", 4, "cluster-script");
+    tb.hosts[0].stop_sshd();
+    let run = flinkup(tb.cmd("status", &inv, &[])).expect_code(1);
+    let out = run.stdout();
+    assert!(
+        out.contains(&format!("{:<20} UNREACHABLE", tb.ip(0))),
+        "{out}"
+    );
+    assert!(
+        out.contains("is unreachable, so its REST API was not asked"),
+        "{out}"
+    );
+    let run = flinkup(tb.cmd("status", &inv, &["--json"])).expect_code(1);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).expect("status JSON");
+    assert_eq!(v["taskmanagers"], serde_json::Value::Null);
+    assert_eq!(v["hosts"][0]["reachable"], false);
+    assert_eq!(v["hosts"][1]["reachable"], true);
+}

@@ -57,10 +57,6 @@ impl FlinkFacts {
 /// Conf file names flinkup manages (both spellings of the TaskManager list).
 const CONF_FILES: &[&str] = &["flink-conf.yaml", "slaves", "workers", "masters"];
 
-/// A shell function: is this pid a live Java process? A pid file can outlive its process
-/// (a zombie still answers `kill -0`) and a pid can be reused by something else.
-pub const ALIVE_FN: &str = "alive() { if [ -d /proc ]; then grep -qa java /proc/\"$1\"/cmdline 2>/dev/null; else kill -0 \"$1\" 2>/dev/null; fi; }";
-
 /// Where Flink's daemons keep their pid files.
 pub fn pid_dir(cluster: &Cluster) -> String {
     cluster
@@ -114,7 +110,7 @@ done
         link = qp(&cluster.current_link()),
         daemons = daemons.join(" "),
         pid_dir = qp(&pid_dir(cluster)),
-        alive_fn = ALIVE_FN,
+        alive_fn = crate::facts::ALIVE_FN,
     );
     if host.jobmanager {
         // Which TaskManagers the running JobManager lists: a restarted TaskManager's old entry
