@@ -49,6 +49,19 @@ pub struct OutputArgs {
     pub json: bool,
 }
 
+/// What every command that changes an installed cluster takes.
+#[derive(Debug, Args, Clone)]
+pub struct LifecycleArgs {
+    #[command(flatten)]
+    pub inv: InventoryArg,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
 /// How a command that changes hosts is carried out.
 #[derive(Debug, Args, Clone, Default)]
 pub struct RunArgs {
@@ -137,50 +150,14 @@ pub enum Command {
         json: bool,
     },
     /// Start what is installed and not running (as `flink.start` says), then verify.
-    Start {
-        #[command(flatten)]
-        inv: InventoryArg,
-        #[command(flatten)]
-        run: RunArgs,
-        #[command(flatten)]
-        remote: RemoteArgs,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
+    Start(LifecycleArgs),
     /// Stop every Flink daemon of the cluster; no Flink JVM is left running.
-    Stop {
-        #[command(flatten)]
-        inv: InventoryArg,
-        #[command(flatten)]
-        run: RunArgs,
-        #[command(flatten)]
-        remote: RemoteArgs,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
+    Stop(LifecycleArgs),
     /// Remove the deploy lock left on the JobManager host by a run that was killed.
-    Unlock {
-        #[command(flatten)]
-        inv: InventoryArg,
-        #[command(flatten)]
-        run: RunArgs,
-        #[command(flatten)]
-        remote: RemoteArgs,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
+    Unlock(LifecycleArgs),
     /// Stop the cluster and remove what flinkup installed (releases, link, state, its
     /// ~/.ssh/config block); nothing else. Shows the plan and asks first.
-    Destroy {
-        #[command(flatten)]
-        inv: InventoryArg,
-        #[command(flatten)]
-        run: RunArgs,
-        #[command(flatten)]
-        remote: RemoteArgs,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
+    Destroy(LifecycleArgs),
     /// Download (or take from a local path) the Flink tarball and verify its checksum.
     Fetch {
         #[command(flatten)]

@@ -174,12 +174,20 @@ mod tests {
         }
     }
 
-    fn local_fleet(names: &[&str]) -> Fleet {
+    /// Runs one stage with every named host reached through a local shell.
+    async fn run_locally(names: &[&str], stage: Stage) -> Result<()> {
         let remotes: BTreeMap<HostId, Remote> = names
             .iter()
             .map(|n| (HostId((*n).into()), Remote::Local))
             .collect();
-        Fleet::from_remotes(remotes, 4)
+        let fleet = Fleet::from_remotes(remotes, 4);
+        let rep = Collect::default();
+        let runner = Runner {
+            fleet: &fleet,
+            rep: &rep,
+            cancel: Arc::new(AtomicBool::new(false)),
+        };
+        runner.run(&plan(vec![stage])).await
     }
 
     fn link(dir: &std::path::Path, name: &str, target: &str, previous: Option<&str>) -> Action {
@@ -200,14 +208,7 @@ mod tests {
         s.push(&HostId("a".into()), link(d, "a-link", "new", Some("old")));
         // Its parent directory does not exist: this host's switch fails.
         s.push(&HostId("b".into()), link(d, "missing/b-link", "new", None));
-        let fleet = local_fleet(&["a", "b"]);
-        let rep = Collect::default();
-        let runner = Runner {
-            fleet: &fleet,
-            rep: &rep,
-            cancel: Arc::new(AtomicBool::new(false)),
-        };
-        let err = runner.run(&plan(vec![s])).await.unwrap_err();
+        let err = run_locally(&["a", "b"], s).await.unwrap_err();
         match &err {
             Error::Hosts { failures, .. } => {
                 assert_eq!(failures.len(), 1);
@@ -226,14 +227,7 @@ mod tests {
         s.batch = Batch::Rolling(1);
         s.push(&HostId("a".into()), link(d, "missing/a-link", "new", None));
         s.push(&HostId("b".into()), link(d, "b-link", "new", None));
-        let fleet = local_fleet(&["a", "b"]);
-        let rep = Collect::default();
-        let runner = Runner {
-            fleet: &fleet,
-            rep: &rep,
-            cancel: Arc::new(AtomicBool::new(false)),
-        };
-        assert!(runner.run(&plan(vec![s])).await.is_err());
+        assert!(run_locally(&["a", "b"], s).await.is_err());
         assert!(
             d.join("b-link").symlink_metadata().is_err(),
             "the second batch never ran"

@@ -126,15 +126,7 @@ pub async fn unlock(
                 current_release: None,
                 running: Vec::new(),
                 notes: match &holder {
-                    Some(h) => vec![format!(
-                        "locked by {}{}",
-                        h.describe(),
-                        if h.is_stale() {
-                            " (stale: that process no longer runs on this machine)"
-                        } else {
-                            ""
-                        }
-                    )],
+                    Some(h) => vec![format!("locked by {}", h.describe_state())],
                     None => vec!["not locked".into()],
                 },
             }],
@@ -162,16 +154,7 @@ pub async fn unlock(
             println!("{}: not locked", site.host);
             return Ok(exit::OK);
         };
-        println!(
-            "{}: locked by {}{}",
-            site.host,
-            h.describe(),
-            if h.is_stale() {
-                " (stale: that process no longer runs on this machine)"
-            } else {
-                ""
-            }
-        );
+        println!("{}: locked by {}", site.host, h.describe_state());
         super::confirm(
             run.yes,
             "Remove this lock? Only do so if that run is gone.",

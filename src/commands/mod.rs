@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::apply::Runner;
 use crate::artifact::{self, FetchOptions};
-use crate::cli::{Cli, Command, FetchArgs, RemoteArgs};
+use crate::cli::{Cli, Command, FetchArgs, LifecycleArgs, RemoteArgs};
 use crate::components::flink::{self, plan::ArtifactState, render::Renderer};
 use crate::error::{exit, Error, Result};
 use crate::facts::{self, Facts, HostFacts};
@@ -63,59 +63,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let loaded = load(&inv.inventory, false)?;
             runtime()?.block_on(status::status(&loaded, &remote, json))
         }
-        Command::Start {
-            inv,
-            run,
-            remote,
-            output,
-        } => {
-            let loaded = load(&inv.inventory, false)?;
-            runtime()?.block_on(lifecycle::run(
-                lifecycle::Verb::Start,
-                &loaded,
-                &run,
-                &remote,
-                &output,
-            ))
-        }
-        Command::Stop {
-            inv,
-            run,
-            remote,
-            output,
-        } => {
-            let loaded = load(&inv.inventory, false)?;
-            runtime()?.block_on(lifecycle::run(
-                lifecycle::Verb::Stop,
-                &loaded,
-                &run,
-                &remote,
-                &output,
-            ))
-        }
-        Command::Destroy {
-            inv,
-            run,
-            remote,
-            output,
-        } => {
-            let loaded = load(&inv.inventory, false)?;
-            runtime()?.block_on(lifecycle::run(
-                lifecycle::Verb::Destroy,
-                &loaded,
-                &run,
-                &remote,
-                &output,
-            ))
-        }
-        Command::Unlock {
-            inv,
-            run,
-            remote,
-            output,
-        } => {
-            let loaded = load(&inv.inventory, false)?;
-            runtime()?.block_on(lifecycle::unlock(&loaded, &run, &remote, &output))
+        Command::Start(a) => lifecycle(lifecycle::Verb::Start, a),
+        Command::Stop(a) => lifecycle(lifecycle::Verb::Stop, a),
+        Command::Destroy(a) => lifecycle(lifecycle::Verb::Destroy, a),
+        Command::Unlock(a) => {
+            let loaded = load(&a.inv.inventory, false)?;
+            runtime()?.block_on(lifecycle::unlock(&loaded, &a.run, &a.remote, &a.output))
         }
         Command::Fetch {
             inv,
@@ -138,6 +91,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(exit::OK)
         }
     }
+}
+
+fn lifecycle(verb: lifecycle::Verb, a: LifecycleArgs) -> Result<i32> {
+    let loaded = load(&a.inv.inventory, false)?;
+    runtime()?.block_on(lifecycle::run(verb, &loaded, &a.run, &a.remote, &a.output))
 }
 
 fn load(path: &Path, insecure_no_checksum: bool) -> Result<Loaded> {

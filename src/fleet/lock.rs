@@ -62,6 +62,19 @@ impl Owner {
             && (self.pid == 0 || !std::path::Path::new(&format!("/proc/{}", self.pid)).exists())
     }
 
+    /// "`flinkup deploy` by … since …", with "(stale: …)" when its process is gone.
+    pub fn describe_state(&self) -> String {
+        format!(
+            "{}{}",
+            self.describe(),
+            if self.is_stale() {
+                " (stale: that process no longer runs on this machine)"
+            } else {
+                ""
+            }
+        )
+    }
+
     pub fn describe(&self) -> String {
         format!(
             "`flinkup {}` by {}@{} (pid {}) since {}",

@@ -134,6 +134,16 @@ fn running_cluster(c: &Cluster) -> Facts {
     f
 }
 
+/// Empty hosts, each trusted by the JobManager host.
+fn empty_cluster(c: &Cluster, names: &[&str]) -> Facts {
+    let mut facts = Facts::default();
+    for n in names {
+        facts.hosts.insert(id(n), empty_host(n));
+    }
+    trusted(c, &mut facts);
+    facts
+}
+
 fn stage_names(p: &Plan) -> Vec<&str> {
     p.stages.iter().map(|s| s.name.as_str()).collect()
 }
@@ -251,11 +261,7 @@ fn version_change() {
 #[test]
 fn port_held_by_another_process_is_refused() {
     let c = cluster("1.9.3", 4, "");
-    let mut facts = Facts::default();
-    for n in ["h1", "h2"] {
-        facts.hosts.insert(id(n), empty_host(n));
-    }
-    trusted(&c, &mut facts);
+    let mut facts = empty_cluster(&c, &["h1", "h2"]);
     facts
         .hosts
         .get_mut(&id("h1"))
@@ -281,11 +287,7 @@ fn port_held_by_another_process_is_refused() {
 #[test]
 fn host_name_that_does_not_resolve_is_refused() {
     let c = cluster("1.9.3", 4, "");
-    let mut facts = Facts::default();
-    for n in ["h1", "h2"] {
-        facts.hosts.insert(id(n), empty_host(n));
-    }
-    trusted(&c, &mut facts);
+    let mut facts = empty_cluster(&c, &["h1", "h2"]);
     facts
         .hosts
         .get_mut(&id("h2"))
@@ -306,11 +308,7 @@ fn taskmanager_on_another_ssh_port_gets_an_ssh_config_block() {
         4,
         ", {host: h3, address: 10.1.0.3, ssh: {port: 2222}}",
     );
-    let mut facts = Facts::default();
-    for n in ["h1", "h2", "h3"] {
-        facts.hosts.insert(id(n), empty_host(n));
-    }
-    trusted(&c, &mut facts);
+    let mut facts = empty_cluster(&c, &["h1", "h2", "h3"]);
     facts.peers.insert(
         id("h3"),
         Peer {
