@@ -34,6 +34,9 @@ pub enum Error {
     Template { name: String, message: String },
     #[error("{0}")]
     Fetch(String),
+    /// A product bundle that is not what its format requires; nothing was changed.
+    #[error("{0}")]
+    Bundle(String),
     #[error("{host}: {message}")]
     Remote { host: String, message: String },
     #[error("{0}")]
@@ -98,7 +101,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Inventory(_) | Error::Usage(_) => exit::INVALID,
-            Error::Template { .. } => exit::INVALID,
+            Error::Template { .. } | Error::Bundle(_) => exit::INVALID,
             Error::Interrupted => exit::INTERRUPTED,
             Error::Io { .. }
             | Error::Fetch(_)

@@ -71,6 +71,9 @@ pub fn detail(a: &Action) -> String {
         .into(),
         Action::StartService {
             service, script, ..
+        }
+        | Action::RunDaemon {
+            service, script, ..
         } => format!("{service}: {script}"),
         Action::StopServices {
             services, reason, ..
@@ -197,10 +200,46 @@ mv "$T"/{dir} "$R"
                 .await
                 .map(|_| None)
         }
+        Action::RunDaemon {
+            service,
+            script,
+            args,
+            env_file,
+            pid_file,
+            log,
+            dirs,
+            ..
+        } => {
+            let mut argv: Vec<String> = vec![q(env_file.as_deref().unwrap_or("")), qp(script)];
+            argv.extend(args.iter().map(|a| q(a)));
+            let dirs: Vec<String> = dirs.iter().map(|d| qp(d)).collect();
+            // In a new session, so the service gets no SIGHUP when the connection closes;
+            // `exec` keeps the pid that is recorded.
+            let s = format!(
+                r#"set -e
+mkdir -p {dirs} "$(dirname {pid})" "$(dirname {log})"
+setsid sh -c 'if [ -n "$1" ]; then . "$1"; fi; shift; exec "$@"' {service} {argv} < /dev/null >> {log} 2>&1 &
+echo $! > {pid}
+sleep 1
+if ! kill -0 "$(cat {pid})" 2>/dev/null; then echo "{service_text} exited at once; the end of {log_text}:" >&2; tail -n 20 {log} >&2; exit 1; fi"#,
+                dirs = dirs.join(" "),
+                pid = qp(pid_file),
+                log = qp(log),
+                service = q(service),
+                argv = argv.join(" "),
+                service_text = service.replace(['"', '$', '`', '\\'], ""),
+                log_text = log.replace(['"', '$', '`', '\\'], ""),
+            );
+            r.must(host, &format!("starting {service} failed"), &s)
+                .await
+                .map(|_| None)
+        }
         Action::StopServices {
             services,
             scripts,
             pid_files,
+            cmdline_has,
+            terminate,
             grace_secs,
             ..
         } => {
@@ -217,12 +256,17 @@ mv "$T"/{dir} "$R"
                 })
                 .collect();
             let files: Vec<String> = pid_files.iter().map(|p| qp(p)).collect();
+            let alive_fn = format!(
+                "alive() {{ kill -0 \"$1\" 2>/dev/null && [ \"$(cut -d' ' -f3 /proc/\"$1\"/stat 2>/dev/null)\" != Z ] && grep -qaF {has} /proc/\"$1\"/cmdline 2>/dev/null; }}",
+                has = q(cmdline_has.as_deref().unwrap_or(""))
+            );
             let script = format!(
                 r#"set +e
 {alive_fn}
 export USER="${{USER:-$(id -un)}}"
 P=$(cat {files} 2>/dev/null)
 {stops}
+{term}
 left=""
 for i in $(seq {tries}); do
   left=""; for p in $P; do alive "$p" && left="$left $p"; done
@@ -230,9 +274,13 @@ for i in $(seq {tries}); do
   sleep 0.5
 done
 kill -9 $left 2>/dev/null; echo "killed:$left""#,
-                alive_fn = crate::facts::ALIVE_FN,
                 files = files.join(" "),
                 stops = stops.join("\n"),
+                term = if *terminate {
+                    "for p in $P; do kill -TERM \"$p\" 2>/dev/null; done"
+                } else {
+                    ""
+                },
                 tries = grace_secs * 2,
             );
             let out = r.sh(host, &script).await?;

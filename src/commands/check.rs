@@ -10,7 +10,7 @@ use crate::inventory::{units, Loaded};
 pub async fn check(loaded: &Loaded, remote: &RemoteArgs) -> Result<i32> {
     let c = &loaded.cluster;
     let fleet = connect(c, remote).await?;
-    let facts = gather(c, &fleet).await;
+    let facts = gather(c, &fleet, &super::Asks::of(None, c)).await;
     fleet.close().await;
     let facts = facts?;
     // The same rule as deploy's preflight: twice the real tarball, when it is at hand.

@@ -2,29 +2,40 @@
 //! confirmation, apply, verification.
 
 use super::{
-    artifact_state, cancel_on_ctrl_c, connect, execute, gather, locked, print_plan, reporter,
-    warnings, Execute,
+    artifact_state, cancel_on_ctrl_c, connect, execute, fornaxee_bundle, fornaxee_inputs, gather,
+    locked, print_plan, reporter, warnings, Asks, Execute, FxBundle,
 };
 use crate::artifact::{self, FetchOptions};
 use crate::cli::{FetchArgs, OutputArgs, RemoteArgs};
 use crate::components::flink::{self, render::Renderer};
+use crate::components::fornaxee;
 use crate::error::{exit, Error, Result};
 use crate::facts::Facts;
 use crate::inventory::Loaded;
 use crate::plan::{Plan, PlanMode};
 
-fn build(loaded: &Loaded, facts: &Facts, art: flink::plan::ArtifactState) -> Result<Plan> {
+fn build(
+    loaded: &Loaded,
+    facts: &Facts,
+    art: flink::plan::ArtifactState,
+    bundle: Option<&FxBundle>,
+) -> Result<Plan> {
     let c = &loaded.cluster;
-    flink::plan::deploy(
+    let mut plan = flink::plan::deploy(
         &flink::plan::Inputs {
             cluster: c,
             facts,
             mode: PlanMode::Live,
             artifact: art,
             warnings: warnings(loaded),
+            jars: bundle.map(|b| b.bundle.jars.clone()).unwrap_or_default(),
         },
         &Renderer::new(c)?,
-    )
+    )?;
+    if let Some(fx) = fornaxee_inputs(c, facts, bundle) {
+        fornaxee::plan::deploy(&fx, &mut plan)?;
+    }
+    Ok(plan)
 }
 
 /// The plan deploy would execute now, from the hosts' facts; changes nothing, takes no lock.
@@ -35,10 +46,12 @@ pub async fn preview(
     json: bool,
 ) -> Result<i32> {
     let c = &loaded.cluster;
+    let rep = reporter(true, json);
+    let bundle = fornaxee_bundle(c, fetch, rep.as_ref(), true).await?;
     let fleet = connect(c, remote).await?;
-    let facts = gather(c, &fleet).await;
+    let facts = gather(c, &fleet, &Asks::of(bundle.as_ref(), c)).await;
     fleet.close().await;
-    let plan = build(loaded, &facts?, artifact_state(c, fetch))?;
+    let plan = build(loaded, &facts?, artifact_state(c, fetch), bundle.as_ref())?;
     print_plan(&plan, json);
     Ok(exit::OK)
 }
@@ -53,14 +66,16 @@ pub async fn deploy(
     let c = &loaded.cluster;
     let rep = reporter(output.quiet, output.json);
     let opts = FetchOptions::new(fetch.cache_dir.clone());
+    // The bundle is small and checked before any host is touched: a bad one refuses the run.
+    let bundle = fornaxee_bundle(c, fetch, rep.as_ref(), false).await?;
     let fleet = connect(c, remote).await?;
     let work = async {
         let fleet = &fleet;
         let cancel = cancel_on_ctrl_c(rep.clone());
-        let facts = gather(c, fleet).await?;
+        let facts = gather(c, fleet, &Asks::of(bundle.as_ref(), c)).await?;
         let mut art = artifact_state(c, fetch);
         // Refusals that facts alone show come before any download.
-        let first = build(loaded, &facts, art.clone())?;
+        let first = build(loaded, &facts, art.clone(), bundle.as_ref())?;
         let refusals = first.refusals();
         if !refusals.is_empty() {
             if !output.json {
@@ -76,7 +91,7 @@ pub async fn deploy(
             art.size = Some(got.size);
             art.cached = Some(true);
         }
-        let plan = build(loaded, &facts, art)?;
+        let plan = build(loaded, &facts, art, bundle.as_ref())?;
         let how = Execute {
             command: "deploy",
             yes,

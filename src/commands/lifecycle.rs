@@ -2,10 +2,12 @@
 //! exactly it; `--dry-run` prints the plan and changes nothing.
 
 use super::{
-    cancel_on_ctrl_c, connect, execute, gather, locked, print_plan, reporter, warnings, Execute,
+    cancel_on_ctrl_c, connect, execute, fornaxee_inputs, gather, locked, print_plan, reporter,
+    warnings, Asks, Execute,
 };
 use crate::cli::{OutputArgs, RemoteArgs, RunArgs};
 use crate::components::flink;
+use crate::components::fornaxee;
 use crate::error::{exit, Result};
 use crate::facts::Facts;
 use crate::inventory::Loaded;
@@ -29,17 +31,38 @@ impl Verb {
 }
 
 fn build(verb: Verb, loaded: &Loaded, facts: &Facts) -> Plan {
+    let c = &loaded.cluster;
     let inp = flink::plan::Inputs {
-        cluster: &loaded.cluster,
+        cluster: c,
         facts,
         mode: PlanMode::Live,
         artifact: Default::default(),
         warnings: warnings(loaded),
+        jars: Vec::new(),
     };
+    let fx = fornaxee_inputs(c, facts, None);
     match verb {
-        Verb::Start => flink::plan::start(&inp),
-        Verb::Stop => flink::plan::stop(&inp),
-        Verb::Destroy => flink::plan::destroy(&inp),
+        Verb::Start => {
+            let mut p = flink::plan::start(&inp);
+            if let Some(fx) = &fx {
+                fornaxee::plan::start(fx, &mut p);
+            }
+            p
+        }
+        Verb::Stop => {
+            let mut p = flink::plan::stop(&inp);
+            if let Some(fx) = &fx {
+                fornaxee::plan::stop(fx, &mut p, "flinkup stop: every service of the cluster");
+            }
+            p
+        }
+        Verb::Destroy => {
+            let mut p = flink::plan::destroy(&inp);
+            if let Some(fx) = &fx {
+                fornaxee::plan::destroy(fx, &mut p);
+            }
+            p
+        }
     }
 }
 
@@ -53,7 +76,7 @@ pub async fn run(
     let c = &loaded.cluster;
     let fleet = connect(c, remote).await?;
     if run.dry_run {
-        let facts = gather(c, &fleet).await;
+        let facts = gather(c, &fleet, &Asks::of(None, c)).await;
         fleet.close().await;
         print_plan(&build(verb, loaded, &facts?), output.json);
         return Ok(exit::OK);
@@ -62,7 +85,7 @@ pub async fn run(
     let work = async {
         let fleet = &fleet;
         let cancel = cancel_on_ctrl_c(rep.clone());
-        let facts = gather(c, fleet).await?;
+        let facts = gather(c, fleet, &Asks::of(None, c)).await?;
         let plan = build(verb, loaded, &facts);
         let how = Execute {
             command: verb.name(),
@@ -103,7 +126,7 @@ pub async fn unlock(
     let site = flink::lock_site(c);
     let jm = c.jobmanager();
     let fleet = crate::fleet::Fleet::connect(&[jm], &super::connect_options(remote), 1).await?;
-    let facts = gather(c, &fleet).await;
+    let facts = gather(c, &fleet, &Asks::of(None, c)).await;
     let result = async {
         let facts = facts?;
         let holder = facts.host(&site.host).machine.lock.clone();

@@ -16,6 +16,7 @@ use crate::apply::Runner;
 use crate::artifact::{self, FetchOptions};
 use crate::cli::{Cli, Command, FetchArgs, LifecycleArgs, RemoteArgs};
 use crate::components::flink::{self, plan::ArtifactState, render::Renderer};
+use crate::components::fornaxee::{self, bundle::Bundle};
 use crate::error::{exit, Error, Result};
 use crate::facts::{self, Facts, HostFacts};
 use crate::fleet::{lock, Fleet, HostId, CONNECT_TIMEOUT};
@@ -189,14 +190,23 @@ fn offline_plan(loaded: &Loaded, fetch: &FetchArgs, json: bool) -> Result<i32> {
     let facts = Facts::default();
     let mut art = artifact_state(c, fetch);
     art.sha512 = c.artifact.checksum.pinned_sha512();
+    let rep = report::reporter(Style::Plain);
+    let bundle = runtime()?.block_on(fornaxee_bundle(c, fetch, rep.as_ref(), true))?;
     let inputs = flink::plan::Inputs {
         cluster: c,
         facts: &facts,
         mode: PlanMode::Offline,
         artifact: art,
         warnings: warnings(loaded),
+        jars: bundle
+            .as_ref()
+            .map(|b| b.bundle.jars.clone())
+            .unwrap_or_default(),
     };
-    let plan = flink::plan::deploy(&inputs, &Renderer::new(c)?)?;
+    let mut plan = flink::plan::deploy(&inputs, &Renderer::new(c)?)?;
+    if let Some(fx) = fornaxee_inputs(c, &facts, bundle.as_ref()) {
+        fornaxee::plan::deploy(&fx, &mut plan)?;
+    }
     print_plan(&plan, json);
     Ok(exit::OK)
 }
@@ -222,9 +232,33 @@ async fn connect(c: &Cluster, args: &RemoteArgs) -> Result<Fleet> {
     Fleet::connect(&hosts, &connect_options(args), args.concurrency).await
 }
 
+/// What the probes ask beyond the inventory: connector jars whose sha512 Flink's probe
+/// reads, and the port Fornaxee will listen on.
+#[derive(Debug, Clone, Default)]
+struct Asks {
+    jars: Vec<String>,
+    fornaxee_port: Option<u16>,
+}
+
+impl Asks {
+    fn of(bundle: Option<&FxBundle>, c: &Cluster) -> Asks {
+        match (bundle, &c.fornaxee) {
+            (Some(b), Some(fx)) => Asks {
+                jars: b.bundle.jars.iter().map(|j| j.name.clone()).collect(),
+                fornaxee_port: fornaxee::plan::http_port(fx, Some(&b.bundle)),
+            },
+            (None, Some(fx)) => Asks {
+                jars: Vec::new(),
+                fornaxee_port: fornaxee::plan::http_port(fx, None),
+            },
+            _ => Asks::default(),
+        }
+    }
+}
+
 /// Reads every connected host's state, bounded by the fleet's concurrency; read-only. In
 /// cluster-script mode the JobManager host also reports what it sees of its peers.
-async fn gather(c: &Cluster, fleet: &Fleet) -> Result<Facts> {
+async fn gather(c: &Cluster, fleet: &Fleet, asks: &Asks) -> Result<Facts> {
     let ids: Vec<HostId> = c
         .hosts
         .iter()
@@ -238,16 +272,19 @@ async fn gather(c: &Cluster, fleet: &Fleet) -> Result<Facts> {
                 .iter()
                 .find(|h| HostId::of(h) == id)
                 .ok_or_else(|| Error::Failed(format!("{id} is not in the inventory")))?;
-            let script = format!(
-                "{}\n{}",
-                facts::machine_script(&flink::machine_probe(c, h)),
-                flink::probe::script(c, h)
-            );
+            let mut probe = flink::machine_probe(c, h);
+            let mut script = flink::probe::script(c, h, &asks.jars);
+            if let (true, Some(fx)) = (h.fornaxee, &c.fornaxee) {
+                probe.ports.extend(asks.fornaxee_port);
+                script.push_str(&fornaxee::probe::script(fx));
+            }
+            let script = format!("{}\n{script}", facts::machine_script(&probe));
             let out = remote.sh(id.as_str(), &script).await?;
             Ok(HostFacts {
                 gathered: true,
                 machine: facts::parse_machine(&out.stdout),
                 flink: flink::probe::parse(&out.stdout),
+                fornaxee: fornaxee::probe::parse(&out.stdout),
             })
         })
         .await;
@@ -265,6 +302,64 @@ async fn gather(c: &Cluster, fleet: &Fleet) -> Result<Facts> {
         f.peers = facts::parse_peers(&out.stdout, &peers);
     }
     Ok(f)
+}
+
+/// The Fornaxee bundle, fetched and verified like any artifact, then inspected.
+struct FxBundle {
+    art: ArtifactState,
+    bundle: Bundle,
+}
+
+/// Fetches (verifying its checksum) and inspects the inventory's Fornaxee bundle. With
+/// `at_hand_only`, a bundle that is neither local nor cached is left alone (previews never
+/// download).
+async fn fornaxee_bundle(
+    c: &Cluster,
+    fetch: &FetchArgs,
+    rep: &dyn Reporter,
+    at_hand_only: bool,
+) -> Result<Option<FxBundle>> {
+    let Some(fx) = &c.fornaxee else {
+        return Ok(None);
+    };
+    let opts = FetchOptions::new(fetch.cache_dir.clone());
+    if at_hand_only && !artifact::is_cached(&fx.artifact, &opts.cache_dir) {
+        return Ok(None);
+    }
+    let got = artifact::fetch(&fx.artifact, &opts, rep).await?;
+    let jars = opts.cache_dir.join("fornaxee-jars").join(&got.sha512);
+    let bundle = fornaxee::bundle::inspect(&got.path, &fx.version, &jars)?;
+    Ok(Some(FxBundle {
+        art: ArtifactState {
+            local: Some(got.path.display().to_string()),
+            sha512: Some(got.sha512),
+            size: Some(got.size),
+            cached: Some(true),
+        },
+        bundle,
+    }))
+}
+
+/// The REST address of the Flink cluster Fornaxee talks to.
+fn flink_rest(c: &Cluster) -> String {
+    format!("http://{}:{}", c.jobmanager().name, c.rest_port)
+}
+
+/// Fornaxee's plan inputs for a lifecycle command (no bundle needed).
+fn fornaxee_inputs<'a>(
+    c: &'a Cluster,
+    facts: &'a Facts,
+    bundle: Option<&'a FxBundle>,
+) -> Option<fornaxee::plan::Inputs<'a>> {
+    c.fornaxee.as_ref().map(|fx| fornaxee::plan::Inputs {
+        cluster: c,
+        fx,
+        facts,
+        bundle: bundle.map(|b| &b.bundle),
+        artifact: bundle.map(|b| b.art.clone()).unwrap_or_default(),
+        flink_rest: flink_rest(c),
+        flink_version: c.version.to_string(),
+    })
 }
 
 /// Sets the flag on Ctrl-C so the runner stops between two steps.

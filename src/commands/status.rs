@@ -35,7 +35,9 @@ pub async fn status(loaded: &Loaded, remote: &RemoteArgs, json: bool) -> Result<
     // Every host at once; an unreachable host is a finding here, not a reason to stop.
     let (fleet, failures) =
         Fleet::connect_lenient(&all, &super::connect_options(remote), remote.concurrency).await;
-    let facts = gather(c, &fleet).await.unwrap_or_default();
+    let facts = gather(c, &fleet, &super::Asks::of(None, c))
+        .await
+        .unwrap_or_default();
     let hosts = c
         .hosts
         .iter()

@@ -5,6 +5,7 @@
 //! stages of self-contained actions and hands a product's own checks back to it.
 
 pub mod flink;
+pub mod fornaxee;
 
 use std::fmt;
 
@@ -20,12 +21,15 @@ use crate::report::Reporter;
 pub enum Check {
     /// Flink's REST API lists every expected TaskManager and slot.
     FlinkCluster(flink::rest::ClusterCheck),
+    /// Fornaxee's health path answers 200.
+    FornaxeeHealth(fornaxee::health::HealthCheck),
 }
 
 impl fmt::Display for Check {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Check::FlinkCluster(c) => c.fmt(f),
+            Check::FornaxeeHealth(c) => c.fmt(f),
         }
     }
 }
@@ -39,5 +43,6 @@ pub async fn run_check(
 ) -> Result<()> {
     match check {
         Check::FlinkCluster(c) => flink::rest::check(c, host, fleet, rep).await,
+        Check::FornaxeeHealth(c) => fornaxee::health::check(c, host, fleet, rep).await,
     }
 }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::components::flink::probe::FlinkFacts;
+use crate::components::fornaxee::probe::FornaxeeFacts;
 use crate::fleet::lock::{self, Owner};
 use crate::fleet::HostId;
 use crate::remote::{q, qp};
@@ -57,6 +58,7 @@ pub struct HostFacts {
     pub gathered: bool,
     pub machine: Machine,
     pub flink: FlinkFacts,
+    pub fornaxee: FornaxeeFacts,
 }
 
 /// What the coordinating host sees of another host over its own ssh.

@@ -72,16 +72,66 @@ pub struct Host {
     pub java_home: Option<String>,
     pub jobmanager: bool,
     pub taskmanager: bool,
+    /// Runs the Fornaxee service (and so needs a Flink client when it runs no Flink daemon).
+    pub fornaxee: bool,
 }
 
 impl Host {
     pub fn roles(&self) -> String {
-        match (self.jobmanager, self.taskmanager) {
-            (true, true) => "jobmanager, taskmanager".into(),
-            (true, false) => "jobmanager".into(),
-            (false, true) => "taskmanager".into(),
-            (false, false) => String::new(),
+        let mut r: Vec<&str> = Vec::new();
+        if self.jobmanager {
+            r.push("jobmanager");
         }
+        if self.taskmanager {
+            r.push("taskmanager");
+        }
+        if self.fornaxee {
+            if r.is_empty() {
+                r.push("flink client");
+            }
+            r.push("fornaxee");
+        }
+        r.join(", ")
+    }
+}
+
+/// The validated `fornaxee:` section.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fornaxee {
+    pub artifact: Artifact,
+    /// From the bundle's file name, `fornaxee-<version>.tgz`.
+    pub version: String,
+    /// Names (into `Cluster::hosts`) of the hosts that run it, in inventory order.
+    pub hosts: Vec<String>,
+    pub install_dir: String,
+    /// Becomes -Xmx in FORNAXEE_JAVA_OPTS.
+    pub heap: u64,
+    /// Written over the bundle's etc/fornaxee.properties.
+    pub properties: BTreeMap<String, String>,
+    /// Kept outside the release, across upgrades.
+    pub data_dir: String,
+    pub log_dir: String,
+}
+
+impl Fornaxee {
+    pub fn release_dir(&self) -> String {
+        format!("{}/fornaxee-{}", self.install_dir, self.version)
+    }
+
+    pub fn current_link(&self) -> String {
+        format!("{}/fornaxee", self.install_dir)
+    }
+
+    pub fn state_dir(&self) -> String {
+        format!("{}/.flinkup", self.install_dir)
+    }
+
+    pub fn pid_file(&self) -> String {
+        format!("{}/fornaxee.pid", self.data_dir)
+    }
+
+    pub fn log_file(&self) -> String {
+        format!("{}/fornaxee.log", self.log_dir)
     }
 }
 
@@ -164,6 +214,7 @@ pub struct Cluster {
     #[serde(with = "humantime_serde_secs")]
     pub verify_timeout: Duration,
     pub templates_dir: Option<PathBuf>,
+    pub fornaxee: Option<Fornaxee>,
 }
 
 mod humantime_serde_secs {
@@ -183,6 +234,11 @@ impl Cluster {
 
     pub fn taskmanagers(&self) -> impl Iterator<Item = &Host> {
         self.tm_order.iter().map(|&i| &self.hosts[i])
+    }
+
+    /// Hosts that run Fornaxee, in its section's order.
+    pub fn fornaxee_hosts(&self) -> impl Iterator<Item = &Host> {
+        self.hosts.iter().filter(|h| h.fornaxee)
     }
 
     pub fn taskmanager_count(&self) -> usize {

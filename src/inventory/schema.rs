@@ -25,6 +25,33 @@ pub struct RawInventory {
     #[serde(default)]
     pub verify: RawVerify,
     pub templates_dir: Option<String>,
+    pub fornaxee: Option<RawFornaxee>,
+}
+
+/// The `fornaxee:` section: the Fornaxee bundle, where it runs, and its settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFornaxee {
+    pub artifact: Option<RawArtifact>,
+    #[serde(default)]
+    pub hosts: Vec<RawHost>,
+    pub install_dir: Option<String>,
+    pub heap: Option<Scalar>,
+    #[serde(default)]
+    pub properties: BTreeMap<String, Scalar>,
+    pub data_dir: Option<String>,
+    pub log_dir: Option<String>,
+    pub flink: Option<RawExternalFlink>,
+}
+
+/// `fornaxee.flink:` a Flink cluster the customer runs, which flinkup does not manage.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExternalFlink {
+    pub rest: Option<String>,
+    #[serde(default)]
+    pub hosts: Vec<RawHost>,
+    pub home: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

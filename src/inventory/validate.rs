@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::load::Spans;
-use super::schema::{RawArtifact, RawHost, RawInventory, RawSsh, Scalar};
+use super::schema::{RawArtifact, RawFornaxee, RawHost, RawInventory, RawSsh, Scalar};
 use super::units::{self, parse_memory, MIB};
 use super::{
-    Artifact, Checksum, Cluster, Connection, Diagnostic, HashAlgo, Host, KnownHosts, LoadOptions,
-    Pinned, StartMode, Version,
+    Artifact, Checksum, Cluster, Connection, Diagnostic, Fornaxee, HashAlgo, Host, KnownHosts,
+    LoadOptions, Pinned, StartMode, Version,
 };
 use crate::components::flink::keys::{self as flink_keys, KeyCheck};
 
@@ -150,10 +150,30 @@ fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
             None
         }
     });
+    let fornaxee = raw
+        .fornaxee
+        .as_ref()
+        .map(|f| fornaxee(c, &raw, f, install_dir.trim_end_matches('/')));
     let version = version?;
     let scala = scala?;
     let artifact = artifact(c, raw.flink.artifact.as_ref(), version, &scala);
-    let (hosts, ports, artifact) = (hosts?, ports?, artifact?);
+    let (mut hosts, ports, artifact) = (hosts?, ports?, artifact?);
+    let fornaxee = match fornaxee {
+        Some(f) => {
+            let (f, fx_hosts) = f?;
+            for h in fx_hosts {
+                match hosts.iter_mut().find(|x| x.name == h.name) {
+                    Some(existing) => existing.fornaxee = true,
+                    None => hosts.push(Host {
+                        fornaxee: true,
+                        ..h
+                    }),
+                }
+            }
+            Some(f)
+        }
+        None => None,
+    };
     let tm_order = raw
         .taskmanagers
         .iter()
@@ -177,6 +197,192 @@ fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
         config,
         verify_timeout: verify_timeout.unwrap_or(Duration::from_secs(120)),
         templates_dir,
+        fornaxee,
+    })
+}
+
+/// The `fornaxee:` section; its hosts come back separately, to be merged with the cluster's.
+fn fornaxee(
+    c: &mut Checker,
+    raw: &RawInventory,
+    f: &RawFornaxee,
+    flink_install_dir: &str,
+) -> Option<(Fornaxee, Vec<Host>)> {
+    let mut ok = true;
+    if f.flink.is_some() {
+        c.key_error(
+            &["fornaxee", "flink"],
+            "`fornaxee.flink` (connecting to a Flink cluster flinkup does not manage) is not available in this version",
+            "remove it and list the cluster in `jobmanager`/`taskmanagers`, so flinkup deploys Flink beside Fornaxee",
+        );
+        ok = false;
+    }
+    let has_source = f
+        .artifact
+        .as_ref()
+        .is_some_and(|a| a.url.is_some() || a.path.is_some());
+    if !has_source {
+        c.error(
+            &["fornaxee"],
+            "fornaxee has no artifact",
+            "add `artifact: {path: fornaxee-<version>.tgz}` (or `url:`), with its sha512",
+        );
+        return None;
+    }
+    let artifact = artifact_at(
+        c,
+        "fornaxee",
+        f.artifact.as_ref(),
+        String::new(),
+        String::new(),
+    );
+    let version = artifact.as_ref().and_then(|a| {
+        let v = a
+            .file_name
+            .strip_prefix("fornaxee-")
+            .and_then(|r| r.strip_suffix(".tgz"))
+            .filter(|v| {
+                v.starts_with(|ch: char| ch.is_ascii_digit())
+                    && v.chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '-' | '_' | '+'))
+            });
+        if v.is_none() {
+            c.error(
+                &["fornaxee", "artifact"],
+                format!(
+                    "the bundle's file name `{}` is not fornaxee-<version>.tgz",
+                    a.file_name
+                ),
+                "use the file as Fornaxee's build names it, e.g. fornaxee-2.3.0.tgz",
+            );
+        }
+        v.map(str::to_string)
+    });
+    if f.hosts.is_empty() {
+        c.error(
+            &["fornaxee", "hosts"],
+            "fornaxee has no hosts",
+            "list the hosts that run Fornaxee: `hosts: [192.168.1.100]`",
+        );
+        ok = false;
+    }
+    let mut hosts = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, h) in f.hosts.iter().enumerate() {
+        let idx = i.to_string();
+        let path = ["fornaxee", "hosts", idx.as_str()];
+        if !seen.insert(h.name().to_string()) {
+            c.error(
+                &path,
+                format!("`{}` is listed twice in fornaxee.hosts", h.name()),
+                "list each host once",
+            );
+            ok = false;
+            continue;
+        }
+        match make_host(c, raw, h, &path) {
+            Some(h) => hosts.push(h),
+            None => ok = false,
+        }
+    }
+    let install_dir = f
+        .install_dir
+        .clone()
+        .unwrap_or_else(|| flink_install_dir.to_string())
+        .trim_end_matches('/')
+        .to_string();
+    let mut dir = |key: &'static str, value: Option<&String>, default: String| -> String {
+        let d = value.cloned().unwrap_or(default);
+        if let Err(e) = units::check_remote_path(&d) {
+            c.error(
+                &["fornaxee", key],
+                format!("{key}: {e}"),
+                "use an absolute path such as /var/lib/fornaxee",
+            );
+            ok = false;
+        }
+        d.trim_end_matches('/').to_string()
+    };
+    let install_dir = dir("install_dir", Some(&install_dir), String::new());
+    let data_dir = dir(
+        "data_dir",
+        f.data_dir.as_ref(),
+        format!("{install_dir}/fornaxee-data"),
+    );
+    let log_dir = dir(
+        "log_dir",
+        f.log_dir.as_ref(),
+        format!("{install_dir}/fornaxee-logs"),
+    );
+    let heap_text = f
+        .heap
+        .as_ref()
+        .map(Scalar::render)
+        .unwrap_or_else(|| "1024m".into());
+    let heap = match parse_memory(&heap_text) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            c.error(
+                &["fornaxee", "heap"],
+                format!("heap `{heap_text}`: {e}"),
+                "give a size with a unit, e.g. 1024m or 2g",
+            );
+            None
+        }
+    };
+    let mut properties = BTreeMap::new();
+    for (key, value) in &f.properties {
+        let text = value.render();
+        let bad_key = key.is_empty()
+            || !key
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'));
+        if bad_key {
+            c.key_error(
+                &["fornaxee", "properties", key.as_str()],
+                format!(
+                    "property key `{}` is not a dotted name",
+                    key.escape_default()
+                ),
+                "keys are letters, digits, `.`, `_` and `-`, e.g. http.port",
+            );
+            ok = false;
+        } else if text.contains('\n') || text.contains('\r') {
+            c.error(
+                &["fornaxee", "properties", key.as_str()],
+                format!("property `{key}` spans several lines"),
+                "write the value on one line",
+            );
+            ok = false;
+        } else {
+            properties.insert(key.clone(), text);
+        }
+    }
+    if let Some(p) = properties.get("http.port") {
+        if p.parse::<u16>().map_or(true, |p| p == 0) {
+            c.error(
+                &["fornaxee", "properties", "http.port"],
+                format!("http.port `{p}` is not a port"),
+                "use a port from 1 to 65535, e.g. 18630",
+            );
+            ok = false;
+        }
+    }
+    let (artifact, version, heap) = (artifact?, version?, heap?);
+    ok.then(|| {
+        (
+            Fornaxee {
+                artifact,
+                version,
+                hosts: hosts.iter().map(|h| h.name.clone()).collect(),
+                install_dir,
+                heap,
+                properties,
+                data_dir,
+                log_dir,
+            },
+            hosts,
+        )
     })
 }
 
@@ -266,13 +472,24 @@ fn timeout(c: &mut Checker, t: Option<&Scalar>) -> Option<Duration> {
 }
 
 fn artifact(c: &mut Checker, a: Option<&RawArtifact>, v: Version, scala: &str) -> Option<Artifact> {
-    let empty = RawArtifact::default();
-    let a = a.unwrap_or(&empty);
     let default_name = format!("flink-{v}-bin-scala_{scala}.tgz");
     let default_url = format!("https://archive.apache.org/dist/flink/flink-{v}/{default_name}");
+    artifact_at(c, "flink", a, default_name, default_url)
+}
+
+/// An `artifact:` map under `section`: the same keys and rules for every component.
+fn artifact_at(
+    c: &mut Checker,
+    section: &'static str,
+    a: Option<&RawArtifact>,
+    default_name: String,
+    default_url: String,
+) -> Option<Artifact> {
+    let empty = RawArtifact::default();
+    let a = a.unwrap_or(&empty);
     let mut ok = true;
     let path = |p: &[&'static str]| -> Vec<&'static str> {
-        let mut v = vec!["flink", "artifact"];
+        let mut v = vec![section, "artifact"];
         v.extend_from_slice(p);
         v
     };
@@ -315,7 +532,7 @@ fn artifact(c: &mut Checker, a: Option<&RawArtifact>, v: Version, scala: &str) -
         if !is_http_url(m) {
             let idx = i.to_string();
             c.error(
-                &["flink", "artifact", "mirrors", &idx],
+                &[section, "artifact", "mirrors", &idx],
                 format!("mirror `{m}` is not an http:// or https:// URL"),
                 "write the full URL of the tarball on the mirror",
             );
@@ -436,27 +653,11 @@ fn ssh_settings(c: &mut Checker, path: &[&str], s: &RawSsh) -> bool {
     ok
 }
 
-fn hosts(c: &mut Checker, raw: &RawInventory) -> Option<Vec<Host>> {
+/// One host entry: a name, or a map with per-host settings over the inventory's `ssh:`.
+fn make_host(c: &mut Checker, raw: &RawInventory, h: &RawHost, path: &[&str]) -> Option<Host> {
     let global = &raw.ssh;
-    let mut ok = ssh_settings(c, &["ssh"], global);
-    let Some(jm) = &raw.jobmanager else {
-        c.error(
-            &[],
-            "no jobmanager",
-            "add `jobmanager: <host>`, the host that runs the JobManager (and start-cluster.sh)",
-        );
-        return None;
-    };
-    if raw.taskmanagers.is_empty() {
-        c.error(
-            &["taskmanagers"],
-            "no taskmanagers",
-            "list at least one host: `taskmanagers: [192.168.1.100]` (the JobManager host may run one too)",
-        );
-        ok = false;
-    }
     let default_conn = raw.connection.unwrap_or(Connection::Ssh);
-    let make = |c: &mut Checker, h: &RawHost, path: &[&str]| -> Option<Host> {
+    {
         let mut hp = path.to_vec();
         let (name, m) = match h {
             RawHost::Name(n) => (n.as_str(), None),
@@ -532,11 +733,32 @@ fn hosts(c: &mut Checker, raw: &RawInventory) -> Option<Vec<Host>> {
             java_home,
             jobmanager: false,
             taskmanager: false,
+            fornaxee: false,
         })
-    };
+    }
+}
 
+fn hosts(c: &mut Checker, raw: &RawInventory) -> Option<Vec<Host>> {
+    let global = &raw.ssh;
+    let mut ok = ssh_settings(c, &["ssh"], global);
+    let Some(jm) = &raw.jobmanager else {
+        c.error(
+            &[],
+            "no jobmanager",
+            "add `jobmanager: <host>`, the host that runs the JobManager (and start-cluster.sh)",
+        );
+        return None;
+    };
+    if raw.taskmanagers.is_empty() {
+        c.error(
+            &["taskmanagers"],
+            "no taskmanagers",
+            "list at least one host: `taskmanagers: [192.168.1.100]` (the JobManager host may run one too)",
+        );
+        ok = false;
+    }
     let mut hosts: Vec<Host> = Vec::new();
-    let mut jm_host = make(c, jm, &["jobmanager"]);
+    let mut jm_host = make_host(c, raw, jm, &["jobmanager"]);
     if let Some(h) = jm_host.as_mut() {
         h.jobmanager = true;
     }
@@ -563,7 +785,7 @@ fn hosts(c: &mut Checker, raw: &RawInventory) -> Option<Vec<Host>> {
             ok = false;
             continue;
         }
-        let Some(mut h) = make(c, t, &path) else {
+        let Some(mut h) = make_host(c, raw, t, &path) else {
             ok = false;
             continue;
         };

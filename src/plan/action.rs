@@ -65,12 +65,30 @@ pub enum Action {
         log: String,
         reason: String,
     },
-    /// Stop services by their stop scripts, wait for the pids in their pid files to exit,
-    /// and kill what is still alive after `grace_secs`.
+    /// Run a service that stays in the foreground, detached from the ssh session, with its
+    /// environment file sourced first and its pid written to `pid_file`.
+    RunDaemon {
+        service: String,
+        script: String,
+        args: Vec<String>,
+        env_file: Option<String>,
+        pid_file: String,
+        log: String,
+        /// Directories made first (data, logs).
+        dirs: Vec<String>,
+        reason: String,
+    },
+    /// Stop services by their stop scripts (and, with `terminate`, SIGTERM to the pids in
+    /// their pid files), wait for those pids to exit, and kill what is still alive after
+    /// `grace_secs`.
     StopServices {
         services: Vec<String>,
         scripts: Vec<Vec<String>>,
         pid_files: Vec<String>,
+        /// A pid counts as the service only if its command line contains this (a pid file
+        /// can outlive its process and the pid be reused).
+        cmdline_has: Option<String>,
+        terminate: bool,
         grace_secs: u64,
         reason: String,
     },
@@ -98,7 +116,7 @@ impl Action {
             Action::Link { .. } => "link",
             Action::TrustSsh { .. } => "trust",
             Action::SshConfig { .. } => "ssh-config",
-            Action::StartService { .. } => "start",
+            Action::StartService { .. } | Action::RunDaemon { .. } => "start",
             Action::StopServices { .. } => "stop",
             Action::Remove { .. } => "remove",
             Action::Unlock { .. } => "unlock",

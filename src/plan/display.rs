@@ -166,6 +166,18 @@ fn action_line(out: &mut String, host: &HostId, a: &Action, shown: &mut Vec<(Hos
             "    + start    {service} on {host} ({reason}): {script}{}",
             args.iter().map(|a| format!(" {a}")).collect::<String>()
         ),
+        Action::RunDaemon {
+            service,
+            script,
+            args,
+            pid_file,
+            reason,
+            ..
+        } => writeln!(
+            out,
+            "    + start    {service} on {host} ({reason}): {script}{}, detached, pid in {pid_file}",
+            args.iter().map(|a| format!(" {a}")).collect::<String>()
+        ),
         Action::StopServices {
             services, reason, ..
         } => writeln!(out, "    ~ stop     {} on {host}: {reason}", services.join(", ")),

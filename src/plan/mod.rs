@@ -25,6 +25,19 @@ pub enum PlanMode {
     Live,
 }
 
+/// What is known about an artifact when planning.
+#[derive(Debug, Clone, Default)]
+pub struct ArtifactState {
+    /// The verified file on the operator's machine, once fetched.
+    pub local: Option<String>,
+    /// Its sha512: pinned, cached or fetched.
+    pub sha512: Option<String>,
+    /// Its size, when the file is at hand (cached, local `path:`, or fetched).
+    pub size: Option<u64>,
+    /// Whether the cache holds it (None: not looked at).
+    pub cached: Option<bool>,
+}
+
 /// Where an artifact comes from and how it is proven.
 #[derive(Debug, Clone, Serialize)]
 pub struct ArtifactInfo {

@@ -47,6 +47,7 @@ fn empty_host(name: &str) -> HostFacts {
             }),
             ..FlinkFacts::default()
         },
+        ..HostFacts::default()
     }
 }
 
@@ -119,6 +120,7 @@ fn deploy(c: &Cluster, facts: &Facts) -> Plan {
                 cached: Some(true),
             },
             warnings: Vec::new(),
+            jars: Vec::new(),
         },
         &Renderer::new(c).unwrap(),
     )
@@ -347,6 +349,7 @@ fn stop_and_destroy_plans() {
         mode: PlanMode::Live,
         artifact: ArtifactState::default(),
         warnings: Vec::new(),
+        jars: Vec::new(),
     };
     let stop = plan::stop(&inp);
     assert_eq!(stage_names(&stop), ["stop"]);

@@ -10,28 +10,17 @@ use super::probe::FlinkFacts;
 use super::render::{HostExtras, Renderer};
 use super::rest::{ClusterCheck, TmHost};
 use super::{coordinator, roles, sizing, ssh_markers, ssh_peers, Role, NAME};
+use crate::components::fornaxee::bundle::Jar;
 use crate::components::Check;
 use crate::error::Result;
 use crate::facts::{Facts, HostFacts};
 use crate::fleet::HostId;
 use crate::inventory::{units, Cluster, Host, StartMode};
+pub use crate::plan::ArtifactState;
 use crate::plan::{
     Action, ArtifactInfo, Change, ComponentInfo, Finding, HostView, OnFailure, Plan, PlanMode,
     Stage,
 };
-
-/// What is known about the tarball when planning.
-#[derive(Debug, Clone, Default)]
-pub struct ArtifactState {
-    /// The verified file on the operator's machine, once fetched.
-    pub local: Option<String>,
-    /// Its sha512: pinned, cached or fetched.
-    pub sha512: Option<String>,
-    /// Its size, when the file is at hand (cached, local `path:`, or fetched).
-    pub size: Option<u64>,
-    /// Whether the cache holds it (None: not looked at).
-    pub cached: Option<bool>,
-}
 
 pub struct Inputs<'a> {
     pub cluster: &'a Cluster,
@@ -40,6 +29,8 @@ pub struct Inputs<'a> {
     pub artifact: ArtifactState,
     /// Inventory warnings, repeated in the plan.
     pub warnings: Vec<String>,
+    /// Jars another component needs in every Flink host's lib/ (Fornaxee's connectors).
+    pub jars: Vec<Jar>,
 }
 
 /// Apache's tarballs are about 250 MB: the estimate when the real size is not at hand.
@@ -85,13 +76,13 @@ impl Diffs {
 }
 
 /// Paths on one host, with `~` resolved where the host's home is known.
-struct Paths {
-    release: String,
-    state: String,
-    link: String,
+pub(crate) struct Paths {
+    pub release: String,
+    pub state: String,
+    pub link: String,
 }
 
-fn paths(c: &Cluster, f: &HostFacts) -> Paths {
+pub(crate) fn paths(c: &Cluster, f: &HostFacts) -> Paths {
     let home = f.machine.home.as_deref();
     Paths {
         release: resolve(&c.release_dir(), home),
@@ -100,8 +91,8 @@ fn paths(c: &Cluster, f: &HostFacts) -> Paths {
     }
 }
 
-fn artifact_info(c: &Cluster, cached: Option<bool>) -> ArtifactInfo {
-    let art = &c.artifact;
+/// How an artifact of the inventory is fetched and proven, for the plan's header.
+pub fn artifact_info(art: &crate::inventory::Artifact, cached: Option<bool>) -> ArtifactInfo {
     let checksum = match (&art.checksum.pinned, &art.checksum.sidecar) {
         (Some(p), Some(s)) => format!(
             "{} pinned in the inventory, cross-checked with {s}",
@@ -156,7 +147,8 @@ fn skeleton(inp: &Inputs, command: &str) -> Plan {
             name: NAME.into(),
             version: c.version.to_string(),
             detail: format!("Scala {}", c.scala),
-            artifact: (command == "deploy").then(|| artifact_info(c, inp.artifact.cached)),
+            artifact: (command == "deploy")
+                .then(|| artifact_info(&c.artifact, inp.artifact.cached)),
             summary: c.topology(),
         }],
         hosts,
@@ -306,6 +298,8 @@ fn stop_action(c: &Cluster, f: &HostFacts, reason: &str) -> Option<Action> {
                 )
             })
             .collect(),
+        cmdline_has: Some("java".into()),
+        terminate: false,
         grace_secs: 30,
         reason: reason.into(),
     })
@@ -504,6 +498,7 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
     switch.on_failure = OnFailure::Undo;
     switch.if_failed = "Every link was switched back; nothing was started or stopped.".into();
     let mut config_changed = false;
+    let mut jars_changed = false;
     let (need, exact) = disk_needed(inp.artifact.size);
     for (i, h) in c.hosts.iter().enumerate() {
         let id = HostId::of(h);
@@ -560,6 +555,30 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
                 }
             }
         }
+        let mut new_jars = Vec::new();
+        for jar in &inp.jars {
+            if fl.libs.get(&jar.name) == Some(&jar.sha512) {
+                continue;
+            }
+            install.push(
+                &id,
+                Action::Upload {
+                    file: jar.name.clone(),
+                    local: Some(jar.local.display().to_string()),
+                    dest: format!("{}/lib/{}", p.release, jar.name),
+                    size: Some(jar.size),
+                    sha512: Some(jar.sha512.clone()),
+                },
+            );
+            new_jars.push(jar.name.clone());
+        }
+        if fl.release_present && !new_jars.is_empty() && !fl.running.is_empty() {
+            jars_changed = true;
+            plan.hosts[i].notes.push(format!(
+                "connector jars new in lib/: {}; its daemons load lib/ only at start",
+                new_jars.join(", ")
+            ));
+        }
         for file in &files {
             let path = format!("{}/conf/{}", p.release, file.name);
             let old = fl.conf.get(&file.name);
@@ -612,11 +631,15 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
         .hosts
         .iter()
         .any(|h| !inp.facts.host(&HostId::of(h)).flink.running.is_empty());
-    let restart = any_running && config_changed;
+    let restart = any_running && (config_changed || jars_changed);
     if restart {
         plan.stages.extend(stop_stage(
             inp,
-            "the configuration or release changed; Flink reads it only at start",
+            if config_changed {
+                "the configuration or release changed; Flink reads it only at start"
+            } else {
+                "connector jars changed in lib/; Flink loads them only at start"
+            },
         ));
     }
     plan.stages.extend(start_stages(inp, restart));

@@ -46,6 +46,8 @@ pub struct FlinkFacts {
     pub running: BTreeMap<Role, u32>,
     /// TaskManagers the JobManager running here has registered (JobManager host only).
     pub registered: Option<Vec<Registered>>,
+    /// sha512 of the asked-about jars in the release's lib/, by file name.
+    pub libs: BTreeMap<String, String>,
 }
 
 impl FlinkFacts {
@@ -66,8 +68,9 @@ pub fn pid_dir(cluster: &Cluster) -> String {
         .unwrap_or_else(|| "/tmp".into())
 }
 
-/// The read-only script that reports Flink's state on a host as `key=value` lines.
-pub fn script(cluster: &Cluster, host: &Host) -> String {
+/// The read-only script that reports Flink's state on a host as `key=value` lines; `jars`
+/// are lib/ files whose sha512 is asked for (connector jars another component places).
+pub fn script(cluster: &Cluster, host: &Host, jars: &[String]) -> String {
     // The same choice Flink 1.9's config.sh makes: env.java.home if it is a directory, else
     // JAVA_HOME if it is one, else whatever `java` is on PATH.
     let java = format!(
@@ -112,6 +115,12 @@ done
         pid_dir = qp(&pid_dir(cluster)),
         alive_fn = crate::facts::ALIVE_FN,
     );
+    for j in jars {
+        s.push_str(&format!(
+            "if [ -f \"$REL/lib/\"{j} ]; then echo \"lib.\"{j}\"=$(sha512sum \"$REL/lib/\"{j} | cut -d' ' -f1)\"; fi\n",
+            j = crate::remote::q(j)
+        ));
+    }
     if host.jobmanager {
         // Which TaskManagers the running JobManager lists: a restarted TaskManager's old entry
         // stays until its heartbeat times out, and verification must not count it.
@@ -169,6 +178,9 @@ pub fn parse(out: &str) -> FlinkFacts {
                 if let (Some(role), Ok(pid)) = (Role::parse(&k[8..]), v.trim().parse()) {
                     f.running.insert(role, pid);
                 }
+            }
+            k if k.starts_with("lib.") => {
+                f.libs.insert(k[4..].to_string(), v.trim().to_string());
             }
             k if k.starts_with("conf.") => {
                 if let Some(text) = b64(v) {

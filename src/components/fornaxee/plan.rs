@@ -1,0 +1,400 @@
+//! Fornaxee's plan rules: its stages come after Flink's verification, so a Fornaxee failure
+//! never stops or changes a running Flink cluster. Pure: no network, no disk, no clock.
+
+use std::collections::BTreeMap;
+
+use super::bundle::Bundle;
+use super::health::HealthCheck;
+use super::render::{self, EnvValues};
+use super::{NAME, SERVICE};
+use crate::components::flink::plan::{artifact_info, resolve, unified_diff};
+use crate::components::Check;
+use crate::error::Result;
+use crate::facts::{Facts, HostFacts};
+use crate::fleet::HostId;
+use crate::inventory::{Cluster, Fornaxee, Host};
+use crate::plan::{
+    Action, ArtifactState, Change, ComponentInfo, Finding, OnFailure, Plan, Severity, Stage,
+};
+
+pub struct Inputs<'a> {
+    pub cluster: &'a Cluster,
+    pub fx: &'a Fornaxee,
+    pub facts: &'a Facts,
+    /// The inspected bundle, when it is at hand (deploy always has it).
+    pub bundle: Option<&'a Bundle>,
+    pub artifact: ArtifactState,
+    /// The Flink REST address Fornaxee submits to.
+    pub flink_rest: String,
+    /// The Flink version it will run against.
+    pub flink_version: String,
+}
+
+/// Fornaxee's paths on one host, `~` resolved.
+struct Paths {
+    release: String,
+    link: String,
+    state: String,
+    data: String,
+    log_dir: String,
+    pid: String,
+    log: String,
+    flink_home: String,
+}
+
+fn paths(inp: &Inputs, f: &HostFacts) -> Paths {
+    let home = f.machine.home.as_deref();
+    let fx = inp.fx;
+    Paths {
+        release: resolve(&fx.release_dir(), home),
+        link: resolve(&fx.current_link(), home),
+        state: resolve(&fx.state_dir(), home),
+        data: resolve(&fx.data_dir, home),
+        log_dir: resolve(&fx.log_dir, home),
+        pid: resolve(&fx.pid_file(), home),
+        log: resolve(&fx.log_file(), home),
+        flink_home: resolve(&inp.cluster.current_link(), home),
+    }
+}
+
+/// The port Fornaxee listens on: the site's `http.port`, else the bundle's default
+/// properties, else the manifest's.
+pub fn http_port(fx: &Fornaxee, bundle: Option<&Bundle>) -> Option<u16> {
+    if let Some(p) = fx.properties.get("http.port") {
+        return p.parse().ok();
+    }
+    let b = bundle?;
+    b.default_properties
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(['=', ':'])?;
+            (k.trim() == "http.port").then(|| v.trim().parse().ok())?
+        })
+        .or(Some(b.manifest.http_port))
+}
+
+/// The values flinkup writes over the bundle's defaults.
+fn values(inp: &Inputs) -> BTreeMap<String, String> {
+    let mut v = inp.fx.properties.clone();
+    v.entry("flink.rest.url".into())
+        .or_insert_with(|| inp.flink_rest.clone());
+    v
+}
+
+fn fx_hosts<'a>(inp: &'a Inputs) -> impl Iterator<Item = (&'a Host, HostId, &'a HostFacts)> + 'a {
+    inp.cluster.fornaxee_hosts().map(|h| {
+        let id = HostId::of(h);
+        let f = inp.facts.host(&id);
+        (h, id, f)
+    })
+}
+
+fn component_info(inp: &Inputs, with_artifact: bool) -> ComponentInfo {
+    ComponentInfo {
+        name: NAME.into(),
+        version: inp.fx.version.clone(),
+        detail: match inp.bundle {
+            Some(b) => format!("for Flink {}", b.manifest.flink),
+            None => "bundle not inspected yet".into(),
+        },
+        artifact: with_artifact.then(|| artifact_info(&inp.fx.artifact, inp.artifact.cached)),
+        summary: format!("on {} against {}", inp.fx.hosts.join(", "), inp.flink_rest),
+    }
+}
+
+fn stop_action(f: &HostFacts, p: &Paths, reason: &str) -> Option<Action> {
+    f.fornaxee.running?;
+    Some(Action::StopServices {
+        services: vec![SERVICE.into()],
+        scripts: Vec::new(),
+        pid_files: vec![p.pid.clone()],
+        cmdline_has: None,
+        terminate: true,
+        grace_secs: 30,
+        reason: reason.into(),
+    })
+}
+
+fn start_action(p: &Paths, reason: &str) -> Action {
+    Action::RunDaemon {
+        service: SERVICE.into(),
+        script: format!("{}/bin/fornaxee", p.link),
+        args: vec!["run".into()],
+        env_file: Some(format!("{}/etc/fornaxee-env.sh", p.link)),
+        pid_file: p.pid.clone(),
+        log: p.log.clone(),
+        dirs: vec![p.data.clone(), p.log_dir.clone()],
+        reason: reason.into(),
+    }
+}
+
+fn verify_stage(inp: &Inputs) -> Stage {
+    let mut verify = Stage::new("fornaxee verify", Some(NAME));
+    let port = http_port(inp.fx, inp.bundle).unwrap_or(18630);
+    let path = inp
+        .bundle
+        .map(|b| b.manifest.health.clone())
+        .unwrap_or_else(|| "/".into());
+    for (h, id, f) in fx_hosts(inp) {
+        let p = paths(inp, f);
+        verify.push(
+            &id,
+            Action::Check(Check::FornaxeeHealth(HealthCheck {
+                address: h.address.clone(),
+                port,
+                path: path.clone(),
+                timeout_secs: inp.cluster.verify_timeout.as_secs(),
+                log: p.log,
+            })),
+        );
+    }
+    verify
+}
+
+/// Adds Fornaxee to a deploy plan: install, switch, restart what changed, start, health.
+pub fn deploy(inp: &Inputs, plan: &mut Plan) -> Result<()> {
+    let c = inp.cluster;
+    let fx = inp.fx;
+    plan.components.push(component_info(inp, true));
+    if let Some(b) = inp.bundle {
+        if !b.supports(&inp.flink_version) {
+            plan.preflight.push(Finding::error(
+                None,
+                format!(
+                    "Fornaxee {} works with Flink {}; this inventory runs it with Flink {}",
+                    fx.version, b.manifest.flink, inp.flink_version
+                ),
+                "choose a Flink version inside that range, or a Fornaxee bundle built for this Flink",
+            ));
+        }
+    }
+    let port = http_port(fx, inp.bundle);
+    let mut install = Stage::new("fornaxee install", Some(NAME));
+    install.if_failed =
+        "Flink was not touched by this stage; Fornaxee keeps what it ran. Fix the cause and run the same command again."
+            .into();
+    let mut switch = Stage::new("fornaxee switch", Some(NAME));
+    switch.on_failure = OnFailure::Undo;
+    switch.if_failed = "Every fornaxee link was switched back; Flink was not touched.".into();
+    let mut stop = Stage::new("fornaxee stop", Some(NAME));
+    let mut start = Stage::new("fornaxee start", Some(NAME));
+    start.if_failed =
+        "Flink keeps running untouched. Fix the cause and run the same command again.".into();
+    let values = values(inp);
+    let source = c
+        .source
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for (h, id, f) in fx_hosts(inp) {
+        let p = paths(inp, f);
+        let ff = &f.fornaxee;
+        let mut changed = false;
+        if !ff.release_present {
+            changed = true;
+            let archive = format!("{}/{}", p.state, fx.artifact.file_name);
+            let have = ff.artifact_sha512.is_some() && ff.artifact_sha512 == inp.artifact.sha512;
+            if !have {
+                install.push(
+                    &id,
+                    Action::Upload {
+                        file: fx.artifact.file_name.clone(),
+                        local: inp.artifact.local.clone(),
+                        dest: archive.clone(),
+                        size: inp.artifact.size,
+                        sha512: inp.artifact.sha512.clone(),
+                    },
+                );
+            }
+            install.push(
+                &id,
+                Action::Unpack {
+                    archive,
+                    dest: p.release.clone(),
+                    top_dir: format!("fornaxee-{}", fx.version),
+                    staging: p.state.clone(),
+                    verify_sha512: if have {
+                        inp.artifact.sha512.clone()
+                    } else {
+                        None
+                    },
+                },
+            );
+        }
+        let defaults = inp.bundle.map_or("", |b| b.default_properties.as_str());
+        let env = render::env(
+            &EnvValues {
+                cluster: &c.name,
+                source: &source,
+                java_home: h.java_home.as_deref(),
+                heap: fx.heap,
+                flink_home: &p.flink_home,
+                data_dir: &p.data,
+                log_dir: &p.log_dir,
+            },
+            c.templates_dir.as_deref(),
+        )?;
+        let files = [
+            (
+                "fornaxee.properties",
+                render::properties(defaults, &values, &source),
+            ),
+            ("fornaxee-env.sh", env),
+        ];
+        for (name, content) in files {
+            let old = ff.etc.get(name);
+            if old == Some(&content) {
+                continue;
+            }
+            changed = true;
+            let path = format!("{}/etc/{name}", p.release);
+            install.push(
+                &id,
+                Action::WriteFile {
+                    diff: unified_diff(old.map_or("", String::as_str), &content, &path),
+                    path,
+                    change: if old.is_some() && ff.release_present {
+                        Change::Update
+                    } else {
+                        Change::Create
+                    },
+                    content,
+                },
+            );
+        }
+        if inp.bundle.is_none() {
+            plan.hosts
+                .iter_mut()
+                .filter(|v| v.host == id)
+                .for_each(|v| v.notes.push("fornaxee.properties: the bundle's defaults are merged in once the bundle is at hand (deploy fetches it first)".into()));
+        }
+        if ff.current_link.as_deref() != Some(p.release.as_str()) {
+            changed = true;
+            switch.push(
+                &id,
+                Action::Link {
+                    link: p.link.clone(),
+                    target: p.release.clone(),
+                    previous: ff.current_link.clone(),
+                },
+            );
+        }
+        let restart = changed && ff.running.is_some();
+        if restart {
+            stop.steps.extend(
+                stop_action(
+                    f,
+                    &p,
+                    "its release or files changed; Fornaxee reads them only at start",
+                )
+                .map(|a| crate::plan::Step {
+                    host: id.clone(),
+                    action: a,
+                }),
+            );
+        }
+        if restart || ff.running.is_none() {
+            start.push(
+                &id,
+                start_action(
+                    &p,
+                    if restart {
+                        "its release or files changed"
+                    } else {
+                        "not running"
+                    },
+                ),
+            );
+            if let Some(holder) = port.and_then(|p| f.machine.ports.get(&p).map(|h| (p, h))) {
+                if ff.running.is_none() {
+                    plan.preflight.push(Finding {
+                        severity: Severity::Warning,
+                        host: Some(id.clone()),
+                        message: format!(
+                            "port {} is held by {}: Fornaxee will not start there until it is free",
+                            holder.0,
+                            if holder.1.holder.is_empty() {
+                                "another process"
+                            } else {
+                                &holder.1.holder
+                            }
+                        ),
+                        help: Some(
+                            "stop that process, or set fornaxee.properties.http.port".into(),
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    for s in [install, switch, stop, start] {
+        if !s.steps.is_empty() {
+            plan.stages.push(s);
+        }
+    }
+    plan.stages.push(verify_stage(inp));
+    Ok(())
+}
+
+/// Adds Fornaxee to a start plan: start where it does not run, then health.
+pub fn start(inp: &Inputs, plan: &mut Plan) {
+    plan.components.push(component_info(inp, false));
+    let mut start = Stage::new("fornaxee start", Some(NAME));
+    for (_, id, f) in fx_hosts(inp) {
+        if f.fornaxee.running.is_none() && f.fornaxee.current_link.is_some() {
+            start.push(&id, start_action(&paths(inp, f), "not running"));
+        }
+    }
+    if !start.steps.is_empty() {
+        plan.stages.push(start);
+    }
+    plan.stages.push(verify_stage(inp));
+}
+
+/// Puts a stage that stops Fornaxee at the front of the plan: it stops before Flink.
+pub fn stop(inp: &Inputs, plan: &mut Plan, reason: &str) {
+    plan.components.push(component_info(inp, false));
+    let mut stop = Stage::new("fornaxee stop", Some(NAME));
+    for (_, id, f) in fx_hosts(inp) {
+        if let Some(a) = stop_action(f, &paths(inp, f), reason) {
+            stop.push(&id, a);
+        }
+    }
+    if !stop.steps.is_empty() {
+        plan.stages.insert(0, stop);
+    }
+}
+
+/// Adds Fornaxee to a destroy plan: stopped first, its releases and link removed at the end.
+/// Its data and log directories are the site's, and stay.
+pub fn destroy(inp: &Inputs, plan: &mut Plan) {
+    stop(inp, plan, "destroy removes the installation");
+    let mut remove = Stage::new("fornaxee remove", Some(NAME));
+    for (_, id, f) in fx_hosts(inp) {
+        let p = paths(inp, f);
+        let mut trees = vec![p.release.clone()];
+        if let Some(cur) = &f.fornaxee.current_link {
+            if cur != &p.release {
+                trees.push(cur.clone());
+            }
+        }
+        remove.push(
+            &id,
+            Action::Remove {
+                link: Some(p.link.clone()),
+                trees,
+                state_dir: Some(p.state.clone()),
+            },
+        );
+        plan.hosts
+            .iter_mut()
+            .filter(|v| v.host == id)
+            .for_each(|v| {
+                v.notes.push(format!(
+                    "kept: Fornaxee's data {} and logs {} (remove them by hand if they are not needed)",
+                    p.data, p.log_dir
+                ))
+            });
+    }
+    plan.stages.push(remove);
+}

@@ -1,0 +1,77 @@
+//! Fornaxee's read-only probe on the hosts that run it: the release, its etc/ files, the
+//! `fornaxee` link, the service's pid.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::inventory::Fornaxee;
+use crate::remote::qp;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FornaxeeFacts {
+    /// The release directory holds an unpacked bundle.
+    pub release_present: bool,
+    /// sha512 of the bundle already uploaded to the state directory, if one is there.
+    pub artifact_sha512: Option<String>,
+    /// The release's etc/ files flinkup writes, by name.
+    pub etc: BTreeMap<String, String>,
+    pub current_link: Option<String>,
+    /// The service's pid, when it runs.
+    pub running: Option<u32>,
+}
+
+/// The etc/ files flinkup writes.
+pub const ETC_FILES: &[&str] = &["fornaxee.properties", "fornaxee-env.sh"];
+
+/// A shell function: does this pid run, and is it not a zombie?
+const RUNS_FN: &str = "runs() { kill -0 \"$1\" 2>/dev/null && [ \"$(cut -d' ' -f3 /proc/\"$1\"/stat 2>/dev/null)\" != Z ]; }";
+
+/// The probe script; its keys start with `fx.` so they never meet another probe's.
+pub fn script(f: &Fornaxee) -> String {
+    format!(
+        r#"set +e
+{runs}
+FX={rel}
+if [ -x "$FX/bin/fornaxee" ] && [ -f "$FX/bundle.yaml" ]; then echo fx.release=1
+elif [ -f {art} ]; then echo "fx.artifact_sha512=$(sha512sum {art} | cut -d' ' -f1)"; fi
+for f in {etc}; do if [ -f "$FX/etc/$f" ]; then echo "fx.etc.$f=$(base64 -w0 < "$FX/etc/$f")"; fi; done
+if [ -L {link} ]; then echo "fx.link=$(readlink {link})"; fi
+P=$(cat {pid} 2>/dev/null | head -n1)
+if [ -n "$P" ] && runs "$P"; then echo "fx.running=$P"; fi
+"#,
+        runs = RUNS_FN,
+        rel = qp(&f.release_dir()),
+        art = qp(&format!("{}/{}", f.state_dir(), f.artifact.file_name)),
+        etc = ETC_FILES.join(" "),
+        link = qp(&f.current_link()),
+        pid = qp(&f.pid_file()),
+    )
+}
+
+pub fn parse(out: &str) -> FornaxeeFacts {
+    use base64::Engine;
+    let mut f = FornaxeeFacts::default();
+    for line in out.lines() {
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        let Some(k) = k.strip_prefix("fx.") else {
+            continue;
+        };
+        match k {
+            "release" => f.release_present = true,
+            "artifact_sha512" if v.len() == 128 => f.artifact_sha512 = Some(v.to_string()),
+            "link" => f.current_link = Some(v.to_string()),
+            "running" => f.running = v.trim().parse().ok(),
+            k if k.starts_with("etc.") => {
+                if let Ok(b) = base64::engine::general_purpose::STANDARD.decode(v.trim()) {
+                    f.etc
+                        .insert(k[4..].to_string(), String::from_utf8_lossy(&b).into_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    f
+}
