@@ -26,11 +26,13 @@ pub fn mask_secrets(text: &str) -> String {
             }
             _ => ("", body),
         };
-        match rest.split_once(':') {
-            Some((k, _)) if !k.trim_start().starts_with('#') && is_secret_key(k.trim()) => {
+        // `key: value` (flink-conf.yaml) or `key=value` (.properties).
+        let sep = rest.find([':', '=']).map(|i| (i, &rest[i..=i]));
+        match sep.map(|(i, s)| (&rest[..i], s)) {
+            Some((k, sep)) if !k.trim_start().starts_with('#') && is_secret_key(k.trim()) => {
                 out.push_str(prefix);
                 out.push_str(k);
-                out.push_str(": ");
+                out.push_str(if sep == ":" { ": " } else { "=" });
                 out.push_str(MASK);
                 if line.ends_with('\n') {
                     out.push('\n');
@@ -360,8 +362,12 @@ mod tests {
 
     #[test]
     fn masks_secret_values_in_files_and_diffs() {
-        let t = "a: 1\nsecurity.ssl.keystore-password: hunter2\n+s3.secret-key: abc\n# token: x\n";
+        let t = "a: 1\nsecurity.ssl.keystore-password: hunter2\n+s3.secret-key: abc\n# token: x\n+db.password=pw1\n";
         let m = mask_secrets(t);
+        assert!(
+            !m.contains("pw1") && m.contains("+db.password=********"),
+            "{m}"
+        );
         assert!(!m.contains("hunter2") && !m.contains("abc"), "{m}");
         assert!(m.contains("security.ssl.keystore-password: ********"));
         assert!(m.contains("+s3.secret-key: ********"));

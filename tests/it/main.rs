@@ -4,6 +4,7 @@ mod cli;
 mod deploy;
 mod faults;
 mod fetch;
+mod fornaxee;
 mod fuzz;
 mod httpd;
 mod planner;

@@ -306,7 +306,8 @@ pub fn deploy(inp: &Inputs, plan: &mut Plan) -> Result<()> {
                 ),
             );
             if let Some(holder) = port.and_then(|p| f.machine.ports.get(&p).map(|h| (p, h))) {
-                if ff.running.is_none() {
+                // Held by anything but the service being restarted here.
+                if holder.1.pid.is_none() || holder.1.pid != ff.running {
                     plan.preflight.push(Finding {
                         severity: Severity::Warning,
                         host: Some(id.clone()),

@@ -1,0 +1,336 @@
+//! Fornaxee on real test hosts, with a test bundle in the real format whose service really
+//! talks to the Flink it was configured with: its health path answers 200 only when the
+//! Flink REST address in its properties answers /overview and $FLINK_HOME/bin/flink exists.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::flinkup;
+use crate::testbed::{flink_lock, flink_tarball, Spec, Testbed};
+
+const SERVICE: &str = r#"import http.server, os, sys, urllib.request
+props = {}
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if line and not line.startswith('#') and '=' in line:
+        k, v = line.split('=', 1)
+        props[k.strip()] = v.strip()
+port = int(props.get('http.port', '18630'))
+rest = props['flink.rest.url']
+home = os.environ.get('FLINK_HOME', '')
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path != '/rest/v1/ping':
+            self.send_response(404); self.end_headers(); return
+        ok = os.path.exists(os.path.join(home, 'bin', 'flink'))
+        try:
+            urllib.request.urlopen(rest + '/overview', timeout=3).read()
+        except Exception as e:
+            ok = False
+            print('flink not reachable:', e, flush=True)
+        self.send_response(200 if ok else 503); self.end_headers()
+        self.wfile.write(b'ok' if ok else b'not ready')
+    def log_message(self, *a):
+        pass
+print('fornaxee test service on port', port, 'against', rest, 'FLINK_HOME', home, flush=True)
+http.server.HTTPServer(('0.0.0.0', port), Health).serve_forever()
+"#;
+
+const RUN: &str = "#!/bin/sh\nHERE=$(cd \"$(dirname \"$0\")/..\" && pwd)\n[ \"$1\" = run ] || { echo 'usage: fornaxee run' >&2; exit 2; }\nexec python3 \"$HERE/lib/service.py\" \"$HERE/etc/fornaxee.properties\"\n";
+
+/// How a test bundle differs from a good one.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Flaw {
+    None,
+    NoManifest,
+    UnknownKey,
+    BadRange,
+    TwoTops,
+}
+
+fn sh(script: &str) {
+    let out = Command::new("sh").args(["-c", script]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Builds `fornaxee-<version>.tgz` (and its `.sha512`) in `dir`.
+pub fn bundle(dir: &Path, version: &str, range: &str, flaw: Flaw) -> PathBuf {
+    let work = dir.join(format!("bundle-build-{version}"));
+    let _ = std::fs::remove_dir_all(&work);
+    let top = work.join(format!("fornaxee-{version}"));
+    for d in ["bin", "etc", "lib", "flink-lib"] {
+        std::fs::create_dir_all(top.join(d)).unwrap();
+    }
+    let mut manifest = format!(
+        "name: fornaxee\nversion: {version}\nflink: \"{range}\"\nhttp_port: 18630\nhealth: /rest/v1/ping\n"
+    );
+    match flaw {
+        Flaw::UnknownKey => manifest.push_str("colour: blue\n"),
+        Flaw::BadRange => manifest = manifest.replace(range, "around 1.9"),
+        _ => {}
+    }
+    if flaw != Flaw::NoManifest {
+        std::fs::write(top.join("bundle.yaml"), manifest).unwrap();
+    }
+    std::fs::write(top.join("bin/fornaxee"), RUN).unwrap();
+    std::fs::write(
+        top.join("etc/fornaxee.properties"),
+        "# Fornaxee defaults\nhttp.port=18630\npipeline.threads=4\n",
+    )
+    .unwrap();
+    std::fs::write(
+        top.join("etc/fornaxee-env.sh"),
+        "# replaced by the installer\n",
+    )
+    .unwrap();
+    std::fs::write(top.join("lib/service.py"), SERVICE).unwrap();
+    // A real connector jar: the distribution's Prometheus reporter.
+    sh(&format!(
+        "tar xzf {tgz} -C {out} --strip-components=2 flink-1.9.3/opt/flink-metrics-prometheus-1.9.3.jar",
+        tgz = flink_tarball().display(),
+        out = top.join("flink-lib").display()
+    ));
+    if flaw == Flaw::TwoTops {
+        std::fs::create_dir_all(work.join("extra")).unwrap();
+        std::fs::write(work.join("extra/readme"), "x").unwrap();
+    }
+    let name = format!("fornaxee-{version}.tgz");
+    sh(&format!(
+        "chmod 755 {bin} && cd {work} && tar czf {out} * && cd {dir} && sha512sum {name} > {name}.sha512",
+        bin = top.join("bin/fornaxee").display(),
+        work = work.display(),
+        out = dir.join(&name).display(),
+        dir = dir.display(),
+    ));
+    dir.join(name)
+}
+
+fn get_code(url: &str) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "5",
+            url,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn tm_ids(tb: &Testbed) -> Vec<String> {
+    let v = tb
+        .get(&format!("http://{}:8082/taskmanagers", tb.ip(0)))
+        .expect("GET /taskmanagers");
+    let mut ids: Vec<String> = v["taskmanagers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn with_fornaxee(tb: &Testbed, name: &str, bundle: &Path, hosts: &[&str], port: u16) -> PathBuf {
+    let base = std::fs::read_to_string(tb.guide_inventory(name, 2, "cluster-script")).unwrap();
+    let body = format!(
+        "{}fornaxee:\n  artifact: {{path: {}}}\n  hosts: [{}]\n  heap: 256m\n  properties:\n    http.port: {port}\n    pipeline.secret-token: s3cr3t\n",
+        base.trim_start_matches(&format!("cluster: {name}\n")),
+        bundle.display(),
+        hosts.join(", ")
+    );
+    tb.inventory(name, &body)
+}
+
+#[test]
+fn fornaxee_beside_flink_and_on_a_client_host() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec {
+        hosts: 3,
+        ..Spec::default()
+    });
+    let tgz = bundle(&tb.dir, "2.3.0", ">=1.9, <1.12", Flaw::None);
+    // Fornaxee on the TaskManager-only host and on a third host that runs no Flink daemon.
+    let inv = with_fornaxee(&tb, "fx", &tgz, &[tb.ip(1), tb.ip(2)], 18630);
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    let out = run.stdout();
+    for needle in [
+        "Fornaxee 2.3.0 (for Flink >=1.9, <1.12)",
+        "Stage 6/",
+        "fornaxee install",
+        "+ write    /opt/fornaxee-2.3.0/etc/fornaxee.properties",
+        "+flink.rest.url=http://",
+        "pipeline.secret-token=********",
+        "+ start    fornaxee on",
+        "/rest/v1/ping answers 200",
+        "deployed and verified",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+    }
+    assert!(!out.contains("s3cr3t") && !run.stderr().contains("s3cr3t"));
+    for i in [1, 2] {
+        assert_eq!(
+            get_code(&format!("http://{}:18630/rest/v1/ping", tb.ip(i))),
+            "200",
+            "Fornaxee on host {} is healthy",
+            i + 1
+        );
+    }
+    // The connector jar is in lib/ on both Flink hosts and the client host, and on the
+    // TaskManager JVMs' classpath.
+    for h in &tb.hosts {
+        assert!(
+            h.opt()
+                .join("flink-1.9.3/lib/flink-metrics-prometheus-1.9.3.jar")
+                .is_file(),
+            "jar on {}",
+            h.hostname
+        );
+    }
+    for h in &tb.hosts[..2] {
+        let on_classpath = h.java_pids().iter().any(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains("flink-metrics-prometheus-1.9.3.jar"))
+                .unwrap_or(false)
+        });
+        assert!(
+            on_classpath,
+            "the jar is on {}'s TaskManager classpath",
+            h.hostname
+        );
+    }
+    // The third host got the Flink client (release, conf, link) and runs no Flink daemon.
+    let h3 = &tb.hosts[2];
+    assert!(h3.opt().join("flink-1.9.3/bin/flink").is_file());
+    assert!(h3.opt().join("flink-1.9.3/conf/flink-conf.yaml").is_file());
+    assert!(
+        h3.pids()
+            .iter()
+            .all(|p| !std::fs::read(format!("/proc/{p}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains("flink.runtime"))
+                .unwrap_or(false)),
+        "no Flink daemon on the client host"
+    );
+    let env = std::fs::read_to_string(h3.opt().join("fornaxee-2.3.0/etc/fornaxee-env.sh")).unwrap();
+    assert!(env.contains("export FLINK_HOME=\"/opt/flink\""), "{env}");
+    assert!(env.contains("-Xmx256m"), "{env}");
+
+    // A re-run is a no-op.
+    let ids = tm_ids(&tb);
+    let run = flinkup(tb.cmd("deploy", &inv, &["--quiet"])).expect_code(0);
+    assert!(
+        run.stdout().contains("Plan: 3 hosts, 0 changes"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(tm_ids(&tb), ids);
+
+    // Fornaxee cannot start (its new port is taken): Flink keeps running untouched, the error
+    // names the host and shows the log tail; after the port is freed a re-run finishes.
+    let mut holder = tb.hosts[1].spawn(
+        "exec python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"0.0.0.0\", 18631)); s.listen(); time.sleep(600)'",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let inv2 = with_fornaxee(&tb, "fx", &tgz, &[tb.ip(1), tb.ip(2)], 18631);
+    let run = flinkup(tb.cmd("deploy", &inv2, &["--yes", "--quiet"])).expect_code(1);
+    let err = run.stderr();
+    assert!(
+        err.contains(tb.ip(1)) && err.contains("Address already in use"),
+        "the host and the log tail:\n{err}"
+    );
+    assert!(
+        run.stdout().contains("port 18631 is held by"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(tm_ids(&tb), ids, "Flink kept running untouched");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    flinkup(tb.cmd("deploy", &inv2, &["--yes", "--quiet"])).expect_code(0);
+    assert_eq!(
+        get_code(&format!("http://{}:18631/rest/v1/ping", tb.ip(1))),
+        "200"
+    );
+
+    // Stop and destroy cover Fornaxee: stopped first, release gone, data kept.
+    let plan = flinkup(tb.cmd("destroy", &inv2, &["--dry-run"]))
+        .expect_code(0)
+        .stdout();
+    assert!(
+        plan.contains("fornaxee stop") && plan.contains("fornaxee remove"),
+        "{plan}"
+    );
+    flinkup(tb.cmd("destroy", &inv2, &["--yes"])).expect_code(0);
+    for h in &tb.hosts {
+        assert!(h.java_pids().is_empty(), "{} still runs java", h.hostname);
+        assert!(!h.opt().join("fornaxee-2.3.0").exists());
+    }
+    assert!(tb.hosts[1]
+        .opt()
+        .join("fornaxee-logs/fornaxee.log")
+        .exists());
+}
+
+#[test]
+fn bad_bundles_are_refused_before_any_change() {
+    let tb = Testbed::new(Spec::default());
+    let cases = [
+        (Flaw::NoManifest, 2, "bundle.yaml is missing"),
+        (Flaw::UnknownKey, 2, "unknown field `colour`"),
+        (Flaw::BadRange, 2, "is not a version range"),
+        (Flaw::TwoTops, 2, "2 top directories"),
+    ];
+    for (i, (flaw, code, want)) in cases.into_iter().enumerate() {
+        let dir = tb.dir.join(format!("case{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let tgz = bundle(&dir, "2.3.0", ">=1.9, <1.12", flaw);
+        let inv = with_fornaxee(&tb, &format!("bad{i}"), &tgz, &[tb.ip(1)], 18630);
+        let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(code);
+        assert!(run.stderr().contains(want), "{want}: {}", run.stderr());
+        assert!(
+            run.stderr().contains("nothing was changed"),
+            "{}",
+            run.stderr()
+        );
+    }
+    // A bundle whose checksum does not match its .sha512.
+    let dir = tb.dir.join("mismatch");
+    std::fs::create_dir_all(&dir).unwrap();
+    let tgz = bundle(&dir, "2.3.0", ">=1.9, <1.12", Flaw::None);
+    std::fs::write(
+        dir.join("fornaxee-2.3.0.tgz.sha512"),
+        format!("{}  fornaxee-2.3.0.tgz\n", "0".repeat(128)),
+    )
+    .unwrap();
+    let inv = with_fornaxee(&tb, "mismatch", &tgz, &[tb.ip(1)], 18630);
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(1);
+    assert!(run.stderr().contains("sha512 mismatch"), "{}", run.stderr());
+    // A bundle made for other Flink versions: refused by the plan's preflight.
+    let dir = tb.dir.join("range");
+    std::fs::create_dir_all(&dir).unwrap();
+    let tgz = bundle(&dir, "2.3.0", ">=1.10, <1.12", Flaw::None);
+    let inv = with_fornaxee(&tb, "range", &tgz, &[tb.ip(1)], 18630);
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(1);
+    assert!(
+        run.stderr()
+            .contains("works with Flink >=1.10, <1.12; this inventory runs it with Flink 1.9.3"),
+        "{}",
+        run.stderr()
+    );
+    for h in &tb.hosts {
+        assert!(
+            std::fs::read_dir(h.opt()).unwrap().next().is_none(),
+            "nothing reached {}",
+            h.hostname
+        );
+    }
+}
