@@ -226,10 +226,21 @@ fn connect_options(args: &RemoteArgs) -> ConnectOptions {
     }
 }
 
-/// Connects to every host of the cluster; any unreachable host refuses the command.
+/// Every host a run reaches: the cluster's, then an existing cluster's hosts flinkup may ssh
+/// to (for connector jars), each once.
+fn all_hosts(c: &Cluster) -> Vec<&inventory::Host> {
+    let mut hosts: Vec<&inventory::Host> = c.hosts.iter().collect();
+    for h in c.external().map(|e| e.hosts.iter()).into_iter().flatten() {
+        if !hosts.iter().any(|x| x.name == h.name) {
+            hosts.push(h);
+        }
+    }
+    hosts
+}
+
+/// Connects to every host of the run; any unreachable host refuses the command.
 async fn connect(c: &Cluster, args: &RemoteArgs) -> Result<Fleet> {
-    let hosts: Vec<&inventory::Host> = c.hosts.iter().collect();
-    Fleet::connect(&hosts, &connect_options(args), args.concurrency).await
+    Fleet::connect(&all_hosts(c), &connect_options(args), args.concurrency).await
 }
 
 /// What the probes ask beyond the inventory: connector jars whose sha512 Flink's probe
@@ -259,24 +270,32 @@ impl Asks {
 /// Reads every connected host's state, bounded by the fleet's concurrency; read-only. In
 /// cluster-script mode the JobManager host also reports what it sees of its peers.
 async fn gather(c: &Cluster, fleet: &Fleet, asks: &Asks) -> Result<Facts> {
-    let ids: Vec<HostId> = c
-        .hosts
+    let all = all_hosts(c);
+    let ids: Vec<HostId> = all
         .iter()
-        .map(HostId::of)
+        .map(|h| HostId::of(h))
         .filter(|id| fleet.has(id))
         .collect();
     let results = fleet
         .for_each(&ids, |id, remote| async move {
-            let h = c
-                .hosts
-                .iter()
-                .find(|h| HostId::of(h) == id)
-                .ok_or_else(|| Error::Failed(format!("{id} is not in the inventory")))?;
-            let mut probe = flink::machine_probe(c, h);
-            let mut script = flink::probe::script(c, h, &asks.jars);
-            if let (true, Some(fx)) = (h.fornaxee, &c.fornaxee) {
-                probe.ports.extend(asks.fornaxee_port);
-                script.push_str(&fornaxee::probe::script(fx));
+            let managed = c.hosts.iter().find(|h| HostId::of(h) == id);
+            let mut script = String::new();
+            let mut probe = facts::MachineProbe::default();
+            if let Some(h) = managed {
+                probe = flink::machine_probe(c, h);
+                script = flink::probe::script(c, h, &asks.jars);
+                if let (true, Some(fx)) = (h.fornaxee, &c.fornaxee) {
+                    probe.ports.extend(asks.fornaxee_port);
+                    script.push_str(&fornaxee::probe::script(fx));
+                }
+            }
+            if let Some(e) = c.external() {
+                if e.hosts.iter().any(|h| HostId::of(h) == id) {
+                    if managed.is_none() {
+                        probe.install_dir = e.home.clone();
+                    }
+                    script.push_str(&fornaxee::probe::existing_script(&e.home, &asks.jars));
+                }
             }
             let script = format!("{}\n{script}", facts::machine_script(&probe));
             let out = remote.sh(id.as_str(), &script).await?;
@@ -293,7 +312,7 @@ async fn gather(c: &Cluster, fleet: &Fleet, asks: &Asks) -> Result<Facts> {
         f.hosts.insert(id, r?);
     }
     let jm = flink::coordinator(c);
-    if c.start == StartMode::ClusterScript && fleet.has(&jm) {
+    if c.manages_flink() && c.start == StartMode::ClusterScript && fleet.has(&jm) {
         let peers = flink::ssh_peers(c);
         let out = fleet
             .get(&jm)?
@@ -342,7 +361,10 @@ async fn fornaxee_bundle(
 
 /// The REST address of the Flink cluster Fornaxee talks to.
 fn flink_rest(c: &Cluster) -> String {
-    format!("http://{}:{}", c.jobmanager().name, c.rest_port)
+    match c.external() {
+        Some(e) => e.rest.clone(),
+        None => format!("http://{}:{}", c.jobmanager().name, c.rest_port),
+    }
 }
 
 /// Fornaxee's plan inputs for a lifecycle command (no bundle needed).

@@ -16,7 +16,15 @@ struct HostStatus {
     release: Option<String>,
     daemons: Vec<String>,
     java: Option<String>,
+    /// On Fornaxee hosts: its release and whether it runs.
+    fornaxee: Option<FornaxeeStatus>,
     error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct FornaxeeStatus {
+    release: Option<String>,
+    pid: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -31,7 +39,7 @@ struct ClusterStatus {
 
 pub async fn status(loaded: &Loaded, remote: &RemoteArgs, json: bool) -> Result<i32> {
     let c = &loaded.cluster;
-    let all: Vec<&crate::inventory::Host> = c.hosts.iter().collect();
+    let all = super::all_hosts(c);
     // Every host at once; an unreachable host is a finding here, not a reason to stop.
     let (fleet, failures) =
         Fleet::connect_lenient(&all, &super::connect_options(remote), remote.concurrency).await;
@@ -51,6 +59,13 @@ pub async fn status(loaded: &Loaded, remote: &RemoteArgs, json: bool) -> Result<
                 release: f.current_link.clone(),
                 daemons: f.running.keys().map(|r| r.to_string()).collect(),
                 java: f.java.as_ref().map(|j| j.version.clone()),
+                fornaxee: h.fornaxee.then(|| {
+                    let x = &facts.host(&id).fornaxee;
+                    FornaxeeStatus {
+                        release: x.current_link.clone(),
+                        pid: x.running,
+                    }
+                }),
                 error: failure.map(|f| f.error.to_string()),
             }
         })
@@ -66,7 +81,10 @@ pub async fn status(loaded: &Loaded, remote: &RemoteArgs, json: bool) -> Result<
     };
     match fleet.get(&HostId::of(jm)) {
         Ok(jm_remote) => {
-            let rest = Rest::new(&jm.name, c.rest_port, &jm.name, jm_remote);
+            let rest = match c.external() {
+                Some(e) => Rest::at(&e.rest, &jm.name, jm_remote),
+                None => Rest::new(&jm.name, c.rest_port, &jm.name, jm_remote),
+            };
             match rest.overview().await {
                 Ok(o) => {
                     st.taskmanagers = Some(o.taskmanagers);
@@ -106,6 +124,17 @@ pub async fn status(loaded: &Loaded, remote: &RemoteArgs, json: bool) -> Result<
                         h.daemons.join(", ")
                     }
                 );
+                if let Some(x) = &h.fornaxee {
+                    println!(
+                        "  {:<20} fornaxee {:<27} {}",
+                        "",
+                        x.release.as_deref().unwrap_or("none"),
+                        match x.pid {
+                            Some(p) => format!("running (pid {p})"),
+                            None => "NOT running".into(),
+                        }
+                    );
+                }
             } else {
                 println!(
                     "  {:<20} UNREACHABLE: {}",
@@ -114,23 +143,27 @@ pub async fn status(loaded: &Loaded, remote: &RemoteArgs, json: bool) -> Result<
                 );
             }
         }
+        let url = format!("{}/overview", super::flink_rest(c));
         match (&st.taskmanagers, &st.rest_error) {
             (Some(t), _) => println!(
-                "  REST http://{}:{}/overview: {t} TaskManagers, {} slots ({} available)",
-                jm.name,
-                c.rest_port,
+                "  REST {url}: {t} TaskManagers, {} slots ({} available)",
                 st.slots_total.unwrap_or(0),
                 st.slots_available.unwrap_or(0)
             ),
-            (None, Some(e)) => println!(
-                "  REST http://{}:{}/overview: not answering ({e})",
-                jm.name, c.rest_port
-            ),
+            (None, Some(e)) => println!("  REST {url}: not answering ({e})"),
             _ => {}
         }
     }
-    let healthy = st.hosts.iter().all(|h| h.reachable)
-        && st.taskmanagers == Some(c.taskmanager_count() as u64)
-        && st.slots_total == Some(c.total_slots());
+    let flink_ok = if c.manages_flink() {
+        st.taskmanagers == Some(c.taskmanager_count() as u64)
+            && st.slots_total == Some(c.total_slots())
+    } else {
+        st.taskmanagers.is_some()
+    };
+    let fornaxee_ok = st
+        .hosts
+        .iter()
+        .all(|h| h.fornaxee.as_ref().is_none_or(|x| x.pid.is_some()));
+    let healthy = st.hosts.iter().all(|h| h.reachable) && flink_ok && fornaxee_ok;
     Ok(if healthy { exit::OK } else { exit::FAILED })
 }

@@ -111,6 +111,21 @@ pub struct Fornaxee {
     /// Kept outside the release, across upgrades.
     pub data_dir: String,
     pub log_dir: String,
+    /// An existing Flink cluster Fornaxee connects to; None: the cluster this inventory deploys.
+    pub flink: Option<ExternalFlink>,
+}
+
+/// A Flink cluster the customer runs: flinkup reads it and never starts or stops it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExternalFlink {
+    /// Its REST address, `http://host:port`, without a trailing slash.
+    pub rest: String,
+    /// Its REST host and port, parsed from `rest`.
+    pub host: String,
+    pub port: u16,
+    /// Hosts flinkup may ssh to, to place connector jars in `home/lib`.
+    pub hosts: Vec<Host>,
+    pub home: String,
 }
 
 impl Fornaxee {
@@ -227,9 +242,29 @@ mod humantime_serde_secs {
 }
 
 impl Cluster {
+    /// The coordinating host, first in `hosts`: the JobManager host or, when Fornaxee connects
+    /// to an existing cluster and no Flink is deployed, the first Fornaxee host. The deploy
+    /// lock lives there. validate() guarantees it exists.
     pub fn jobmanager(&self) -> &Host {
-        // validate() guarantees exactly one JobManager, placed first.
         &self.hosts[0]
+    }
+
+    /// The existing Flink cluster Fornaxee connects to, when the inventory names one.
+    pub fn external(&self) -> Option<&ExternalFlink> {
+        self.fornaxee.as_ref().and_then(|f| f.flink.as_ref())
+    }
+
+    /// Whether this inventory deploys and runs a Flink cluster (not only clients).
+    pub fn manages_flink(&self) -> bool {
+        self.external().is_none()
+    }
+
+    /// The JobManager's address as Flink's configuration names it.
+    pub fn rpc_address(&self) -> &str {
+        match self.external() {
+            Some(e) => &e.host,
+            None => &self.jobmanager().name,
+        }
     }
 
     pub fn taskmanagers(&self) -> impl Iterator<Item = &Host> {
@@ -251,6 +286,9 @@ impl Cluster {
 
     /// "1 JobManager, 2 TaskManagers × 4 slots = 8 slots"
     pub fn topology(&self) -> String {
+        if let Some(e) = self.external() {
+            return format!("an existing cluster at {} (not managed by flinkup)", e.rest);
+        }
         let plural = |n: u64, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
         format!(
             "1 JobManager, {} × {} = {}",

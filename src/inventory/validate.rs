@@ -8,8 +8,8 @@ use super::load::Spans;
 use super::schema::{RawArtifact, RawFornaxee, RawHost, RawInventory, RawSsh, Scalar};
 use super::units::{self, parse_memory, MIB};
 use super::{
-    Artifact, Checksum, Cluster, Connection, Diagnostic, Fornaxee, HashAlgo, Host, KnownHosts,
-    LoadOptions, Pinned, StartMode, Version,
+    Artifact, Checksum, Cluster, Connection, Diagnostic, ExternalFlink, Fornaxee, HashAlgo, Host,
+    KnownHosts, LoadOptions, Pinned, StartMode, Version,
 };
 use crate::components::flink::keys::{self as flink_keys, KeyCheck};
 
@@ -121,7 +121,15 @@ fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
         }
     }
     let hosts = hosts(c, &raw);
-    let (config, ports) = config(c, &raw, version, hosts.as_ref().map(|h| h[0].name.as_str()));
+    let (config, ports) = config(
+        c,
+        &raw,
+        version,
+        hosts
+            .as_ref()
+            .and_then(|h| h.first())
+            .map(|h| h.name.as_str()),
+    );
     let verify_timeout = timeout(c, raw.verify.timeout.as_ref());
     let templates_dir = raw.templates_dir.as_ref().and_then(|d| {
         if std::path::Path::new(d)
@@ -190,7 +198,11 @@ fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
         hosts,
         tm_order,
         rpc_port: ports.rpc,
-        rest_port: ports.rest,
+        // A Flink client talks to the existing cluster's REST port.
+        rest_port: fornaxee
+            .as_ref()
+            .and_then(|f| f.flink.as_ref())
+            .map_or(ports.rest, |e| e.port),
         slots: ports.slots,
         jobmanager_heap: ports.jm_heap,
         taskmanager_heap: ports.tm_heap,
@@ -209,12 +221,8 @@ fn fornaxee(
     flink_install_dir: &str,
 ) -> Option<(Fornaxee, Vec<Host>)> {
     let mut ok = true;
-    if f.flink.is_some() {
-        c.key_error(
-            &["fornaxee", "flink"],
-            "`fornaxee.flink` (connecting to a Flink cluster flinkup does not manage) is not available in this version",
-            "remove it and list the cluster in `jobmanager`/`taskmanagers`, so flinkup deploys Flink beside Fornaxee",
-        );
+    let external = f.flink.as_ref().and_then(|x| external_flink(c, raw, x));
+    if f.flink.is_some() && external.is_none() {
         ok = false;
     }
     let has_source = f
@@ -380,9 +388,62 @@ fn fornaxee(
                 properties,
                 data_dir,
                 log_dir,
+                flink: external,
             },
             hosts,
         )
+    })
+}
+
+/// `fornaxee.flink`: an existing cluster's REST address, and optional ssh access to its hosts.
+fn external_flink(
+    c: &mut Checker,
+    raw: &RawInventory,
+    x: &super::schema::RawExternalFlink,
+) -> Option<ExternalFlink> {
+    let Some(rest) = &x.rest else {
+        c.error(
+            &["fornaxee", "flink"],
+            "fornaxee.flink has no `rest`",
+            "give the existing cluster's REST address, e.g. `rest: http://10.0.0.5:8081`",
+        );
+        return None;
+    };
+    let parsed = reqwest::Url::parse(rest).ok().filter(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some() && u.port().is_some()
+    });
+    let Some(url) = parsed else {
+        c.error(
+            &["fornaxee", "flink", "rest"],
+            format!("`{rest}` is not an http:// address with a host and a port"),
+            "write it as Flink's web UI shows it, e.g. http://10.0.0.5:8081",
+        );
+        return None;
+    };
+    let mut ok = true;
+    let mut hosts = Vec::new();
+    for (i, h) in x.hosts.iter().enumerate() {
+        let idx = i.to_string();
+        match make_host(c, raw, h, &["fornaxee", "flink", "hosts", idx.as_str()]) {
+            Some(h) => hosts.push(h),
+            None => ok = false,
+        }
+    }
+    let home = x.home.clone().unwrap_or_else(|| "/opt/flink".into());
+    if let Err(e) = units::check_remote_path(&home) {
+        c.error(
+            &["fornaxee", "flink", "home"],
+            format!("home: {e}"),
+            "give Flink's home on those hosts, e.g. /opt/flink",
+        );
+        ok = false;
+    }
+    ok.then(|| ExternalFlink {
+        rest: rest.trim_end_matches('/').to_string(),
+        host: url.host_str().unwrap_or_default().to_string(),
+        port: url.port().unwrap_or(8081),
+        hosts,
+        home: home.trim_end_matches('/').to_string(),
     })
 }
 
@@ -741,7 +802,22 @@ fn make_host(c: &mut Checker, raw: &RawInventory, h: &RawHost, path: &[&str]) ->
 fn hosts(c: &mut Checker, raw: &RawInventory) -> Option<Vec<Host>> {
     let global = &raw.ssh;
     let mut ok = ssh_settings(c, &["ssh"], global);
+    let existing = raw
+        .fornaxee
+        .as_ref()
+        .is_some_and(|f| f.flink.as_ref().is_some_and(|x| x.rest.is_some()));
     let Some(jm) = &raw.jobmanager else {
+        if existing {
+            if !raw.taskmanagers.is_empty() {
+                c.error(
+                    &["taskmanagers"],
+                    "taskmanagers without a jobmanager",
+                    "with fornaxee.flink.rest naming an existing cluster, leave out both jobmanager and taskmanagers",
+                );
+                return None;
+            }
+            return ok.then(Vec::new);
+        }
         c.error(
             &[],
             "no jobmanager",
@@ -749,6 +825,14 @@ fn hosts(c: &mut Checker, raw: &RawInventory) -> Option<Vec<Host>> {
         );
         return None;
     };
+    if existing {
+        c.key_error(
+            &["jobmanager"],
+            "a jobmanager to deploy and fornaxee.flink.rest naming an existing cluster",
+            "keep one: remove fornaxee.flink to deploy this cluster, or jobmanager/taskmanagers to use the existing one",
+        );
+        return None;
+    }
     if raw.taskmanagers.is_empty() {
         c.error(
             &["taskmanagers"],

@@ -334,3 +334,110 @@ fn bad_bundles_are_refused_before_any_change() {
         );
     }
 }
+
+#[test]
+fn fornaxee_against_an_existing_cluster() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec::default());
+    // The customer's cluster on host 1, installed and started with start-cluster.sh by hand.
+    let ip1 = tb.ip(0).to_string();
+    std::fs::copy(flink_tarball(), tb.hosts[0].root.join("tmp/flink.tgz")).unwrap();
+    let conf = format!(
+        "jobmanager.rpc.address: {ip1}\njobmanager.rpc.port: 6123\nrest.port: 8082\njobmanager.heap.size: 512m\ntaskmanager.heap.size: 512m\ntaskmanager.numberOfTaskSlots: 2\nenv.java.opts: {}\n",
+        flinkup::components::flink::render::JDK_OPENS
+    );
+    let out = tb.hosts[0].exec(&format!(
+        "set -e; export USER=root HOME=/root; tar xzf /tmp/flink.tgz -C /opt && mv /opt/flink-1.9.3 /opt/flink
+printf '%s' '{conf}' > /opt/flink/conf/flink-conf.yaml; echo {ip1} > /opt/flink/conf/slaves
+mkdir -p /root/.ssh; ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519; cat /root/.ssh/id_ed25519.pub >> /root/.ssh/authorized_keys
+ssh-keyscan {ip1} >> /root/.ssh/known_hosts 2>/dev/null
+setsid /opt/flink/bin/start-cluster.sh < /dev/null > /tmp/start.log 2>&1"
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let ids = loop {
+        if let Some(v) = tb.get(&format!("http://{ip1}:8082/taskmanagers")) {
+            if v["taskmanagers"].as_array().is_some_and(|a| a.len() == 1) {
+                break tm_ids(&tb);
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the existing cluster came up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    let fx_inv = |name: &str, tgz: &Path| {
+        tb.inventory(
+            name,
+            &format!(
+                "flink:\n  version: 1.9.3\n  install_dir: /opt\n  artifact: {{path: {flink}}}\nssh:\n  user: root\nfornaxee:\n  artifact: {{path: {tgz}}}\n  hosts: [{ip2}]\n  heap: 256m\n  flink:\n    rest: http://{ip1}:8082\n    hosts: [{ip1}]\n    home: /opt/flink\n",
+                flink = flink_tarball().display(),
+                tgz = tgz.display(),
+                ip2 = tb.ip(1),
+            ),
+        )
+    };
+    let tgz = bundle(&tb.dir, "2.3.0", ">=1.9, <1.12", Flaw::None);
+    let inv = fx_inv("existing", &tgz);
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    let out = run.stdout();
+    let existing = format!("an existing cluster at http://{ip1}:8082");
+    for needle in [
+        existing.as_str(),
+        "fornaxee connectors",
+        "+ upload   flink-metrics-prometheus-1.9.3.jar -> /opt/flink/lib/",
+        "flinkup never restarts a cluster it did not start",
+        "(flink client, fornaxee)",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+    }
+    assert_eq!(
+        get_code(&format!("http://{}:18630/rest/v1/ping", tb.ip(1))),
+        "200"
+    );
+    assert!(tb.hosts[0]
+        .opt()
+        .join("flink/lib/flink-metrics-prometheus-1.9.3.jar")
+        .is_file());
+    assert_eq!(tm_ids(&tb), ids, "the existing cluster was not restarted");
+    assert!(
+        tb.hosts[1].opt().join("flink-1.9.3/bin/flink").is_file(),
+        "the client"
+    );
+    let conf = std::fs::read_to_string(tb.hosts[1].opt().join("flink-1.9.3/conf/flink-conf.yaml"))
+        .unwrap();
+    assert!(
+        conf.contains(&format!("jobmanager.rpc.address: {ip1}")),
+        "{conf}"
+    );
+    let status = flinkup(tb.cmd("status", &inv, &[])).expect_code(0).stdout();
+    assert!(
+        status.contains("1 TaskManagers") && status.contains("running (pid"),
+        "{status}"
+    );
+    let run = flinkup(tb.cmd("deploy", &inv, &["--quiet"])).expect_code(0);
+    assert!(run.stdout().contains("0 changes"), "{}", run.stdout());
+
+    // A bundle whose range leaves out the cluster's version: refused before any change.
+    let dir = tb.dir.join("newer");
+    std::fs::create_dir_all(&dir).unwrap();
+    let tgz = bundle(&dir, "2.4.0", ">=1.10, <1.12", Flaw::None);
+    let run =
+        flinkup(tb.cmd("deploy", &fx_inv("newer", &tgz), &["--yes", "--quiet"])).expect_code(1);
+    assert!(
+        run.stderr()
+            .contains("runs Flink 1.9.3; Fornaxee 2.4.0 works with Flink >=1.10, <1.12"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!tb.hosts[1].opt().join("fornaxee-2.4.0").exists());
+    assert_eq!(
+        get_code(&format!("http://{}:18630/rest/v1/ping", tb.ip(1))),
+        "200"
+    );
+}

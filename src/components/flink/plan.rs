@@ -618,9 +618,11 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
         }
         plan.hosts[i].notes = [plan.hosts[i].notes.clone(), host_notes(c, h, f, &extras)].concat();
     }
-    start_preflight(inp, &mut plan);
-    let trust = trust_stage(inp, &mut plan);
-    plan.stages.extend(trust);
+    if c.manages_flink() {
+        start_preflight(inp, &mut plan);
+        let trust = trust_stage(inp, &mut plan);
+        plan.stages.extend(trust);
+    }
     if !install.steps.is_empty() {
         plan.stages.push(install);
     }
@@ -631,6 +633,11 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
         .hosts
         .iter()
         .any(|h| !inp.facts.host(&HostId::of(h)).flink.running.is_empty());
+    if !c.manages_flink() {
+        // Only Flink clients here: nothing to start, stop or verify.
+        plan.sizing.clear();
+        return Ok(plan);
+    }
     let restart = any_running && (config_changed || jars_changed);
     if restart {
         plan.stages.extend(stop_stage(
@@ -660,6 +667,9 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
 pub fn start(inp: &Inputs) -> Plan {
     let c = inp.cluster;
     let mut plan = skeleton(inp, "start");
+    if !c.manages_flink() {
+        return plan;
+    }
     for h in &c.hosts {
         let id = HostId::of(h);
         let f = inp.facts.host(&id);

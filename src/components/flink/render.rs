@@ -108,7 +108,6 @@ impl Renderer {
     }
 
     fn render_uncached(&self, cluster: &Cluster, extras: &HostExtras) -> Result<Vec<RenderedFile>> {
-        let jm = cluster.jobmanager();
         let mut ctx = Context::new();
         ctx.insert("cluster", &cluster.name);
         ctx.insert(
@@ -154,7 +153,7 @@ impl Renderer {
         ctx.insert("managed", &managed);
         let tms: Vec<&str> = cluster.taskmanagers().map(|h| h.name.as_str()).collect();
         ctx.insert("taskmanagers", &tms);
-        ctx.insert("jobmanager", &jm.name);
+        ctx.insert("jobmanager", cluster.rpc_address());
         ctx.insert("rest_port", &cluster.rest_port);
         let mut out = Vec::with_capacity(3);
         for (tpl, file) in [
@@ -187,7 +186,7 @@ fn guide_entries(cluster: &Cluster) -> Vec<Entry> {
         .iter()
         .map(|(key, comment)| {
             let value = match *key {
-                "jobmanager.rpc.address" => cluster.jobmanager().name.clone(),
+                "jobmanager.rpc.address" => cluster.rpc_address().to_string(),
                 "jobmanager.rpc.port" => cluster.rpc_port.to_string(),
                 "rest.port" => cluster.rest_port.to_string(),
                 "taskmanager.numberOfTaskSlots" => cluster.slots.to_string(),

@@ -48,7 +48,8 @@ struct TaskManagers {
 /// Reads the REST API directly or through the JobManager host's own curl/wget.
 pub struct Rest<'a> {
     pub base: String,
-    pub port: u16,
+    /// The same API as the host behind `jm` reaches it.
+    pub inside: String,
     pub jm_name: &'a str,
     pub jm: &'a Remote,
     pub client: reqwest::Client,
@@ -58,7 +59,7 @@ impl Rest<'_> {
     pub fn new<'a>(host: &str, port: u16, jm_name: &'a str, jm: &'a Remote) -> Rest<'a> {
         Rest {
             base: format!("http://{host}:{port}"),
-            port,
+            inside: format!("http://127.0.0.1:{port}"),
             jm_name,
             jm,
             client: reqwest::Client::builder()
@@ -69,6 +70,15 @@ impl Rest<'_> {
         }
     }
 
+    /// An API at `url` that `via`'s host also reaches at `url` (an existing cluster, asked
+    /// from a Fornaxee host).
+    pub fn at<'a>(url: &str, via_name: &'a str, via: &'a Remote) -> Rest<'a> {
+        let mut r = Rest::new("", 0, via_name, via);
+        r.base = url.trim_end_matches('/').to_string();
+        r.inside = r.base.clone();
+        r
+    }
+
     async fn get(&self, path: &str) -> Result<String, String> {
         let direct = match self.client.get(format!("{}{path}", self.base)).send().await {
             Ok(r) if r.status().is_success() => return r.text().await.map_err(|e| e.to_string()),
@@ -76,7 +86,7 @@ impl Rest<'_> {
             Err(e) => e.to_string(),
         };
         // Not reachable from here: ask the JobManager host itself.
-        let url = format!("http://127.0.0.1:{}{path}", self.port);
+        let url = format!("{}{path}", self.inside);
         let script = format!(
             "if command -v curl >/dev/null; then curl -sf --max-time 5 {u}; else wget -q -T 5 -O - {u}; fi",
             u = q(&url)

@@ -12,7 +12,7 @@ use crate::components::Check;
 use crate::error::Result;
 use crate::facts::{Facts, HostFacts};
 use crate::fleet::HostId;
-use crate::inventory::{Cluster, Fornaxee, Host};
+use crate::inventory::{Cluster, ExternalFlink, Fornaxee, Host};
 use crate::plan::{
     Action, ArtifactState, Change, ComponentInfo, Finding, OnFailure, Plan, Severity, Stage,
 };
@@ -156,7 +156,9 @@ pub fn deploy(inp: &Inputs, plan: &mut Plan) -> Result<()> {
     let c = inp.cluster;
     let fx = inp.fx;
     plan.components.push(component_info(inp, true));
-    if let Some(b) = inp.bundle {
+    if let Some(e) = &fx.flink {
+        existing_cluster(inp, e, plan);
+    } else if let Some(b) = inp.bundle {
         if !b.supports(&inp.flink_version) {
             plan.preflight.push(Finding::error(
                 None,
@@ -335,6 +337,107 @@ pub fn deploy(inp: &Inputs, plan: &mut Plan) -> Result<()> {
     }
     plan.stages.push(verify_stage(inp));
     Ok(())
+}
+
+/// Against an existing cluster: it must answer from every Fornaxee host, run a Flink version
+/// the bundle supports and equal to the client's; connector jars go where flinkup has ssh
+/// access, and the daemons that must load them are named, never restarted.
+fn existing_cluster(inp: &Inputs, e: &ExternalFlink, plan: &mut Plan) {
+    let c = inp.cluster;
+    for (_, id, f) in fx_hosts(inp) {
+        if !f.gathered {
+            continue;
+        }
+        let ff = &f.fornaxee;
+        if let Some(err) = &ff.cluster_error {
+            plan.preflight.push(Finding::error(
+                Some(&id),
+                format!(
+                    "cannot reach the Flink cluster at {} from this host: {err}",
+                    e.rest
+                ),
+                "open the route from this host to that address, or correct fornaxee.flink.rest",
+            ));
+            continue;
+        }
+        let Some(v) = &ff.cluster_version else {
+            continue;
+        };
+        if let Some(b) = inp.bundle {
+            if !b.supports(v) {
+                plan.preflight.push(Finding::error(
+                    Some(&id),
+                    format!(
+                        "the cluster at {} runs Flink {v}; Fornaxee {} works with Flink {}",
+                        e.rest, inp.fx.version, b.manifest.flink
+                    ),
+                    "use a Fornaxee bundle built for that Flink version",
+                ));
+            }
+        }
+        if v != &c.version.to_string() {
+            plan.preflight.push(Finding::error(
+                Some(&id),
+                format!(
+                    "the Flink client here would be {}, the cluster at {} runs Flink {v}",
+                    c.version, e.rest
+                ),
+                format!(
+                    "set `flink.version: {v}` (and its artifact) so the client matches the cluster"
+                ),
+            ));
+        }
+    }
+    let Some(b) = inp.bundle else { return };
+    if b.jars.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = b.jars.iter().map(|j| j.name.as_str()).collect();
+    if e.hosts.is_empty() {
+        plan.warnings.push(format!(
+            "Fornaxee's connector jars ({}) must be in lib/ of every host of the cluster at {}: flinkup has no ssh access there (fornaxee.flink.hosts); copy them by hand and restart its daemons",
+            names.join(", "),
+            e.rest
+        ));
+        return;
+    }
+    let mut stage = Stage::new("fornaxee connectors", Some(NAME));
+    stage.if_failed = "The existing cluster keeps running; nothing of it was restarted.".into();
+    let mut restart = Vec::new();
+    for h in &e.hosts {
+        let id = HostId::of(h);
+        let f = inp.facts.host(&id);
+        let mut copied = false;
+        for j in &b.jars {
+            if f.fornaxee.existing_libs.get(&j.name) == Some(&j.sha512) {
+                continue;
+            }
+            copied = true;
+            stage.push(
+                &id,
+                Action::Upload {
+                    file: j.name.clone(),
+                    local: Some(j.local.display().to_string()),
+                    dest: format!("{}/lib/{}", e.home, j.name),
+                    size: Some(j.size),
+                    sha512: Some(j.sha512.clone()),
+                },
+            );
+        }
+        if copied && !f.fornaxee.existing_daemons.is_empty() {
+            restart.push(format!("{id} ({})", f.fornaxee.existing_daemons.join(", ")));
+        }
+    }
+    if !restart.is_empty() {
+        plan.warnings.push(format!(
+            "connector jars are copied to {}/lib; the Flink daemons on {} load them only when restarted, and flinkup never restarts a cluster it did not start: restart them when it suits the cluster",
+            e.home,
+            restart.join(", ")
+        ));
+    }
+    if !stage.steps.is_empty() {
+        plan.stages.push(stage);
+    }
 }
 
 /// Adds Fornaxee to a start plan: start where it does not run, then health.

@@ -19,6 +19,14 @@ pub struct FornaxeeFacts {
     pub current_link: Option<String>,
     /// The service's pid, when it runs.
     pub running: Option<u32>,
+    /// The existing cluster's version, read with `GET /config` from this host.
+    pub cluster_version: Option<String>,
+    /// Why the existing cluster's REST API did not answer from this host.
+    pub cluster_error: Option<String>,
+    /// On a host of the existing cluster: sha512 of the asked-about jars in its lib/.
+    pub existing_libs: BTreeMap<String, String>,
+    /// On a host of the existing cluster: the Flink daemons running there.
+    pub existing_daemons: Vec<String>,
 }
 
 /// The etc/ files flinkup writes.
@@ -29,6 +37,35 @@ const RUNS_FN: &str = "runs() { kill -0 \"$1\" 2>/dev/null && [ \"$(cut -d' ' -f
 
 /// The probe script; its keys start with `fx.` so they never meet another probe's.
 pub fn script(f: &Fornaxee) -> String {
+    let mut s = base_script(f);
+    if let Some(e) = &f.flink {
+        // Asked from this host, as Fornaxee will ask it.
+        s.push_str(&format!(
+            r#"U={url}
+if C=$(curl -sf --max-time 5 "$U" 2>/dev/null); then echo "fx.cluster_config=$(printf %s "$C" | base64 -w0)"
+else echo "fx.cluster_error=$(curl -sS --max-time 5 -o /dev/null "$U" 2>&1 | tail -n1)"; fi
+"#,
+            url = crate::remote::q(&format!("{}/config", e.rest))
+        ));
+    }
+    s
+}
+
+/// On a host of an existing cluster: the jars in its lib/ and the daemons that run there.
+pub fn existing_script(home: &str, jars: &[String]) -> String {
+    let mut s = String::from("set +e\n");
+    for j in jars {
+        s.push_str(&format!(
+            "if [ -f {lib}/{j} ]; then echo \"fx.lib.\"{j}\"=$(sha512sum {lib}/{j} | cut -d' ' -f1)\"; fi\n",
+            lib = qp(&format!("{home}/lib")),
+            j = crate::remote::q(j)
+        ));
+    }
+    s.push_str("for p in $(pgrep java 2>/dev/null); do c=$(tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null); case \"$c\" in *StandaloneSessionClusterEntrypoint*) echo fx.daemon=jobmanager;; *TaskManagerRunner*) echo fx.daemon=taskmanager;; esac; done\n");
+    s
+}
+
+fn base_script(f: &Fornaxee) -> String {
     format!(
         r#"set +e
 {runs}
@@ -64,6 +101,36 @@ pub fn parse(out: &str) -> FornaxeeFacts {
             "artifact_sha512" if v.len() == 128 => f.artifact_sha512 = Some(v.to_string()),
             "link" => f.current_link = Some(v.to_string()),
             "running" => f.running = v.trim().parse().ok(),
+            "cluster_config" => {
+                let text = base64::engine::general_purpose::STANDARD
+                    .decode(v.trim())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                match serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|j| j["flink-version"].as_str().map(str::to_string))
+                {
+                    Some(ver) => f.cluster_version = Some(ver),
+                    None => {
+                        f.cluster_error = Some(format!(
+                            "GET /config answered without a flink-version: {}",
+                            text.chars().take(200).collect::<String>()
+                        ))
+                    }
+                }
+            }
+            "cluster_error" => {
+                f.cluster_error = Some(if v.trim().is_empty() {
+                    "no answer".into()
+                } else {
+                    v.trim().to_string()
+                })
+            }
+            "daemon" => f.existing_daemons.push(v.trim().to_string()),
+            k if k.starts_with("lib.") => {
+                f.existing_libs
+                    .insert(k[4..].to_string(), v.trim().to_string());
+            }
             k if k.starts_with("etc.") => {
                 if let Ok(b) = base64::engine::general_purpose::STANDARD.decode(v.trim()) {
                     f.etc
