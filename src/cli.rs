@@ -72,6 +72,26 @@ pub struct RunArgs {
     /// this is given.
     #[arg(short, long)]
     pub yes: bool,
+    /// Act on one component only: its stages run, the others' are left out of the plan.
+    #[arg(long, value_enum, value_name = "COMPONENT")]
+    pub only: Option<Only>,
+}
+
+/// A component `--only` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Only {
+    Flink,
+    Fornaxee,
+}
+
+impl Only {
+    /// The component's name as plans give it.
+    pub fn component(self) -> &'static str {
+        match self {
+            Only::Flink => crate::components::flink::NAME,
+            Only::Fornaxee => crate::components::fornaxee::NAME,
+        }
+    }
 }
 
 #[derive(Debug, Args, Clone, Default)]

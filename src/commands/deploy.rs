@@ -6,7 +6,7 @@ use super::{
     locked, print_plan, reporter, warnings, Asks, Execute, FxBundle,
 };
 use crate::artifact::{self, FetchOptions};
-use crate::cli::{FetchArgs, OutputArgs, RemoteArgs};
+use crate::cli::{FetchArgs, Only, OutputArgs, RemoteArgs, RunArgs};
 use crate::components::flink::{self, render::Renderer};
 use crate::components::fornaxee;
 use crate::error::{exit, Error, Result};
@@ -19,6 +19,7 @@ fn build(
     facts: &Facts,
     art: flink::plan::ArtifactState,
     bundle: Option<&FxBundle>,
+    only: Option<Only>,
 ) -> Result<Plan> {
     let c = &loaded.cluster;
     let mut plan = flink::plan::deploy(
@@ -35,12 +36,16 @@ fn build(
     if let Some(fx) = fornaxee_inputs(c, facts, bundle) {
         fornaxee::plan::deploy(&fx, &mut plan)?;
     }
+    if let Some(o) = only {
+        plan.only(o.component());
+    }
     Ok(plan)
 }
 
 /// The plan deploy would execute now, from the hosts' facts; changes nothing, takes no lock.
 pub async fn preview(
     loaded: &Loaded,
+    only: Option<Only>,
     fetch: &FetchArgs,
     remote: &RemoteArgs,
     json: bool,
@@ -51,14 +56,20 @@ pub async fn preview(
     let fleet = connect(c, remote).await?;
     let facts = gather(c, &fleet, &Asks::of(bundle.as_ref(), c)).await;
     fleet.close().await;
-    let plan = build(loaded, &facts?, artifact_state(c, fetch), bundle.as_ref())?;
+    let plan = build(
+        loaded,
+        &facts?,
+        artifact_state(c, fetch),
+        bundle.as_ref(),
+        only,
+    )?;
     print_plan(&plan, json);
     Ok(exit::OK)
 }
 
 pub async fn deploy(
     loaded: &Loaded,
-    yes: bool,
+    run: &RunArgs,
     fetch: &FetchArgs,
     remote: &RemoteArgs,
     output: &OutputArgs,
@@ -75,7 +86,7 @@ pub async fn deploy(
         let facts = gather(c, fleet, &Asks::of(bundle.as_ref(), c)).await?;
         let mut art = artifact_state(c, fetch);
         // Refusals that facts alone show come before any download.
-        let first = build(loaded, &facts, art.clone(), bundle.as_ref())?;
+        let first = build(loaded, &facts, art.clone(), bundle.as_ref(), run.only)?;
         let refusals = first.refusals();
         if !refusals.is_empty() {
             if !output.json {
@@ -91,10 +102,10 @@ pub async fn deploy(
             art.size = Some(got.size);
             art.cached = Some(true);
         }
-        let plan = build(loaded, &facts, art, bundle.as_ref())?;
+        let plan = build(loaded, &facts, art, bundle.as_ref(), run.only)?;
         let how = Execute {
             command: "deploy",
-            yes,
+            yes: run.yes,
             json: output.json,
             ask: true,
         };

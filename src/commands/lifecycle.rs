@@ -5,7 +5,7 @@ use super::{
     cancel_on_ctrl_c, connect, execute, fornaxee_inputs, gather, locked, print_plan, reporter,
     warnings, Asks, Execute,
 };
-use crate::cli::{OutputArgs, RemoteArgs, RunArgs};
+use crate::cli::{Only, OutputArgs, RemoteArgs, RunArgs};
 use crate::components::flink;
 use crate::components::fornaxee;
 use crate::error::{exit, Result};
@@ -30,7 +30,15 @@ impl Verb {
     }
 }
 
-fn build(verb: Verb, loaded: &Loaded, facts: &Facts) -> Plan {
+fn build(verb: Verb, loaded: &Loaded, facts: &Facts, only: Option<Only>) -> Plan {
+    let mut plan = build_all(verb, loaded, facts);
+    if let Some(o) = only {
+        plan.only(o.component());
+    }
+    plan
+}
+
+fn build_all(verb: Verb, loaded: &Loaded, facts: &Facts) -> Plan {
     let c = &loaded.cluster;
     let inp = flink::plan::Inputs {
         cluster: c,
@@ -78,7 +86,7 @@ pub async fn run(
     if run.dry_run {
         let facts = gather(c, &fleet, &Asks::of(None, c)).await;
         fleet.close().await;
-        print_plan(&build(verb, loaded, &facts?), output.json);
+        print_plan(&build(verb, loaded, &facts?, run.only), output.json);
         return Ok(exit::OK);
     }
     let rep = reporter(output.quiet, output.json);
@@ -86,7 +94,7 @@ pub async fn run(
         let fleet = &fleet;
         let cancel = cancel_on_ctrl_c(rep.clone());
         let facts = gather(c, fleet, &Asks::of(None, c)).await?;
-        let plan = build(verb, loaded, &facts);
+        let plan = build(verb, loaded, &facts, run.only);
         let how = Execute {
             command: verb.name(),
             yes: run.yes,

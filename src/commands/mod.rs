@@ -40,7 +40,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             if offline {
                 offline_plan(&loaded, &fetch, json)
             } else {
-                runtime()?.block_on(deploy::preview(&loaded, &fetch, &remote, json))
+                runtime()?.block_on(deploy::preview(&loaded, None, &fetch, &remote, json))
             }
         }
         Command::Deploy {
@@ -52,9 +52,15 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         } => {
             let loaded = load(&inv.inventory, fetch.insecure_no_checksum)?;
             if run.dry_run {
-                return runtime()?.block_on(deploy::preview(&loaded, &fetch, &remote, output.json));
+                return runtime()?.block_on(deploy::preview(
+                    &loaded,
+                    run.only,
+                    &fetch,
+                    &remote,
+                    output.json,
+                ));
             }
-            runtime()?.block_on(deploy::deploy(&loaded, run.yes, &fetch, &remote, &output))
+            runtime()?.block_on(deploy::deploy(&loaded, &run, &fetch, &remote, &output))
         }
         Command::Check { inv, remote } => {
             let loaded = load(&inv.inventory, false)?;

@@ -229,6 +229,13 @@ impl Plan {
         !self.actions().any(Action::changes_hosts)
     }
 
+    /// Keeps one component's stages and header only (`--only`).
+    pub fn only(&mut self, component: &str) {
+        self.stages
+            .retain(|s| s.component.as_deref() == Some(component));
+        self.components.retain(|c| c.name == component);
+    }
+
     /// The preflight findings that stop the plan from being executed.
     pub fn refusals(&self) -> Vec<Finding> {
         self.preflight

@@ -261,6 +261,31 @@ fn fornaxee_beside_flink_and_on_a_client_host() {
         "200"
     );
 
+    // One component at a time: Fornaxee stops and starts, Flink is left alone.
+    let ids = tm_ids(&tb);
+    let plan = flinkup(tb.cmd("stop", &inv2, &["--only", "fornaxee", "--dry-run"]))
+        .expect_code(0)
+        .stdout();
+    assert!(
+        plan.contains("fornaxee stop") && !plan.contains("~ stop     taskmanager"),
+        "{plan}"
+    );
+    flinkup(tb.cmd("stop", &inv2, &["--only", "fornaxee"])).expect_code(0);
+    assert_ne!(
+        get_code(&format!("http://{}:18631/rest/v1/ping", tb.ip(1))),
+        "200"
+    );
+    let status = flinkup(tb.cmd("status", &inv2, &[]))
+        .expect_code(1)
+        .stdout();
+    assert!(status.contains("NOT running"), "{status}");
+    flinkup(tb.cmd("start", &inv2, &["--only", "fornaxee"])).expect_code(0);
+    assert_eq!(
+        get_code(&format!("http://{}:18631/rest/v1/ping", tb.ip(1))),
+        "200"
+    );
+    assert_eq!(tm_ids(&tb), ids, "Flink was left alone");
+
     // Stop and destroy cover Fornaxee: stopped first, release gone, data kept.
     let plan = flinkup(tb.cmd("destroy", &inv2, &["--dry-run"]))
         .expect_code(0)

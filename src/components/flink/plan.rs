@@ -206,7 +206,7 @@ fn trust_stage(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
     let jm = coordinator(c);
     let jf = inp.facts.host(&jm);
     let peers = ssh_peers(c);
-    let mut stage = Stage::new("trust", None);
+    let mut stage = Stage::new("trust", Some(NAME));
     stage.if_failed = "Nothing was installed, started or stopped.".into();
     let (begin, end) = ssh_markers(c);
     let wanted: Vec<String> = peers

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha512};
 use crate::error::{Error, Result};
 
 /// `bundle.yaml`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub name: String,

@@ -64,13 +64,7 @@ pub fn http_port(fx: &Fornaxee, bundle: Option<&Bundle>) -> Option<u16> {
         return p.parse().ok();
     }
     let b = bundle?;
-    b.default_properties
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(['=', ':'])?;
-            (k.trim() == "http.port").then(|| v.trim().parse().ok())?
-        })
-        .or(Some(b.manifest.http_port))
+    port_in(&b.default_properties).or(Some(b.manifest.http_port))
 }
 
 /// The values flinkup writes over the bundle's defaults.
@@ -128,14 +122,33 @@ fn start_action(p: &Paths, reason: &str) -> Action {
     }
 }
 
+/// The port in a rendered fornaxee.properties.
+fn port_in(properties: &str) -> Option<u16> {
+    properties.lines().find_map(|l| {
+        let (k, v) = l.split_once(['=', ':'])?;
+        (k.trim() == "http.port").then(|| v.trim().parse().ok())?
+    })
+}
+
 fn verify_stage(inp: &Inputs) -> Stage {
     let mut verify = Stage::new("fornaxee verify", Some(NAME));
-    let port = http_port(inp.fx, inp.bundle).unwrap_or(18630);
-    let path = inp
-        .bundle
-        .map(|b| b.manifest.health.clone())
-        .unwrap_or_else(|| "/".into());
     for (h, id, f) in fx_hosts(inp) {
+        // From the bundle at hand, else from what the host has installed.
+        let installed = &f.fornaxee;
+        let port = http_port(inp.fx, inp.bundle)
+            .or_else(|| {
+                installed
+                    .etc
+                    .get("fornaxee.properties")
+                    .and_then(|p| port_in(p))
+            })
+            .or(installed.manifest.as_ref().map(|m| m.http_port))
+            .unwrap_or(18630);
+        let path = inp
+            .bundle
+            .map(|b| &b.manifest)
+            .or(installed.manifest.as_ref())
+            .map_or_else(|| "/".to_string(), |m| m.health.clone());
         let p = paths(inp, f);
         verify.push(
             &id,

@@ -19,6 +19,8 @@ pub struct FornaxeeFacts {
     pub current_link: Option<String>,
     /// The service's pid, when it runs.
     pub running: Option<u32>,
+    /// The installed release's bundle.yaml, when it reads.
+    pub manifest: Option<super::bundle::Manifest>,
     /// The existing cluster's version, read with `GET /config` from this host.
     pub cluster_version: Option<String>,
     /// Why the existing cluster's REST API did not answer from this host.
@@ -72,6 +74,7 @@ fn base_script(f: &Fornaxee) -> String {
 FX={rel}
 if [ -x "$FX/bin/fornaxee" ] && [ -f "$FX/bundle.yaml" ]; then echo fx.release=1
 elif [ -f {art} ]; then echo "fx.artifact_sha512=$(sha512sum {art} | cut -d' ' -f1)"; fi
+if [ -f "$FX/bundle.yaml" ]; then echo "fx.manifest=$(base64 -w0 < "$FX/bundle.yaml")"; fi
 for f in {etc}; do if [ -f "$FX/etc/$f" ]; then echo "fx.etc.$f=$(base64 -w0 < "$FX/etc/$f")"; fi; done
 if [ -L {link} ]; then echo "fx.link=$(readlink {link})"; fi
 P=$(cat {pid} 2>/dev/null | head -n1)
@@ -127,6 +130,12 @@ pub fn parse(out: &str) -> FornaxeeFacts {
                 })
             }
             "daemon" => f.existing_daemons.push(v.trim().to_string()),
+            "manifest" => {
+                f.manifest = base64::engine::general_purpose::STANDARD
+                    .decode(v.trim())
+                    .ok()
+                    .and_then(|b| serde_yaml::from_slice(&b).ok())
+            }
             k if k.starts_with("lib.") => {
                 f.existing_libs
                     .insert(k[4..].to_string(), v.trim().to_string());
