@@ -176,6 +176,7 @@ fn require_parts() {
         "java",
         "curl",
         "setsid",
+        "python3",
     ] {
         let found = if tool.starts_with('/') {
             Path::new(tool).exists()
@@ -187,7 +188,7 @@ fn require_parts() {
                 .map(|s| s.success())
                 .unwrap_or(false)
         };
-        assert!(found, "`{tool}` is missing: install openssh-server, openssh-client, iproute2, util-linux, curl and a JDK (.ci/run does)");
+        assert!(found, "`{tool}` is missing: install openssh-server, openssh-client, iproute2, util-linux, curl, python3 and a JDK (.ci/run does)");
     }
 }
 
