@@ -168,6 +168,9 @@ pub enum Command {
         /// Print the status as JSON.
         #[arg(long)]
         json: bool,
+        /// Read and print the status again every SECONDS (in place on a terminal) until Ctrl-C.
+        #[arg(long, value_name = "SECONDS")]
+        watch: Option<u64>,
     },
     /// Start what is installed and not running (as `flink.start` says), then verify.
     Start(LifecycleArgs),
@@ -178,6 +181,25 @@ pub enum Command {
     /// Stop the cluster and remove what flinkup installed (releases, link, state, its
     /// ~/.ssh/config block); nothing else. Shows the plan and asks first.
     Destroy(LifecycleArgs),
+    /// Prove the cluster runs jobs: submit one with `bin/flink run -d` on the JobManager host
+    /// (by default the distribution's examples/streaming/WordCount.jar) and wait until it
+    /// finishes; on failure, its exception and the TaskManagers' log tails.
+    Smoke {
+        #[command(flatten)]
+        inv: InventoryArg,
+        /// A job jar on this machine, uploaded and checked on the JobManager host.
+        #[arg(long, value_name = "JAR")]
+        jar: Option<PathBuf>,
+        #[command(flatten)]
+        run: RunArgs,
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+        /// Arguments passed to the job, after `--`.
+        #[arg(last = true, value_name = "ARGS")]
+        args: Vec<String>,
+    },
     /// Download (or take from a local path) the Flink tarball and verify its checksum.
     Fetch {
         #[command(flatten)]

@@ -3,7 +3,7 @@
 
 use super::{
     artifact_state, cancel_on_ctrl_c, connect, execute, fornaxee_bundle, fornaxee_inputs, gather,
-    locked, print_plan, reporter, warnings, Asks, Execute, FxBundle,
+    locked, print_plan, reporter, smoke_job, warnings, Asks, Execute, FxBundle,
 };
 use crate::artifact::{self, FetchOptions};
 use crate::cli::{FetchArgs, Only, OutputArgs, RemoteArgs, RunArgs};
@@ -30,6 +30,7 @@ fn build(
             artifact: art,
             warnings: warnings(loaded),
             jars: bundle.map(|b| b.bundle.jars.clone()).unwrap_or_default(),
+            smoke: Some(smoke_job(c, None, None)?),
         },
         &Renderer::new(c)?,
     )?;

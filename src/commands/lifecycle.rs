@@ -47,6 +47,7 @@ fn build_all(verb: Verb, loaded: &Loaded, facts: &Facts) -> Plan {
         artifact: Default::default(),
         warnings: warnings(loaded),
         jars: Vec::new(),
+        smoke: None,
     };
     let fx = fornaxee_inputs(c, facts, None);
     match verb {
@@ -121,6 +122,55 @@ pub async fn run(
     let r = locked(c, &fleet, verb.name(), work).await;
     fleet.close().await;
     r
+}
+
+/// `smoke`: verify the cluster, run a job on it, wait for it to finish. It changes nothing
+/// on the hosts but a job in the cluster's history (and the job's jar in the state
+/// directory), so it takes no lock.
+pub async fn smoke(
+    loaded: &Loaded,
+    jar: Option<&std::path::Path>,
+    args: Option<Vec<String>>,
+    run: &RunArgs,
+    remote: &RemoteArgs,
+    output: &OutputArgs,
+) -> Result<i32> {
+    let c = &loaded.cluster;
+    let job = super::smoke_job(c, jar, args)?;
+    let fleet = connect(c, remote).await?;
+    let result = async {
+        let facts = gather(c, &fleet, &Asks::of(None, c)).await?;
+        let inp = flink::plan::Inputs {
+            cluster: c,
+            facts: &facts,
+            mode: PlanMode::Live,
+            artifact: Default::default(),
+            warnings: warnings(loaded),
+            jars: Vec::new(),
+            smoke: None,
+        };
+        let plan = flink::plan::smoke(&inp, &job);
+        if run.dry_run {
+            print_plan(&plan, output.json);
+            return Ok(exit::OK);
+        }
+        let rep = reporter(output.quiet, output.json);
+        let cancel = cancel_on_ctrl_c(rep.clone());
+        let how = Execute {
+            command: "smoke",
+            yes: true,
+            json: output.json,
+            ask: false,
+        };
+        execute(&plan, how, &fleet, rep.clone(), cancel).await?;
+        if !output.json {
+            println!("{}: the smoke job finished", c.name);
+        }
+        Ok(exit::OK)
+    }
+    .await;
+    fleet.close().await;
+    result
 }
 
 /// `unlock`: a plan of one step, removing the lock a killed run left behind.

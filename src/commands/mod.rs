@@ -66,9 +66,14 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let loaded = load(&inv.inventory, false)?;
             runtime()?.block_on(check::check(&loaded, &remote))
         }
-        Command::Status { inv, remote, json } => {
+        Command::Status {
+            inv,
+            remote,
+            json,
+            watch,
+        } => {
             let loaded = load(&inv.inventory, false)?;
-            runtime()?.block_on(status::status(&loaded, &remote, json))
+            runtime()?.block_on(status::status(&loaded, &remote, json, watch))
         }
         Command::Start(a) => lifecycle(lifecycle::Verb::Start, a),
         Command::Stop(a) => lifecycle(lifecycle::Verb::Stop, a),
@@ -76,6 +81,25 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Unlock(a) => {
             let loaded = load(&a.inv.inventory, false)?;
             runtime()?.block_on(lifecycle::unlock(&loaded, &a.run, &a.remote, &a.output))
+        }
+        Command::Smoke {
+            inv,
+            jar,
+            run,
+            remote,
+            output,
+            args,
+        } => {
+            let loaded = load(&inv.inventory, false)?;
+            let args = (!args.is_empty()).then_some(args);
+            runtime()?.block_on(lifecycle::smoke(
+                &loaded,
+                jar.as_deref(),
+                args,
+                &run,
+                &remote,
+                &output,
+            ))
         }
         Command::Fetch {
             inv,
@@ -208,6 +232,7 @@ fn offline_plan(loaded: &Loaded, fetch: &FetchArgs, json: bool) -> Result<i32> {
             .as_ref()
             .map(|b| b.bundle.jars.clone())
             .unwrap_or_default(),
+        smoke: Some(smoke_job(c, None, None)?),
     };
     let mut plan = flink::plan::deploy(&inputs, &Renderer::new(c)?)?;
     if let Some(fx) = fornaxee_inputs(c, &facts, bundle.as_ref()) {
@@ -363,6 +388,29 @@ async fn fornaxee_bundle(
         },
         bundle,
     }))
+}
+
+/// The smoke job: `jar` and `args` from the command line, else from `verify.smoke`; a local
+/// jar is hashed so the host can check what it received.
+fn smoke_job(
+    c: &Cluster,
+    jar: Option<&Path>,
+    args: Option<Vec<String>>,
+) -> Result<flink::plan::SmokeJob> {
+    let jar = match jar.or(c.smoke.jar.as_deref()) {
+        Some(p) => {
+            let d = artifact::hash_file(p, false)
+                .map_err(|e| Error::io(format!("cannot read the job jar {}", p.display()), e))?;
+            let size = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+            Some((p.to_path_buf(), d.sha512, size))
+        }
+        None => None,
+    };
+    Ok(flink::plan::SmokeJob {
+        jar,
+        args: args.unwrap_or_else(|| c.smoke.args.clone()),
+        timeout: c.smoke.timeout,
+    })
 }
 
 /// The REST address of the Flink cluster Fornaxee talks to.

@@ -1,13 +1,21 @@
-//! `flinkup status`: per host reachable, release and daemons; the cluster's REST figures.
+//! `flinkup status`: per host reachable, release, daemons and Fornaxee; the cluster's REST
+//! figures; every job's health (state, uptime, restarts, backpressure per vertex, checkpoints
+//! and their start delay) with the guide's advice. Exit 0 healthy, 1 degraded.
+
+use std::fmt::Write;
+use std::io::IsTerminal;
+use std::time::Duration;
 
 use serde::Serialize;
 
 use super::gather;
 use crate::cli::RemoteArgs;
+use crate::components::flink::jobs::{self, JobHealth};
 use crate::components::flink::rest::Rest;
 use crate::error::{exit, Result};
 use crate::fleet::{Fleet, HostId};
-use crate::inventory::Loaded;
+use crate::inventory::{units, Cluster, Loaded};
+use crate::remote::qp;
 
 #[derive(Serialize)]
 struct HostStatus {
@@ -30,17 +38,65 @@ struct FornaxeeStatus {
 #[derive(Serialize)]
 struct ClusterStatus {
     cluster: String,
+    healthy: bool,
     hosts: Vec<HostStatus>,
     taskmanagers: Option<u64>,
     slots_total: Option<u64>,
     slots_available: Option<u64>,
     rest_error: Option<String>,
+    jobs: Vec<JobHealth>,
+    /// Why the cluster counts as degraded, with what to do.
+    problems: Vec<String>,
 }
 
-pub async fn status(loaded: &Loaded, remote: &RemoteArgs, json: bool) -> Result<i32> {
+pub async fn status(
+    loaded: &Loaded,
+    remote: &RemoteArgs,
+    json: bool,
+    watch: Option<u64>,
+) -> Result<i32> {
     let c = &loaded.cluster;
+    let Some(every) = watch else {
+        let st = read(c, remote).await;
+        print(c, &st, json, false);
+        return Ok(code(&st));
+    };
+    let tty = std::io::stdout().is_terminal();
+    loop {
+        let st = read(c, remote).await;
+        print(c, &st, json, tty);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(every.max(1))) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(code(&st)),
+        }
+    }
+}
+
+fn code(st: &ClusterStatus) -> i32 {
+    if st.healthy {
+        exit::OK
+    } else {
+        exit::FAILED
+    }
+}
+
+fn print(c: &Cluster, st: &ClusterStatus, json: bool, refresh: bool) {
+    if json {
+        println!("{}", serde_json::to_string(st).unwrap_or_default());
+        return;
+    }
+    let text = text(c, st);
+    if refresh {
+        // Clear the screen and go home, so the status refreshes in place.
+        print!("\x1b[2J\x1b[H{text}");
+    } else {
+        print!("{text}");
+    }
+}
+
+/// Reads everything once; unreachable hosts and a silent REST API are findings.
+async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
     let all = super::all_hosts(c);
-    // Every host at once; an unreachable host is a finding here, not a reason to stop.
     let (fleet, failures) =
         Fleet::connect_lenient(&all, &super::connect_options(remote), remote.concurrency).await;
     let facts = gather(c, &fleet, &super::Asks::of(None, c))
@@ -73,11 +129,14 @@ pub async fn status(loaded: &Loaded, remote: &RemoteArgs, json: bool) -> Result<
     let jm = c.jobmanager();
     let mut st = ClusterStatus {
         cluster: c.name.clone(),
+        healthy: false,
         hosts,
         taskmanagers: None,
         slots_total: None,
         slots_available: None,
         rest_error: None,
+        jobs: Vec::new(),
+        problems: Vec::new(),
     };
     match fleet.get(&HostId::of(jm)) {
         Ok(jm_remote) => {
@@ -90,6 +149,10 @@ pub async fn status(loaded: &Loaded, remote: &RemoteArgs, json: bool) -> Result<
                     st.taskmanagers = Some(o.taskmanagers);
                     st.slots_total = Some(o.slots_total);
                     st.slots_available = Some(o.slots_available);
+                    match jobs::health(&rest).await {
+                        Ok(j) => st.jobs = j,
+                        Err(e) => st.problems.push(format!("cannot read the jobs: {e}")),
+                    }
                 }
                 Err(e) => st.rest_error = Some(e),
             }
@@ -102,68 +165,198 @@ pub async fn status(loaded: &Loaded, remote: &RemoteArgs, json: bool) -> Result<
             ))
         }
     }
+    if c.manages_flink() {
+        st.problems.extend(buffer_advice(c, &fleet).await);
+    }
     fleet.close().await;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&st).unwrap_or_default());
+    judge(c, &mut st);
+    st
+}
+
+/// The guide's network buffer formula, when a TaskManager log says buffers ran out.
+async fn buffer_advice(c: &Cluster, fleet: &Fleet) -> Vec<String> {
+    let ids: Vec<HostId> = c.taskmanagers().map(HostId::of).collect();
+    let logs = qp(&format!("{}/log", c.current_link()));
+    let found = fleet
+        .for_each(&ids, |id, remote| {
+            let script = format!(
+                "grep -l 'Insufficient number of network buffers' {logs}/flink-*-taskexecutor-*.log 2>/dev/null | head -n1"
+            );
+            async move { remote.sh(id.as_str(), &script).await }
+        })
+        .await;
+    let hit: Vec<String> = found
+        .into_iter()
+        .filter(|(_, r)| r.as_ref().is_ok_and(|o| !o.stdout.trim().is_empty()))
+        .map(|(id, _)| id.to_string())
+        .collect();
+    if hit.is_empty() {
+        return Vec::new();
+    }
+    let tms = c.taskmanager_count() as u64;
+    let slots = u64::from(c.slots);
+    let need = slots * slots * tms * 4;
+    vec![format!(
+        "\"Insufficient number of network buffers\" in the TaskManager log on {}: this cluster needs slots² × TaskManagers × 4 = {slots}² × {tms} × 4 = {need} buffers ({} at 32 KiB) per TaskManager; raise taskmanager.network.memory.fraction, taskmanager.network.memory.min and taskmanager.network.memory.max",
+        hit.join(", "),
+        units::human(need * 32 * 1024)
+    )]
+}
+
+/// Exit 0 only when every host answers, every TaskManager and slot is registered, Fornaxee
+/// runs where it should, and no job is degraded.
+fn judge(c: &Cluster, st: &mut ClusterStatus) {
+    let mut p = Vec::new();
+    for h in &st.hosts {
+        if !h.reachable {
+            p.push(format!("{} is unreachable", h.host));
+        }
+        if h.fornaxee.as_ref().is_some_and(|x| x.pid.is_none()) {
+            p.push(format!("Fornaxee does not run on {}", h.host));
+        }
+    }
+    if let Some(e) = &st.rest_error {
+        p.push(format!("the REST API does not answer: {e}"));
+    } else if c.manages_flink()
+        && (st.taskmanagers != Some(c.taskmanager_count() as u64)
+            || st.slots_total != Some(c.total_slots()))
+    {
+        p.push(format!(
+            "TaskManagers missing: {} registered with {} slots, expected {} with {}",
+            st.taskmanagers.unwrap_or(0),
+            st.slots_total.unwrap_or(0),
+            c.taskmanager_count(),
+            c.total_slots()
+        ));
+    }
+    for j in &st.jobs {
+        for q in &j.problems {
+            p.push(format!("job `{}`: {q}", j.name));
+        }
+    }
+    p.append(&mut st.problems);
+    st.healthy = p.is_empty();
+    st.problems = p;
+}
+
+fn ms(v: u64) -> String {
+    if v >= 60_000 {
+        format!("{}m{:02}s", v / 60_000, (v % 60_000) / 1000)
+    } else if v >= 1000 {
+        format!("{:.1}s", v as f64 / 1000.0)
     } else {
-        println!(
-            "Cluster {} · Flink {} · expected {}",
-            c.name,
-            c.version,
-            c.topology()
-        );
-        for h in &st.hosts {
-            if h.reachable {
-                println!(
-                    "  {:<20} release {:<28} daemons: {}",
-                    h.host,
-                    h.release.as_deref().unwrap_or("none"),
-                    if h.daemons.is_empty() {
-                        "none".to_string()
-                    } else {
-                        h.daemons.join(", ")
+        format!("{v}ms")
+    }
+}
+
+fn text(c: &Cluster, st: &ClusterStatus) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Cluster {} · Flink {} · expected {}",
+        c.name,
+        c.version,
+        c.topology()
+    );
+    for h in &st.hosts {
+        if h.reachable {
+            let _ = writeln!(
+                out,
+                "  {:<20} release {:<28} daemons: {}",
+                h.host,
+                h.release.as_deref().unwrap_or("none"),
+                if h.daemons.is_empty() {
+                    "none".to_string()
+                } else {
+                    h.daemons.join(", ")
+                }
+            );
+            if let Some(x) = &h.fornaxee {
+                let _ = writeln!(
+                    out,
+                    "  {:<20} fornaxee {:<27} {}",
+                    "",
+                    x.release.as_deref().unwrap_or("none"),
+                    match x.pid {
+                        Some(p) => format!("running (pid {p})"),
+                        None => "NOT running".into(),
                     }
                 );
-                if let Some(x) = &h.fornaxee {
-                    println!(
-                        "  {:<20} fornaxee {:<27} {}",
-                        "",
-                        x.release.as_deref().unwrap_or("none"),
-                        match x.pid {
-                            Some(p) => format!("running (pid {p})"),
-                            None => "NOT running".into(),
-                        }
-                    );
-                }
-            } else {
-                println!(
-                    "  {:<20} UNREACHABLE: {}",
-                    h.host,
-                    h.error.as_deref().unwrap_or("")
-                );
             }
+        } else {
+            let _ = writeln!(
+                out,
+                "  {:<20} UNREACHABLE: {}",
+                h.host,
+                h.error.as_deref().unwrap_or("")
+            );
         }
-        let url = format!("{}/overview", super::flink_rest(c));
-        match (&st.taskmanagers, &st.rest_error) {
-            (Some(t), _) => println!(
+    }
+    let url = format!("{}/overview", super::flink_rest(c));
+    match (&st.taskmanagers, &st.rest_error) {
+        (Some(t), _) => {
+            let _ = writeln!(
+                out,
                 "  REST {url}: {t} TaskManagers, {} slots ({} available)",
                 st.slots_total.unwrap_or(0),
                 st.slots_available.unwrap_or(0)
-            ),
-            (None, Some(e)) => println!("  REST {url}: not answering ({e})"),
-            _ => {}
+            );
+        }
+        (None, Some(e)) => {
+            let _ = writeln!(out, "  REST {url}: not answering ({e})");
+        }
+        _ => {}
+    }
+    for j in &st.jobs {
+        let _ = writeln!(
+            out,
+            "\nJob {} `{}` · {} · up {} · {} restart{}",
+            j.id,
+            j.name,
+            j.state,
+            ms(j.uptime_ms),
+            j.restarts,
+            if j.restarts == 1 { "" } else { "s" }
+        );
+        for v in &j.vertices {
+            let _ = writeln!(
+                out,
+                "  vertex {:<40} ×{:<3} backpressure {:<14} start delay {}",
+                v.name.chars().take(40).collect::<String>(),
+                v.parallelism,
+                match (&v.backpressure, v.ratio) {
+                    (Some(l), Some(r)) => format!("{} ({r:.2})", l.to_uppercase()),
+                    (Some(l), None) => l.to_uppercase(),
+                    _ => "not sampled".into(),
+                },
+                v.start_delay_ms.map(ms).unwrap_or_else(|| "-".into())
+            );
+        }
+        if let Some(cp) = &j.checkpoints {
+            let _ = writeln!(
+                out,
+                "  checkpoints: {} completed, {} failed, {} in progress{}{}",
+                cp.completed,
+                cp.failed,
+                cp.in_progress,
+                match (cp.latest_id, cp.latest_duration_ms, cp.latest_size_bytes) {
+                    (Some(id), Some(d), Some(s)) =>
+                        format!("; latest #{id} took {} ({})", ms(d), units::human(s)),
+                    _ => String::new(),
+                },
+                cp.interval_ms
+                    .map(|i| format!("; every {}", ms(i)))
+                    .unwrap_or_default()
+            );
         }
     }
-    let flink_ok = if c.manages_flink() {
-        st.taskmanagers == Some(c.taskmanager_count() as u64)
-            && st.slots_total == Some(c.total_slots())
+    if st.healthy {
+        let _ = writeln!(out, "\nHealthy.");
     } else {
-        st.taskmanagers.is_some()
-    };
-    let fornaxee_ok = st
-        .hosts
-        .iter()
-        .all(|h| h.fornaxee.as_ref().is_none_or(|x| x.pid.is_some()));
-    let healthy = st.hosts.iter().all(|h| h.reachable) && flink_ok && fornaxee_ok;
-    Ok(if healthy { exit::OK } else { exit::FAILED })
+        let _ = writeln!(out, "\nDegraded:");
+        for p in &st.problems {
+            let _ = writeln!(out, "  - {p}");
+        }
+    }
+    out
 }

@@ -21,6 +21,8 @@ use crate::report::Reporter;
 pub enum Check {
     /// Flink's REST API lists every expected TaskManager and slot.
     FlinkCluster(flink::rest::ClusterCheck),
+    /// A job submitted with `bin/flink run -d` finishes.
+    FlinkSmoke(flink::jobs::SmokeCheck),
     /// Fornaxee's health path answers 200.
     FornaxeeHealth(fornaxee::health::HealthCheck),
 }
@@ -30,6 +32,7 @@ impl fmt::Display for Check {
         match self {
             Check::FlinkCluster(c) => c.fmt(f),
             Check::FornaxeeHealth(c) => c.fmt(f),
+            Check::FlinkSmoke(c) => c.fmt(f),
         }
     }
 }
@@ -44,5 +47,6 @@ pub async fn run_check(
     match check {
         Check::FlinkCluster(c) => flink::rest::check(c, host, fleet, rep).await,
         Check::FornaxeeHealth(c) => fornaxee::health::check(c, host, fleet, rep).await,
+        Check::FlinkSmoke(c) => flink::jobs::smoke(c, host, fleet, rep).await,
     }
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use schema::{Connection, KnownHosts, StartMode};
+pub use schema::{Connection, KnownHosts, SmokeWhen, StartMode};
 
 use crate::error::{Error, Result};
 
@@ -93,6 +93,17 @@ impl Host {
         }
         r.join(", ")
     }
+}
+
+/// The smoke job that proves the cluster runs jobs (`verify.smoke`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Smoke {
+    pub when: SmokeWhen,
+    /// A jar on the operator's machine; None: the distribution's WordCount example.
+    pub jar: Option<PathBuf>,
+    pub args: Vec<String>,
+    #[serde(with = "humantime_serde_secs")]
+    pub timeout: Duration,
 }
 
 /// The validated `fornaxee:` section.
@@ -228,6 +239,7 @@ pub struct Cluster {
     pub config: BTreeMap<String, String>,
     #[serde(with = "humantime_serde_secs")]
     pub verify_timeout: Duration,
+    pub smoke: Smoke,
     pub templates_dir: Option<PathBuf>,
     pub fornaxee: Option<Fornaxee>,
 }

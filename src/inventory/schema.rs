@@ -90,6 +90,36 @@ pub struct RawSsh {
 #[serde(deny_unknown_fields)]
 pub struct RawVerify {
     pub timeout: Option<Scalar>,
+    pub smoke: Option<RawSmoke>,
+}
+
+/// `verify.smoke`: `true`/`false`, or a map.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum RawSmoke {
+    Flag(bool),
+    Map(RawSmokeMap),
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmokeMap {
+    pub when: Option<SmokeWhen>,
+    pub jar: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    pub timeout: Option<Scalar>,
+}
+
+/// When deploy runs the smoke job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SmokeWhen {
+    /// After every deploy.
+    Always,
+    /// After a deploy that started or restarted Flink daemons (the default).
+    OnStart,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]

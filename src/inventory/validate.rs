@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::load::Spans;
-use super::schema::{RawArtifact, RawFornaxee, RawHost, RawInventory, RawSsh, Scalar};
+use super::schema::{
+    RawArtifact, RawFornaxee, RawHost, RawInventory, RawSmoke, RawSsh, Scalar, SmokeWhen,
+};
 use super::units::{self, parse_memory, MIB};
 use super::{
     Artifact, Checksum, Cluster, Connection, Diagnostic, ExternalFlink, Fornaxee, HashAlgo, Host,
-    KnownHosts, LoadOptions, Pinned, StartMode, Version,
+    KnownHosts, LoadOptions, Pinned, Smoke, StartMode, Version,
 };
 use crate::components::flink::keys::{self as flink_keys, KeyCheck};
 
@@ -131,6 +133,7 @@ fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
             .map(|h| h.name.as_str()),
     );
     let verify_timeout = timeout(c, raw.verify.timeout.as_ref());
+    let smoke = smoke(c, raw.verify.smoke.as_ref());
     let templates_dir = raw.templates_dir.as_ref().and_then(|d| {
         if std::path::Path::new(d)
             .components()
@@ -208,6 +211,7 @@ fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
         taskmanager_heap: ports.tm_heap,
         config,
         verify_timeout: verify_timeout.unwrap_or(Duration::from_secs(120)),
+        smoke: smoke?,
         templates_dir,
         fornaxee,
     })
@@ -504,8 +508,47 @@ fn scala(c: &mut Checker, s: Option<&Scalar>) -> Option<String> {
     }
 }
 
+fn smoke(c: &mut Checker, s: Option<&RawSmoke>) -> Option<Smoke> {
+    let mut out = Smoke {
+        when: SmokeWhen::OnStart,
+        jar: None,
+        args: Vec::new(),
+        timeout: Duration::from_secs(120),
+    };
+    match s {
+        None => {}
+        Some(RawSmoke::Flag(true)) => out.when = SmokeWhen::Always,
+        Some(RawSmoke::Flag(false)) => out.when = SmokeWhen::Never,
+        Some(RawSmoke::Map(m)) => {
+            out.when = m.when.unwrap_or(SmokeWhen::OnStart);
+            out.args = m.args.clone();
+            if let Some(j) = &m.jar {
+                let p = c.ctx.base.join(j);
+                if !p.is_file() {
+                    c.error(
+                        &["verify", "smoke", "jar"],
+                        format!("smoke jar `{j}` is not a file (looked at {})", p.display()),
+                        "give the path of a job jar on this machine, relative to the inventory",
+                    );
+                    return None;
+                }
+                out.jar = Some(p);
+            }
+            if let Some(t) = &m.timeout {
+                out.timeout = duration_at(c, &["verify", "smoke", "timeout"], t)?;
+            }
+        }
+    }
+    Some(out)
+}
+
 fn timeout(c: &mut Checker, t: Option<&Scalar>) -> Option<Duration> {
-    let t = t?;
+    duration_at(c, &["verify", "timeout"], t?)
+}
+
+/// A positive duration: `120s`, `2m`, or a number of seconds.
+fn duration_at(c: &mut Checker, path: &[&str], t: &Scalar) -> Option<Duration> {
+    let name = path.join(".");
     let parsed = match t {
         Scalar::Int(n) if *n > 0 => Ok(Duration::from_secs(*n as u64)),
         Scalar::Str(s) => units::parse_duration(s),
@@ -515,16 +558,16 @@ fn timeout(c: &mut Checker, t: Option<&Scalar>) -> Option<Duration> {
         Ok(d) if !d.is_zero() => Some(d),
         Ok(_) => {
             c.error(
-                &["verify", "timeout"],
-                "verify.timeout is zero",
+                path,
+                format!("{name} is zero"),
                 "give the cluster time to start, e.g. `timeout: 120s`",
             );
             None
         }
         Err(e) => {
             c.error(
-                &["verify", "timeout"],
-                format!("verify.timeout: {e}"),
+                path,
+                format!("{name}: {e}"),
                 "write a duration such as `120s` or `2m`",
             );
             None

@@ -121,6 +121,7 @@ fn deploy(c: &Cluster, facts: &Facts) -> Plan {
             },
             warnings: Vec::new(),
             jars: Vec::new(),
+            smoke: None,
         },
         &Renderer::new(c).unwrap(),
     )
@@ -350,6 +351,7 @@ fn stop_and_destroy_plans() {
         artifact: ArtifactState::default(),
         warnings: Vec::new(),
         jars: Vec::new(),
+        smoke: None,
     };
     let stop = plan::stop(&inp);
     assert_eq!(stage_names(&stop), ["stop"]);

@@ -2,6 +2,7 @@
 //! templates ([`render`]), facts probe ([`probe`]), plan rules ([`plan`]), daemons and REST
 //! health ([`rest`]) and the guide's sizing advice ([`sizing`]) all live here.
 
+pub mod jobs;
 pub mod keys;
 pub mod plan;
 pub mod probe;

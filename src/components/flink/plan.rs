@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use similar::TextDiff;
 
+use super::jobs::SmokeCheck;
 use super::probe::FlinkFacts;
 use super::render::{HostExtras, Renderer};
 use super::rest::{ClusterCheck, TmHost};
@@ -15,7 +16,7 @@ use crate::components::Check;
 use crate::error::Result;
 use crate::facts::{Facts, HostFacts};
 use crate::fleet::HostId;
-use crate::inventory::{units, Cluster, Host, StartMode};
+use crate::inventory::{units, Cluster, Host, SmokeWhen, StartMode};
 pub use crate::plan::ArtifactState;
 use crate::plan::{
     Action, ArtifactInfo, Change, ComponentInfo, Finding, HostView, OnFailure, Plan, PlanMode,
@@ -31,6 +32,106 @@ pub struct Inputs<'a> {
     pub warnings: Vec<String>,
     /// Jars another component needs in every Flink host's lib/ (Fornaxee's connectors).
     pub jars: Vec<Jar>,
+    /// The smoke job deploy runs when `verify.smoke` asks for it.
+    pub smoke: Option<SmokeJob>,
+}
+
+/// The job that proves the cluster runs jobs.
+#[derive(Debug, Clone)]
+pub struct SmokeJob {
+    /// A jar from the operator's machine, verified: (path, sha512, size). None: the
+    /// distribution's examples/streaming/WordCount.jar.
+    pub jar: Option<(std::path::PathBuf, String, u64)>,
+    pub args: Vec<String>,
+    pub timeout: std::time::Duration,
+}
+
+/// Stages that upload the smoke job's jar (when it is the operator's) and run it.
+fn smoke_stages(inp: &Inputs, job: &SmokeJob) -> Vec<Stage> {
+    let c = inp.cluster;
+    let jm = coordinator(c);
+    let jf = inp.facts.host(&jm);
+    let p = paths(c, jf);
+    let mut stages = Vec::new();
+    let jar = match &job.jar {
+        Some((local, sha, size)) => {
+            let name = local
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "job.jar".into());
+            let dest = format!("{}/smoke/{name}", p.state);
+            if jf.flink.smoke_jars.get(&dest) != Some(sha) {
+                let mut s = Stage::new("smoke upload", Some(NAME));
+                s.push(
+                    &jm,
+                    Action::Upload {
+                        file: name,
+                        local: Some(local.display().to_string()),
+                        dest: dest.clone(),
+                        size: Some(*size),
+                        sha512: Some(sha.clone()),
+                    },
+                );
+                stages.push(s);
+            }
+            dest
+        }
+        None => format!("{}/examples/streaming/WordCount.jar", p.link),
+    };
+    let java16 = jf.flink.java.as_ref().is_some_and(|j| j.major >= 16);
+    let mut s = Stage::new("smoke", Some(NAME));
+    s.if_failed = "The cluster keeps running; only the smoke job failed.".into();
+    s.push(
+        &jm,
+        Action::Check(Check::FlinkSmoke(SmokeCheck {
+            flink: format!("{}/bin/flink", p.link),
+            jar,
+            args: job.args.clone(),
+            jvm_args: (c.version.needs_jdk_opens() && java16)
+                .then(|| super::render::JDK_OPENS.to_string()),
+            jobmanager: c.jobmanager().name.clone(),
+            rest_port: c.rest_port,
+            timeout_secs: job.timeout.as_secs(),
+            tm_logs: c
+                .taskmanagers()
+                .map(|h| {
+                    let f = inp.facts.host(&HostId::of(h));
+                    (HostId::of(h), format!("{}/log", paths(c, f).link))
+                })
+                .collect(),
+        })),
+    );
+    stages.push(s);
+    stages
+}
+
+/// `smoke`: verify the cluster, then run a job on it and wait for it to finish.
+pub fn smoke(inp: &Inputs, job: &SmokeJob) -> Plan {
+    let c = inp.cluster;
+    let mut plan = skeleton(inp, "smoke");
+    let jm = coordinator(c);
+    let jf = inp.facts.host(&jm);
+    if !c.manages_flink() {
+        plan.preflight.push(Finding::error(
+            None,
+            "this inventory deploys no Flink cluster to run a job on",
+            "submit jobs to the existing cluster with its own tools",
+        ));
+        return plan;
+    }
+    if jf.gathered && !jf.flink.runs(Role::JobManager) {
+        plan.preflight.push(Finding::error(
+            Some(&jm),
+            "the JobManager does not run",
+            "start the cluster first: `flinkup start` (or `flinkup deploy`)",
+        ));
+    }
+    let verify = start_stages(inp, false)
+        .into_iter()
+        .filter(|s| s.name == "verify");
+    plan.stages.extend(verify);
+    plan.stages.extend(smoke_stages(inp, job));
+    plan
 }
 
 /// Apache's tarballs are about 250 MB: the estimate when the real size is not at hand.
@@ -649,7 +750,19 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
             },
         ));
     }
-    plan.stages.extend(start_stages(inp, restart));
+    let starts = start_stages(inp, restart);
+    let starting = starts.len() > 1;
+    plan.stages.extend(starts);
+    if let Some(job) = &inp.smoke {
+        let wanted = match c.smoke.when {
+            SmokeWhen::Always => true,
+            SmokeWhen::OnStart => starting,
+            SmokeWhen::Never => false,
+        };
+        if wanted {
+            plan.stages.extend(smoke_stages(inp, job));
+        }
+    }
     plan.sizing = sizing::notes(c)
         .into_iter()
         .map(|n| {

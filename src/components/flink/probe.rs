@@ -48,6 +48,8 @@ pub struct FlinkFacts {
     pub registered: Option<Vec<Registered>>,
     /// sha512 of the asked-about jars in the release's lib/, by file name.
     pub libs: BTreeMap<String, String>,
+    /// sha512 of smoke job jars uploaded earlier, by path (JobManager host only).
+    pub smoke_jars: BTreeMap<String, String>,
 }
 
 impl FlinkFacts {
@@ -122,6 +124,10 @@ done
         ));
     }
     if host.jobmanager {
+        s.push_str(&format!(
+            "for j in {smoke}/*.jar; do [ -f \"$j\" ] && echo \"smoke_jar.$j=$(sha512sum \"$j\" | cut -d' ' -f1)\"; done\n",
+            smoke = qp(&format!("{}/smoke", cluster.state_dir()))
+        ));
         // Which TaskManagers the running JobManager lists: a restarted TaskManager's old entry
         // stays until its heartbeat times out, and verification must not count it.
         s.push_str(&format!(
@@ -178,6 +184,10 @@ pub fn parse(out: &str) -> FlinkFacts {
                 if let (Some(role), Ok(pid)) = (Role::parse(&k[8..]), v.trim().parse()) {
                     f.running.insert(role, pid);
                 }
+            }
+            k if k.starts_with("smoke_jar.") => {
+                f.smoke_jars
+                    .insert(k[10..].to_string(), v.trim().to_string());
             }
             k if k.starts_with("lib.") => {
                 f.libs.insert(k[4..].to_string(), v.trim().to_string());

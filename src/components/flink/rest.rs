@@ -98,6 +98,12 @@ impl Rest<'_> {
         }
     }
 
+    /// Any GET of the API, as JSON.
+    pub async fn json(&self, path: &str) -> Result<serde_json::Value, String> {
+        let body = self.get(path).await?;
+        serde_json::from_str(&body).map_err(|e| format!("unexpected {path} answer: {e}"))
+    }
+
     pub async fn overview(&self) -> Result<Overview, String> {
         let body = self.get("/overview").await?;
         serde_json::from_str(&body).map_err(|e| format!("unexpected /overview answer: {e}"))

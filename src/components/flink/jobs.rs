@@ -1,0 +1,456 @@
+//! Jobs on a running cluster: the smoke job that proves it runs them (the guide's last step,
+//! "submit a test job"), and each job's health as the guide teaches to watch it —
+//! backpressure (OK / LOW / HIGH), checkpoint counts, durations, sizes, failures, and the
+//! checkpoint start delay.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::rest::Rest;
+use crate::error::{Error, Result};
+use crate::fleet::{Fleet, HostId};
+use crate::remote::{q, qp};
+use crate::report::{Event, Reporter};
+
+/// Submit a job with `bin/flink run -d` on the JobManager host and wait for it to finish.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SmokeCheck {
+    /// `<release>/bin/flink` on the JobManager host.
+    pub flink: String,
+    /// The job jar on the JobManager host.
+    pub jar: String,
+    pub args: Vec<String>,
+    /// JVM options the client needs (the JDK opens for Flink < 1.10 on Java 16+).
+    pub jvm_args: Option<String>,
+    pub jobmanager: String,
+    pub rest_port: u16,
+    pub timeout_secs: u64,
+    /// Where the TaskManagers' logs are, for a failed job: (host, log directory).
+    pub tm_logs: Vec<(HostId, String)>,
+}
+
+impl fmt::Display for SmokeCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "smoke job: {} run -d {}{} finishes within {}s",
+            self.flink,
+            self.jar,
+            self.args
+                .iter()
+                .map(|a| format!(" {a}"))
+                .collect::<String>(),
+            self.timeout_secs
+        )
+    }
+}
+
+/// The JobID `flink run -d` prints.
+fn job_id(out: &str) -> Option<String> {
+    out.split(|c: char| !c.is_ascii_hexdigit())
+        .find(|w| w.len() == 32)
+        .filter(|_| out.contains("JobID"))
+        .map(str::to_string)
+}
+
+pub async fn smoke(c: &SmokeCheck, host: &HostId, fleet: &Fleet, rep: &dyn Reporter) -> Result<()> {
+    let jm = fleet.get(host)?;
+    let args: Vec<String> = c.args.iter().map(|a| q(a)).collect();
+    let script = format!(
+        "export USER=\"${{USER:-$(id -un)}}\"{jvm}; if [ ! -f {jar} ]; then echo \"no job jar at \"{jar}\": this distribution has no examples; name one with --jar or verify.smoke.jar\" >&2; exit 2; fi; {flink} run -d {jar} {args} 2>&1",
+        jvm = c
+            .jvm_args
+            .as_ref()
+            .map(|j| format!("; export JVM_ARGS={}", q(j)))
+            .unwrap_or_default(),
+        flink = qp(&c.flink),
+        jar = qp(&c.jar),
+        args = args.join(" "),
+    );
+    let start = Instant::now();
+    let out = jm.sh(host.as_str(), &script).await?;
+    let Some(id) = job_id(&out.stdout).filter(|_| out.ok()) else {
+        let text = format!("{}{}", out.stdout, out.stderr);
+        let tail: Vec<&str> = text.lines().rev().take(15).collect();
+        return Err(Error::remote(
+            host.as_str(),
+            format!(
+                "the smoke job was not submitted: {}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n    ")
+            ),
+        ));
+    };
+    rep.event(&Event::Info {
+        message: format!("smoke job {id} submitted"),
+    });
+    let rest = Rest::new(&c.jobmanager, c.rest_port, host.as_str(), jm);
+    let deadline = Duration::from_secs(c.timeout_secs);
+    loop {
+        let state = rest
+            .json(&format!("/jobs/{id}"))
+            .await
+            .ok()
+            .and_then(|v| v["state"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        match state.as_str() {
+            "FINISHED" => {
+                rep.event(&Event::Info {
+                    message: format!(
+                        "smoke job {id} FINISHED in {:.1}s",
+                        start.elapsed().as_secs_f64()
+                    ),
+                });
+                return Ok(());
+            }
+            "FAILED" | "CANCELED" => {
+                return Err(job_failed(c, host, fleet, &rest, &id, &state).await);
+            }
+            _ => {}
+        }
+        if start.elapsed() >= deadline {
+            let _ = jm
+                .sh(
+                    host.as_str(),
+                    &format!("{} cancel {id} >/dev/null 2>&1", qp(&c.flink)),
+                )
+                .await;
+            return Err(Error::remote(
+                host.as_str(),
+                format!(
+                    "the smoke job {id} did not finish within {}s (last state {}); it was cancelled",
+                    c.timeout_secs,
+                    if state.is_empty() { "unknown" } else { &state }
+                ),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The job's exception and the TaskManagers' log tails.
+async fn job_failed(
+    c: &SmokeCheck,
+    host: &HostId,
+    fleet: &Fleet,
+    rest: &Rest<'_>,
+    id: &str,
+    state: &str,
+) -> Error {
+    let exception = rest
+        .json(&format!("/jobs/{id}/exceptions"))
+        .await
+        .ok()
+        .and_then(|v| v["root-exception"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "(no exception recorded)".into());
+    let mut msg = format!("the smoke job {id} {state}:\n    ");
+    msg.push_str(
+        &exception
+            .lines()
+            .take(12)
+            .collect::<Vec<_>>()
+            .join("\n    "),
+    );
+    let ids: Vec<HostId> = c.tm_logs.iter().map(|(h, _)| h.clone()).collect();
+    let tails = fleet
+        .for_each(&ids, |id, remote| {
+            let dir = c
+                .tm_logs
+                .iter()
+                .find(|(h, _)| *h == id)
+                .map(|(_, d)| d.clone())
+                .unwrap_or_default();
+            async move {
+                remote
+                    .sh(
+                        id.as_str(),
+                        &format!(
+                            "for f in {d}/flink-*-taskexecutor-*.log; do [ -s \"$f\" ] && {{ echo \"--- $f\"; tail -n 8 \"$f\"; }}; done; exit 0",
+                            d = qp(&dir)
+                        ),
+                    )
+                    .await
+            }
+        })
+        .await;
+    for (h, r) in tails {
+        if let Ok(o) = r {
+            if !o.stdout.trim().is_empty() {
+                msg.push_str(&format!("\n  TaskManager log on {h}:"));
+                for l in o.stdout.lines() {
+                    msg.push_str("\n    ");
+                    msg.push_str(l);
+                }
+            }
+        }
+    }
+    Error::remote(host.as_str(), msg)
+}
+
+/// One vertex of a running job.
+#[derive(Debug, Clone, Serialize)]
+pub struct VertexHealth {
+    pub id: String,
+    pub name: String,
+    pub parallelism: u64,
+    /// "ok", "low" or "high"; None when sampling gave no fresh result in time.
+    pub backpressure: Option<String>,
+    /// The highest ratio of sampled stack traces waiting for a buffer, over its subtasks.
+    pub ratio: Option<f64>,
+    /// The latest completed checkpoint's start delay for this vertex, worst subtask (ms):
+    /// end_to_end − alignment − sync − async.
+    pub start_delay_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Checkpoints {
+    pub completed: u64,
+    pub failed: u64,
+    pub in_progress: u64,
+    pub interval_ms: Option<u64>,
+    pub latest_id: Option<u64>,
+    pub latest_duration_ms: Option<u64>,
+    pub latest_size_bytes: Option<u64>,
+    /// The latest failed checkpoint is newer than the latest completed one.
+    pub failing: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobHealth {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub uptime_ms: u64,
+    pub restarts: u64,
+    pub vertices: Vec<VertexHealth>,
+    pub checkpoints: Option<Checkpoints>,
+    /// Why the job counts as degraded, each with the guide's advice.
+    pub problems: Vec<String>,
+}
+
+fn u(v: &serde_json::Value) -> Option<u64> {
+    v.as_u64().or_else(|| v.as_f64().map(|f| f as u64))
+}
+
+/// Backpressure of one vertex: triggers sampling, then polls until a result newer than the
+/// request arrives.
+async fn backpressure(rest: &Rest<'_>, job: &str, vertex: &str) -> (Option<String>, Option<f64>) {
+    let asked = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let start = Instant::now();
+    let path = format!("/jobs/{job}/vertices/{vertex}/backpressure");
+    while start.elapsed() < Duration::from_secs(20) {
+        if let Ok(v) = rest.json(&path).await {
+            let fresh = u(&v["end-timestamp"]).is_some_and(|t| t + 1000 >= asked);
+            if v["status"] == "ok" && fresh {
+                let ratio = v["subtasks"].as_array().map(|s| {
+                    s.iter()
+                        .filter_map(|x| x["ratio"].as_f64())
+                        .fold(0.0_f64, f64::max)
+                });
+                return (v["backpressure-level"].as_str().map(str::to_string), ratio);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    (None, None)
+}
+
+/// Every job the cluster lists, with the health of the running ones.
+pub async fn health(rest: &Rest<'_>) -> Result<Vec<JobHealth>, String> {
+    let overview = rest.json("/jobs/overview").await?;
+    let mut out = Vec::new();
+    for j in overview["jobs"].as_array().cloned().unwrap_or_default() {
+        let id = j["jid"].as_str().unwrap_or_default().to_string();
+        let state = j["state"].as_str().unwrap_or_default().to_string();
+        let mut h = JobHealth {
+            id: id.clone(),
+            name: j["name"].as_str().unwrap_or_default().to_string(),
+            state: state.clone(),
+            uptime_ms: u(&j["duration"]).unwrap_or(0),
+            restarts: 0,
+            vertices: Vec::new(),
+            checkpoints: None,
+            problems: Vec::new(),
+        };
+        if !matches!(
+            state.as_str(),
+            "RUNNING" | "RESTARTING" | "FAILING" | "CREATED"
+        ) {
+            out.push(h);
+            continue;
+        }
+        if let Ok(m) = rest
+            .json(&format!("/jobs/{id}/metrics?get=fullRestarts,numRestarts"))
+            .await
+        {
+            h.restarts = m
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x["value"].as_str().and_then(|v| v.parse::<u64>().ok()))
+                .max()
+                .unwrap_or(0);
+        }
+        let detail = rest.json(&format!("/jobs/{id}")).await.unwrap_or_default();
+        let vertices: Vec<(String, String, u64)> = detail["vertices"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| {
+                (
+                    v["id"].as_str().unwrap_or_default().to_string(),
+                    v["name"].as_str().unwrap_or_default().to_string(),
+                    u(&v["parallelism"]).unwrap_or(1),
+                )
+            })
+            .collect();
+        let sampled = futures_util::future::join_all(
+            vertices
+                .iter()
+                .map(|(vid, _, _)| backpressure(rest, &id, vid)),
+        )
+        .await;
+        let cps = checkpoints(rest, &id).await;
+        let delays = match cps.as_ref().and_then(|c| c.latest_id) {
+            Some(cp) => start_delays(rest, &id, cp, &vertices).await,
+            None => Vec::new(),
+        };
+        for (i, ((vid, name, par), (level, ratio))) in vertices.iter().zip(sampled).enumerate() {
+            h.vertices.push(VertexHealth {
+                id: vid.clone(),
+                name: name.clone(),
+                parallelism: *par,
+                backpressure: level,
+                ratio,
+                start_delay_ms: delays.get(i).copied().flatten(),
+            });
+        }
+        h.checkpoints = cps;
+        h.problems = problems(&h);
+        out.push(h);
+    }
+    Ok(out)
+}
+
+async fn checkpoints(rest: &Rest<'_>, job: &str) -> Option<Checkpoints> {
+    let v = rest.json(&format!("/jobs/{job}/checkpoints")).await.ok()?;
+    let counts = &v["counts"];
+    let latest = &v["latest"]["completed"];
+    let failed_id = u(&v["latest"]["failed"]["id"]);
+    let interval = rest
+        .json(&format!("/jobs/{job}/checkpoints/config"))
+        .await
+        .ok()
+        .and_then(|c| u(&c["interval"]))
+        .filter(|i| *i > 0 && *i < i64::MAX as u64);
+    let latest_id = u(&latest["id"]);
+    Some(Checkpoints {
+        completed: u(&counts["completed"]).unwrap_or(0),
+        failed: u(&counts["failed"]).unwrap_or(0),
+        in_progress: u(&counts["in_progress"]).unwrap_or(0),
+        interval_ms: interval,
+        latest_id,
+        latest_duration_ms: u(&latest["end_to_end_duration"]),
+        latest_size_bytes: u(&latest["state_size"]),
+        failing: failed_id.is_some_and(|f| latest_id.is_none_or(|c| f > c)),
+    })
+}
+
+/// Per vertex, the worst subtask's start delay in a completed checkpoint (Flink 1.9 reports
+/// no start delay itself: end_to_end − alignment − sync − async).
+async fn start_delays(
+    rest: &Rest<'_>,
+    job: &str,
+    cp: u64,
+    vertices: &[(String, String, u64)],
+) -> Vec<Option<u64>> {
+    let mut out = Vec::new();
+    for (vid, _, _) in vertices {
+        let v = rest
+            .json(&format!(
+                "/jobs/{job}/checkpoints/details/{cp}/subtasks/{vid}"
+            ))
+            .await
+            .ok();
+        let worst = v.and_then(|v| {
+            v["subtasks"].as_array().and_then(|subs| {
+                subs.iter()
+                    .filter_map(|s| {
+                        let e2e = u(&s["end_to_end_duration"])?;
+                        let align = u(&s["alignment"]["duration"]).unwrap_or(0);
+                        let sync = u(&s["checkpoint"]["sync"]).unwrap_or(0);
+                        let asyn = u(&s["checkpoint"]["async"]).unwrap_or(0);
+                        Some(e2e.saturating_sub(align + sync + asyn))
+                    })
+                    .max()
+            })
+        });
+        out.push(worst);
+    }
+    out
+}
+
+/// The rules that make a job degraded, each with the guide's advice.
+fn problems(h: &JobHealth) -> Vec<String> {
+    let mut p = Vec::new();
+    if h.state != "RUNNING" {
+        p.push(format!("the job is {}, not RUNNING", h.state));
+    }
+    if h.restarts > 0 {
+        p.push(format!(
+            "the job restarted {} time{}: look at its exceptions (/jobs/{}/exceptions)",
+            h.restarts,
+            if h.restarts == 1 { "" } else { "s" },
+            h.id
+        ));
+    }
+    for (i, v) in h.vertices.iter().enumerate() {
+        if v.backpressure.as_deref() == Some("high") {
+            let next = h
+                .vertices
+                .get(i + 1)
+                .map(|n| format!("`{}`", n.name))
+                .unwrap_or_else(|| "the vertex after it".into());
+            p.push(format!(
+                "HIGH backpressure on `{}` (ratio {:.2}): the vertex downstream, {next}, cannot keep up — raise its parallelism, or slow the source",
+                v.name,
+                v.ratio.unwrap_or(0.0)
+            ));
+        }
+    }
+    if let Some(c) = &h.checkpoints {
+        if c.failing {
+            p.push(format!(
+                "checkpoints are failing ({} failed, the latest after the last completed one): look at the checkpoint history in the web UI and the TaskManager logs",
+                c.failed
+            ));
+        }
+        if let (Some(d), Some(i)) = (c.latest_duration_ms, c.interval_ms) {
+            if d > i {
+                p.push(format!(
+                    "checkpoints take longer than their interval ({d} ms > {i} ms): set a minimum pause between checkpoints (CheckpointConfig.setMinPauseBetweenCheckpoints) so the job makes progress between them"
+                ));
+            }
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_job_id() {
+        let out = "Starting execution of program\nJob has been submitted with JobID 3f2a1b0c4d5e6f708192a3b4c5d6e7f8\n";
+        assert_eq!(
+            job_id(out).as_deref(),
+            Some("3f2a1b0c4d5e6f708192a3b4c5d6e7f8")
+        );
+        assert_eq!(job_id("no job here"), None);
+    }
+}
