@@ -7,6 +7,7 @@ mod fetch;
 mod fornaxee;
 mod fuzz;
 mod httpd;
+mod jobs;
 mod planner;
 mod support;
 mod testbed;
