@@ -12,18 +12,61 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "flinkup",
     version,
+    long_version = LONG_VERSION,
     propagate_version = true,
     max_term_width = 100
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// When to colour output; NO_COLOR in the environment means never for `auto`.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// Print every remote command with its host and how long it took.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Treat inventory warnings as errors (a mistyped Flink key, say).
+    #[arg(long, global = true, visible_alias = "strict")]
+    pub deny_warnings: bool,
+}
+
+impl Cli {
+    /// The command's name when it was asked for JSON Lines (`--json`).
+    pub fn json_command(&self) -> Option<&'static str> {
+        match &self.command {
+            Command::Plan { json: true, .. } => Some("plan"),
+            Command::Deploy { output, .. } if output.json => Some("deploy"),
+            Command::Status { json: true, .. } => Some("status"),
+            Command::Fetch { json: true, .. } => Some("fetch"),
+            Command::Start(a) if a.output.json => Some("start"),
+            Command::Stop(a) if a.output.json => Some("stop"),
+            Command::Destroy(a) if a.output.json => Some("destroy"),
+            Command::Unlock(a) if a.output.json => Some("unlock"),
+            Command::Smoke { output, .. } if output.json => Some("smoke"),
+            _ => None,
+        }
+    }
+}
+
+/// `--version`: the version, the commit it was built from, the Flink versions it supports.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("FLINKUP_COMMIT"),
+    ")\nsupported Flink versions: 1.9.0–1.9.3, 1.10.0–1.10.3, 1.11.0–1.11.6 (default 1.9.2)"
+);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct InventoryArg {
-    /// The inventory file (YAML) describing the cluster.
-    #[arg(short, long, value_name = "FILE")]
+    /// The inventory file (YAML) describing the cluster; `-` reads it from standard input.
+    #[arg(short, long, value_name = "FILE", env = "FLINKUP_INVENTORY")]
     pub inventory: PathBuf,
 }
 
@@ -159,7 +202,8 @@ pub enum Command {
         #[command(flatten)]
         remote: RemoteArgs,
     },
-    /// Per host: reachable, installed release, running daemons; the cluster's REST figures.
+    /// Per host: reachable, release, daemons, Fornaxee; the cluster's REST figures; every job's
+    /// health. Exit 0 healthy, 1 degraded (the README lists the rules).
     Status {
         #[command(flatten)]
         inv: InventoryArg,
@@ -200,6 +244,13 @@ pub enum Command {
         #[arg(last = true, value_name = "ARGS")]
         args: Vec<String>,
     },
+    /// Print a shell completion script: `flinkup completions bash > /etc/bash_completion.d/flinkup`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `flinkup man > /usr/local/share/man/man1/flinkup.1`.
+    Man,
     /// Download (or take from a local path) the Flink tarball and verify its checksum.
     Fetch {
         #[command(flatten)]

@@ -19,10 +19,29 @@ use clap::Parser;
 /// Runs the command line and returns the process exit code.
 pub fn run() -> i32 {
     let cli = cli::Cli::parse();
+    let color = match cli.color {
+        cli::ColorChoice::Always => true,
+        cli::ColorChoice::Never => false,
+        cli::ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::IsTerminal::is_terminal(&std::io::stdout())
+        }
+    };
+    console::set_colors_enabled(color);
+    console::set_colors_enabled_stderr(color);
+    remote::set_verbose(cli.verbose);
+    if let Some(command) = cli.json_command() {
+        report::begin_json(command);
+    }
     match commands::dispatch(cli) {
-        Ok(code) => code,
+        Ok(code) => {
+            report::finish_json(code, None);
+            code
+        }
         Err(e) => {
-            eprintln!("{}", error::render(&e));
+            let text = error::render(&e);
+            eprintln!("{text}");
+            report::finish_json(e.exit_code(), Some(e.to_string()));
             e.exit_code()
         }
     }

@@ -90,9 +90,7 @@ pub async fn deploy(
         let first = build(loaded, &facts, art.clone(), bundle.as_ref(), run.only)?;
         let refusals = first.refusals();
         if !refusals.is_empty() {
-            if !output.json {
-                print_plan(&first, false);
-            }
+            print_plan(&first, output.json);
             return Err(Error::Refused(refusals));
         }
         // Fetch only when some host lacks the release: a no-op re-run never touches the network.
@@ -111,17 +109,15 @@ pub async fn deploy(
             ask: true,
         };
         execute(&plan, how, fleet, rep.clone(), cancel).await?;
-        if !output.json {
-            println!(
-                "{}: {}",
-                c.name,
-                if plan.is_noop() {
-                    "up to date and verified"
-                } else {
-                    "deployed and verified"
-                }
-            );
-        }
+        crate::report::summary(format!(
+            "{}: {}",
+            c.name,
+            if plan.is_noop() {
+                "up to date and verified"
+            } else {
+                "deployed and verified"
+            }
+        ));
         Ok(exit::OK)
     };
     let r = locked(c, &fleet, "deploy", work).await;

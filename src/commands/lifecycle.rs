@@ -103,8 +103,8 @@ pub async fn run(
             ask: verb == Verb::Destroy,
         };
         execute(&plan, how, fleet, rep.clone(), cancel).await?;
-        if !output.json {
-            println!(
+        {
+            crate::report::summary(format!(
                 "{}: {}",
                 c.name,
                 match verb {
@@ -115,7 +115,7 @@ pub async fn run(
                     Verb::Stop => "stopped; no Flink daemon is running on any host",
                     Verb::Destroy => "destroyed: what flinkup installed is gone from every host",
                 }
-            );
+            ));
         }
         Ok(exit::OK)
     };
@@ -163,9 +163,7 @@ pub async fn smoke(
             ask: false,
         };
         execute(&plan, how, &fleet, rep.clone(), cancel).await?;
-        if !output.json {
-            println!("{}: the smoke job finished", c.name);
-        }
+        crate::report::summary(format!("{}: the smoke job finished", c.name));
         Ok(exit::OK)
     }
     .await;
@@ -232,10 +230,12 @@ pub async fn unlock(
             return Ok(exit::OK);
         }
         let Some(h) = holder else {
-            println!("{}: not locked", site.host);
+            crate::report::summary(format!("{}: not locked", site.host));
             return Ok(exit::OK);
         };
-        println!("{}: locked by {}", site.host, h.describe_state());
+        if !output.json {
+            println!("{}: locked by {}", site.host, h.describe_state());
+        }
         super::confirm(
             run.yes,
             "Remove this lock? Only do so if that run is gone.",
@@ -252,7 +252,7 @@ pub async fn unlock(
         }
         .run(&plan)
         .await?;
-        println!("{}: lock removed", site.host);
+        crate::report::summary(format!("{}: lock removed", site.host));
         Ok(exit::OK)
     }
     .await;

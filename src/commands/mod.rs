@@ -25,8 +25,26 @@ use crate::plan::{self, Plan, PlanMode};
 use crate::remote::ConnectOptions;
 use crate::report::{self, Event, Reporter, Style};
 
+/// `--deny-warnings`, for every command that loads the inventory.
+static DENY_WARNINGS: AtomicBool = AtomicBool::new(false);
+
 pub fn dispatch(cli: Cli) -> Result<i32> {
+    DENY_WARNINGS.store(cli.deny_warnings, Ordering::Relaxed);
     match cli.command {
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "flinkup", &mut buf);
+            write_stdout(&buf)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut buf)
+                .map_err(|e| Error::io("cannot render the man page", e))?;
+            write_stdout(&buf)
+        }
         Command::Validate { inv } => validate(&inv.inventory),
         Command::Render { inv, output } => render(&inv.inventory, &output),
         Command::Plan {
@@ -124,6 +142,16 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
+/// Writes generated text; a reader that closed the pipe early (`| head`) is fine.
+fn write_stdout(bytes: &[u8]) -> Result<i32> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Ok(()) => Ok(exit::OK),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(exit::OK),
+        Err(e) => Err(Error::io("cannot write to standard output", e)),
+    }
+}
+
 fn lifecycle(verb: lifecycle::Verb, a: LifecycleArgs) -> Result<i32> {
     let loaded = load(&a.inv.inventory, false)?;
     runtime()?.block_on(lifecycle::run(verb, &loaded, &a.run, &a.remote, &a.output))
@@ -134,6 +162,7 @@ fn load(path: &Path, insecure_no_checksum: bool) -> Result<Loaded> {
         path,
         LoadOptions {
             insecure_no_checksum,
+            deny_warnings: DENY_WARNINGS.load(Ordering::Relaxed),
         },
     )?;
     print_warnings(&loaded.warnings);
@@ -168,8 +197,19 @@ fn render(path: &Path, out: &Path) -> Result<i32> {
     let loaded = load(path, false)?;
     let c = &loaded.cluster;
     let renderer = Renderer::new(c)?;
-    std::fs::create_dir_all(out)
-        .map_err(|e| Error::io(format!("cannot create {}", out.display()), e))?;
+    if out.exists() && !out.is_dir() {
+        return Err(Error::Usage(format!(
+            "{} is a file, and render writes a directory of files: give a directory (it is created if missing)",
+            out.display()
+        )));
+    }
+    std::fs::create_dir_all(out).map_err(|e| {
+        Error::Usage(format!(
+            "cannot create the directory {}: {}",
+            out.display(),
+            inventory::plain_io(&e)
+        ))
+    })?;
     let jm = c.jobmanager();
     let files = renderer.render(c, &HostExtras::for_host(c, jm, None))?;
     for f in &files {
@@ -243,6 +283,14 @@ fn offline_plan(loaded: &Loaded, fetch: &FetchArgs, json: bool) -> Result<i32> {
 }
 
 pub(crate) fn print_plan(plan: &Plan, json: bool) {
+    let changes = plan.actions().filter(|a| a.changes_hosts()).count();
+    report::result_summary(format!(
+        "{} plan: {changes} change{}, {} refusal{}",
+        plan.command,
+        if changes == 1 { "" } else { "s" },
+        plan.refusals().len(),
+        if plan.refusals().len() == 1 { "" } else { "s" }
+    ));
     if json {
         plan::display::print_json(plan);
     } else {
@@ -491,9 +539,7 @@ async fn execute(
     rep: Arc<dyn Reporter>,
     cancel: Arc<AtomicBool>,
 ) -> Result<()> {
-    if !how.json {
-        print_plan(plan, false);
-    }
+    print_plan(plan, how.json);
     let refusals = plan.refusals();
     if !refusals.is_empty() {
         return Err(Error::Refused(refusals));
@@ -515,9 +561,6 @@ async fn execute(
         cancel,
     };
     runner.run(plan).await?;
-    if how.json {
-        print_plan(plan, true);
-    }
     Ok(())
 }
 

@@ -59,6 +59,7 @@ pub async fn status(
     let Some(every) = watch else {
         let st = read(c, remote).await;
         print(c, &st, json, false);
+        crate::report::summary(if st.healthy { "healthy" } else { "degraded" });
         return Ok(code(&st));
     };
     let tty = std::io::stdout().is_terminal();
@@ -82,7 +83,11 @@ fn code(st: &ClusterStatus) -> i32 {
 
 fn print(c: &Cluster, st: &ClusterStatus, json: bool, refresh: bool) {
     if json {
-        println!("{}", serde_json::to_string(st).unwrap_or_default());
+        let mut v = serde_json::to_value(st).unwrap_or_default();
+        if let Some(m) = v.as_object_mut() {
+            m.insert("event".into(), "status".into());
+        }
+        crate::report::json_line(&v);
         return;
     }
     let text = text(c, st);
@@ -207,6 +212,24 @@ async fn buffer_advice(c: &Cluster, fleet: &Fleet) -> Vec<String> {
 /// runs where it should, and no job is degraded.
 fn judge(c: &Cluster, st: &mut ClusterStatus) {
     let mut p = Vec::new();
+    let inv = c.source.display();
+    let reached: Vec<&HostStatus> = st.hosts.iter().filter(|h| h.reachable).collect();
+    if !reached.is_empty() && reached.len() == st.hosts.len() {
+        if reached.iter().all(|h| h.release.is_none()) {
+            st.healthy = false;
+            st.problems = vec![format!(
+                "not deployed: no host has a release; run `flinkup deploy -i {inv}`"
+            )];
+            return;
+        }
+        if c.manages_flink() && reached.iter().all(|h| h.daemons.is_empty()) {
+            st.healthy = false;
+            st.problems = vec![format!(
+                "stopped: no Flink daemon runs; run `flinkup start -i {inv}`"
+            )];
+            return;
+        }
+    }
     for h in &st.hosts {
         if !h.reachable {
             p.push(format!("{} is unreachable", h.host));

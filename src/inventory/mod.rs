@@ -448,13 +448,56 @@ pub struct Loaded {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LoadOptions {
     pub insecure_no_checksum: bool,
+    /// Warnings are errors (`--deny-warnings`).
+    pub deny_warnings: bool,
 }
 
 /// Reads and validates an inventory file.
 pub fn load(path: &Path, opts: LoadOptions) -> Result<Loaded> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Error::io(format!("cannot read inventory {}", path.display()), e))?;
+    if path == Path::new("-") {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes).map_err(|e| {
+            Error::Usage(format!(
+                "cannot read the inventory from standard input: {}",
+                plain_io(&e)
+            ))
+        })?;
+        // Relative paths in it are taken from the current directory.
+        return load_bytes(Path::new("<stdin>"), &bytes, opts);
+    }
+    if path.is_dir() {
+        return Err(Error::Usage(format!(
+            "the inventory {} is a directory: give the YAML file inside it, e.g. -i {}/inventory.yaml",
+            path.display(),
+            path.display()
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::Usage(format!(
+            "cannot read the inventory {}: {}",
+            path.display(),
+            plain_io(&e)
+        ))
+    })?;
     load_bytes(path, &bytes, opts)
+}
+
+/// An I/O error in words, without the "os error N" tail.
+pub fn plain_io(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "it is a directory".into(),
+        std::io::ErrorKind::NotADirectory => "a part of the path is not a directory".into(),
+        _ => {
+            let t = e.to_string();
+            match t.find(" (os error") {
+                Some(i) => t[..i].to_string(),
+                None => t,
+            }
+        }
+    }
 }
 
 /// Validates inventory bytes: anything that is not UTF-8 text is invalid input, like bad YAML.
@@ -489,6 +532,17 @@ pub fn load_str(path: &Path, text: &str, opts: LoadOptions) -> Result<Loaded> {
         opts,
     };
     let (cluster, diags) = validate::validate(&ctx, raw);
+    let diags: Vec<Diagnostic> = if opts.deny_warnings {
+        diags
+            .into_iter()
+            .map(|d| Diagnostic {
+                severity: Severity::Error,
+                ..d
+            })
+            .collect()
+    } else {
+        diags
+    };
     match cluster {
         Some(cluster) if !diags.iter().any(Diagnostic::is_error) => Ok(Loaded {
             cluster: Cluster {

@@ -247,6 +247,7 @@ fn fornaxee(
         f.artifact.as_ref(),
         String::new(),
         String::new(),
+        None,
     );
     let version = artifact.as_ref().and_then(|a| {
         let v = a
@@ -578,7 +579,14 @@ fn duration_at(c: &mut Checker, path: &[&str], t: &Scalar) -> Option<Duration> {
 fn artifact(c: &mut Checker, a: Option<&RawArtifact>, v: Version, scala: &str) -> Option<Artifact> {
     let default_name = format!("flink-{v}-bin-scala_{scala}.tgz");
     let default_url = format!("https://archive.apache.org/dist/flink/flink-{v}/{default_name}");
-    artifact_at(c, "flink", a, default_name, default_url)
+    artifact_at(
+        c,
+        "flink",
+        a,
+        default_name,
+        default_url,
+        Some(v.to_string()),
+    )
 }
 
 /// An `artifact:` map under `section`: the same keys and rules for every component.
@@ -588,6 +596,7 @@ fn artifact_at(
     a: Option<&RawArtifact>,
     default_name: String,
     default_url: String,
+    expects_in_name: Option<String>,
 ) -> Option<Artifact> {
     let empty = RawArtifact::default();
     let a = a.unwrap_or(&empty);
@@ -675,6 +684,43 @@ fn artifact_at(
         (None, Some(p), None) => Some(format!("{}.sha512", p.display())),
         (None, None, None) => Some(format!("{}.sha512", urls[0])),
     };
+    if let (Some(p), Some(raw)) = (&local, &a.path) {
+        if !p.is_file() {
+            c.error(
+                &path(&["path"]),
+                format!(
+                    "the local artifact `{raw}` is not a file (looked at {})",
+                    p.display()
+                ),
+                "copy the tarball there, or correct the path (relative to the inventory)",
+            );
+            ok = false;
+        } else if a.checksum_url.is_none()
+            && pinned.is_none()
+            && !c.ctx.opts.insecure_no_checksum
+            && !std::path::Path::new(&format!("{}.sha512", p.display())).is_file()
+        {
+            c.error(
+                &path(&["path"]),
+                format!("the local artifact `{raw}` has no checksum: no sha512 or sha256 pin, no checksum_url, no {raw}.sha512 beside it"),
+                format!("pin it (`sha512: ` and the first field of `sha512sum {raw}`), or copy its .sha512 beside it; --insecure-no-checksum uses it unverified"),
+            );
+            ok = false;
+        }
+    }
+    if let Some(expected) = expects_in_name {
+        if file_name.starts_with(&format!("{section}-"))
+            && !file_name.starts_with(&format!("{section}-{expected}-"))
+            && !file_name.starts_with(&format!("{section}-{expected}."))
+        {
+            c.error(
+                &path(&[if a.path.is_some() { "path" } else { "url" }]),
+                format!("the artifact `{file_name}` names another version than {section}.version {expected}"),
+                format!("use the tarball of {section} {expected}, or set version to the one the file holds"),
+            );
+            ok = false;
+        }
+    }
     ok.then(|| Artifact {
         file_name,
         urls: if local.is_some() { Vec::new() } else { urls },

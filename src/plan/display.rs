@@ -63,13 +63,24 @@ fn masked(plan: &Plan) -> Plan {
     p
 }
 
-/// Writes the plan as JSON, secrets masked.
+/// Writes the plan as one JSON Lines event, secrets masked.
 pub fn write_json(plan: &Plan, out: &mut impl std::io::Write) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &masked(plan))?;
+    #[derive(serde::Serialize)]
+    struct PlanEvent<'a> {
+        event: &'static str,
+        plan: &'a Plan,
+    }
+    serde_json::to_writer(
+        &mut *out,
+        &PlanEvent {
+            event: "plan",
+            plan: &masked(plan),
+        },
+    )?;
     writeln!(out)
 }
 
-/// Prints the plan as JSON on standard output, buffered: large plans are megabytes.
+/// Prints the plan event on standard output, buffered: large plans are megabytes.
 pub fn print_json(plan: &Plan) {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

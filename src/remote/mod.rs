@@ -17,6 +17,32 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::error::{Error, Result};
 use crate::inventory::{Connection, Host};
 
+static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `-v`: every remote command is printed with its host and duration.
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The first line of a script, shortened, for `-v` (values that look secret are masked).
+fn summary(script: &str) -> String {
+    let first = script
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && *l != "set +e" && *l != "set -e")
+        .unwrap_or("");
+    let masked = crate::plan::display::mask_secrets(first);
+    let lines = script.lines().count();
+    let mut out: String = masked.chars().take(110).collect();
+    if masked.chars().count() > 110 {
+        out.push('…');
+    }
+    if lines > 1 {
+        out.push_str(&format!(" (+{} lines)", lines - 1));
+    }
+    out
+}
+
 /// Quotes one value for a POSIX shell.
 pub fn q(s: &str) -> String {
     shell_escape::unix::escape(s.into()).into_owned()
@@ -124,10 +150,31 @@ impl Remote {
     }
 
     async fn run(&self, host: &str, script: &str, input: Input<'_>) -> Result<Output> {
+        if !VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
+            return self.run_quiet(host, script, input).await;
+        }
+        let start = std::time::Instant::now();
+        let r = self.run_quiet(host, script, input).await;
+        eprintln!(
+            "[{host}] {} — {:.2}s, {}",
+            summary(script),
+            start.elapsed().as_secs_f64(),
+            match &r {
+                Ok(o) => format!("exit {}", o.code),
+                Err(e) => format!("failed: {e}"),
+            }
+        );
+        r
+    }
+
+    async fn run_quiet(&self, host: &str, script: &str, input: Input<'_>) -> Result<Output> {
         match self {
             Remote::Ssh(s) => s.run(host, script, input).await,
             Remote::Local => {
                 let mut cmd = tokio::process::Command::new("sh");
+                // Its own process group: Ctrl-C at the terminal reaches flinkup alone, which
+                // lets the action under way finish and then stops (exit 130), as over ssh.
+                cmd.process_group(0);
                 cmd.arg("-c")
                     .arg(script)
                     .stdin(input.stdio())

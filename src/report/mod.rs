@@ -2,7 +2,9 @@
 //! terminal's progress bars. Runners emit [`Event`]s and never print.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use std::collections::HashMap;
 
@@ -72,6 +74,72 @@ pub enum Event {
     },
 }
 
+/// The version of the JSON Lines stream `--json` prints; its first line carries it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+static JSON: AtomicBool = AtomicBool::new(false);
+static SUMMARY: Mutex<Option<String>> = Mutex::new(None);
+
+/// Prints one JSON object on its own line on standard output. A closed stdout (a reader
+/// that went away) is not an error worth dying for.
+pub fn json_line(v: &serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer(&mut out, v);
+    let _ = writeln!(out);
+    let _ = out.flush();
+}
+
+/// Starts a JSON Lines stream: every later output of the run is one object per line.
+pub fn begin_json(command: &str) {
+    JSON.store(true, Ordering::Relaxed);
+    json_line(&serde_json::json!({
+        "event": "schema",
+        "version": SCHEMA_VERSION,
+        "command": command,
+        "flinkup": env!("CARGO_PKG_VERSION"),
+    }));
+}
+
+pub fn json_mode() -> bool {
+    JSON.load(Ordering::Relaxed)
+}
+
+/// The one-line outcome of a command: printed as text, or kept for the JSON result event.
+pub fn summary(text: impl Into<String>) {
+    let text = text.into();
+    if json_mode() {
+        if let Ok(mut s) = SUMMARY.lock() {
+            *s = Some(text);
+        }
+    } else {
+        println!("{text}");
+    }
+}
+
+/// The outcome for the JSON result event only (text output already says it).
+pub fn result_summary(text: impl Into<String>) {
+    if let Ok(mut s) = SUMMARY.lock() {
+        *s = Some(text.into());
+    }
+}
+
+/// Ends a JSON Lines stream: the error as an event, then the result.
+pub fn finish_json(code: i32, error: Option<String>) {
+    if !json_mode() {
+        return;
+    }
+    if let Some(e) = &error {
+        json_line(&serde_json::json!({"event": "error", "message": e, "exit_code": code}));
+    }
+    let summary = SUMMARY.lock().ok().and_then(|s| s.clone());
+    json_line(&serde_json::json!({
+        "event": "result",
+        "ok": code == 0,
+        "exit_code": code,
+        "summary": summary.or(error),
+    }));
+}
+
 pub trait Reporter: Send + Sync {
     fn event(&self, e: &Event);
 }
@@ -102,7 +170,7 @@ pub fn reporter(style: Style) -> Box<dyn Reporter> {
     match style {
         Style::Bar => Box::new(Bars::default()),
         Style::Plain => Box::new(Plain::default()),
-        Style::Json => Box::new(Json),
+        Style::Json => Box::new(Json::default()),
     }
 }
 
@@ -183,13 +251,40 @@ impl Reporter for Plain {
     }
 }
 
-struct Json;
+/// JSON Lines; progress at most four times a second per host (and download), plus the end.
+#[derive(Default)]
+struct Json {
+    last: Mutex<HashMap<String, Instant>>,
+}
+
+impl Json {
+    fn throttled(&self, key: &str, done: bool) -> bool {
+        let Ok(mut last) = self.last.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        match last.get(key) {
+            Some(t) if !done && now.duration_since(*t) < Duration::from_millis(250) => true,
+            _ => {
+                last.insert(key.to_string(), now);
+                false
+            }
+        }
+    }
+}
 
 impl Reporter for Json {
     fn event(&self, e: &Event) {
-        if let Ok(s) = serde_json::to_string(e) {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{s}");
+        let skip = match e {
+            Event::UploadProgress { host, bytes, total } => self.throttled(host, bytes >= total),
+            Event::FetchProgress { .. } => self.throttled("", false),
+            _ => false,
+        };
+        if skip {
+            return;
+        }
+        if let Ok(v) = serde_json::to_value(e) {
+            json_line(&v);
         }
     }
 }

@@ -150,7 +150,7 @@ fn offline_plan_of_the_seed_inventory() {
         "+192.168.1.100\n        +192.168.1.143",
         "+ link     /opt/flink -> /opt/flink-1.9.2",
         "+ trust    ssh from 192.168.1.143 to 192.168.1.100, 192.168.1.143",
-        "Stage 3/5: switch (Flink) · 2 hosts at once · on failure: undo this stage, then stop",
+        "Stage 3/6: switch (Flink) · 2 hosts at once · on failure: undo this stage, then stop",
         "+ start    cluster on 192.168.1.143 (not running): /opt/flink/bin/start-cluster.sh",
         "verify   http://192.168.1.143:8082/overview: 2 TaskManagers, 8 slots within 120s",
         "need 4² × 2 TMs × 4 = 128",
@@ -172,7 +172,10 @@ fn offline_plan_json_is_the_same_data() {
         "target/no-cache",
     ])
     .expect_code(0);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout()).expect("valid JSON");
+    let lines = run.json_lines();
+    assert_eq!(lines[0]["event"], "schema");
+    assert_eq!(lines.last().unwrap()["event"], "result");
+    let v = run.event("plan")["plan"].clone();
     assert_eq!(v["command"], "deploy");
     assert_eq!(v["hosts"].as_array().unwrap().len(), 2);
     let stages: Vec<&str> = v["stages"]
@@ -181,7 +184,10 @@ fn offline_plan_json_is_the_same_data() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(stages, ["trust", "install", "switch", "start", "verify"]);
+    assert_eq!(
+        stages,
+        ["trust", "install", "switch", "start", "verify", "smoke"]
+    );
     let install = &v["stages"][1];
     let kinds: Vec<&str> = install["steps"]
         .as_array()
@@ -339,7 +345,7 @@ fn secrets_are_masked_in_plan_text_and_json() {
 #[test]
 fn usage_errors_exit_2() {
     flinkup(["frobnicate"]).expect_code(2);
-    flinkup(["validate", "-i", "does/not/exist.yaml"]).expect_code(1);
+    flinkup(["validate", "-i", "does/not/exist.yaml"]).expect_code(2);
 }
 
 #[test]

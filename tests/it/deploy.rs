@@ -115,7 +115,7 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
         run.stdout()
     );
     let run = flinkup(tb.cmd("status", &inv, &["--json"])).expect_code(0);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout()).expect("status JSON");
+    let v = run.event("status");
     assert_eq!(
         (v["taskmanagers"].as_u64(), v["slots_total"].as_u64()),
         (Some(2), Some(4))
@@ -157,8 +157,7 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
         "{destroy_plan}"
     );
     let json = flinkup(tb.cmd("destroy", &inv, &["--dry-run", "--json"])).expect_code(0);
-    let v: serde_json::Value = serde_json::from_str(&json.stdout()).expect("plan JSON");
-    assert_eq!(v["command"], "destroy");
+    assert_eq!(json.event("plan")["plan"]["command"], "destroy");
     assert_eq!(tm_ids(&tb), ids, "no TaskManager was restarted");
     let after: Vec<Vec<u32>> = tb.hosts.iter().map(|h| h.java_pids()).collect();
     assert_eq!(after, pids, "every daemon kept running");
@@ -437,7 +436,7 @@ fn status_does_not_ask_another_flink_when_the_jobmanager_host_is_unreachable() {
         "{out}"
     );
     let run = flinkup(tb.cmd("status", &inv, &["--json"])).expect_code(1);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout()).expect("status JSON");
+    let v = run.event("status");
     assert_eq!(v["taskmanagers"], serde_json::Value::Null);
     assert_eq!(v["hosts"][0]["reachable"], false);
     assert_eq!(v["hosts"][1]["reachable"], true);

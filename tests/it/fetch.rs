@@ -334,8 +334,10 @@ fn json_events_for_automation() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(events.first().unwrap()["event"], "fetch_start");
-    assert_eq!(events.last().unwrap()["event"], "verified");
+    assert_eq!(events.first().unwrap()["event"], "schema");
+    assert_eq!(events[1]["event"], "fetch_start");
+    assert_eq!(events[events.len() - 2]["event"], "verified");
+    assert_eq!(events.last().unwrap()["event"], "result");
 }
 
 #[test]

@@ -118,7 +118,7 @@ fn smoke_job_and_job_health() {
         "the guide's advice: {out}"
     );
     let json = flinkup(tb.cmd("status", &inv, &["--json"])).expect_code(1);
-    let v: serde_json::Value = serde_json::from_str(&json.stdout()).expect("status JSON");
+    let v = json.event("status");
     assert_eq!(v["healthy"], false);
     let vertices = v["jobs"][0]["vertices"].as_array().unwrap();
     assert!(vertices.iter().any(|x| x["backpressure"] == "high"), "{v}");

@@ -1,6 +1,7 @@
 //! The one integration test binary: command-line behaviour, downloads, and real-host deploys.
 
 mod cli;
+mod conventions;
 mod deploy;
 mod faults;
 mod fetch;

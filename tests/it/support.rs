@@ -66,3 +66,21 @@ pub fn report(line: String) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
 }
+
+impl Run {
+    /// The JSON Lines stdout, one value per line; panics on a line that does not parse.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    /// The first JSON Lines event of this kind.
+    pub fn event(&self, kind: &str) -> serde_json::Value {
+        self.json_lines()
+            .into_iter()
+            .find(|v| v["event"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} event in\n{}", self.stdout()))
+    }
+}

@@ -24,6 +24,9 @@ pub struct SmokeCheck {
     pub args: Vec<String>,
     /// JVM options the client needs (the JDK opens for Flink < 1.10 on Java 16+).
     pub jvm_args: Option<String>,
+    /// `-m host:port` when the REST API listens on another address than the JobManager's
+    /// name (`rest.bind-address`).
+    pub target: Option<String>,
     pub jobmanager: String,
     pub rest_port: u16,
     pub timeout_secs: u64,
@@ -59,7 +62,7 @@ pub async fn smoke(c: &SmokeCheck, host: &HostId, fleet: &Fleet, rep: &dyn Repor
     let jm = fleet.get(host)?;
     let args: Vec<String> = c.args.iter().map(|a| q(a)).collect();
     let script = format!(
-        "export USER=\"${{USER:-$(id -un)}}\"{jvm}; if [ ! -f {jar} ]; then echo \"no job jar at \"{jar}\": this distribution has no examples; name one with --jar or verify.smoke.jar\" >&2; exit 2; fi; {flink} run -d {jar} {args} 2>&1",
+        "export USER=\"${{USER:-$(id -un)}}\"{jvm}; if [ ! -f {jar} ]; then echo \"no job jar at \"{jar}\": this distribution has no examples; name one with --jar or verify.smoke.jar\" >&2; exit 2; fi; {flink} run -d {target}{jar} {args} 2>&1",
         jvm = c
             .jvm_args
             .as_ref()
@@ -68,6 +71,11 @@ pub async fn smoke(c: &SmokeCheck, host: &HostId, fleet: &Fleet, rep: &dyn Repor
         flink = qp(&c.flink),
         jar = qp(&c.jar),
         args = args.join(" "),
+        target = c
+            .target
+            .as_ref()
+            .map(|t| format!("-m {} ", q(t)))
+            .unwrap_or_default(),
     );
     let start = Instant::now();
     let out = jm.sh(host.as_str(), &script).await?;

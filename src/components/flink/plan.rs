@@ -89,6 +89,11 @@ fn smoke_stages(inp: &Inputs, job: &SmokeJob) -> Vec<Stage> {
             args: job.args.clone(),
             jvm_args: (c.version.needs_jdk_opens() && java16)
                 .then(|| super::render::JDK_OPENS.to_string()),
+            target: c
+                .config
+                .get("rest.bind-address")
+                .filter(|a| a.as_str() != "0.0.0.0")
+                .map(|a| format!("{a}:{}", c.rest_port)),
             jobmanager: c.jobmanager().name.clone(),
             rest_port: c.rest_port,
             timeout_secs: job.timeout.as_secs(),
