@@ -59,7 +59,7 @@ pub async fn status(
     let Some(every) = watch else {
         let st = read(c, remote).await;
         print(c, &st, json, false);
-        crate::report::summary(if st.healthy { "healthy" } else { "degraded" });
+        crate::report::result_summary(if st.healthy { "healthy" } else { "degraded" });
         return Ok(code(&st));
     };
     let tty = std::io::stdout().is_terminal();
@@ -217,6 +217,7 @@ fn judge(c: &Cluster, st: &mut ClusterStatus) {
     if !reached.is_empty() && reached.len() == st.hosts.len() {
         if reached.iter().all(|h| h.release.is_none()) {
             st.healthy = false;
+            st.rest_error = None;
             st.problems = vec![format!(
                 "not deployed: no host has a release; run `flinkup deploy -i {inv}`"
             )];
@@ -224,6 +225,7 @@ fn judge(c: &Cluster, st: &mut ClusterStatus) {
         }
         if c.manages_flink() && reached.iter().all(|h| h.daemons.is_empty()) {
             st.healthy = false;
+            st.rest_error = None;
             st.problems = vec![format!(
                 "stopped: no Flink daemon runs; run `flinkup start -i {inv}`"
             )];

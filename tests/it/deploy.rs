@@ -322,9 +322,56 @@ fn local_connection_on_one_machine() {
             String::from_utf8_lossy(&o.stdout).into_owned(),
         )
     };
-    let (code, out) = run("deploy --yes --quiet --cache-dir /tmp/cache");
+    // Ctrl-C in local mode: the action under way finishes or is abandoned cleanly, exit 130,
+    // no temporary file left behind.
+    let o = tb.hosts[0].exec(
+        "cd /tmp && (HOME=/root exec /tmp/flinkup deploy --yes --quiet --cache-dir /tmp/cache -i /tmp/local.yaml > /tmp/int.log 2>&1) & p=$!; sleep 1.5; kill -INT $p; wait $p; echo rc=$?",
+    );
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let log = std::fs::read_to_string(host_tmp.join("int.log")).unwrap_or_default();
+    assert!(text.contains("rc=130"), "{text}\n{log}");
+    let leftovers = tb.hosts[0].exec(
+        "find /root/flinkup /tmp/cache \\( -name '*.part' -o -name 'unpack.*' -o -name '*.flinkup-tmp' \\) 2>/dev/null",
+    );
+    let leftovers = String::from_utf8_lossy(&leftovers.stdout).into_owned();
+    assert!(
+        leftovers.trim().is_empty(),
+        "temporary files left: {leftovers}\n{log}"
+    );
+
+    // JSON Lines from a real deploy: the schema first, the plan before any step, progress
+    // throttled, the result last.
+    let (code, out) = run("deploy --yes --json --cache-dir /tmp/cache");
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("deployed and verified"), "{out}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let kinds: Vec<&str> = lines
+        .iter()
+        .map(|v| v["event"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(kinds.first(), Some(&"schema"), "{out}");
+    assert_eq!(kinds.last(), Some(&"result"), "{out}");
+    let plan_at = kinds
+        .iter()
+        .position(|k| *k == "plan")
+        .expect("a plan event");
+    let first_step = kinds
+        .iter()
+        .position(|k| *k == "step")
+        .unwrap_or(usize::MAX);
+    assert!(
+        plan_at < first_step,
+        "the plan comes before the steps: {kinds:?}"
+    );
+    assert_eq!(kinds.iter().filter(|k| **k == "plan").count(), 1);
+    assert!(
+        kinds.iter().filter(|k| **k == "upload_progress").count() < 40,
+        "progress is throttled: {kinds:?}"
+    );
+    assert_eq!(lines.last().unwrap()["ok"], true);
     assert!(tb.hosts[0]
         .root
         .join("root/flinkup/flink-1.9.3/bin/start-cluster.sh")
@@ -332,9 +379,24 @@ fn local_connection_on_one_machine() {
     let (code, out) = run("deploy --quiet --cache-dir /tmp/cache");
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("up to date and verified"), "{out}");
+    let (code, out) = run("status --json");
+    assert_eq!(code, 0, "{out}");
+    let kinds: Vec<String> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].to_string())
+        .collect();
+    assert_eq!(kinds, ["\"schema\"", "\"status\"", "\"result\""], "{out}");
     let (code, out) = run("stop");
     assert_eq!(code, 0, "{out}");
     assert!(tb.hosts[0].java_pids().is_empty());
+    // A stopped cluster: a verdict and the next step, and nothing about ssh in local mode.
+    let (code, out) = run("status");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("stopped: no Flink daemon runs; run `flinkup start"),
+        "{out}"
+    );
+    assert!(!out.to_lowercase().contains("ssh"), "{out}");
 }
 
 #[test]

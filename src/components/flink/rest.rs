@@ -93,8 +93,12 @@ impl Rest<'_> {
         );
         match self.jm.sh(self.jm_name, &script).await {
             Ok(out) if out.ok() => Ok(out.stdout),
-            Ok(out) => Err(format!("{direct}; through ssh: {}", out.why())),
-            Err(e) => Err(format!("{direct}; through ssh: {e}")),
+            Ok(out) => Err(format!(
+                "{direct}; asked on {}: {}",
+                self.jm_name,
+                out.why()
+            )),
+            Err(e) => Err(format!("{direct}; asked on {}: {e}", self.jm_name)),
         }
     }
 
