@@ -294,7 +294,7 @@ pub(crate) fn print_plan(plan: &Plan, json: bool) {
     if json {
         plan::display::print_json(plan);
     } else {
-        print!("{}", plan::display::text(plan));
+        print!("{}", plan::display::colored(&plan::display::text(plan)));
     }
 }
 

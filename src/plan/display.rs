@@ -219,6 +219,37 @@ fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
+/// The plan's text coloured for a terminal: additions green, changes yellow, removals red.
+/// Unchanged when colours are off (`--color never`, NO_COLOR, not a terminal).
+pub fn colored(text: &str) -> String {
+    if !console::colors_enabled() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n');
+        let t = body.trim_start();
+        let styled = if t.starts_with("+ ") || (t.starts_with('+') && body.starts_with("        ")) {
+            console::style(body).green().to_string()
+        } else if t.starts_with("~ ") {
+            console::style(body).yellow().to_string()
+        } else if t.starts_with("- ") || (t.starts_with('-') && body.starts_with("        ")) {
+            console::style(body).red().to_string()
+        } else if t.starts_with("REFUSED") {
+            console::style(body).red().bold().to_string()
+        } else if t.starts_with("Stage ") || t.starts_with("Plan: ") {
+            console::style(body).bold().to_string()
+        } else {
+            body.to_string()
+        };
+        out.push_str(&styled);
+        if line.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
 pub fn text(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(
