@@ -120,6 +120,26 @@ pub struct RunArgs {
     pub only: Option<Only>,
 }
 
+/// How deploy changes a running cluster.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Day2Args {
+    /// TaskManager hosts restarted at a time when their configuration changed; each batch
+    /// is verified before the next.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub batch: usize,
+    /// Stop running jobs with a savepoint in DIR (`flink stop -p DIR`) before restarting
+    /// the daemons they run on; DIR must be writable by every Flink host (shared storage).
+    #[arg(long, value_name = "DIR")]
+    pub savepoint: Option<String>,
+    /// Restart even when running jobs would be lost; remove the JobManager host or every
+    /// TaskManager host of the recorded cluster.
+    #[arg(long)]
+    pub force: bool,
+    /// Leave the files of hosts removed from the inventory in place (their daemons stop).
+    #[arg(long)]
+    pub keep_files: bool,
+}
+
 /// A component `--only` can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Only {
@@ -188,6 +208,8 @@ pub enum Command {
         inv: InventoryArg,
         #[command(flatten)]
         run: RunArgs,
+        #[command(flatten)]
+        day2: Day2Args,
         #[command(flatten)]
         fetch: FetchArgs,
         #[command(flatten)]

@@ -2,11 +2,11 @@
 //! confirmation, apply, verification.
 
 use super::{
-    artifact_state, cancel_on_ctrl_c, connect, execute, fornaxee_bundle, fornaxee_inputs, gather,
-    locked, print_plan, reporter, smoke_job, warnings, Asks, Execute, FxBundle,
+    artifact_state, cancel_on_ctrl_c, connect_recorded, execute, fornaxee_bundle, fornaxee_inputs,
+    gather, locked, print_plan, reporter, smoke_job, warnings, Asks, Execute, FxBundle,
 };
 use crate::artifact::{self, FetchOptions};
-use crate::cli::{FetchArgs, Only, OutputArgs, RemoteArgs, RunArgs};
+use crate::cli::{Day2Args, FetchArgs, Only, OutputArgs, RemoteArgs, RunArgs};
 use crate::components::flink::{self, render::Renderer};
 use crate::components::fornaxee;
 use crate::error::{exit, Error, Result};
@@ -20,6 +20,7 @@ fn build(
     art: flink::plan::ArtifactState,
     bundle: Option<&FxBundle>,
     only: Option<Only>,
+    day2: &Day2Args,
 ) -> Result<Plan> {
     let c = &loaded.cluster;
     let mut plan = flink::plan::deploy(
@@ -31,6 +32,8 @@ fn build(
             warnings: warnings(loaded),
             jars: bundle.map(|b| b.bundle.jars.clone()).unwrap_or_default(),
             smoke: Some(smoke_job(c, None, None)?),
+            day2: day2.into(),
+            record: Some(record_meta(c)),
         },
         &Renderer::new(c)?,
     )?;
@@ -43,10 +46,23 @@ fn build(
     Ok(plan)
 }
 
+/// Who deploys, when, and the inventory's hash, for the record deploy leaves.
+fn record_meta(c: &crate::inventory::Cluster) -> flink::record::RecordMeta {
+    use sha2::Digest;
+    let me = crate::fleet::lock::Owner::me("deploy");
+    let bytes = std::fs::read(&c.source).unwrap_or_default();
+    flink::record::RecordMeta {
+        inventory_sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+        at: me.started,
+        by: format!("{}@{}", me.user, me.machine),
+    }
+}
+
 /// The plan deploy would execute now, from the hosts' facts; changes nothing, takes no lock.
 pub async fn preview(
     loaded: &Loaded,
     only: Option<Only>,
+    day2: &Day2Args,
     fetch: &FetchArgs,
     remote: &RemoteArgs,
     json: bool,
@@ -54,8 +70,10 @@ pub async fn preview(
     let c = &loaded.cluster;
     let rep = reporter(true, json);
     let bundle = fornaxee_bundle(c, fetch, rep.as_ref(), true).await?;
-    let fleet = connect(c, remote).await?;
-    let facts = gather(c, &fleet, &Asks::of(bundle.as_ref(), c)).await;
+    let (fleet, removed) = connect_recorded(c, remote).await?;
+    let mut asks = Asks::of(bundle.as_ref(), c);
+    asks.removed = removed;
+    let facts = gather(c, &fleet, &asks).await;
     fleet.close().await;
     let plan = build(
         loaded,
@@ -63,6 +81,7 @@ pub async fn preview(
         artifact_state(c, fetch),
         bundle.as_ref(),
         only,
+        day2,
     )?;
     print_plan(&plan, json);
     Ok(exit::OK)
@@ -71,6 +90,7 @@ pub async fn preview(
 pub async fn deploy(
     loaded: &Loaded,
     run: &RunArgs,
+    day2: &Day2Args,
     fetch: &FetchArgs,
     remote: &RemoteArgs,
     output: &OutputArgs,
@@ -80,14 +100,16 @@ pub async fn deploy(
     let opts = FetchOptions::new(fetch.cache_dir.clone());
     // The bundle is small and checked before any host is touched: a bad one refuses the run.
     let bundle = fornaxee_bundle(c, fetch, rep.as_ref(), false).await?;
-    let fleet = connect(c, remote).await?;
+    let (fleet, removed) = connect_recorded(c, remote).await?;
+    let mut asks = Asks::of(bundle.as_ref(), c);
+    asks.removed = removed;
     let work = async {
         let fleet = &fleet;
         let cancel = cancel_on_ctrl_c(rep.clone());
-        let facts = gather(c, fleet, &Asks::of(bundle.as_ref(), c)).await?;
+        let facts = gather(c, fleet, &asks).await?;
         let mut art = artifact_state(c, fetch);
         // Refusals that facts alone show come before any download.
-        let first = build(loaded, &facts, art.clone(), bundle.as_ref(), run.only)?;
+        let first = build(loaded, &facts, art.clone(), bundle.as_ref(), run.only, day2)?;
         let refusals = first.refusals();
         if !refusals.is_empty() {
             print_plan(&first, output.json);
@@ -101,7 +123,7 @@ pub async fn deploy(
             art.size = Some(got.size);
             art.cached = Some(true);
         }
-        let plan = build(loaded, &facts, art, bundle.as_ref(), run.only)?;
+        let plan = build(loaded, &facts, art, bundle.as_ref(), run.only, day2)?;
         let how = Execute {
             command: "deploy",
             yes: run.yes,

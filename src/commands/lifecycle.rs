@@ -48,6 +48,8 @@ fn build_all(verb: Verb, loaded: &Loaded, facts: &Facts) -> Plan {
         warnings: warnings(loaded),
         jars: Vec::new(),
         smoke: None,
+        day2: Default::default(),
+        record: None,
     };
     let fx = fornaxee_inputs(c, facts, None);
     match verb {
@@ -148,6 +150,8 @@ pub async fn smoke(
             warnings: warnings(loaded),
             jars: Vec::new(),
             smoke: None,
+            day2: Default::default(),
+            record: None,
         };
         let plan = flink::plan::smoke(&inp, &job);
         if run.dry_run {

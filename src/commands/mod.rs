@@ -58,12 +58,20 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             if offline {
                 offline_plan(&loaded, &fetch, json)
             } else {
-                runtime()?.block_on(deploy::preview(&loaded, None, &fetch, &remote, json))
+                runtime()?.block_on(deploy::preview(
+                    &loaded,
+                    None,
+                    &Default::default(),
+                    &fetch,
+                    &remote,
+                    json,
+                ))
             }
         }
         Command::Deploy {
             inv,
             run,
+            day2,
             fetch,
             remote,
             output,
@@ -73,12 +81,15 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 return runtime()?.block_on(deploy::preview(
                     &loaded,
                     run.only,
+                    &day2,
                     &fetch,
                     &remote,
                     output.json,
                 ));
             }
-            runtime()?.block_on(deploy::deploy(&loaded, &run, &fetch, &remote, &output))
+            runtime()?.block_on(deploy::deploy(
+                &loaded, &run, &day2, &fetch, &remote, &output,
+            ))
         }
         Command::Check { inv, remote } => {
             let loaded = load(&inv.inventory, false)?;
@@ -273,6 +284,8 @@ fn offline_plan(loaded: &Loaded, fetch: &FetchArgs, json: bool) -> Result<i32> {
             .map(|b| b.bundle.jars.clone())
             .unwrap_or_default(),
         smoke: Some(smoke_job(c, None, None)?),
+        day2: Default::default(),
+        record: None,
     };
     let mut plan = flink::plan::deploy(&inputs, &Renderer::new(c)?)?;
     if let Some(fx) = fornaxee_inputs(c, &facts, bundle.as_ref()) {
@@ -322,12 +335,65 @@ async fn connect(c: &Cluster, args: &RemoteArgs) -> Result<Fleet> {
     Fleet::connect(&all_hosts(c), &connect_options(args), args.concurrency).await
 }
 
+/// Like [`connect`], then also to the hosts flinkup recorded at its last deploy that the
+/// inventory no longer lists (their daemons must stop); those may be unreachable.
+async fn connect_recorded(c: &Cluster, args: &RemoteArgs) -> Result<(Fleet, Removed)> {
+    let mut fleet = connect(c, args).await?;
+    let mut removed = Removed::default();
+    if !c.manages_flink() {
+        return Ok((fleet, removed));
+    }
+    let jm = flink::coordinator(c);
+    let script = format!(
+        "cat {} 2>/dev/null; exit 0",
+        crate::remote::qp(&flink::record::file(c))
+    );
+    let record: Option<flink::record::Record> = match fleet.get(&jm) {
+        Ok(r) => r
+            .sh(jm.as_str(), &script)
+            .await
+            .ok()
+            .and_then(|o| serde_json::from_str(&o.stdout).ok()),
+        Err(_) => None,
+    };
+    let Some(record) = record else {
+        return Ok((fleet, removed));
+    };
+    let gone: Vec<inventory::Host> = record
+        .hosts
+        .iter()
+        .filter(|r| !c.hosts.iter().any(|h| h.name == r.name))
+        .map(|r| flink::record::host(r, c.jobmanager()))
+        .collect();
+    if gone.is_empty() {
+        return Ok((fleet, removed));
+    }
+    let refs: Vec<&inventory::Host> = gone.iter().collect();
+    let (more, failures) =
+        Fleet::connect_lenient(&refs, &connect_options(args), args.concurrency).await;
+    fleet.merge(more);
+    removed.unreachable = failures
+        .into_iter()
+        .map(|f| (f.host, f.error.to_string()))
+        .collect();
+    removed.hosts = gone;
+    Ok((fleet, removed))
+}
+
+/// Hosts the record knows and the inventory dropped.
+#[derive(Debug, Clone, Default)]
+struct Removed {
+    hosts: Vec<inventory::Host>,
+    unreachable: Vec<(HostId, String)>,
+}
+
 /// What the probes ask beyond the inventory: connector jars whose sha512 Flink's probe
 /// reads, and the port Fornaxee will listen on.
 #[derive(Debug, Clone, Default)]
 struct Asks {
     jars: Vec<String>,
     fornaxee_port: Option<u16>,
+    removed: Removed,
 }
 
 impl Asks {
@@ -336,10 +402,12 @@ impl Asks {
             (Some(b), Some(fx)) => Asks {
                 jars: b.bundle.jars.iter().map(|j| j.name.clone()).collect(),
                 fornaxee_port: fornaxee::plan::http_port(fx, Some(&b.bundle)),
+                removed: Removed::default(),
             },
             (None, Some(fx)) => Asks {
                 jars: Vec::new(),
                 fornaxee_port: fornaxee::plan::http_port(fx, None),
+                removed: Removed::default(),
             },
             _ => Asks::default(),
         }
@@ -349,7 +417,8 @@ impl Asks {
 /// Reads every connected host's state, bounded by the fleet's concurrency; read-only. In
 /// cluster-script mode the JobManager host also reports what it sees of its peers.
 async fn gather(c: &Cluster, fleet: &Fleet, asks: &Asks) -> Result<Facts> {
-    let all = all_hosts(c);
+    let mut all = all_hosts(c);
+    all.extend(asks.removed.hosts.iter());
     let ids: Vec<HostId> = all
         .iter()
         .map(|h| HostId::of(h))
@@ -357,7 +426,11 @@ async fn gather(c: &Cluster, fleet: &Fleet, asks: &Asks) -> Result<Facts> {
         .collect();
     let results = fleet
         .for_each(&ids, |id, remote| async move {
-            let managed = c.hosts.iter().find(|h| HostId::of(h) == id);
+            let managed = c
+                .hosts
+                .iter()
+                .chain(asks.removed.hosts.iter())
+                .find(|h| HostId::of(h) == id);
             let mut script = String::new();
             let mut probe = facts::MachineProbe::default();
             if let Some(h) = managed {
@@ -390,6 +463,8 @@ async fn gather(c: &Cluster, fleet: &Fleet, asks: &Asks) -> Result<Facts> {
     for (id, r) in results {
         f.hosts.insert(id, r?);
     }
+    f.removed = asks.removed.hosts.clone();
+    f.removed_unreachable = asks.removed.unreachable.clone();
     let jm = flink::coordinator(c);
     if c.manages_flink() && c.start == StartMode::ClusterScript && fleet.has(&jm) {
         let peers = flink::ssh_peers(c);

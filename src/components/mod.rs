@@ -21,6 +21,10 @@ use crate::report::Reporter;
 pub enum Check {
     /// Flink's REST API lists every expected TaskManager and slot.
     FlinkCluster(flink::rest::ClusterCheck),
+    /// Running jobs stopped with a savepoint.
+    FlinkSavepoint(flink::jobs::Savepoint),
+    /// A restarted TaskManager registered again.
+    FlinkTaskManagerBack(flink::rest::TaskManagerBack),
     /// A job submitted with `bin/flink run -d` finishes.
     FlinkSmoke(flink::jobs::SmokeCheck),
     /// Fornaxee's health path answers 200.
@@ -33,6 +37,8 @@ impl fmt::Display for Check {
             Check::FlinkCluster(c) => c.fmt(f),
             Check::FornaxeeHealth(c) => c.fmt(f),
             Check::FlinkSmoke(c) => c.fmt(f),
+            Check::FlinkSavepoint(c) => c.fmt(f),
+            Check::FlinkTaskManagerBack(c) => c.fmt(f),
         }
     }
 }
@@ -48,5 +54,7 @@ pub async fn run_check(
         Check::FlinkCluster(c) => flink::rest::check(c, host, fleet, rep).await,
         Check::FornaxeeHealth(c) => fornaxee::health::check(c, host, fleet, rep).await,
         Check::FlinkSmoke(c) => flink::jobs::smoke(c, host, fleet, rep).await,
+        Check::FlinkSavepoint(c) => flink::jobs::savepoint(c, host, fleet, rep).await,
+        Check::FlinkTaskManagerBack(c) => flink::rest::taskmanager_back(c, fleet, rep).await,
     }
 }

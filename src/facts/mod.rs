@@ -95,6 +95,11 @@ pub struct Facts {
     pub hosts: BTreeMap<HostId, HostFacts>,
     /// Peers as seen from the coordinating host (cluster-script start only).
     pub peers: BTreeMap<HostId, Peer>,
+    /// Hosts flinkup recorded at its last deploy that the inventory no longer lists.
+    #[serde(skip)]
+    pub removed: Vec<crate::inventory::Host>,
+    /// Removed hosts that could not be reached, with ssh's reason.
+    pub removed_unreachable: Vec<(HostId, String)>,
 }
 
 impl Facts {

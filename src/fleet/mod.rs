@@ -120,6 +120,13 @@ impl Fleet {
         }
     }
 
+    /// Adds the connections of another fleet (hosts already here are kept).
+    pub fn merge(&mut self, other: Fleet) {
+        for (id, r) in other.remotes {
+            self.remotes.entry(id).or_insert(r);
+        }
+    }
+
     pub fn get(&self, id: &HostId) -> Result<&Remote> {
         self.remotes.get(id).ok_or_else(|| {
             Error::Failed(format!(

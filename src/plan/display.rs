@@ -229,7 +229,8 @@ pub fn colored(text: &str) -> String {
     for line in text.split_inclusive('\n') {
         let body = line.trim_end_matches('\n');
         let t = body.trim_start();
-        let styled = if t.starts_with("+ ") || (t.starts_with('+') && body.starts_with("        ")) {
+        let styled = if t.starts_with("+ ") || (t.starts_with('+') && body.starts_with("        "))
+        {
             console::style(body).green().to_string()
         } else if t.starts_with("~ ") {
             console::style(body).yellow().to_string()

@@ -189,6 +189,13 @@ impl Stage {
         });
     }
 
+    /// Several steps on one host, in order.
+    pub fn extend_host(&mut self, host: &HostId, actions: impl IntoIterator<Item = Action>) {
+        for a in actions {
+            self.push(host, a);
+        }
+    }
+
     /// The hosts this stage touches, in the order of their first step.
     pub fn targets(&self) -> Vec<HostId> {
         let mut out: Vec<HostId> = Vec::new();

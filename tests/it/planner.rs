@@ -122,6 +122,8 @@ fn deploy(c: &Cluster, facts: &Facts) -> Plan {
             warnings: Vec::new(),
             jars: Vec::new(),
             smoke: None,
+            day2: Default::default(),
+            record: None,
         },
         &Renderer::new(c).unwrap(),
     )
@@ -191,7 +193,13 @@ fn config_change_restarts() {
     let facts = running_cluster(&before);
     let c = cluster("1.9.3", 2, "");
     let p = deploy(&c, &facts);
-    assert_eq!(stage_names(&p), ["install", "stop", "start", "verify"]);
+    // Slots are a TaskManager key: the JobManager keeps running, the TaskManagers restart
+    // one host at a time.
+    assert_eq!(
+        stage_names(&p),
+        ["install", "restart taskmanagers", "verify"]
+    );
+    assert_eq!(p.stages[1].batch, flinkup::plan::Batch::Rolling(1));
     insta::assert_snapshot!("planner_config_change", display::text(&p));
 }
 
@@ -237,9 +245,28 @@ fn host_added() {
 fn host_removed() {
     let before = cluster("1.9.3", 4, ", h3");
     let mut facts = running_cluster(&before);
-    facts.hosts.remove(&id("h3"));
+    // What the last deploy recorded on the JobManager host, and the dropped host as the
+    // command found it.
+    let record = flinkup::components::flink::record::of(
+        &before,
+        &Default::default(),
+        None,
+        "/opt/flink-1.9.3",
+    );
+    facts.hosts.get_mut(&id("h1")).unwrap().flink.record = Some(record.clone());
+    let h3 = record.hosts.iter().find(|h| h.name == "h3").unwrap();
+    facts
+        .removed
+        .push(flinkup::components::flink::record::host(h3, &before.hosts[0]));
     let c = cluster("1.9.3", 4, "");
     let p = deploy(&c, &facts);
+    assert_eq!(stage_names(&p), ["install", "retire", "verify"]);
+    let json = serde_json::to_value(&p).unwrap();
+    assert_eq!(
+        json["stages"][2]["steps"][0]["ignore"],
+        serde_json::json!(["tm-h3"]),
+        "the removed TaskManager's registration does not count"
+    );
     insta::assert_snapshot!("planner_host_removed", display::text(&p));
 }
 
@@ -352,6 +379,8 @@ fn stop_and_destroy_plans() {
         warnings: Vec::new(),
         jars: Vec::new(),
         smoke: None,
+        day2: Default::default(),
+        record: None,
     };
     let stop = plan::stop(&inp);
     assert_eq!(stage_names(&stop), ["stop"]);

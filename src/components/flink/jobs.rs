@@ -462,3 +462,85 @@ mod tests {
         assert_eq!(job_id("no job here"), None);
     }
 }
+
+/// Stop each running job with a savepoint (`flink stop -p DIR <job>`), reporting each
+/// savepoint's path and how to resume from it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Savepoint {
+    pub flink: String,
+    /// (id, name) of each job.
+    pub jobs: Vec<(String, String)>,
+    pub dir: String,
+    pub jvm_args: Option<String>,
+    pub target: Option<String>,
+}
+
+impl fmt::Display for Savepoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "stop {} job{} with a savepoint in {}: {}",
+            self.jobs.len(),
+            if self.jobs.len() == 1 { "" } else { "s" },
+            self.dir,
+            self.jobs
+                .iter()
+                .map(|(id, name)| format!("{id} `{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+pub async fn savepoint(
+    s: &Savepoint,
+    host: &HostId,
+    fleet: &Fleet,
+    rep: &dyn Reporter,
+) -> Result<()> {
+    let jm = fleet.get(host)?;
+    for (id, name) in &s.jobs {
+        let script = format!(
+            "export USER=\"${{USER:-$(id -un)}}\"{jvm}; {flink} stop {target}-p {dir} {id} 2>&1",
+            jvm = s
+                .jvm_args
+                .as_ref()
+                .map(|j| format!("; export JVM_ARGS={}", q(j)))
+                .unwrap_or_default(),
+            flink = qp(&s.flink),
+            target = s
+                .target
+                .as_ref()
+                .map(|t| format!("-m {} ", q(t)))
+                .unwrap_or_default(),
+            dir = q(&s.dir),
+            id = q(id),
+        );
+        let out = jm.sh(host.as_str(), &script).await?;
+        let path = out
+            .stdout
+            .lines()
+            .find_map(|l| l.split("Path: ").nth(1))
+            .map(|p| p.trim().to_string());
+        match (out.ok(), path) {
+            (true, Some(path)) => rep.event(&Event::Info {
+                message: format!(
+                    "job {id} `{name}` stopped with a savepoint at {path}; resume it with: {} run -s {path} <its jar>",
+                    s.flink
+                ),
+            }),
+            _ => {
+                let tail: Vec<&str> = out.stdout.lines().rev().take(8).collect();
+                return Err(Error::remote(
+                    host.as_str(),
+                    format!(
+                        "job {id} `{name}` could not be stopped with a savepoint in {}: {}",
+                        s.dir,
+                        tail.into_iter().rev().collect::<Vec<_>>().join("\n    ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -6,6 +6,7 @@ pub mod jobs;
 pub mod keys;
 pub mod plan;
 pub mod probe;
+pub mod record;
 pub mod render;
 pub mod rest;
 pub mod sizing;

@@ -2,7 +2,7 @@
 //! Pure: no network, no disk, no clock. Every command that changes a Flink cluster builds
 //! its plan here: deploy, start, stop, destroy.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use similar::TextDiff;
 
@@ -34,6 +34,45 @@ pub struct Inputs<'a> {
     pub jars: Vec<Jar>,
     /// The smoke job deploy runs when `verify.smoke` asks for it.
     pub smoke: Option<SmokeJob>,
+    /// How day-2 changes are carried out.
+    pub day2: Day2,
+    /// When deploy records what it manages (None: no record is written).
+    pub record: Option<super::record::RecordMeta>,
+}
+
+/// Options of changes to a running cluster.
+#[derive(Debug, Clone)]
+pub struct Day2 {
+    /// TaskManager hosts restarted at a time (at least 1).
+    pub batch: usize,
+    /// Stop running jobs with a savepoint here before restarting what they run on.
+    pub savepoint: Option<String>,
+    /// Restart even when running jobs would be lost, remove hosts despite the guards.
+    pub force: bool,
+    /// Leave a removed host's files in place.
+    pub keep_files: bool,
+}
+
+impl Default for Day2 {
+    fn default() -> Self {
+        Day2 {
+            batch: 1,
+            savepoint: None,
+            force: false,
+            keep_files: false,
+        }
+    }
+}
+
+impl From<&crate::cli::Day2Args> for Day2 {
+    fn from(a: &crate::cli::Day2Args) -> Self {
+        Day2 {
+            batch: a.batch.max(1),
+            savepoint: a.savepoint.clone(),
+            force: a.force,
+            keep_files: a.keep_files,
+        }
+    }
 }
 
 /// The job that proves the cluster runs jobs.
@@ -78,7 +117,6 @@ fn smoke_stages(inp: &Inputs, job: &SmokeJob) -> Vec<Stage> {
         }
         None => format!("{}/examples/streaming/WordCount.jar", p.link),
     };
-    let java16 = jf.flink.java.as_ref().is_some_and(|j| j.major >= 16);
     let mut s = Stage::new("smoke", Some(NAME));
     s.if_failed = "The cluster keeps running; only the smoke job failed.".into();
     s.push(
@@ -87,13 +125,8 @@ fn smoke_stages(inp: &Inputs, job: &SmokeJob) -> Vec<Stage> {
             flink: format!("{}/bin/flink", p.link),
             jar,
             args: job.args.clone(),
-            jvm_args: (c.version.needs_jdk_opens() && java16)
-                .then(|| super::render::JDK_OPENS.to_string()),
-            target: c
-                .config
-                .get("rest.bind-address")
-                .filter(|a| a.as_str() != "0.0.0.0")
-                .map(|a| format!("{a}:{}", c.rest_port)),
+            jvm_args: jvm_args(c, jf),
+            target: rest_target(c),
             jobmanager: c.jobmanager().name.clone(),
             rest_port: c.rest_port,
             timeout_secs: job.timeout.as_secs(),
@@ -535,6 +568,19 @@ fn start_stages(inp: &Inputs, restart: bool) -> Vec<Stage> {
             }
         }
     }
+    if jf.flink.runs(Role::JobManager) {
+        // TaskManagers of hosts that left the inventory stay listed until their heartbeat
+        // times out: they do not count.
+        let registered = jf.flink.registered.clone().unwrap_or_default();
+        for h in &inp.facts.removed {
+            ignore.extend(
+                registered
+                    .iter()
+                    .filter(|r| super::rest::runs_on(&r.path, &h.name, &h.address))
+                    .map(|r| r.id.clone()),
+            );
+        }
+    }
     let mut verify = Stage::new("verify", Some(NAME));
     verify.push(
         &jm,
@@ -603,8 +649,9 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
     let mut switch = Stage::new("switch", Some(NAME));
     switch.on_failure = OnFailure::Undo;
     switch.if_failed = "Every link was switched back; nothing was started or stopped.".into();
-    let mut config_changed = false;
-    let mut jars_changed = false;
+    // Per host, why its JobManager and its TaskManager would have to restart.
+    let mut effects: BTreeMap<HostId, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    let mut upgrade = false;
     let (need, exact) = disk_needed(inp.artifact.size);
     for (i, h) in c.hosts.iter().enumerate() {
         let id = HostId::of(h);
@@ -679,7 +726,10 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
             new_jars.push(jar.name.clone());
         }
         if fl.release_present && !new_jars.is_empty() && !fl.running.is_empty() {
-            jars_changed = true;
+            let why = format!("connector jars changed in lib/ ({})", new_jars.join(", "));
+            let e = effects.entry(id.clone()).or_default();
+            e.0.push(why.clone());
+            e.1.push(why);
             plan.hosts[i].notes.push(format!(
                 "connector jars new in lib/: {}; its daemons load lib/ only at start",
                 new_jars.join(", ")
@@ -696,8 +746,11 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
             } else {
                 Change::Create
             };
-            if fl.release_present {
-                config_changed = true;
+            if fl.release_present && file.name == "flink-conf.yaml" {
+                let (jm, tm) = conf_effects(old.map_or("", String::as_str), &file.content);
+                let e = effects.entry(id.clone()).or_default();
+                e.0.extend(jm);
+                e.1.extend(tm);
             }
             install.push(
                 &id,
@@ -711,7 +764,7 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
         }
         if fl.current_link.as_deref() != Some(p.release.as_str()) {
             if fl.current_link.is_some() {
-                config_changed = true;
+                upgrade = true;
             }
             switch.push(
                 &id,
@@ -744,20 +797,62 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
         plan.sizing.clear();
         return Ok(plan);
     }
-    let restart = any_running && (config_changed || jars_changed);
-    if restart {
+    let retiring = retire(inp, &mut plan);
+    plan.stages.extend(retiring);
+    let mut starting;
+    if upgrade && any_running {
+        // A new release: everything stops, the link switches, everything starts.
         plan.stages.extend(stop_stage(
             inp,
-            if config_changed {
-                "the configuration or release changed; Flink reads it only at start"
-            } else {
-                "connector jars changed in lib/; Flink loads them only at start"
-            },
+            "the release changed; Flink runs the new one only after a restart",
         ));
+        let starts = start_stages(inp, true);
+        starting = true;
+        plan.stages.extend(starts);
+    } else {
+        let restarts = restart_stages(inp, &effects, &mut plan);
+        starting = !restarts.is_empty();
+        plan.stages.extend(restarts);
+        let starts = start_stages(inp, false);
+        let started = starts.len() > 1;
+        plan.stages.extend(starts);
+        starting |= started;
     }
-    let starts = start_stages(inp, restart);
-    let starting = starts.len() > 1;
-    plan.stages.extend(starts);
+    if let Some(meta) = &inp.record {
+        let jf = inp.facts.host(&coordinator(c));
+        let previous = jf.flink.record.as_ref();
+        let release = paths(c, jf).release;
+        let record = super::record::of(c, meta, previous, &release);
+        let same = previous.is_some_and(|p| {
+            super::record::Record {
+                deployed_at: String::new(),
+                by: String::new(),
+                ..p.clone()
+            } == super::record::Record {
+                deployed_at: String::new(),
+                by: String::new(),
+                ..record.clone()
+            }
+        });
+        if !same {
+            let mut s = Stage::new("record", Some(NAME));
+            let path = resolve(&super::record::file(c), jf.machine.home.as_deref());
+            s.push(
+                &coordinator(c),
+                Action::WriteFile {
+                    change: if previous.is_some() {
+                        Change::Update
+                    } else {
+                        Change::Create
+                    },
+                    content: serde_json::to_string_pretty(&record).unwrap_or_default() + "\n",
+                    diff: String::new(),
+                    path,
+                },
+            );
+            plan.stages.push(s);
+        }
+    }
     if let Some(job) = &inp.smoke {
         let wanted = match c.smoke.when {
             SmokeWhen::Always => true,
@@ -779,6 +874,312 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
         })
         .collect();
     Ok(plan)
+}
+
+/// Hosts flinkup recorded that the inventory dropped: their daemons stop (their
+/// registrations are not counted by verification) and their files go, unless
+/// `--keep-files`. Moving the JobManager or dropping every TaskManager needs `--force`.
+fn retire(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
+    let c = inp.cluster;
+    let jm = coordinator(c);
+    let record = inp.facts.host(&jm).flink.record.as_ref()?;
+    let force = inp.day2.force;
+    for r in record
+        .hosts
+        .iter()
+        .filter(|r| r.roles.iter().any(|x| x == "jobmanager"))
+    {
+        if r.name != c.jobmanager().name && !force {
+            plan.preflight.push(Finding::error(
+                Some(&HostId(r.name.clone())),
+                format!(
+                    "the JobManager would move from {} to {}: every job and TaskManager registration is lost",
+                    r.name,
+                    c.jobmanager().name
+                ),
+                "run again with --force if that is meant (destroy first for a clean move)",
+            ));
+        }
+    }
+    let recorded_tms: Vec<&str> = record
+        .hosts
+        .iter()
+        .filter(|r| r.roles.iter().any(|x| x == "taskmanager"))
+        .map(|r| r.name.as_str())
+        .collect();
+    if !recorded_tms.is_empty()
+        && recorded_tms
+            .iter()
+            .all(|n| !c.taskmanagers().any(|h| h.name == *n))
+        && !force
+    {
+        plan.preflight.push(Finding::error(
+            None,
+            format!(
+                "every recorded TaskManager host ({}) would be removed: running jobs lose all their slots at once",
+                recorded_tms.join(", ")
+            ),
+            "keep at least one of them in this step, or run again with --force",
+        ));
+    }
+    for (id, why) in &inp.facts.removed_unreachable {
+        if force {
+            plan.warnings.push(format!(
+                "{id} left the inventory and cannot be reached ({why}): it is forgotten; stop its daemons by hand"
+            ));
+        } else {
+            plan.preflight.push(Finding::error(
+                Some(id),
+                format!("left the inventory but cannot be reached to stop its daemons: {why}"),
+                "make it reachable, or run again with --force to forget it",
+            ));
+        }
+    }
+    let mut stage = Stage::new("retire", Some(NAME));
+    stage.if_failed = "The hosts that stay were not touched; run the same command again.".into();
+    for h in &inp.facts.removed {
+        let id = HostId::of(h);
+        if inp.facts.removed_unreachable.iter().any(|(u, _)| *u == id) {
+            continue;
+        }
+        let f = inp.facts.host(&id);
+        stage
+            .steps
+            .extend(
+                stop_action(c, f, "the host left the inventory").map(|a| crate::plan::Step {
+                    host: id.clone(),
+                    action: a,
+                }),
+            );
+        if !inp.day2.keep_files {
+            let p = paths(c, f);
+            let mut trees = vec![p.release.clone()];
+            if let Some(cur) = &f.flink.current_link {
+                if cur != &p.release {
+                    trees.push(cur.clone());
+                }
+            }
+            stage.push(
+                &id,
+                Action::Remove {
+                    link: Some(p.link.clone()),
+                    trees,
+                    state_dir: Some(p.state.clone()),
+                },
+            );
+        }
+    }
+    (!stage.steps.is_empty()).then_some(stage)
+}
+
+/// The keys set in a flink-conf.yaml, by key.
+fn conf_keys(text: &str) -> BTreeMap<&str, &str> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .filter(|(k, _)| !k.is_empty())
+        .collect()
+}
+
+/// Which daemons a changed key concerns: (JobManager, TaskManager).
+pub fn key_affects(key: &str) -> (bool, bool) {
+    let jm_only = [
+        "rest.",
+        "web.",
+        "resourcemanager.",
+        "slotmanager.",
+        "jobstore.",
+        "blob.server.",
+    ];
+    if key.starts_with("taskmanager.") {
+        (false, true)
+    } else if (key.starts_with("jobmanager.") && !key.starts_with("jobmanager.rpc."))
+        || jm_only.iter().any(|p| key.starts_with(p))
+    {
+        (true, false)
+    } else {
+        (true, true)
+    }
+}
+
+/// Why the JobManager and why the TaskManagers must restart for a flink-conf.yaml change.
+fn conf_effects(old: &str, new: &str) -> (Vec<String>, Vec<String>) {
+    let (a, b) = (conf_keys(old), conf_keys(new));
+    let mut changed: Vec<&str> = a
+        .iter()
+        .filter(|(k, v)| b.get(*k) != Some(v))
+        .map(|(k, _)| *k)
+        .chain(b.keys().filter(|k| !a.contains_key(*k)).copied())
+        .collect();
+    changed.sort_unstable();
+    changed.dedup();
+    let (mut jm, mut tm) = (Vec::new(), Vec::new());
+    for k in changed {
+        let (j, t) = key_affects(k);
+        if j {
+            jm.push(format!("{k} changed"));
+        }
+        if t {
+            tm.push(format!("{k} changed"));
+        }
+    }
+    (jm, tm)
+}
+
+/// Restarts only the daemons whose effective configuration changed: the JobManager on its
+/// own, the TaskManagers `--batch` hosts at a time, each batch verified before the next.
+/// Refused while jobs run, unless they are savepointed first or `--force` is given.
+fn restart_stages(
+    inp: &Inputs,
+    effects: &BTreeMap<HostId, (Vec<String>, Vec<String>)>,
+    plan: &mut Plan,
+) -> Vec<Stage> {
+    let c = inp.cluster;
+    let jm = coordinator(c);
+    let jf = inp.facts.host(&jm);
+    let mut stages = Vec::new();
+    let reason = |why: &[String]| {
+        format!(
+            "{}; Flink reads its configuration only at start",
+            why.join(", ")
+        )
+    };
+    let jm_why = effects
+        .get(&jm)
+        .map(|e| e.0.clone())
+        .filter(|w| !w.is_empty() && jf.flink.runs(Role::JobManager));
+    let tm_hosts: Vec<(&Host, Vec<String>)> = c
+        .taskmanagers()
+        .filter_map(|h| {
+            let id = HostId::of(h);
+            let f = inp.facts.host(&id);
+            effects
+                .get(&id)
+                .map(|e| e.1.clone())
+                .filter(|w| !w.is_empty() && f.flink.runs(Role::TaskManager))
+                .map(|w| (h, w))
+        })
+        .collect();
+    let every_tm = !tm_hosts.is_empty()
+        && c.taskmanagers()
+            .all(|h| tm_hosts.iter().any(|(x, _)| x.name == h.name));
+    let jobs = jf.flink.running_jobs.clone().unwrap_or_default();
+    if (jm_why.is_some() || every_tm) && !jobs.is_empty() {
+        match &inp.day2.savepoint {
+            Some(dir) => {
+                let mut s = Stage::new("savepoint", Some(NAME));
+                s.if_failed = "Nothing was restarted; the jobs keep running.".into();
+                let p = paths(c, jf);
+                s.push(
+                    &jm,
+                    Action::Check(Check::FlinkSavepoint(super::jobs::Savepoint {
+                        flink: format!("{}/bin/flink", p.link),
+                        jobs: jobs.clone(),
+                        dir: dir.clone(),
+                        jvm_args: jvm_args(c, jf),
+                        target: rest_target(c),
+                    })),
+                );
+                stages.push(s);
+            }
+            None if !inp.day2.force => {
+                plan.preflight.push(Finding::error(
+                    Some(&jm),
+                    format!(
+                        "{} running job{} ({}) would be lost: this plan restarts {}",
+                        jobs.len(),
+                        if jobs.len() == 1 { "" } else { "s" },
+                        jobs.iter().map(|j| format!("{} `{}`", j.0, j.1)).collect::<Vec<_>>().join(", "),
+                        if jm_why.is_some() { "the JobManager" } else { "every TaskManager" }
+                    ),
+                    "stop them with a savepoint first: `--savepoint DIR` (a directory every Flink host can write, e.g. on shared storage), or `--force` to restart anyway",
+                ));
+            }
+            None => {}
+        }
+    }
+    if let Some(why) = jm_why {
+        let mut s = Stage::new("restart jobmanager", Some(NAME));
+        s.if_failed = "See the JobManager's log; run the same command again once fixed.".into();
+        s.extend_host(
+            &jm,
+            [
+                role_stop(c, jf, Role::JobManager, &reason(&why)),
+                start_action(c, jf, Some(Role::JobManager), &reason(&why)),
+            ],
+        );
+        stages.push(s);
+    }
+    if !tm_hosts.is_empty() {
+        let mut s = Stage::new("restart taskmanagers", Some(NAME));
+        s.batch = crate::plan::Batch::Rolling(inp.day2.batch.max(1));
+        s.if_failed = "The TaskManagers of earlier batches run the new configuration; the others keep the old one. Fix the cause and run the same command again.".into();
+        let registered = jf.flink.registered.clone().unwrap_or_default();
+        for (h, why) in tm_hosts {
+            let id = HostId::of(h);
+            let f = inp.facts.host(&id);
+            let old: Vec<String> = registered
+                .iter()
+                .filter(|r| super::rest::runs_on(&r.path, &h.name, &h.address))
+                .map(|r| r.id.clone())
+                .collect();
+            s.extend_host(
+                &id,
+                [
+                    role_stop(c, f, Role::TaskManager, &reason(&why)),
+                    start_action(c, f, Some(Role::TaskManager), &reason(&why)),
+                    Action::Check(Check::FlinkTaskManagerBack(super::rest::TaskManagerBack {
+                        jobmanager_host: jm.clone(),
+                        jobmanager: c.jobmanager().name.clone(),
+                        rest_port: c.rest_port,
+                        name: h.name.clone(),
+                        address: h.address.clone(),
+                        old,
+                        timeout_secs: c.verify_timeout.as_secs(),
+                    })),
+                ],
+            );
+        }
+        stages.push(s);
+    }
+    stages
+}
+
+/// Stops one daemon role on a host, by its pid file.
+fn role_stop(c: &Cluster, f: &HostFacts, role: Role, reason: &str) -> Action {
+    let p = paths(c, f);
+    let pid_dir = resolve(&super::probe::pid_dir(c), f.machine.home.as_deref());
+    Action::StopServices {
+        services: vec![role.to_string()],
+        scripts: vec![vec![
+            format!("{}/bin/{}", p.link, role.script()),
+            "stop".into(),
+        ]],
+        pid_files: vec![format!(
+            "{pid_dir}/flink-{}-{}.pid",
+            f.machine.user,
+            role.pid_name()
+        )],
+        cmdline_has: Some("java".into()),
+        terminate: false,
+        grace_secs: 30,
+        reason: reason.into(),
+    }
+}
+
+/// JVM options the Flink client needs on this host.
+fn jvm_args(c: &Cluster, f: &HostFacts) -> Option<String> {
+    let java16 = f.flink.java.as_ref().is_some_and(|j| j.major >= 16);
+    (c.version.needs_jdk_opens() && java16).then(|| super::render::JDK_OPENS.to_string())
+}
+
+/// `-m host:port` for the client when REST listens on a specific address.
+fn rest_target(c: &Cluster) -> Option<String> {
+    c.config
+        .get("rest.bind-address")
+        .filter(|a| a.as_str() != "0.0.0.0")
+        .map(|a| format!("{a}:{}", c.rest_port))
 }
 
 /// `start`: start what is installed and not running, then verify.

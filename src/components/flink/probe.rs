@@ -48,6 +48,10 @@ pub struct FlinkFacts {
     pub registered: Option<Vec<Registered>>,
     /// sha512 of the asked-about jars in the release's lib/, by file name.
     pub libs: BTreeMap<String, String>,
+    /// What flinkup recorded here at its last deploy (JobManager host only).
+    pub record: Option<super::record::Record>,
+    /// Jobs running on the cluster (id, name), when the JobManager runs here.
+    pub running_jobs: Option<Vec<(String, String)>>,
     /// sha512 of smoke job jars uploaded earlier, by path (JobManager host only).
     pub smoke_jars: BTreeMap<String, String>,
 }
@@ -125,6 +129,10 @@ done
     }
     if host.jobmanager {
         s.push_str(&format!(
+            "if [ -f {rec} ]; then echo \"record=$(base64 -w0 < {rec})\"; fi\n",
+            rec = qp(&super::record::file(cluster))
+        ));
+        s.push_str(&format!(
             "for j in {smoke}/*.jar; do [ -f \"$j\" ] && echo \"smoke_jar.$j=$(sha512sum \"$j\" | cut -d' ' -f1)\"; done\n",
             smoke = qp(&format!("{}/smoke", cluster.state_dir()))
         ));
@@ -134,12 +142,18 @@ done
             r#"if [ -n "$(cat {pid_dir}/flink-$U-standalonesession.pid 2>/dev/null)" ]; then
   T=$(curl -sf --max-time 3 http://127.0.0.1:{port}/taskmanagers 2>/dev/null || curl -sf --max-time 3 {url} 2>/dev/null)
   [ -n "$T" ] && echo "registered=$(printf %s "$T" | base64 -w0)"
+  J=$(curl -sf --max-time 3 http://127.0.0.1:{port}/jobs/overview 2>/dev/null || curl -sf --max-time 3 {jobs_url} 2>/dev/null)
+  [ -n "$J" ] && echo "jobs=$(printf %s "$J" | base64 -w0)"
 fi
 "#,
             pid_dir = qp(&pid_dir(cluster)),
             port = cluster.rest_port,
             url = crate::remote::q(&format!(
                 "http://{}:{}/taskmanagers",
+                host.name, cluster.rest_port
+            )),
+            jobs_url = crate::remote::q(&format!(
+                "http://{}:{}/jobs/overview",
                 host.name, cluster.rest_port
             )),
         ));
@@ -175,6 +189,32 @@ pub fn parse(out: &str) -> FlinkFacts {
             "release" => f.release_present = true,
             "artifact_sha512" if v.len() == 128 => f.artifact_sha512 = Some(v.to_string()),
             "link" => f.current_link = Some(v.to_string()),
+            "record" => {
+                f.record = b64(v).and_then(|t| serde_json::from_str(&t).ok());
+            }
+            "jobs" => {
+                f.running_jobs = b64(v)
+                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                    .map(|j| {
+                        j["jobs"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|x| {
+                                matches!(
+                                    x["state"].as_str(),
+                                    Some("RUNNING" | "RESTARTING" | "CREATED")
+                                )
+                            })
+                            .map(|x| {
+                                (
+                                    x["jid"].as_str().unwrap_or_default().to_string(),
+                                    x["name"].as_str().unwrap_or_default().to_string(),
+                                )
+                            })
+                            .collect()
+                    })
+            }
             "registered" => {
                 f.registered = b64(v)
                     .and_then(|t| serde_json::from_str::<TaskManagers>(&t).ok())

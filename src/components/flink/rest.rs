@@ -322,3 +322,59 @@ pub async fn diagnose(c: &ClusterCheck, fleet: &Fleet, rest: &Rest<'_>) -> Strin
     }
     out
 }
+
+/// After a TaskManager's restart: a TaskManager on its host registered again, one that is
+/// not among the ids it had before. Asked through the JobManager host's connection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskManagerBack {
+    pub jobmanager_host: HostId,
+    pub jobmanager: String,
+    pub rest_port: u16,
+    pub name: String,
+    pub address: String,
+    pub old: Vec<String>,
+    pub timeout_secs: u64,
+}
+
+impl std::fmt::Display for TaskManagerBack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a new TaskManager on {} registers within {}s",
+            self.name, self.timeout_secs
+        )
+    }
+}
+
+pub async fn taskmanager_back(
+    c: &TaskManagerBack,
+    fleet: &Fleet,
+    rep: &dyn Reporter,
+) -> Result<()> {
+    let jm = fleet.get(&c.jobmanager_host)?;
+    let rest = Rest::new(&c.jobmanager, c.rest_port, c.jobmanager_host.as_str(), jm);
+    let start = Instant::now();
+    loop {
+        if let Ok(all) = rest.taskmanagers().await {
+            if let Some(t) = all
+                .iter()
+                .find(|t| t.runs_on(&c.name, &c.address) && !c.old.contains(&t.id))
+            {
+                rep.event(&Event::Info {
+                    message: format!("{}: TaskManager {} registered", c.name, t.id),
+                });
+                return Ok(());
+            }
+        }
+        if start.elapsed() >= Duration::from_secs(c.timeout_secs) {
+            return Err(Error::remote(
+                &c.name,
+                format!(
+                    "the restarted TaskManager did not register within {}s; see its log under the release's log/",
+                    c.timeout_secs
+                ),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
