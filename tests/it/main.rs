@@ -2,6 +2,7 @@
 
 mod cli;
 mod conventions;
+mod day2;
 mod deploy;
 mod faults;
 mod fetch;

@@ -255,9 +255,10 @@ fn host_removed() {
     );
     facts.hosts.get_mut(&id("h1")).unwrap().flink.record = Some(record.clone());
     let h3 = record.hosts.iter().find(|h| h.name == "h3").unwrap();
-    facts
-        .removed
-        .push(flinkup::components::flink::record::host(h3, &before.hosts[0]));
+    facts.removed.push(flinkup::components::flink::record::host(
+        h3,
+        &before.hosts[0],
+    ));
     let c = cluster("1.9.3", 4, "");
     let p = deploy(&c, &facts);
     assert_eq!(stage_names(&p), ["install", "retire", "verify"]);

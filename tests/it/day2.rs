@@ -1,0 +1,229 @@
+//! Day-2 on a running cluster, on real test hosts: resize without restarts, restart only
+//! what changed, and running jobs protected by savepoints.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{flinkup, root};
+use crate::testbed::{flink_lock, Spec, Testbed};
+
+fn tm_ids_by_host(tb: &Testbed) -> Vec<(String, String)> {
+    let v = tb
+        .get(&format!("http://{}:8082/taskmanagers", tb.ip(0)))
+        .expect("GET /taskmanagers");
+    let mut out: Vec<(String, String)> = v["taskmanagers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let path = t["path"].as_str().unwrap_or_default();
+            let host = tb
+                .hosts
+                .iter()
+                .find(|h| path.contains(&format!("@{}:", h.ip)))
+                .map(|h| h.ip.clone())
+                .unwrap_or_default();
+            (host, t["id"].as_str().unwrap().to_string())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The JobManager's pid on host 1 (its java process that is not a TaskManager).
+fn jm_pid(tb: &Testbed) -> u32 {
+    tb.hosts[0]
+        .java_pids()
+        .into_iter()
+        .find(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains("StandaloneSessionClusterEntrypoint"))
+                .unwrap_or(false)
+        })
+        .expect("the JobManager runs")
+}
+
+/// An inventory of cluster `day2`, each variant in its own directory under the same file name
+/// (the rendered files name the inventory file).
+fn inventory(tb: &Testbed, tms: &[usize], slots: u32, jm_heap: &str) -> std::path::PathBuf {
+    let base =
+        std::fs::read_to_string(tb.guide_inventory("day2", slots, "cluster-script")).unwrap();
+    let list: Vec<&str> = tms.iter().map(|i| tb.ip(*i)).collect();
+    let text = base
+        .replace(
+            &format!("taskmanagers: [{}, {}]", tb.ip(1), tb.ip(0)),
+            &format!("taskmanagers: [{}]", list.join(", ")),
+        )
+        .replace(
+            "jobmanager.heap.size: 512m",
+            &format!("jobmanager.heap.size: {jm_heap}"),
+        );
+    let tag: Vec<String> = tms.iter().map(|i| i.to_string()).collect();
+    let dir = tb
+        .dir
+        .join(format!("inv-{}-{slots}-{jm_heap}", tag.join("")));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("day2.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn overview(tb: &Testbed) -> (u64, u64) {
+    let v = tb
+        .get(&format!("http://{}:8082/overview", tb.ip(0)))
+        .expect("GET /overview");
+    (
+        v["taskmanagers"].as_u64().unwrap(),
+        v["slots-total"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn resize_restart_what_changed_and_protect_jobs() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec {
+        hosts: 3,
+        ..Spec::default()
+    });
+    let two = inventory(&tb, &[1, 0], 2, "512m");
+    flinkup(tb.cmd("deploy", &two, &["--yes", "--quiet"])).expect_code(0);
+    let jm = jm_pid(&tb);
+    let before = tm_ids_by_host(&tb);
+    assert_eq!(before.len(), 2);
+
+    // 2 -> 3: only the new host's TaskManager starts.
+    let three = inventory(&tb, &[1, 0, 2], 2, "512m");
+    let run = flinkup(tb.cmd("deploy", &three, &["--yes", "--quiet"])).expect_code(0);
+    let out = run.stdout();
+    assert!(
+        out.contains(&format!("+ start    taskmanager on {}", tb.ip(2))) && !out.contains("~ stop"),
+        "{out}"
+    );
+    assert_eq!(jm_pid(&tb), jm, "the JobManager kept running");
+    let now = tm_ids_by_host(&tb);
+    for t in &before {
+        assert!(now.contains(t), "{t:?} kept its id: {now:?}");
+    }
+    assert_eq!(now.len(), 3);
+    let workers =
+        std::fs::read_to_string(tb.hosts[0].opt().join("flink-1.9.3/conf/slaves")).unwrap();
+    assert!(
+        workers.contains(tb.ip(2)),
+        "the slaves file lists the new host: {workers}"
+    );
+    let status = flinkup(tb.cmd("status", &three, &[]))
+        .expect_code(0)
+        .stdout();
+    assert!(status.contains("3 TaskManagers"), "{status}");
+
+    // 3 -> 2: the removed host's TaskManager stops and its release goes; nothing else.
+    let run = flinkup(tb.cmd("deploy", &two, &["--yes", "--quiet"])).expect_code(0);
+    let out = run.stdout();
+    assert!(
+        out.contains("retire") && out.contains("not counting 1 stale registration"),
+        "{out}"
+    );
+    assert!(
+        tb.hosts[2].java_pids().is_empty(),
+        "no Flink JVM on the removed host"
+    );
+    assert!(!tb.hosts[2].opt().join("flink-1.9.3").exists());
+    assert_eq!(jm_pid(&tb), jm, "the JobManager kept running");
+    let now = tm_ids_by_host(&tb);
+    for t in &before {
+        assert!(now.contains(t), "{t:?} kept its id: {now:?}");
+    }
+    // Removing every TaskManager host of the record is refused without --force.
+    let only_new = inventory(&tb, &[2], 2, "512m");
+    let run = flinkup(tb.cmd("deploy", &only_new, &["--yes", "--quiet"])).expect_code(1);
+    assert!(
+        run.stderr().contains("every recorded TaskManager host"),
+        "{}",
+        run.stderr()
+    );
+
+    // Slots changed: a TaskManager key. The JobManager keeps running; TaskManagers restart
+    // one host at a time, each verified before the next.
+    let slots = inventory(&tb, &[1, 0], 3, "512m");
+    let run = flinkup(tb.cmd("deploy", &slots, &["--yes", "--quiet"])).expect_code(0);
+    let out = run.stdout();
+    assert!(
+        out.contains("restart taskmanagers (Flink) · 2 hosts, 1 at a time"),
+        "{out}"
+    );
+    assert_eq!(jm_pid(&tb), jm, "the JobManager kept running");
+    assert_eq!(overview(&tb), (2, 6));
+    let err = run.stderr();
+    let first = err
+        .find(&format!("{}: stop", tb.ip(1)))
+        .expect("host 2 stopped");
+    let back = err.find("TaskManager ").expect("a TaskManager came back");
+    let second = err
+        .find(&format!("{}: stop", tb.ip(0)))
+        .expect("host 1 stopped");
+    assert!(first < back && back < second, "one host at a time:\n{err}");
+
+    // A running job and a JobManager key: refused without --savepoint or --force.
+    let jar = root().join("target/flink-jobs/pressure.jar");
+    std::fs::copy(&jar, tb.hosts[0].root.join("tmp/pressure.jar")).unwrap();
+    let out = tb.hosts[0].exec(&format!(
+        "export USER=root HOME=/root JVM_ARGS='{}'; /opt/flink/bin/flink run -d /tmp/pressure.jar fast 2>&1",
+        flinkup::components::flink::render::JDK_OPENS
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let start = Instant::now();
+    while tb
+        .get(&format!("http://{}:8082/jobs/overview", tb.ip(0)))
+        .and_then(|v| {
+            v["jobs"]
+                .as_array()
+                .map(|a| a.iter().any(|j| j["state"] == "RUNNING"))
+        })
+        != Some(true)
+    {
+        assert!(start.elapsed() < Duration::from_secs(60), "the job runs");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let heap = inventory(&tb, &[1, 0], 3, "600m");
+    let run = flinkup(tb.cmd("deploy", &heap, &["--yes", "--quiet"])).expect_code(1);
+    assert!(
+        run.stderr().contains("running job") && run.stderr().contains("--savepoint"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(jm_pid(&tb), jm, "nothing was restarted");
+    let run = flinkup(tb.cmd(
+        "deploy",
+        &heap,
+        &["--yes", "--quiet", "--savepoint", "file:///tmp/savepoints"],
+    ))
+    .expect_code(0);
+    let err = run.stderr();
+    let line = err
+        .lines()
+        .find(|l| l.contains("stopped with a savepoint at"))
+        .unwrap_or_else(|| panic!("the savepoint path is printed:\n{err}"));
+    assert!(line.contains("resume it with:"), "{line}");
+    let path = line
+        .split("savepoint at ")
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .unwrap()
+        .trim_start_matches("file:");
+    assert!(
+        tb.hosts[0]
+            .exec(&format!("test -e {path}/_metadata"))
+            .status
+            .success(),
+        "the savepoint exists: {path}"
+    );
+    assert_ne!(
+        jm_pid(&tb),
+        jm,
+        "the JobManager restarted with its new heap"
+    );
+    assert_eq!(overview(&tb), (2, 6));
+}
