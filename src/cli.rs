@@ -42,6 +42,7 @@ impl Cli {
             Command::Stop(a) if a.output.json => Some("stop"),
             Command::Destroy(a) if a.output.json => Some("destroy"),
             Command::Unlock(a) if a.output.json => Some("unlock"),
+            Command::Rollback(a) if a.output.json => Some("rollback"),
             Command::Smoke { output, .. } if output.json => Some("smoke"),
             _ => None,
         }
@@ -244,6 +245,9 @@ pub enum Command {
     Stop(LifecycleArgs),
     /// Remove the deploy lock left on the JobManager host by a run that was killed.
     Unlock(LifecycleArgs),
+    /// Go back to the Flink release installed before the current one: stop, switch the link
+    /// back, start, verify. Shows the plan and asks first.
+    Rollback(LifecycleArgs),
     /// Stop the cluster and remove what flinkup installed (releases, link, state, its
     /// ~/.ssh/config block); nothing else. Shows the plan and asks first.
     Destroy(LifecycleArgs),

@@ -53,6 +53,9 @@ pub enum Error {
         /// What this means for the cluster and what to do next.
         after: String,
     },
+    /// A change failed and the previous state was put back (and verified).
+    #[error("{cause}\nRolled back: {restored}")]
+    RolledBack { cause: Box<Error>, restored: String },
     /// The plan's preflight found what cannot work; nothing was changed.
     #[error("{}", render_refusals(.0))]
     Refused(Vec<crate::plan::Finding>),
@@ -108,6 +111,7 @@ impl Error {
             | Error::Remote { .. }
             | Error::Failed(_)
             | Error::Hosts { .. }
+            | Error::RolledBack { .. }
             | Error::Refused(_) => exit::FAILED,
         }
     }

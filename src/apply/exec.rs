@@ -120,6 +120,7 @@ pub async fn execute(
             top_dir,
             staging,
             verify_sha512,
+            archive_sha512,
         } => {
             let script = format!(
                 r#"A={a}; R={r}; S={s}
@@ -132,13 +133,18 @@ if ! tar xzf "$A" -C "$T" 2>"$T.err"; then
 fi
 rm -f "$T.err"
 [ -d "$T"/{dir} ] || {{ echo "$A has no "{dir}"/ directory at its top" >&2; exit 1; }}
-if [ -e "$R" ]; then mv "$R" "$R.incomplete.$(date +%s)" || exit 1; fi
+[ -z {mark} ] || echo {mark} > "$T"/{dir}/.flinkup-sha512
+if [ -e "$R" ]; then mv "$R" "$R.replaced.$(date +%s)" && rm -rf "$R.replaced".* || exit 1; fi
 mv "$T"/{dir} "$R"
 "#,
                 a = qp(archive),
                 r = qp(dest),
                 s = qp(staging),
                 sha = q(verify_sha512.as_deref().unwrap_or("")),
+                mark = q(archive_sha512
+                    .as_deref()
+                    .or(verify_sha512.as_deref())
+                    .unwrap_or("")),
                 dir = q(top_dir),
             );
             r.must(host, "unpack", &script).await.map(|_| None)

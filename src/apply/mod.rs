@@ -29,13 +29,41 @@ impl Runner<'_> {
         self.cancel.load(Ordering::SeqCst)
     }
 
-    /// Runs every stage of the plan in order.
+    /// Runs every stage of the plan in order. When a stage the plan's rollback covers fails,
+    /// the rollback's stages put the previous state back before the error is returned.
     pub async fn run(&self, plan: &Plan) -> Result<()> {
-        for stage in &plan.stages {
+        for (i, stage) in plan.stages.iter().enumerate() {
             if self.cancelled() {
                 return Err(Error::Interrupted);
             }
-            self.stage(stage).await?;
+            let Err(cause) = self.stage(stage).await else {
+                continue;
+            };
+            let Some(rb) = plan
+                .rollback
+                .as_ref()
+                .filter(|r| (r.from_stage..r.until_stage).contains(&i))
+            else {
+                return Err(cause);
+            };
+            if matches!(cause, Error::Interrupted) {
+                return Err(cause);
+            }
+            self.rep.event(&Event::Warning {
+                message: format!("{cause}\nrolling back to {}", rb.restores),
+            });
+            for s in &rb.stages {
+                if let Err(e) = self.stage(s).await {
+                    return Err(Error::Failed(format!(
+                        "{cause}\nThe rollback to {} failed too: {e}",
+                        rb.restores
+                    )));
+                }
+            }
+            return Err(Error::RolledBack {
+                cause: Box::new(cause),
+                restored: format!("{} runs again and is verified", rb.restores),
+            });
         }
         Ok(())
     }
@@ -169,6 +197,7 @@ mod tests {
             hosts: Vec::new(),
             preflight: Vec::new(),
             stages,
+            rollback: None,
             sizing: Vec::new(),
             warnings: Vec::new(),
         }

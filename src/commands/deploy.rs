@@ -116,7 +116,10 @@ pub async fn deploy(
             return Err(Error::Refused(refusals));
         }
         // Fetch only when some host lacks the release: a no-op re-run never touches the network.
-        if facts.hosts.values().any(|f| !f.flink.release_present) {
+        let uploads_tarball = first.actions().any(
+            |a| matches!(a, crate::plan::Action::Upload { file, .. } if *file == c.artifact.file_name),
+        );
+        if uploads_tarball || facts.hosts.values().any(|f| !f.flink.release_present) {
             let got = artifact::fetch(&c.artifact, &opts, rep.as_ref()).await?;
             art.local = Some(got.path.display().to_string());
             art.sha512 = Some(got.sha512.clone());

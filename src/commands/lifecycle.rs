@@ -18,6 +18,7 @@ pub enum Verb {
     Start,
     Stop,
     Destroy,
+    Rollback,
 }
 
 impl Verb {
@@ -26,6 +27,7 @@ impl Verb {
             Verb::Start => "start",
             Verb::Stop => "stop",
             Verb::Destroy => "destroy",
+            Verb::Rollback => "rollback",
         }
     }
 }
@@ -67,6 +69,7 @@ fn build_all(verb: Verb, loaded: &Loaded, facts: &Facts) -> Plan {
             }
             p
         }
+        Verb::Rollback => flink::plan::rollback(&inp),
         Verb::Destroy => {
             let mut p = flink::plan::destroy(&inp);
             if let Some(fx) = &fx {
@@ -102,7 +105,7 @@ pub async fn run(
             command: verb.name(),
             yes: run.yes,
             json: output.json,
-            ask: verb == Verb::Destroy,
+            ask: matches!(verb, Verb::Destroy | Verb::Rollback),
         };
         execute(&plan, how, fleet, rep.clone(), cancel).await?;
         {
@@ -116,6 +119,7 @@ pub async fn run(
                         "nothing was running; no Flink daemon is running on any host",
                     Verb::Stop => "stopped; no Flink daemon is running on any host",
                     Verb::Destroy => "destroyed: what flinkup installed is gone from every host",
+                    Verb::Rollback => "rolled back and verified",
                 }
             ));
         }
@@ -215,6 +219,7 @@ pub async fn unlock(
             }],
             preflight: Vec::new(),
             stages: Vec::new(),
+            rollback: None,
             sizing: Vec::new(),
             warnings: Vec::new(),
         };

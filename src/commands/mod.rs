@@ -107,6 +107,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Start(a) => lifecycle(lifecycle::Verb::Start, a),
         Command::Stop(a) => lifecycle(lifecycle::Verb::Stop, a),
         Command::Destroy(a) => lifecycle(lifecycle::Verb::Destroy, a),
+        Command::Rollback(a) => lifecycle(lifecycle::Verb::Rollback, a),
         Command::Unlock(a) => {
             let loaded = load(&a.inv.inventory, false)?;
             runtime()?.block_on(lifecycle::unlock(&loaded, &a.run, &a.remote, &a.output))
@@ -246,10 +247,21 @@ fn warnings(loaded: &Loaded) -> Vec<String> {
 /// What is known of the tarball without downloading: pinned or cached sha512, local size.
 fn artifact_state(c: &Cluster, fetch: &FetchArgs) -> ArtifactState {
     let cache = FetchOptions::new(fetch.cache_dir.clone()).cache_dir;
+    // A local file's own .sha512 says which file it is; a cache entry found by file name
+    // may be another file of the same name.
+    let sidecar = c
+        .artifact
+        .path
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(format!("{}.sha512", p.display())).ok())
+        .and_then(|t| artifact::parse_sidecar(&t).ok())
+        .filter(|(algo, _)| *algo == inventory::HashAlgo::Sha512)
+        .map(|(_, hex)| hex);
     let sha512 = c
         .artifact
         .checksum
         .pinned_sha512()
+        .or(sidecar)
         .or_else(|| artifact::cached_sha512(&c.artifact, &cache));
     let size = c
         .artifact

@@ -50,9 +50,10 @@ impl Version {
         }
     }
 
-    /// Before 1.10 Flink's NetUtils reaches into JDK internals that Java 16+ closes.
+    /// Flink's NetUtils reaches into JDK internals that Java 16+ closes: seen failing with
+    /// IllegalAccessError on 1.9.3 and 1.10.3, so every supported version gets the opens.
     pub fn needs_jdk_opens(&self) -> bool {
-        (self.major, self.minor) < (1, 10)
+        (self.major, self.minor) < (1, 12)
     }
 }
 
@@ -226,6 +227,8 @@ pub struct Cluster {
     /// Where releases are unpacked; may start with `~/` (the remote user's home).
     pub install_dir: String,
     pub start: StartMode,
+    /// Releases kept on each host after an upgrade (the running one included).
+    pub keep_releases: usize,
     /// Hosts without repetition: the JobManager first, then TaskManagers in inventory order.
     pub hosts: Vec<Host>,
     /// Indexes into `hosts` of the TaskManagers, in inventory order (the slaves file's order).

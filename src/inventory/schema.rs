@@ -63,6 +63,7 @@ pub struct RawFlink {
     pub install_dir: Option<String>,
     pub java_home: Option<String>,
     pub start: Option<StartMode>,
+    pub keep_releases: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

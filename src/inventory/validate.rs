@@ -134,6 +134,18 @@ fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
     );
     let verify_timeout = timeout(c, raw.verify.timeout.as_ref());
     let smoke = smoke(c, raw.verify.smoke.as_ref());
+    let keep_releases = match raw.flink.keep_releases {
+        None => Some(2),
+        Some(n) if (1..=100).contains(&n) => Some(n as usize),
+        Some(n) => {
+            c.error(
+                &["flink", "keep_releases"],
+                format!("keep_releases {n} is out of range"),
+                "keep 1 to 100 releases per host; 2 (the default) leaves one to roll back to",
+            );
+            None
+        }
+    };
     let templates_dir = raw.templates_dir.as_ref().and_then(|d| {
         if std::path::Path::new(d)
             .components()
@@ -198,6 +210,7 @@ fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
         artifact,
         install_dir: install_dir.trim_end_matches('/').to_string(),
         start: raw.flink.start.unwrap_or(StartMode::ClusterScript),
+        keep_releases: keep_releases?,
         hosts,
         tm_order,
         rpc_port: ports.rpc,
@@ -1148,6 +1161,9 @@ fn config(
             .and_then(|v| parse_memory(v).ok())
             .unwrap_or(1024 * MIB)
     };
+    if let Some(v) = version {
+        ok &= memory_model(c, &out, v);
+    }
     let settings = Settings {
         rpc,
         rest,
@@ -1159,6 +1175,64 @@ fn config(
         tm_heap: mem("taskmanager.heap.size"),
     };
     (out, ok.then_some(settings))
+}
+
+/// What each version expects of the guide's memory keys: from 1.10 the TaskManager's memory
+/// is `taskmanager.memory.*` (`taskmanager.heap.size` is deprecated there and means total
+/// Flink memory), from 1.11 the JobManager's is `jobmanager.memory.*`. Deprecated keys are
+/// warnings with their replacement; a TaskManager memory 1.10+ rejects at start is an error
+/// with the numbers.
+fn memory_model(c: &mut Checker, conf: &BTreeMap<String, String>, v: Version) -> bool {
+    let at_least = |minor: u32| (v.major, v.minor) >= (1, minor);
+    for (old, new, since) in [
+        ("taskmanager.heap.size", "taskmanager.memory.flink.size", 10),
+        ("jobmanager.heap.size", "jobmanager.memory.heap.size", 11),
+    ] {
+        if at_least(since) && conf.contains_key(old) {
+            c.warn(
+                &["config", old],
+                format!("`{old}` is deprecated in Flink {v}: flinkup writes it as `{new}`"),
+                Some(format!("write `{new}` instead")),
+            );
+        }
+    }
+    if !at_least(10) {
+        return true;
+    }
+    let key = if conf.contains_key("taskmanager.memory.flink.size") {
+        "taskmanager.memory.flink.size"
+    } else {
+        "taskmanager.heap.size"
+    };
+    let Some(size) = conf.get(key).and_then(|t| parse_memory(t).ok()) else {
+        return true;
+    };
+    let fraction: f64 = conf
+        .get("taskmanager.memory.managed.fraction")
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(0.4);
+    let framework = 256 * MIB; // framework heap 128m + framework off-heap 128m
+    let network = ((size as f64 * 0.1) as u64).clamp(64 * MIB, 1024 * MIB);
+    let managed = (size as f64 * fraction) as u64;
+    let taken = framework + network + managed;
+    if taken >= size {
+        let mb = |b: u64| format!("{:.1}m", b as f64 / MIB as f64);
+        let need = ((framework + network) as f64 / (1.0 - fraction)).ceil() as u64 + 64 * MIB;
+        c.error(
+            &["config", key],
+            format!(
+                "{key} {} is too small for Flink {v}'s memory model: framework heap 128m + framework off-heap 128m + network {} + managed {} ({fraction} × {}) = {} leave no task heap, and the TaskManager refuses to start",
+                mb(size),
+                mb(network),
+                mb(managed),
+                mb(size),
+                mb(taken)
+            ),
+            format!("give it at least {}, e.g. {key}: 1024m", units::format_memory(need.div_ceil(MIB) * MIB)),
+        );
+        return false;
+    }
+    true
 }
 
 fn as_int(v: &Scalar) -> Option<i64> {

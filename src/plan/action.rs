@@ -35,6 +35,9 @@ pub enum Action {
         top_dir: String,
         staging: String,
         verify_sha512: Option<String>,
+        /// The archive's sha512, recorded in the release (`.flinkup-sha512`), so a release
+        /// of the same name from another archive is told apart.
+        archive_sha512: Option<String>,
     },
     /// Replace a file atomically (temporary file, then rename).
     WriteFile {

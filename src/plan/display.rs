@@ -368,6 +368,25 @@ pub fn text(plan: &Plan) -> String {
             }
         }
     }
+    if let Some(rb) = &plan.rollback {
+        let _ = writeln!(
+            out,
+            "\nIf stages {}–{} fail: back to {}",
+            rb.from_stage + 1,
+            rb.until_stage,
+            rb.restores
+        );
+        for st in &rb.stages {
+            let _ = writeln!(out, "  {}", st.name);
+            for h in st.targets() {
+                for step in st.steps.iter().filter(|s| s.host == h) {
+                    let mut line = String::new();
+                    action_line(&mut line, &h, &step.action, &mut shown);
+                    out.push_str(&line);
+                }
+            }
+        }
+    }
     if !plan.sizing.is_empty() {
         let _ = writeln!(out, "\nSizing");
         for s in &plan.sizing {

@@ -218,8 +218,21 @@ pub struct Plan {
     pub hosts: Vec<HostView>,
     pub preflight: Vec<Finding>,
     pub stages: Vec<Stage>,
+    /// What puts the previous state back when a stage from `from_stage` on fails (an upgrade
+    /// whose new release does not come up).
+    pub rollback: Option<Rollback>,
     pub sizing: Vec<String>,
     pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Rollback {
+    /// The stages whose failure triggers it: `from_stage..until_stage`.
+    pub from_stage: usize,
+    pub until_stage: usize,
+    /// What runs again once it is done, in words ("Flink 1.9.3").
+    pub restores: String,
+    pub stages: Vec<Stage>,
 }
 
 impl Plan {

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::{flinkup, root};
-use crate::testbed::{flink_lock, Spec, Testbed};
+use crate::testbed::{flink_dist, flink_lock, Spec, Testbed};
 
 fn tm_ids_by_host(tb: &Testbed) -> Vec<(String, String)> {
     let v = tb
@@ -226,4 +226,96 @@ fn resize_restart_what_changed_and_protect_jobs() {
         "the JobManager restarted with its new heap"
     );
     assert_eq!(overview(&tb), (2, 6));
+}
+
+fn flink_version(tb: &Testbed) -> String {
+    tb.get(&format!("http://{}:8082/config", tb.ip(0)))
+        .and_then(|v| v["flink-version"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+#[test]
+fn upgrade_with_automatic_rollback_and_rollback_on_purpose() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec::default());
+    let inv = |version: &str, tgz: &std::path::Path, tag: &str| {
+        let text = format!(
+            "cluster: upgrade\nflink:\n  version: {version}\n  install_dir: /opt\n  artifact:\n    path: {}\nssh:\n  user: root\njobmanager: {h1}\ntaskmanagers: [{h2}, {h1}]\nconfig:\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 768m\n  taskmanager.numberOfTaskSlots: 2\n  rest.port: 8082\nverify:\n  timeout: 40s\n  smoke: false\n",
+            tgz.display(),
+            h1 = tb.ip(0),
+            h2 = tb.ip(1),
+        );
+        let dir = tb.dir.join(tag);
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("upgrade.yaml");
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let old = inv("1.9.3", &flink_dist("flink-1.9.3-bin-scala_2.11.tgz"), "a");
+    flinkup(tb.cmd("deploy", &old, &["--yes", "--quiet"])).expect_code(0);
+    assert_eq!(flink_version(&tb), "1.9.3");
+
+    // A new release that cannot start: rolled back automatically, 1.9.3 verified again.
+    let damaged = inv(
+        "1.10.3",
+        &flink_dist("damaged/flink-1.10.3-bin-scala_2.11.tgz"),
+        "b",
+    );
+    let run = flinkup(tb.cmd("deploy", &damaged, &["--yes", "--quiet"])).expect_code(1);
+    let err = run.stderr();
+    assert!(
+        err.contains("Rolled back: Flink 1.9.3 runs again and is verified"),
+        "{err}"
+    );
+    assert!(err.contains("did not come up"), "the cause: {err}");
+    assert!(
+        run.stdout().contains("If stages"),
+        "the plan shows the way back"
+    );
+    assert_eq!(flink_version(&tb), "1.9.3");
+
+    // The real 1.10.3: unpacked beside 1.9.3 (the damaged one replaced), verified.
+    let new = inv(
+        "1.10.3",
+        &flink_dist("flink-1.10.3-bin-scala_2.11.tgz"),
+        "c",
+    );
+    let run = flinkup(tb.cmd("deploy", &new, &["--yes", "--quiet"])).expect_code(0);
+    assert!(
+        run.stdout().contains("unpacked from another archive"),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stdout().contains("taskmanager.memory.flink.size: 768m"),
+        "1.10's memory key: {}",
+        run.stdout()
+    );
+    assert_eq!(flink_version(&tb), "1.10.3");
+    for h in &tb.hosts {
+        assert!(
+            h.opt().join("flink-1.9.3/bin/start-cluster.sh").exists(),
+            "1.9.3 kept"
+        );
+    }
+
+    // Rollback on purpose: a plan, then 1.9.3 verified.
+    let plan = flinkup(tb.cmd("rollback", &new, &["--dry-run"]))
+        .expect_code(0)
+        .stdout();
+    assert!(plan.contains("/opt/flink -> /opt/flink-1.9.3"), "{plan}");
+    assert_eq!(flink_version(&tb), "1.10.3", "a dry run changes nothing");
+    let run = flinkup(tb.cmd("rollback", &new, &["--yes", "--quiet"])).expect_code(0);
+    assert!(
+        run.stdout().contains("rolled back and verified"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(flink_version(&tb), "1.9.3");
+
+    // Destroy removes every release flinkup installed.
+    flinkup(tb.cmd("destroy", &new, &["--yes"])).expect_code(0);
+    for h in &tb.hosts {
+        assert!(!h.opt().join("flink-1.9.3").exists() && !h.opt().join("flink-1.10.3").exists());
+    }
 }

@@ -22,6 +22,19 @@ pub fn flink_tarball() -> PathBuf {
     p
 }
 
+/// A built test distribution by version ("1.10.3"), or the damaged 1.10.3 (`damaged/`).
+pub fn flink_dist(rel: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target/flink-dist")
+        .join(rel);
+    assert!(
+        p.is_file(),
+        "{} is missing: run tests/fixtures/flink-tarball.sh (as .ci/run does)",
+        p.display()
+    );
+    p
+}
+
 /// Flink-starting tests run one at a time: the machine has two cores.
 static FLINK: Mutex<()> = Mutex::new(());
 

@@ -22,7 +22,7 @@ pub struct SmokeCheck {
     /// The job jar on the JobManager host.
     pub jar: String,
     pub args: Vec<String>,
-    /// JVM options the client needs (the JDK opens for Flink < 1.10 on Java 16+).
+    /// JVM options the client needs (the JDK opens on Java 16+).
     pub jvm_args: Option<String>,
     /// `-m host:port` when the REST API listens on another address than the JobManager's
     /// name (`rest.bind-address`).

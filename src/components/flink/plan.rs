@@ -293,6 +293,7 @@ fn skeleton(inp: &Inputs, command: &str) -> Plan {
         hosts,
         preflight: Vec::new(),
         stages: Vec::new(),
+        rollback: None,
         sizing: Vec::new(),
         warnings: inp.warnings.clone(),
     }
@@ -632,7 +633,7 @@ fn host_notes(c: &Cluster, h: &Host, f: &HostFacts, extras: &HostExtras) -> Vec<
     }
     if !f.gathered && c.version.needs_jdk_opens() && !c.config.contains_key("env.java.opts") {
         notes.push(
-            "Java version unknown offline: if this host runs Java 16 or later, deploy adds the --add-opens options Flink 1.9 needs to env.java.opts".into(),
+            "Java version unknown offline: if this host runs Java 16 or later, deploy adds the --add-opens options Flink needs there to env.java.opts".into(),
         );
     }
     let _ = h;
@@ -660,7 +661,18 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
         let p = paths(c, f);
         let extras = HostExtras::for_host(c, h, fl.java.as_ref().map(|j| j.major));
         let files = renderer.render(c, &extras)?;
-        if !fl.release_present {
+        // A release of the same name from another archive (a re-packed or damaged tarball)
+        // is installed again.
+        let other_archive = fl.release_present
+            && matches!((&fl.release_sha512, &inp.artifact.sha512), (Some(a), Some(b)) if a != b);
+        if other_archive {
+            plan.hosts[i].notes.push(format!(
+                "{} was unpacked from another archive than {}: installed again",
+                p.release, c.artifact.file_name
+            ));
+        }
+        let fl_present = fl.release_present && !other_archive;
+        if !fl_present {
             let archive = format!("{}/{}", p.state, c.artifact.file_name);
             let have = fl.artifact_sha512.is_some() && fl.artifact_sha512 == inp.artifact.sha512;
             if have {
@@ -686,6 +698,7 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
                     dest: p.release.clone(),
                     top_dir: format!("flink-{}", c.version),
                     staging: p.state.clone(),
+                    archive_sha512: inp.artifact.sha512.clone(),
                     verify_sha512: if have {
                         inp.artifact.sha512.clone()
                     } else {
@@ -725,7 +738,7 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
             );
             new_jars.push(jar.name.clone());
         }
-        if fl.release_present && !new_jars.is_empty() && !fl.running.is_empty() {
+        if fl_present && !new_jars.is_empty() && !fl.running.is_empty() {
             let why = format!("connector jars changed in lib/ ({})", new_jars.join(", "));
             let e = effects.entry(id.clone()).or_default();
             e.0.push(why.clone());
@@ -737,16 +750,16 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
         }
         for file in &files {
             let path = format!("{}/conf/{}", p.release, file.name);
-            let old = fl.conf.get(&file.name);
+            let old = fl.conf.get(&file.name).filter(|_| fl_present);
             if old.map(String::as_str) == Some(file.content.as_str()) {
                 continue;
             }
-            let change = if old.is_some() && fl.release_present {
+            let change = if old.is_some() {
                 Change::Update
             } else {
                 Change::Create
             };
-            if fl.release_present && file.name == "flink-conf.yaml" {
+            if fl_present && file.name == "flink-conf.yaml" {
                 let (jm, tm) = conf_effects(old.map_or("", String::as_str), &file.content);
                 let e = effects.entry(id.clone()).or_default();
                 e.0.extend(jm);
@@ -761,6 +774,10 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
                     content: file.content.clone(),
                 },
             );
+        }
+        if other_archive && fl.current_link.as_deref() == Some(p.release.as_str()) {
+            // The running release is replaced in place: a restart like an upgrade.
+            upgrade = true;
         }
         if fl.current_link.as_deref() != Some(p.release.as_str()) {
             if fl.current_link.is_some() {
@@ -801,7 +818,9 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
     plan.stages.extend(retiring);
     let mut starting;
     if upgrade && any_running {
-        // A new release: everything stops, the link switches, everything starts.
+        // A new release: everything stops, the link switches, everything starts. If the new
+        // release does not come up, the previous one is put back, started and verified.
+        let from_stage = plan.stages.len();
         plan.stages.extend(stop_stage(
             inp,
             "the release changed; Flink runs the new one only after a restart",
@@ -809,6 +828,8 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
         let starts = start_stages(inp, true);
         starting = true;
         plan.stages.extend(starts);
+        plan.rollback = switch_back(inp, from_stage, plan.stages.len());
+        plan.stages.extend(prune_stage(inp));
     } else {
         let restarts = restart_stages(inp, &effects, &mut plan);
         starting = !restarts.is_empty();
@@ -970,6 +991,218 @@ fn retire(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
         }
     }
     (!stage.steps.is_empty()).then_some(stage)
+}
+
+/// The release a host's link points at now, and its version ("flink-1.9.3" → "1.9.3").
+fn version_of(release: &str) -> String {
+    release
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.strip_prefix("flink-"))
+        .unwrap_or(release)
+        .to_string()
+}
+
+/// Stages that stop what runs, point every link back at the release it had, start and
+/// verify: the way back from a failed upgrade (and `rollback`).
+fn back_to(inp: &Inputs, targets: &BTreeMap<HostId, String>, reason: &str) -> Vec<Stage> {
+    let c = inp.cluster;
+    let mut stages = Vec::new();
+    let mut stop = Stage::new("stop", Some(NAME));
+    let mut switch = Stage::new("switch back", Some(NAME));
+    for h in &c.hosts {
+        let id = HostId::of(h);
+        let f = inp.facts.host(&id);
+        let Some(target) = targets.get(&id) else {
+            continue;
+        };
+        let p = paths(c, f);
+        // Stop by the pid files, whichever release the daemons run from.
+        let roles: Vec<Role> = roles(h);
+        if !roles.is_empty() {
+            let pid_dir = resolve(&super::probe::pid_dir(c), f.machine.home.as_deref());
+            stop.push(
+                &id,
+                Action::StopServices {
+                    services: roles.iter().map(|r| r.to_string()).collect(),
+                    scripts: roles
+                        .iter()
+                        .rev()
+                        .map(|r| vec![format!("{}/bin/{}", p.link, r.script()), "stop-all".into()])
+                        .collect(),
+                    pid_files: roles
+                        .iter()
+                        .map(|r| format!("{pid_dir}/flink-{}-{}.pid", f.machine.user, r.pid_name()))
+                        .collect(),
+                    cmdline_has: Some("java".into()),
+                    terminate: true,
+                    grace_secs: 30,
+                    reason: reason.into(),
+                },
+            );
+        }
+        switch.push(
+            &id,
+            Action::Link {
+                link: p.link.clone(),
+                target: target.clone(),
+                previous: Some(p.release.clone()),
+            },
+        );
+    }
+    stages.push(stop);
+    stages.push(switch);
+    // Started as from nothing: every daemon, with the verification that follows.
+    let empty = Facts {
+        hosts: inp
+            .facts
+            .hosts
+            .iter()
+            .map(|(k, v)| {
+                let mut v = v.clone();
+                v.flink.running.clear();
+                (k.clone(), v)
+            })
+            .collect(),
+        ..inp.facts.clone()
+    };
+    let fresh = Inputs {
+        cluster: c,
+        facts: &empty,
+        mode: inp.mode,
+        artifact: ArtifactState::default(),
+        warnings: Vec::new(),
+        jars: Vec::new(),
+        smoke: None,
+        day2: inp.day2.clone(),
+        record: None,
+    };
+    stages.extend(start_stages(&fresh, false));
+    stages
+}
+
+/// After an upgrade: if the new release fails from `from_stage` on, the previous one comes
+/// back.
+fn switch_back(
+    inp: &Inputs,
+    from_stage: usize,
+    until_stage: usize,
+) -> Option<crate::plan::Rollback> {
+    let c = inp.cluster;
+    let targets: BTreeMap<HostId, String> = c
+        .hosts
+        .iter()
+        .filter_map(|h| {
+            let id = HostId::of(h);
+            let cur = inp.facts.host(&id).flink.current_link.clone()?;
+            Some((id, cur))
+        })
+        .collect();
+    let any = targets.values().next()?.clone();
+    Some(crate::plan::Rollback {
+        from_stage,
+        until_stage,
+        restores: format!("Flink {}", version_of(&any)),
+        stages: back_to(
+            inp,
+            &targets,
+            "rolling back: the new release did not come up",
+        ),
+    })
+}
+
+/// Releases beyond `flink.keep_releases` (oldest first) are removed from every host.
+fn prune_stage(inp: &Inputs) -> Option<Stage> {
+    let c = inp.cluster;
+    let jf = inp.facts.host(&coordinator(c));
+    let current = paths(c, jf).release;
+    let mut known: Vec<String> = jf
+        .flink
+        .record
+        .as_ref()
+        .map(|r| r.releases.clone())
+        .unwrap_or_default();
+    for h in &c.hosts {
+        if let Some(l) = &inp.facts.host(&HostId::of(h)).flink.current_link {
+            if !known.contains(l) {
+                known.push(l.clone());
+            }
+        }
+    }
+    known.retain(|r| r != &current);
+    known.push(current);
+    let drop = known.len().saturating_sub(c.keep_releases);
+    let old: Vec<String> = known.into_iter().take(drop).collect();
+    if old.is_empty() {
+        return None;
+    }
+    let mut s = Stage::new("prune", Some(NAME));
+    s.if_failed = "The new release runs; old releases may be left behind.".into();
+    for h in &c.hosts {
+        let id = HostId::of(h);
+        let present: Vec<String> = inp
+            .facts
+            .host(&id)
+            .flink
+            .releases
+            .iter()
+            .filter(|r| old.contains(r))
+            .cloned()
+            .collect();
+        if !present.is_empty() {
+            s.push(
+                &id,
+                Action::Remove {
+                    link: None,
+                    trees: present,
+                    state_dir: None,
+                },
+            );
+        }
+    }
+    (!s.steps.is_empty()).then_some(s)
+}
+
+/// `rollback`: back to the release installed before the current one, on purpose.
+pub fn rollback(inp: &Inputs) -> Plan {
+    let c = inp.cluster;
+    let mut plan = skeleton(inp, "rollback");
+    let jf = inp.facts.host(&coordinator(c));
+    let current = jf.flink.current_link.clone();
+    let previous = jf.flink.record.as_ref().and_then(|r| {
+        r.releases
+            .iter()
+            .rev()
+            .find(|x| Some(*x) != current.as_ref())
+            .cloned()
+    });
+    let Some(previous) = previous else {
+        plan.preflight.push(Finding::error(
+            None,
+            "no previous release is recorded to roll back to",
+            "rollback returns to the release a deploy replaced; deploy another version first",
+        ));
+        return plan;
+    };
+    let mut targets = BTreeMap::new();
+    for h in &c.hosts {
+        let id = HostId::of(h);
+        let f = inp.facts.host(&id);
+        if f.gathered && !f.flink.releases.contains(&previous) {
+            plan.preflight.push(Finding::error(
+                Some(&id),
+                format!("{previous} is not on this host any more"),
+                "deploy that version again instead",
+            ));
+        }
+        targets.insert(id, previous.clone());
+    }
+    plan.stages = back_to(
+        inp,
+        &targets,
+        &format!("rolling back to {}", version_of(&previous)),
+    );
+    plan
 }
 
 /// The keys set in a flink-conf.yaml, by key.
@@ -1228,11 +1461,19 @@ pub fn destroy(inp: &Inputs) -> Plan {
         let f = inp.facts.host(&id);
         let p = paths(c, f);
         let mut trees = vec![p.release.clone()];
-        // A release of another version the link points at, installed by an earlier deploy.
-        if let Some(cur) = &f.flink.current_link {
-            let install = resolve(&c.install_dir, f.machine.home.as_deref());
-            if cur != &p.release && cur.starts_with(&format!("{install}/flink-")) {
-                trees.push(cur.clone());
+        // Every release flinkup installed: the record's, and the one the link points at.
+        let recorded = inp
+            .facts
+            .host(&coordinator(c))
+            .flink
+            .record
+            .as_ref()
+            .map(|r| r.releases.clone())
+            .unwrap_or_default();
+        let install = resolve(&c.install_dir, f.machine.home.as_deref());
+        for r in f.flink.current_link.iter().chain(recorded.iter()) {
+            if !trees.contains(r) && r.starts_with(&format!("{install}/flink-")) {
+                trees.push(r.clone());
             }
         }
         remove.push(

@@ -38,6 +38,8 @@ pub struct FlinkFacts {
     pub artifact_sha512: Option<String>,
     /// The release directory exists and holds a Flink distribution.
     pub release_present: bool,
+    /// The sha512 of the archive it was unpacked from, when flinkup recorded it.
+    pub release_sha512: Option<String>,
     /// Current content of each conf file flinkup manages, by file name.
     pub conf: BTreeMap<String, String>,
     /// Where `<install_dir>/flink` points now.
@@ -48,6 +50,8 @@ pub struct FlinkFacts {
     pub registered: Option<Vec<Registered>>,
     /// sha512 of the asked-about jars in the release's lib/, by file name.
     pub libs: BTreeMap<String, String>,
+    /// Flink release directories in the install directory.
+    pub releases: Vec<String>,
     /// What flinkup recorded here at its last deploy (JobManager host only).
     pub record: Option<super::record::Record>,
     /// Jobs running on the cluster (id, name), when the JobManager runs here.
@@ -98,10 +102,11 @@ U=${{USER:-$(id -un)}}
 {java}
 if [ -n "$J" ] && [ -x "$J" ]; then echo "java=$J"; echo "java_version=$("$J" -version 2>&1 | head -n1)"; fi
 REL={rel}
-if [ -x "$REL/bin/start-cluster.sh" ] && [ -f "$REL/lib/flink-dist_{scala}-{version}.jar" ]; then echo release=1
+if [ -x "$REL/bin/start-cluster.sh" ] && [ -f "$REL/lib/flink-dist_{scala}-{version}.jar" ]; then echo release=1; [ -f "$REL/.flinkup-sha512" ] && echo "release_sha512=$(cat "$REL/.flinkup-sha512")"
 elif [ -f {art} ]; then echo "artifact_sha512=$(sha512sum {art} | cut -d' ' -f1)"; fi
 for f in {confs}; do if [ -f "$REL/conf/$f" ]; then echo "conf.$f=$(base64 -w0 < "$REL/conf/$f")"; fi; done
 if [ -L {link} ]; then echo "link=$(readlink {link})"; fi
+for r in {install}/flink-[0-9]*; do if [ -d "$r" ] && [ ! -L "$r" ]; then case "$r" in *.incomplete.*) ;; *) echo "rel=$r";; esac; fi; done
 for d in {daemons}; do
   pf={pid_dir}/flink-$U-${{d%%:*}}.pid
   if [ -f "$pf" ]; then for p in $(cat "$pf"); do if alive "$p"; then echo "running.${{d#*:}}=$p"; fi; done; fi
@@ -117,6 +122,7 @@ done
         )),
         confs = CONF_FILES.join(" "),
         link = qp(&cluster.current_link()),
+        install = qp(&cluster.install_dir),
         daemons = daemons.join(" "),
         pid_dir = qp(&pid_dir(cluster)),
         alive_fn = crate::facts::ALIVE_FN,
@@ -187,8 +193,12 @@ pub fn parse(out: &str) -> FlinkFacts {
             "java_version" => java_version = Some(v.to_string()),
             "java_home_missing" => f.java_home_missing = Some(v.to_string()),
             "release" => f.release_present = true,
+            "release_sha512" if v.trim().len() == 128 => {
+                f.release_sha512 = Some(v.trim().to_string())
+            }
             "artifact_sha512" if v.len() == 128 => f.artifact_sha512 = Some(v.to_string()),
             "link" => f.current_link = Some(v.to_string()),
+            "rel" => f.releases.push(v.to_string()),
             "record" => {
                 f.record = b64(v).and_then(|t| serde_json::from_str(&t).ok());
             }

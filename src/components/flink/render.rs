@@ -28,7 +28,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ),
 ];
 
-/// JVM options Flink < 1.10 needs on Java 16 and later, where the JDK closes its internals.
+/// JVM options Flink (1.9–1.11) needs on Java 16 and later, where the JDK closes its internals.
 pub const JDK_OPENS: &str = "--add-exports=java.base/sun.net.util=ALL-UNNAMED \
 --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED \
 --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED \
@@ -122,7 +122,12 @@ impl Renderer {
         let extra: Vec<Entry> = cluster
             .config
             .iter()
-            .filter(|(k, _)| !crate::inventory::is_guide_key(k))
+            .filter(|(k, _)| {
+                !crate::inventory::is_guide_key(k)
+                    && !["taskmanager.heap.size", "jobmanager.heap.size"]
+                        .iter()
+                        .any(|g| renamed(cluster, g) == Some(k.as_str()))
+            })
             .map(|(k, v)| Entry {
                 key: k.clone(),
                 value: v.clone(),
@@ -181,6 +186,16 @@ fn template_error(name: &str, e: &tera::Error) -> Error {
     }
 }
 
+/// The name a guide key has in this cluster's version, when it was renamed.
+fn renamed(cluster: &Cluster, key: &str) -> Option<&'static str> {
+    let v = (cluster.version.major, cluster.version.minor);
+    match key {
+        "taskmanager.heap.size" if v >= (1, 10) => Some("taskmanager.memory.flink.size"),
+        "jobmanager.heap.size" if v >= (1, 11) => Some("jobmanager.memory.heap.size"),
+        _ => None,
+    }
+}
+
 fn guide_entries(cluster: &Cluster) -> Vec<Entry> {
     crate::inventory::GUIDE_KEYS
         .iter()
@@ -196,6 +211,23 @@ fn guide_entries(cluster: &Cluster) -> Vec<Entry> {
                     "parallelism.default" => "1".into(),
                     _ => "true".into(),
                 }),
+            };
+            // The key each version reads for the guide's memory settings; a value given
+            // under the new name wins.
+            let v = (cluster.version.major, cluster.version.minor);
+            let value = renamed(cluster, key)
+                .and_then(|new| cluster.config.get(new).cloned())
+                .unwrap_or(value);
+            let (key, comment) = match *key {
+                "taskmanager.heap.size" if v >= (1, 10) => (
+                    "taskmanager.memory.flink.size",
+                    "total Flink memory of each TaskManager (taskmanager.heap.size before 1.10)",
+                ),
+                "jobmanager.heap.size" if v >= (1, 11) => (
+                    "jobmanager.memory.heap.size",
+                    "JVM heap of the JobManager (jobmanager.heap.size before 1.11)",
+                ),
+                k => (k, *comment),
             };
             Entry {
                 key: key.to_string(),

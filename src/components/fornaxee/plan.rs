@@ -228,6 +228,7 @@ pub fn deploy(inp: &Inputs, plan: &mut Plan) -> Result<()> {
                     dest: p.release.clone(),
                     top_dir: format!("fornaxee-{}", fx.version),
                     staging: p.state.clone(),
+                    archive_sha512: inp.artifact.sha512.clone(),
                     verify_sha512: if have {
                         inp.artifact.sha512.clone()
                     } else {
