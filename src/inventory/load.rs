@@ -158,11 +158,137 @@ fn spans_of(text: &str) -> Spans {
     rec.spans
 }
 
-/// Parses the inventory text. On failure returns one diagnostic pointing at the problem.
-pub fn parse(file: &str, text: &str) -> Result<(RawInventory, Spans), Box<Diagnostic>> {
-    match serde_yaml::from_str::<RawInventory>(text) {
-        Ok(raw) => Ok((raw, spans_of(text))),
-        Err(e) => Err(Box::new(yaml_error(file, text, &e))),
+/// Parses the inventory text. Structural mistakes (unknown fields, wrong types) are all
+/// reported, each at its line: the offending node is set aside and the rest parsed again, so
+/// the typed inventory (when the mistakes allow one) still goes on to value validation.
+pub fn parse(
+    file: &str,
+    text: &str,
+) -> Result<(Option<RawInventory>, Spans, Vec<Diagnostic>), Box<Diagnostic>> {
+    let mut value: serde_yaml::Value = match serde_yaml::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return Err(Box::new(yaml_error(file, text, &e))),
+    };
+    let spans = spans_of(text);
+    if text.trim().is_empty() || value.is_null() {
+        let (message, help) = explain("", true);
+        return Err(Box::new(Diagnostic::error(message).help_opt(help).at(
+            file,
+            text,
+            Pos { line: 1, column: 1 },
+        )));
+    }
+    if !value.is_mapping() {
+        return Err(Box::new(
+            Diagnostic::error(format!(
+                "the inventory is a {}, not a map of settings",
+                kind(&value)
+            ))
+            .help("write `key: value` lines at the top level: cluster:, flink:, jobmanager:, taskmanagers: … (inventories/seed.yaml shows them all)")
+            .at(file, text, Pos { line: 1, column: 1 }),
+        ));
+    }
+    let mut diags = Vec::new();
+    for _ in 0..50 {
+        // Through text, so serde_yaml names the path of each mistake; positions come from
+        // the original text's spans.
+        let again = serde_yaml::to_string(&value).unwrap_or_default();
+        let e = match serde_yaml::from_str::<RawInventory>(&again) {
+            Ok(raw) => return Ok((Some(raw), spans, diags)),
+            Err(e) => e,
+        };
+        let full = e.to_string();
+        let full = match full.rfind(" at line ") {
+            Some(i) => full[..i].to_string(),
+            None => full,
+        };
+        let (path, rest) = split_path(&full);
+        let mut segs = segments(path);
+        let (message, help) = explain(&full, false);
+        // An unknown field is addressed by its own key; a wrong type by its value.
+        let unknown = rest
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split('`').next())
+            .map(str::to_string);
+        if let Some(f) = &unknown {
+            segs.push(f.clone());
+        }
+        let refs: Vec<&str> = segs.iter().map(String::as_str).collect();
+        let at = if unknown.is_some() {
+            spans.key(&refs)
+        } else {
+            spans.value(&refs)
+        };
+        let d = Diagnostic::error(message).help_opt(help);
+        diags.push(match at {
+            Some(p) => d.at(file, text, p),
+            None => d.in_file(file),
+        });
+        // Set the node aside and look for the next mistake; a missing field cannot be.
+        if rest.starts_with("missing field") || segs.is_empty() || !remove(&mut value, &segs) {
+            break;
+        }
+    }
+    Ok((None, spans, diags))
+}
+
+fn kind(v: &serde_yaml::Value) -> &'static str {
+    match v {
+        serde_yaml::Value::Sequence(_) => "list",
+        serde_yaml::Value::String(_) => "single text value",
+        serde_yaml::Value::Number(_) => "number",
+        serde_yaml::Value::Bool(_) => "boolean",
+        _ => "value of another kind",
+    }
+}
+
+/// "taskmanagers[1].ssh" → ["taskmanagers", "1", "ssh"].
+fn segments(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let mut rest = part;
+        if let Some(i) = rest.find('[') {
+            out.push(rest[..i].to_string());
+            rest = &rest[i..];
+            while let Some(r) = rest.strip_prefix('[') {
+                let (idx, tail) = r.split_once(']').unwrap_or((r, ""));
+                out.push(idx.to_string());
+                rest = tail;
+            }
+        } else {
+            out.push(rest.to_string());
+        }
+    }
+    out
+}
+
+/// Removes the node at `path`; false when there is none.
+fn remove(v: &mut serde_yaml::Value, path: &[String]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut cur = v;
+    for p in parents {
+        let next = match cur {
+            serde_yaml::Value::Mapping(m) => m.get_mut(p.as_str()),
+            serde_yaml::Value::Sequence(s) => p.parse::<usize>().ok().and_then(|i| s.get_mut(i)),
+            _ => None,
+        };
+        match next {
+            Some(n) => cur = n,
+            None => return false,
+        }
+    }
+    match cur {
+        serde_yaml::Value::Mapping(m) => m.remove(last.as_str()).is_some(),
+        serde_yaml::Value::Sequence(s) => match last.parse::<usize>() {
+            Ok(i) if i < s.len() => {
+                s.remove(i);
+                true
+            }
+            _ => false,
+        },
+        _ => false,
     }
 }
 
@@ -227,8 +353,9 @@ fn explain(msg: &str, empty: bool) -> (String, Option<String>) {
         );
     }
     if rest.starts_with("invalid type") {
+        let rest = words(rest);
         return (
-            prefix(rest.to_string()),
+            prefix(rest),
             Some("check the value's type against the inventory format in the README".into()),
         );
     }
@@ -242,6 +369,31 @@ fn explain(msg: &str, empty: bool) -> (String, Option<String>) {
         format!("invalid YAML: {}", prefix(rest.to_string())),
         Some("fix the YAML syntax at this position (indentation, a missing `:` or quote)".into()),
     )
+}
+
+/// serde's names of our types, in the inventory's words.
+fn words(msg: &str) -> String {
+    let mut out = msg.to_string();
+    while let Some(i) = out.find("struct Raw") {
+        let end = out[i + 7..]
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .map_or(out.len(), |j| i + 7 + j);
+        out.replace_range(i..end, "a map of settings");
+    }
+    for (t, w) in [
+        ("i64", "a whole number"),
+        ("u64", "a whole number"),
+        ("u32", "a whole number"),
+        ("u16", "a whole number"),
+        ("usize", "a whole number"),
+        ("f64", "a number"),
+    ] {
+        out = out.replace(&format!("expected {t}"), &format!("expected {w}"));
+    }
+    out.replace("enum RawHost", "a host name or map")
+        .replace("enum RawSmoke", "true, false or a map")
+        .replace("a sequence", "a list")
+        .replace("sequence", "list")
 }
 
 /// serde_yaml prefixes messages with the path of the failing node ("flink.artifact: ...").

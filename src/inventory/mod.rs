@@ -526,7 +526,11 @@ pub fn load_bytes(path: &Path, bytes: &[u8], opts: LoadOptions) -> Result<Loaded
 /// Validates inventory text; `path` names it in messages and anchors relative paths.
 pub fn load_str(path: &Path, text: &str, opts: LoadOptions) -> Result<Loaded> {
     let file = path.display().to_string();
-    let (raw, spans) = load::parse(&file, text).map_err(|d| Error::Inventory(vec![*d]))?;
+    let (raw, spans, structural) =
+        load::parse(&file, text).map_err(|d| Error::Inventory(vec![*d]))?;
+    let Some(raw) = raw else {
+        return Err(Error::Inventory(structural));
+    };
     let ctx = validate::Ctx {
         file: &file,
         text,
@@ -534,7 +538,9 @@ pub fn load_str(path: &Path, text: &str, opts: LoadOptions) -> Result<Loaded> {
         base: path.parent().unwrap_or(Path::new(".")),
         opts,
     };
-    let (cluster, diags) = validate::validate(&ctx, raw);
+    let (cluster, value_diags) = validate::validate(&ctx, raw);
+    let mut diags = structural.clone();
+    diags.extend(value_diags);
     let diags: Vec<Diagnostic> = if opts.deny_warnings {
         diags
             .into_iter()
@@ -547,13 +553,15 @@ pub fn load_str(path: &Path, text: &str, opts: LoadOptions) -> Result<Loaded> {
         diags
     };
     match cluster {
-        Some(cluster) if !diags.iter().any(Diagnostic::is_error) => Ok(Loaded {
-            cluster: Cluster {
-                source: path.to_path_buf(),
-                ..cluster
-            },
-            warnings: diags,
-        }),
+        Some(cluster) if !diags.iter().any(Diagnostic::is_error) && structural.is_empty() => {
+            Ok(Loaded {
+                cluster: Cluster {
+                    source: path.to_path_buf(),
+                    ..cluster
+                },
+                warnings: diags,
+            })
+        }
         _ => Err(Error::Inventory(diags)),
     }
 }

@@ -282,11 +282,11 @@ fn local_path_with_and_without_checksum() {
     let tgz = case.dir.path().join("flink-1.9.3-bin-scala_2.11.tgz");
     std::fs::write(&tgz, &data).unwrap();
 
-    // No checksum anywhere: refused, with the three ways out.
-    let run = case.fetch(&[]).expect_code(1);
+    // No checksum anywhere: refused by the inventory check itself, with the ways out.
+    let run = case.fetch(&[]).expect_code(2);
     let err = run.stderr();
     assert!(
-        err.contains("no checksum for the local file") && err.contains("--insecure-no-checksum"),
+        err.contains("has no checksum") && err.contains("--insecure-no-checksum"),
         "{err}"
     );
 
