@@ -83,11 +83,12 @@ fn code(st: &ClusterStatus) -> i32 {
 
 fn print(c: &Cluster, st: &ClusterStatus, json: bool, refresh: bool) {
     if json {
-        let mut v = serde_json::to_value(st).unwrap_or_default();
-        if let Some(m) = v.as_object_mut() {
-            m.insert("event".into(), "status".into());
+        let mut v = serde_json::Map::new();
+        v.insert("event".into(), "status".into());
+        if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(st) {
+            v.extend(m);
         }
-        crate::report::json_line(&v);
+        crate::report::json_line(&serde_json::Value::Object(v));
         return;
     }
     let text = text(c, st);

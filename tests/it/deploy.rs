@@ -283,15 +283,10 @@ fn strict_host_keys_refuse_an_unknown_host() {
     }
 }
 
-#[test]
-fn local_connection_on_one_machine() {
-    // `connection: local` runs everything through a local shell. It runs here inside a test
-    // host (its private /root, /opt, /tmp), so this machine's own home is left alone.
-    let _flink = flink_lock();
-    let tb = Testbed::new(Spec {
-        hosts: 1,
-        ..Spec::default()
-    });
+/// A one-host testbed where flinkup itself runs inside the host with `connection: local`
+/// (its private /root, /opt, /tmp), so this machine's own home is left alone. Returns the
+/// host's /tmp on this machine.
+fn local_host(tb: &Testbed) -> std::path::PathBuf {
     // Inside the host only its own /tmp is sure to be visible: the checkout may live under a
     // directory the host mounts over, so the binary and the tarball are copied there.
     let host_tmp = tb.hosts[0].root.join("tmp");
@@ -313,23 +308,37 @@ fn local_connection_on_one_machine() {
         ),
     );
     std::fs::copy(&inv, host_tmp.join("local.yaml")).unwrap();
-    let run = |args: &str| {
-        let o = tb.hosts[0].exec(&format!(
-            "cd /tmp && HOME=/root /tmp/flinkup {args} -i /tmp/local.yaml 2>&1"
-        ));
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-        )
-    };
-    // Ctrl-C in local mode: the action under way finishes or is abandoned cleanly, exit 130,
-    // no temporary file left behind.
+    host_tmp
+}
+
+/// Runs flinkup inside the local host: (exit code, stdout and stderr).
+fn local_run(tb: &Testbed, args: &str) -> (i32, String) {
+    let o = tb.hosts[0].exec(&format!(
+        "cd /tmp && HOME=/root /tmp/flinkup {args} -i /tmp/local.yaml 2>&1"
+    ));
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn exit_code_130_ctrl_c_in_local_mode() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec {
+        hosts: 1,
+        ..Spec::default()
+    });
+    let host_tmp = local_host(&tb);
+    // Ctrl-C: the action under way finishes or is abandoned cleanly, exit 130, no temporary
+    // file left behind; a plain re-run finishes the deploy.
     let o = tb.hosts[0].exec(
         "cd /tmp && (HOME=/root exec /tmp/flinkup deploy --yes --quiet --cache-dir /tmp/cache -i /tmp/local.yaml > /tmp/int.log 2>&1) & p=$!; sleep 1.5; kill -INT $p; wait $p; echo rc=$?",
     );
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     let log = std::fs::read_to_string(host_tmp.join("int.log")).unwrap_or_default();
     assert!(text.contains("rc=130"), "{text}\n{log}");
+    assert!(log.contains("interrupted"), "{log}");
     let leftovers = tb.hosts[0].exec(
         "find /root/flinkup /tmp/cache \\( -name '*.part' -o -name 'unpack.*' -o -name '*.flinkup-tmp' \\) 2>/dev/null",
     );
@@ -338,7 +347,23 @@ fn local_connection_on_one_machine() {
         leftovers.trim().is_empty(),
         "temporary files left: {leftovers}\n{log}"
     );
+    let (code, out) = local_run(&tb, "deploy --yes --quiet --cache-dir /tmp/cache");
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = local_run(&tb, "stop");
+    assert_eq!(code, 0, "{out}");
+}
 
+#[test]
+fn local_connection_on_one_machine() {
+    // `connection: local` runs everything through a local shell. It runs here inside a test
+    // host (its private /root, /opt, /tmp), so this machine's own home is left alone.
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec {
+        hosts: 1,
+        ..Spec::default()
+    });
+    local_host(&tb);
+    let run = |args: &str| local_run(&tb, args);
     // JSON Lines from a real deploy: the schema first, the plan before any step, progress
     // throttled, the result last.
     let (code, out) = run("deploy --yes --json --cache-dir /tmp/cache");
@@ -372,6 +397,13 @@ fn local_connection_on_one_machine() {
         "progress is throttled: {kinds:?}"
     );
     assert_eq!(lines.last().unwrap()["ok"], true);
+    let mut collapsed: Vec<&str> = Vec::new();
+    for k in &kinds {
+        if collapsed.last() != Some(k) {
+            collapsed.push(k);
+        }
+    }
+    insta::assert_snapshot!("jsonl_deploy_local_kinds", collapsed.join("\n"));
     assert!(tb.hosts[0]
         .root
         .join("root/flinkup/flink-1.9.3/bin/start-cluster.sh")
@@ -386,6 +418,22 @@ fn local_connection_on_one_machine() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].to_string())
         .collect();
     assert_eq!(kinds, ["\"schema\"", "\"status\"", "\"result\""], "{out}");
+    let status: serde_json::Value = serde_json::from_str(out.lines().nth(1).unwrap()).unwrap();
+    // The shape of the status event (its values vary from run to run).
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    insta::assert_json_snapshot!(
+        "jsonl_status_local",
+        serde_json::json!({
+            "event": status["event"],
+            "healthy": status["healthy"],
+            "fields": keys(&status),
+            "host_fields": keys(&status["hosts"][0]),
+        })
+    );
     let (code, out) = run("stop");
     assert_eq!(code, 0, "{out}");
     assert!(tb.hosts[0].java_pids().is_empty());
