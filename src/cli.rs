@@ -139,6 +139,10 @@ pub struct Day2Args {
     /// Leave the files of hosts removed from the inventory in place (their daemons stop).
     #[arg(long)]
     pub keep_files: bool,
+    /// Install and configure everything, start nothing (staging before a maintenance
+    /// window); a later deploy only starts and verifies.
+    #[arg(long)]
+    pub no_start: bool,
 }
 
 /// A component `--only` can name.

@@ -40,6 +40,19 @@ fn build(
     if let Some(fx) = fornaxee_inputs(c, facts, bundle) {
         fornaxee::plan::deploy(&fx, &mut plan)?;
     }
+    if day2.no_start {
+        // Fornaxee's services are left alone too.
+        plan.stages.retain(|s| {
+            !s.steps.iter().any(|st| {
+                matches!(
+                    st.action,
+                    crate::plan::Action::RunDaemon { .. }
+                        | crate::plan::Action::StopServices { .. }
+                        | crate::plan::Action::Check(_)
+                )
+            })
+        });
+    }
     if let Some(o) = only {
         plan.only(o.component());
     }

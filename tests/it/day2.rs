@@ -252,7 +252,23 @@ fn upgrade_with_automatic_rollback_and_rollback_on_purpose() {
         p
     };
     let old = inv("1.9.3", &flink_dist("flink-1.9.3-bin-scala_2.11.tgz"), "a");
-    flinkup(tb.cmd("deploy", &old, &["--yes", "--quiet"])).expect_code(0);
+    // Staged first: installed and configured, nothing started; a later deploy only starts.
+    let run = flinkup(tb.cmd("deploy", &old, &["--yes", "--quiet", "--no-start"])).expect_code(0);
+    assert!(!run.stdout().contains("+ start"), "{}", run.stdout());
+    for h in &tb.hosts {
+        assert!(
+            h.java_pids().is_empty(),
+            "nothing started on {}",
+            h.hostname
+        );
+        assert!(h.opt().join("flink-1.9.3/conf/flink-conf.yaml").exists());
+    }
+    let run = flinkup(tb.cmd("deploy", &old, &["--yes", "--quiet"])).expect_code(0);
+    assert!(
+        run.stdout().contains("+ start") && !run.stdout().contains("+ upload"),
+        "{}",
+        run.stdout()
+    );
     assert_eq!(flink_version(&tb), "1.9.3");
 
     // A new release that cannot start: rolled back automatically, 1.9.3 verified again.

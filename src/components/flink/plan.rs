@@ -51,6 +51,8 @@ pub struct Day2 {
     pub force: bool,
     /// Leave a removed host's files in place.
     pub keep_files: bool,
+    /// Install only: no daemon is started, stopped or restarted.
+    pub no_start: bool,
 }
 
 impl Default for Day2 {
@@ -60,6 +62,7 @@ impl Default for Day2 {
             savepoint: None,
             force: false,
             keep_files: false,
+            no_start: false,
         }
     }
 }
@@ -71,6 +74,7 @@ impl From<&crate::cli::Day2Args> for Day2 {
             savepoint: a.savepoint.clone(),
             force: a.force,
             keep_files: a.keep_files,
+            no_start: a.no_start,
         }
     }
 }
@@ -839,6 +843,31 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
         plan.stages.extend(starts);
         starting |= started;
     }
+    if inp.day2.no_start {
+        // Staging: what would stop, restart or start is left out; what runs keeps running.
+        let changes_running = plan.stages.iter().any(|s| {
+            s.steps
+                .iter()
+                .any(|st| matches!(st.action, Action::StopServices { .. }))
+        });
+        if changes_running || plan.rollback.is_some() {
+            plan.preflight.push(Finding::error(
+                None,
+                "--no-start stages an installation, and this plan restarts running daemons",
+                "run without --no-start to apply the change, or stage it on stopped hosts",
+            ));
+        }
+        plan.rollback = None;
+        plan.stages.retain(|s| {
+            !s.steps.iter().any(|st| {
+                matches!(
+                    st.action,
+                    Action::StartService { .. } | Action::StopServices { .. } | Action::Check(_)
+                )
+            })
+        });
+        starting = false;
+    }
     if let Some(meta) = &inp.record {
         let jf = inp.facts.host(&coordinator(c));
         let previous = jf.flink.record.as_ref();
@@ -874,7 +903,7 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
             plan.stages.push(s);
         }
     }
-    if let Some(job) = &inp.smoke {
+    if let Some(job) = inp.smoke.as_ref().filter(|_| !inp.day2.no_start) {
         let wanted = match c.smoke.when {
             SmokeWhen::Always => true,
             SmokeWhen::OnStart => starting,
