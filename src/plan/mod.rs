@@ -38,6 +38,67 @@ pub struct ArtifactState {
     pub cached: Option<bool>,
 }
 
+/// A release from an archive, as a host gets it: the archive is uploaded (unless the host
+/// already holds it with the right sha512: `have`), then unpacked into `release` with
+/// `top_dir` as the archive's top directory. The engine's one way to install a release.
+pub struct ReleaseInstall<'a> {
+    pub art: &'a ArtifactState,
+    pub file: &'a str,
+    /// Where the archive is kept on the host.
+    pub archive: String,
+    pub release: String,
+    pub top_dir: String,
+    pub staging: String,
+    pub have: bool,
+}
+
+impl ReleaseInstall<'_> {
+    pub fn actions(self) -> Vec<Action> {
+        let mut out = Vec::new();
+        if !self.have {
+            out.push(Action::Upload {
+                file: self.file.to_string(),
+                local: self.art.local.clone(),
+                dest: self.archive.clone(),
+                size: self.art.size,
+                sha512: self.art.sha512.clone(),
+            });
+        }
+        out.push(Action::Unpack {
+            archive: self.archive,
+            dest: self.release,
+            top_dir: self.top_dir,
+            staging: self.staging,
+            archive_sha512: self.art.sha512.clone(),
+            verify_sha512: if self.have {
+                self.art.sha512.clone()
+            } else {
+                None
+            },
+        });
+        out
+    }
+}
+
+/// Removes an installation: the link, the release it should be and the one it points at
+/// (when another), and the state directory.
+pub fn remove_installation(
+    link: &str,
+    release: &str,
+    current: Option<&String>,
+    state: &str,
+) -> Action {
+    let mut trees = vec![release.to_string()];
+    if let Some(cur) = current.filter(|c| c.as_str() != release) {
+        trees.push(cur.clone());
+    }
+    Action::Remove {
+        link: Some(link.to_string()),
+        trees,
+        state_dir: Some(state.to_string()),
+    }
+}
+
 /// Where an artifact comes from and how it is proven.
 #[derive(Debug, Clone, Serialize)]
 pub struct ArtifactInfo {

@@ -67,16 +67,6 @@ fn inventory(tb: &Testbed, tms: &[usize], slots: u32, jm_heap: &str) -> std::pat
     p
 }
 
-fn overview(tb: &Testbed) -> (u64, u64) {
-    let v = tb
-        .get(&format!("http://{}:8082/overview", tb.ip(0)))
-        .expect("GET /overview");
-    (
-        v["taskmanagers"].as_u64().unwrap(),
-        v["slots-total"].as_u64().unwrap(),
-    )
-}
-
 #[test]
 fn resize_restart_what_changed_and_protect_jobs() {
     let _flink = flink_lock();
@@ -151,7 +141,7 @@ fn resize_restart_what_changed_and_protect_jobs() {
         "{out}"
     );
     assert_eq!(jm_pid(&tb), jm, "the JobManager kept running");
-    assert_eq!(overview(&tb), (2, 6));
+    assert_eq!(tb.overview().expect("GET /overview"), (2, 6));
     let err = run.stderr();
     let first = err
         .find(&format!("{}: stop", tb.ip(1)))
@@ -225,7 +215,7 @@ fn resize_restart_what_changed_and_protect_jobs() {
         jm,
         "the JobManager restarted with its new heap"
     );
-    assert_eq!(overview(&tb), (2, 6));
+    assert_eq!(tb.overview().expect("GET /overview"), (2, 6));
 }
 
 fn flink_version(tb: &Testbed) -> String {

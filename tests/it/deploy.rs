@@ -3,30 +3,6 @@
 use crate::support::flinkup;
 use crate::testbed::{flink_lock, Spec, Testbed};
 
-fn tm_ids(tb: &Testbed) -> Vec<String> {
-    let v = tb
-        .get(&format!("http://{}:8082/taskmanagers", tb.ip(0)))
-        .expect("GET /taskmanagers");
-    let mut ids: Vec<String> = v["taskmanagers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap().to_string())
-        .collect();
-    ids.sort();
-    ids
-}
-
-fn overview(tb: &Testbed) -> (u64, u64) {
-    let v = tb
-        .get(&format!("http://{}:8082/overview", tb.ip(0)))
-        .expect("GET /overview");
-    (
-        v["taskmanagers"].as_u64().unwrap(),
-        v["slots-total"].as_u64().unwrap(),
-    )
-}
-
 #[test]
 fn guide_cluster_deploy_rerun_resize_stop_destroy() {
     let _flink = flink_lock();
@@ -49,8 +25,8 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
         "{out}\n{}",
         run.stderr()
     );
-    assert_eq!(overview(&tb), (2, 8));
-    let ids = tm_ids(&tb);
+    assert_eq!(tb.overview().expect("GET /overview"), (2, 8));
+    let ids = tb.tm_ids();
     assert_eq!(ids.len(), 2);
 
     // A re-run changes nothing: no upload, no restart, the same TaskManagers.
@@ -59,7 +35,7 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
     assert!(out.contains("Plan: 2 hosts, 0 changes"), "{out}");
     assert!(out.contains("up to date and verified"), "{out}");
     assert!(!run.stderr().contains("upload"), "{}", run.stderr());
-    assert_eq!(tm_ids(&tb), ids, "TaskManagers were not restarted");
+    assert_eq!(tb.tm_ids(), ids, "TaskManagers were not restarted");
 
     // The TaskManager on host 2 dies: a re-run starts that one alone.
     let host1 = tb.hosts[0].java_pids();
@@ -79,7 +55,7 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
     );
     assert!(!out.contains("start-cluster.sh"), "{out}");
     assert!(
-        tm_ids(&tb).iter().any(|id| !ids.contains(id)),
+        tb.tm_ids().iter().any(|id| !ids.contains(id)),
         "a new TaskManager registered"
     );
     assert_eq!(
@@ -106,7 +82,7 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
     assert!(out.contains("~ stop"), "{out}");
     assert!(!out.contains("+ upload"), "{out}");
     flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
-    assert_eq!(overview(&tb), (2, 4));
+    assert_eq!(tb.overview().expect("GET /overview"), (2, 4));
 
     let run = flinkup(tb.cmd("status", &inv, &[])).expect_code(0);
     assert!(
@@ -133,7 +109,7 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
 
     // Dry runs change nothing: same TaskManagers, every file still there; they print the
     // steps that stop and destroy then execute.
-    let ids = tm_ids(&tb);
+    let ids = tb.tm_ids();
     let pids: Vec<Vec<u32>> = tb.hosts.iter().map(|h| h.java_pids()).collect();
     let stop_plan = flinkup(tb.cmd("stop", &inv, &["--dry-run"]))
         .expect_code(0)
@@ -158,7 +134,7 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
     );
     let json = flinkup(tb.cmd("destroy", &inv, &["--dry-run", "--json"])).expect_code(0);
     assert_eq!(json.event("plan")["plan"]["command"], "destroy");
-    assert_eq!(tm_ids(&tb), ids, "no TaskManager was restarted");
+    assert_eq!(tb.tm_ids(), ids, "no TaskManager was restarted");
     let after: Vec<Vec<u32>> = tb.hosts.iter().map(|h| h.java_pids()).collect();
     assert_eq!(after, pids, "every daemon kept running");
     for h in &tb.hosts {
@@ -506,7 +482,11 @@ fn cluster_script_reaches_a_taskmanager_on_another_ssh_port() {
         "the plan shows the ssh_config block:\n{out}"
     );
     assert!(out.contains("deployed and verified"), "{out}");
-    assert_eq!(overview(&tb), (3, 6), "three TaskManagers, all slots");
+    assert_eq!(
+        tb.overview().expect("GET /overview"),
+        (3, 6),
+        "three TaskManagers, all slots"
+    );
     let config = std::fs::read_to_string(tb.hosts[0].root.join("root/.ssh/config")).unwrap();
     assert!(
         config.starts_with("# BEGIN flinkup cluster ports"),

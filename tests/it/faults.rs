@@ -106,11 +106,6 @@ fn part_size(tb: &Testbed, i: usize) -> u64 {
     .unwrap_or(0)
 }
 
-fn overview(tb: &Testbed) -> Option<(u64, u64)> {
-    let v = tb.get(&format!("http://{}:8082/overview", tb.ip(0)))?;
-    Some((v["taskmanagers"].as_u64()?, v["slots-total"].as_u64()?))
-}
-
 /// Fault 1: sshd on a TaskManager host is down: refused before any change, host and reason named.
 fn sshd_down_at_plan_time() -> Outcome {
     let mut tb = Testbed::new(Spec::default());
@@ -200,7 +195,7 @@ fn connection_cut_mid_upload() -> Outcome {
         r.stderr()
     );
     ensure!(
-        overview(&tb) == Some((2, 8)),
+        tb.overview() == Some((2, 8)),
         "cluster verified after the re-run"
     );
     Ok(())
@@ -476,7 +471,7 @@ fn ctrl_c_during_apply() -> Outcome {
         r.stdout(),
         r.stderr()
     );
-    ensure!(overview(&tb) == Some((2, 8)), "cluster verified");
+    ensure!(tb.overview() == Some((2, 8)), "cluster verified");
     Ok(())
 }
 
@@ -548,7 +543,7 @@ fn non_root_hostile_values_and_secrets() -> Outcome {
     let r = run(&tb, "deploy", &inv, &["--yes", "--quiet"]);
     let all = r.stdout() + &r.stderr();
     ensure!(r.code() == 0, "deploy as flink: {all}");
-    ensure!(overview(&tb) == Some((2, 8)), "cluster verified");
+    ensure!(tb.overview() == Some((2, 8)), "cluster verified");
     let j = run(&tb, "plan", &inv, &["--json"]);
     let all = all + &j.stdout() + &j.stderr();
     ensure!(

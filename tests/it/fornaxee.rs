@@ -126,20 +126,6 @@ fn get_code(url: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn tm_ids(tb: &Testbed) -> Vec<String> {
-    let v = tb
-        .get(&format!("http://{}:8082/taskmanagers", tb.ip(0)))
-        .expect("GET /taskmanagers");
-    let mut ids: Vec<String> = v["taskmanagers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap().to_string())
-        .collect();
-    ids.sort();
-    ids
-}
-
 fn with_fornaxee(tb: &Testbed, name: &str, bundle: &Path, hosts: &[&str], port: u16) -> PathBuf {
     let base = std::fs::read_to_string(tb.guide_inventory(name, 2, "cluster-script")).unwrap();
     let body = format!(
@@ -225,14 +211,14 @@ fn fornaxee_beside_flink_and_on_a_client_host() {
     assert!(env.contains("-Xmx256m"), "{env}");
 
     // A re-run is a no-op.
-    let ids = tm_ids(&tb);
+    let ids = tb.tm_ids();
     let run = flinkup(tb.cmd("deploy", &inv, &["--quiet"])).expect_code(0);
     assert!(
         run.stdout().contains("Plan: 3 hosts, 0 changes"),
         "{}",
         run.stdout()
     );
-    assert_eq!(tm_ids(&tb), ids);
+    assert_eq!(tb.tm_ids(), ids);
 
     // Fornaxee cannot start (its new port is taken): Flink keeps running untouched, the error
     // names the host and shows the log tail; after the port is freed a re-run finishes.
@@ -252,7 +238,7 @@ fn fornaxee_beside_flink_and_on_a_client_host() {
         "{}",
         run.stdout()
     );
-    assert_eq!(tm_ids(&tb), ids, "Flink kept running untouched");
+    assert_eq!(tb.tm_ids(), ids, "Flink kept running untouched");
     let _ = holder.kill();
     let _ = holder.wait();
     flinkup(tb.cmd("deploy", &inv2, &["--yes", "--quiet"])).expect_code(0);
@@ -262,7 +248,7 @@ fn fornaxee_beside_flink_and_on_a_client_host() {
     );
 
     // One component at a time: Fornaxee stops and starts, Flink is left alone.
-    let ids = tm_ids(&tb);
+    let ids = tb.tm_ids();
     let plan = flinkup(tb.cmd("stop", &inv2, &["--only", "fornaxee", "--dry-run"]))
         .expect_code(0)
         .stdout();
@@ -284,7 +270,7 @@ fn fornaxee_beside_flink_and_on_a_client_host() {
         get_code(&format!("http://{}:18631/rest/v1/ping", tb.ip(1))),
         "200"
     );
-    assert_eq!(tm_ids(&tb), ids, "Flink was left alone");
+    assert_eq!(tb.tm_ids(), ids, "Flink was left alone");
 
     // Stop and destroy cover Fornaxee: stopped first, release gone, data kept.
     let plan = flinkup(tb.cmd("destroy", &inv2, &["--dry-run"]))
@@ -387,7 +373,7 @@ setsid /opt/flink/bin/start-cluster.sh < /dev/null > /tmp/start.log 2>&1"
     let ids = loop {
         if let Some(v) = tb.get(&format!("http://{ip1}:8082/taskmanagers")) {
             if v["taskmanagers"].as_array().is_some_and(|a| a.len() == 1) {
-                break tm_ids(&tb);
+                break tb.tm_ids();
             }
         }
         assert!(
@@ -429,7 +415,7 @@ setsid /opt/flink/bin/start-cluster.sh < /dev/null > /tmp/start.log 2>&1"
         .opt()
         .join("flink/lib/flink-metrics-prometheus-1.9.3.jar")
         .is_file());
-    assert_eq!(tm_ids(&tb), ids, "the existing cluster was not restarted");
+    assert_eq!(tb.tm_ids(), ids, "the existing cluster was not restarted");
     assert!(
         tb.hosts[1].opt().join("flink-1.9.3/bin/flink").is_file(),
         "the client"

@@ -462,6 +462,27 @@ impl Testbed {
         ]
     }
 
+    /// The TaskManager ids the JobManager on host 1 lists (REST on 8082), sorted.
+    pub fn tm_ids(&self) -> Vec<String> {
+        let v = self
+            .get(&format!("http://{}:8082/taskmanagers", self.ip(0)))
+            .expect("GET /taskmanagers");
+        let mut ids: Vec<String> = v["taskmanagers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// (TaskManagers, slots) from the JobManager on host 1, if it answers.
+    pub fn overview(&self) -> Option<(u64, u64)> {
+        let v = self.get(&format!("http://{}:8082/overview", self.ip(0)))?;
+        Some((v["taskmanagers"].as_u64()?, v["slots-total"].as_u64()?))
+    }
+
     /// GET from a host's HTTP port, from this machine.
     pub fn get(&self, url: &str) -> Option<serde_json::Value> {
         let out = Command::new("curl")

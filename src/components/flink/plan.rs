@@ -683,32 +683,19 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
                 plan.hosts[i].notes.push(format!(
                     "{archive} already there (sha512 matches): not uploaded again"
                 ));
-            } else {
-                install.push(
-                    &id,
-                    Action::Upload {
-                        file: c.artifact.file_name.clone(),
-                        local: inp.artifact.local.clone(),
-                        dest: archive.clone(),
-                        size: inp.artifact.size,
-                        sha512: inp.artifact.sha512.clone(),
-                    },
-                );
             }
-            install.push(
+            install.extend_host(
                 &id,
-                Action::Unpack {
+                crate::plan::ReleaseInstall {
+                    art: &inp.artifact,
+                    file: &c.artifact.file_name,
                     archive,
-                    dest: p.release.clone(),
+                    release: p.release.clone(),
                     top_dir: format!("flink-{}", c.version),
                     staging: p.state.clone(),
-                    archive_sha512: inp.artifact.sha512.clone(),
-                    verify_sha512: if have {
-                        inp.artifact.sha512.clone()
-                    } else {
-                        None
-                    },
-                },
+                    have,
+                }
+                .actions(),
             );
             if let Some(kb) = f.machine.disk_free_kb.filter(|_| f.gathered && exact) {
                 if kb * 1024 < need {
@@ -1003,19 +990,14 @@ fn retire(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
             );
         if !inp.day2.keep_files {
             let p = paths(c, f);
-            let mut trees = vec![p.release.clone()];
-            if let Some(cur) = &f.flink.current_link {
-                if cur != &p.release {
-                    trees.push(cur.clone());
-                }
-            }
             stage.push(
                 &id,
-                Action::Remove {
-                    link: Some(p.link.clone()),
-                    trees,
-                    state_dir: Some(p.state.clone()),
-                },
+                crate::plan::remove_installation(
+                    &p.link,
+                    &p.release,
+                    f.flink.current_link.as_ref(),
+                    &p.state,
+                ),
             );
         }
     }

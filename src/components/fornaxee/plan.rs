@@ -209,32 +209,18 @@ pub fn deploy(inp: &Inputs, plan: &mut Plan) -> Result<()> {
             changed = true;
             let archive = format!("{}/{}", p.state, fx.artifact.file_name);
             let have = ff.artifact_sha512.is_some() && ff.artifact_sha512 == inp.artifact.sha512;
-            if !have {
-                install.push(
-                    &id,
-                    Action::Upload {
-                        file: fx.artifact.file_name.clone(),
-                        local: inp.artifact.local.clone(),
-                        dest: archive.clone(),
-                        size: inp.artifact.size,
-                        sha512: inp.artifact.sha512.clone(),
-                    },
-                );
-            }
-            install.push(
+            install.extend_host(
                 &id,
-                Action::Unpack {
+                crate::plan::ReleaseInstall {
+                    art: &inp.artifact,
+                    file: &fx.artifact.file_name,
                     archive,
-                    dest: p.release.clone(),
+                    release: p.release.clone(),
                     top_dir: format!("fornaxee-{}", fx.version),
                     staging: p.state.clone(),
-                    archive_sha512: inp.artifact.sha512.clone(),
-                    verify_sha512: if have {
-                        inp.artifact.sha512.clone()
-                    } else {
-                        None
-                    },
-                },
+                    have,
+                }
+                .actions(),
             );
         }
         let defaults = inp.bundle.map_or("", |b| b.default_properties.as_str());
@@ -490,19 +476,14 @@ pub fn destroy(inp: &Inputs, plan: &mut Plan) {
     let mut remove = Stage::new("fornaxee remove", Some(NAME));
     for (_, id, f) in fx_hosts(inp) {
         let p = paths(inp, f);
-        let mut trees = vec![p.release.clone()];
-        if let Some(cur) = &f.fornaxee.current_link {
-            if cur != &p.release {
-                trees.push(cur.clone());
-            }
-        }
         remove.push(
             &id,
-            Action::Remove {
-                link: Some(p.link.clone()),
-                trees,
-                state_dir: Some(p.state.clone()),
-            },
+            crate::plan::remove_installation(
+                &p.link,
+                &p.release,
+                f.fornaxee.current_link.as_ref(),
+                &p.state,
+            ),
         );
         plan.hosts
             .iter_mut()
