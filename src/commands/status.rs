@@ -323,8 +323,9 @@ fn text(c: &Cluster, st: &ClusterStatus) -> String {
         (Some(t), _) => {
             let _ = writeln!(
                 out,
-                "  REST {url}: {t} TaskManagers, {} slots ({} available)",
-                st.slots_total.unwrap_or(0),
+                "  REST {url}: {}, {} ({} available)",
+                crate::report::plural(*t, "TaskManager"),
+                crate::report::plural(st.slots_total.unwrap_or(0), "slot"),
                 st.slots_available.unwrap_or(0)
             );
         }

@@ -74,6 +74,11 @@ pub enum Event {
     },
 }
 
+/// "1 TaskManager", "2 TaskManagers".
+pub fn plural(n: u64, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
 /// The version of the JSON Lines stream `--json` prints; its first line carries it.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -296,6 +301,33 @@ struct Bars {
     multi: MultiProgress,
     fetch: Mutex<Option<ProgressBar>>,
     uploads: Mutex<HashMap<String, ProgressBar>>,
+    /// A spinner per host while it starts, stops or is verified.
+    spinners: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Bars {
+    fn spin(&self, host: &str, text: String) {
+        let Ok(mut sp) = self.spinners.lock() else {
+            return;
+        };
+        let bar = sp.entry(host.to_string()).or_insert_with(|| {
+            let b = self.multi.add(ProgressBar::new_spinner());
+            b.set_style(
+                ProgressStyle::with_template("{spinner} {prefix}: {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            b.set_prefix(host.to_string());
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        bar.set_message(text);
+    }
+
+    fn unspin(&self, host: &str) {
+        if let Some(b) = self.spinners.lock().ok().and_then(|mut s| s.remove(host)) {
+            b.finish_and_clear();
+        }
+    }
 }
 
 fn bar_style(template: &str) -> ProgressStyle {
@@ -339,10 +371,21 @@ impl Reporter for Bars {
                 });
                 bar.set_position(*bytes);
                 if bytes >= total {
-                    bar.finish();
+                    bar.finish_and_clear();
+                    ups.remove(host);
                 }
             }
+            Event::Step {
+                host,
+                action,
+                detail,
+            } if matches!(action.as_str(), "start" | "stop" | "verify") => {
+                self.spin(host, format!("{action} {detail}"));
+            }
             other => {
+                if let Event::HostDone { host, .. } = other {
+                    self.unspin(host);
+                }
                 if let Some(l) = line(other) {
                     let _ = self.multi.println(l);
                 }

@@ -428,7 +428,7 @@ setsid /opt/flink/bin/start-cluster.sh < /dev/null > /tmp/start.log 2>&1"
     );
     let status = flinkup(tb.cmd("status", &inv, &[])).expect_code(0).stdout();
     assert!(
-        status.contains("1 TaskManagers") && status.contains("running (pid"),
+        status.contains("1 TaskManager, 2 slots") && status.contains("running (pid"),
         "{status}"
     );
     let run = flinkup(tb.cmd("deploy", &inv, &["--quiet"])).expect_code(0);

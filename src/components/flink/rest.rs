@@ -214,11 +214,10 @@ impl std::fmt::Display for ClusterCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}: {} TaskManager{}, {} slots within {}s",
+            "{}: {}, {} within {}s",
             self.url(),
-            self.taskmanagers,
-            if self.taskmanagers == 1 { "" } else { "s" },
-            self.slots,
+            crate::report::plural(self.taskmanagers as u64, "TaskManager"),
+            crate::report::plural(self.slots, "slot"),
             self.timeout_secs
         )?;
         if !self.ignore.is_empty() {
@@ -248,9 +247,9 @@ pub async fn check(
         Ok(o) => {
             rep.event(&Event::Info {
                 message: format!(
-                    "verified {url}: {} TaskManagers, {} slots{}",
-                    o.taskmanagers,
-                    o.slots_total,
+                    "verified {url}: {}, {}{}",
+                    crate::report::plural(o.taskmanagers, "TaskManager"),
+                    crate::report::plural(o.slots_total, "slot"),
                     if o.flink_version.is_empty() {
                         String::new()
                     } else {
