@@ -392,3 +392,66 @@ fn stop_and_destroy_plans() {
     let start = plan::start(&inp);
     assert!(start.is_noop());
 }
+
+#[test]
+fn upgrade_keeps_two_releases_and_knows_the_way_back() {
+    let before = cluster("1.9.3", 4, "");
+    let mut facts = running_cluster(&before);
+    // An earlier 1.9.2 and the running 1.9.3 are recorded and present on every host.
+    let mut record = flinkup::components::flink::record::of(
+        &before,
+        &Default::default(),
+        None,
+        "/opt/flink-1.9.2",
+    );
+    record.releases.push("/opt/flink-1.9.3".into());
+    for f in facts.hosts.values_mut() {
+        f.flink.releases = vec!["/opt/flink-1.9.2".into(), "/opt/flink-1.9.3".into()];
+        f.flink.release_present = false;
+        f.flink.conf.clear();
+    }
+    facts.hosts.get_mut(&id("h1")).unwrap().flink.record = Some(record);
+    let c = cluster("1.10.3", 4, "");
+    let p = deploy(&c, &facts);
+    assert_eq!(
+        stage_names(&p),
+        ["install", "switch", "stop", "start", "verify", "prune"]
+    );
+    let prune = serde_json::to_value(&p.stages[5]).unwrap();
+    assert_eq!(
+        prune["steps"][0]["trees"],
+        serde_json::json!(["/opt/flink-1.9.2"])
+    );
+    let rb = p.rollback.as_ref().expect("a way back");
+    assert_eq!((rb.from_stage, rb.until_stage), (2, 5));
+    assert_eq!(rb.restores, "Flink 1.9.3");
+    insta::assert_snapshot!("planner_upgrade_rollback", display::text(&p));
+
+    // `rollback` on the upgraded cluster: back to the release before the current one.
+    let mut after = running_cluster(&c);
+    let mut rec =
+        flinkup::components::flink::record::of(&c, &Default::default(), None, "/opt/flink-1.9.3");
+    rec.releases.push("/opt/flink-1.10.3".into());
+    for f in after.hosts.values_mut() {
+        f.flink.releases = vec!["/opt/flink-1.9.3".into(), "/opt/flink-1.10.3".into()];
+    }
+    after.hosts.get_mut(&id("h1")).unwrap().flink.record = Some(rec);
+    let inp = Inputs {
+        cluster: &c,
+        facts: &after,
+        mode: PlanMode::Live,
+        artifact: ArtifactState::default(),
+        warnings: Vec::new(),
+        jars: Vec::new(),
+        smoke: None,
+        day2: Default::default(),
+        record: None,
+    };
+    let back = plan::rollback(&inp);
+    assert!(back.refusals().is_empty());
+    let text = display::text(&back);
+    assert!(
+        text.contains("~ link     /opt/flink -> /opt/flink-1.9.3 (was /opt/flink-1.10.3)"),
+        "{text}"
+    );
+}
