@@ -50,6 +50,25 @@ impl fmt::Display for SmokeCheck {
     }
 }
 
+/// A `bin/flink` client command on the JobManager host, with the user Flink's scripts expect,
+/// the JVM options it needs there, and `-m` when REST listens on its own address.
+fn client(
+    flink: &str,
+    jvm_args: Option<&str>,
+    target: Option<&str>,
+    verb: &str,
+    rest: &str,
+) -> String {
+    format!(
+        "export USER=\"${{USER:-$(id -un)}}\"{jvm}; {flink} {verb} {target}{rest}",
+        jvm = jvm_args
+            .map(|j| format!("; export JVM_ARGS={}", q(j)))
+            .unwrap_or_default(),
+        flink = qp(flink),
+        target = target.map(|t| format!("-m {} ", q(t))).unwrap_or_default(),
+    )
+}
+
 /// The JobID `flink run -d` prints.
 fn job_id(out: &str) -> Option<String> {
     out.split(|c: char| !c.is_ascii_hexdigit())
@@ -62,20 +81,15 @@ pub async fn smoke(c: &SmokeCheck, host: &HostId, fleet: &Fleet, rep: &dyn Repor
     let jm = fleet.get(host)?;
     let args: Vec<String> = c.args.iter().map(|a| q(a)).collect();
     let script = format!(
-        "export USER=\"${{USER:-$(id -un)}}\"{jvm}; if [ ! -f {jar} ]; then echo \"no job jar at \"{jar}\": this distribution has no examples; name one with --jar or verify.smoke.jar\" >&2; exit 2; fi; {flink} run -d {target}{jar} {args} 2>&1",
-        jvm = c
-            .jvm_args
-            .as_ref()
-            .map(|j| format!("; export JVM_ARGS={}", q(j)))
-            .unwrap_or_default(),
-        flink = qp(&c.flink),
+        "if [ ! -f {jar} ]; then echo \"no job jar at \"{jar}\": this distribution has no examples; name one with --jar or verify.smoke.jar\" >&2; exit 2; fi; {run} 2>&1",
         jar = qp(&c.jar),
-        args = args.join(" "),
-        target = c
-            .target
-            .as_ref()
-            .map(|t| format!("-m {} ", q(t)))
-            .unwrap_or_default(),
+        run = client(
+            &c.flink,
+            c.jvm_args.as_deref(),
+            c.target.as_deref(),
+            "run",
+            &format!("-d {} {}", qp(&c.jar), args.join(" ")),
+        ),
     );
     let start = Instant::now();
     let out = jm.sh(host.as_str(), &script).await?;
@@ -121,7 +135,16 @@ pub async fn smoke(c: &SmokeCheck, host: &HostId, fleet: &Fleet, rep: &dyn Repor
             let _ = jm
                 .sh(
                     host.as_str(),
-                    &format!("{} cancel {id} >/dev/null 2>&1", qp(&c.flink)),
+                    &format!(
+                        "{} >/dev/null 2>&1",
+                        client(
+                            &c.flink,
+                            c.jvm_args.as_deref(),
+                            c.target.as_deref(),
+                            "cancel",
+                            &id
+                        )
+                    ),
                 )
                 .await;
             return Err(Error::remote(
@@ -501,20 +524,14 @@ pub async fn savepoint(
     let jm = fleet.get(host)?;
     for (id, name) in &s.jobs {
         let script = format!(
-            "export USER=\"${{USER:-$(id -un)}}\"{jvm}; {flink} stop {target}-p {dir} {id} 2>&1",
-            jvm = s
-                .jvm_args
-                .as_ref()
-                .map(|j| format!("; export JVM_ARGS={}", q(j)))
-                .unwrap_or_default(),
-            flink = qp(&s.flink),
-            target = s
-                .target
-                .as_ref()
-                .map(|t| format!("-m {} ", q(t)))
-                .unwrap_or_default(),
-            dir = q(&s.dir),
-            id = q(id),
+            "{} 2>&1",
+            client(
+                &s.flink,
+                s.jvm_args.as_deref(),
+                s.target.as_deref(),
+                "stop",
+                &format!("-p {} {}", q(&s.dir), q(id)),
+            )
         );
         let out = jm.sh(host.as_str(), &script).await?;
         let path = out
