@@ -41,17 +41,8 @@ fn build(
         fornaxee::plan::deploy(&fx, &mut plan)?;
     }
     if day2.no_start {
-        // Fornaxee's services are left alone too.
-        plan.stages.retain(|s| {
-            !s.steps.iter().any(|st| {
-                matches!(
-                    st.action,
-                    crate::plan::Action::RunDaemon { .. }
-                        | crate::plan::Action::StopServices { .. }
-                        | crate::plan::Action::Check(_)
-                )
-            })
-        });
+        // Staging: every component's starts, stops and checks are left out.
+        plan.keep_installation();
     }
     if let Some(o) = only {
         plan.only(o.component());

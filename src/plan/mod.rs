@@ -310,6 +310,22 @@ impl Plan {
         !self.actions().any(Action::changes_hosts)
     }
 
+    /// Keeps only the stages that install and configure (`--no-start`): none that starts,
+    /// stops or checks a service.
+    pub fn keep_installation(&mut self) {
+        self.stages.retain(|s| {
+            !s.steps.iter().any(|st| {
+                matches!(
+                    st.action,
+                    Action::StartService { .. }
+                        | Action::RunDaemon { .. }
+                        | Action::StopServices { .. }
+                        | Action::Check(_)
+                )
+            })
+        });
+    }
+
     /// Keeps one component's stages and header only (`--only`).
     pub fn only(&mut self, component: &str) {
         self.stages

@@ -168,10 +168,7 @@ pub fn smoke(inp: &Inputs, job: &SmokeJob) -> Plan {
             "start the cluster first: `flinkup start` (or `flinkup deploy`)",
         ));
     }
-    let verify = start_stages(inp, false)
-        .into_iter()
-        .filter(|s| s.name == "verify");
-    plan.stages.extend(verify);
+    plan.stages.push(verify_stage(inp, &missing(inp)));
     plan.stages.extend(smoke_stages(inp, job));
     plan
 }
@@ -415,38 +412,41 @@ fn trust_stage(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
     (!stage.steps.is_empty()).then_some(stage)
 }
 
-fn stop_action(c: &Cluster, f: &HostFacts, reason: &str) -> Option<Action> {
-    let running: Vec<Role> = f.flink.running.keys().copied().collect();
-    if running.is_empty() {
-        return None;
-    }
+/// Stops `roles` on a host with their scripts (`stop-all`, or `stop` for one daemon) and
+/// waits for the pids in their pid files, whichever release the daemons run from.
+fn stop_roles(
+    c: &Cluster,
+    f: &HostFacts,
+    roles: &[Role],
+    script_arg: &str,
+    terminate: bool,
+    reason: &str,
+) -> Action {
     let p = paths(c, f);
-    let bin = |r: Role| format!("{}/bin/{}", p.link, r.script());
-    let pid_dir = super::probe::pid_dir(c);
-    Some(Action::StopServices {
-        services: running.iter().map(|r| r.to_string()).collect(),
-        // Stop by the pid files, independent of the workers file, which may just have changed.
-        scripts: running
+    let pid_dir = resolve(&super::probe::pid_dir(c), f.machine.home.as_deref());
+    Action::StopServices {
+        services: roles.iter().map(|r| r.to_string()).collect(),
+        scripts: roles
             .iter()
             .rev()
-            .map(|&r| vec![bin(r), "stop-all".into()])
+            .map(|r| vec![format!("{}/bin/{}", p.link, r.script()), script_arg.into()])
             .collect(),
-        pid_files: running
+        pid_files: roles
             .iter()
-            .map(|r| {
-                format!(
-                    "{}/flink-{}-{}.pid",
-                    resolve(&pid_dir, f.machine.home.as_deref()),
-                    f.machine.user,
-                    r.pid_name()
-                )
-            })
+            .map(|r| format!("{pid_dir}/flink-{}-{}.pid", f.machine.user, r.pid_name()))
             .collect(),
         cmdline_has: Some("java".into()),
-        terminate: false,
+        terminate,
         grace_secs: 30,
         reason: reason.into(),
-    })
+    }
+}
+
+/// Stops the daemons running on a host, by the pid files (independent of the workers file,
+/// which may just have changed); None when nothing runs there.
+fn stop_action(c: &Cluster, f: &HostFacts, reason: &str) -> Option<Action> {
+    let running: Vec<Role> = f.flink.running.keys().copied().collect();
+    (!running.is_empty()).then(|| stop_roles(c, f, &running, "stop-all", false, reason))
 }
 
 /// A stage that stops every running Flink daemon.
@@ -482,6 +482,17 @@ fn start_action(c: &Cluster, f: &HostFacts, role: Option<Role>, reason: &str) ->
     }
 }
 
+/// The ids of the TaskManagers the running JobManager lists on a host (its name or address).
+fn registered_on(jf: &HostFacts, name: &str, address: &str) -> Vec<String> {
+    jf.flink
+        .registered
+        .iter()
+        .flatten()
+        .filter(|r| super::rest::runs_on(&r.path, name, address))
+        .map(|r| r.id.clone())
+        .collect()
+}
+
 /// The daemons the inventory wants that are not running.
 fn missing(inp: &Inputs) -> Vec<(HostId, Role)> {
     inp.cluster
@@ -509,8 +520,6 @@ fn start_stages(inp: &Inputs, restart: bool) -> Vec<Stage> {
         .any(|h| !inp.facts.host(&HostId::of(h)).flink.running.is_empty());
     let missing = missing(inp);
     let mut stages = Vec::new();
-    let mut ignore = Vec::new();
-    let tm_hosts_of = |id: &HostId| c.hosts.iter().find(|h| &HostId::of(h) == id);
     if restart || !any_running {
         if restart || !missing.is_empty() {
             let reason = if restart {
@@ -554,36 +563,26 @@ fn start_stages(inp: &Inputs, restart: bool) -> Vec<Stage> {
                 stages.push(s);
             }
         }
-        if jf.flink.runs(Role::JobManager) {
-            // The running JobManager keeps listing a dead TaskManager until its heartbeat times
-            // out: those registrations must not count as the restarted ones.
-            let registered = jf.flink.registered.clone().unwrap_or_default();
-            for (id, role) in &missing {
-                if *role != Role::TaskManager {
-                    continue;
-                }
-                if let Some(h) = tm_hosts_of(id) {
-                    ignore.extend(
-                        registered
-                            .iter()
-                            .filter(|r| super::rest::runs_on(&r.path, &h.name, &h.address))
-                            .map(|r| r.id.clone()),
-                    );
-                }
-            }
-        }
     }
+    stages.push(verify_stage(inp, &missing));
+    stages
+}
+
+/// The verification: every TaskManager and slot registered. Registrations that must not
+/// count: dead TaskManagers the running JobManager still lists (they are started again) and
+/// TaskManagers of hosts that left the inventory, until their heartbeat times out.
+fn verify_stage(inp: &Inputs, missing: &[(HostId, Role)]) -> Stage {
+    let c = inp.cluster;
+    let jm = coordinator(c);
+    let jf = inp.facts.host(&jm);
+    let mut ignore = Vec::new();
     if jf.flink.runs(Role::JobManager) {
-        // TaskManagers of hosts that left the inventory stay listed until their heartbeat
-        // times out: they do not count.
-        let registered = jf.flink.registered.clone().unwrap_or_default();
-        for h in &inp.facts.removed {
-            ignore.extend(
-                registered
-                    .iter()
-                    .filter(|r| super::rest::runs_on(&r.path, &h.name, &h.address))
-                    .map(|r| r.id.clone()),
-            );
+        let restarted = missing
+            .iter()
+            .filter(|(_, r)| *r == Role::TaskManager)
+            .filter_map(|(id, _)| c.hosts.iter().find(|h| &HostId::of(h) == id));
+        for h in restarted.chain(inp.facts.removed.iter()) {
+            ignore.extend(registered_on(jf, &h.name, &h.address));
         }
     }
     let mut verify = Stage::new("verify", Some(NAME));
@@ -610,11 +609,10 @@ fn start_stages(inp: &Inputs, restart: bool) -> Vec<Stage> {
                 .collect(),
         })),
     );
-    stages.push(verify);
-    stages
+    verify
 }
 
-fn host_notes(c: &Cluster, h: &Host, f: &HostFacts, extras: &HostExtras) -> Vec<String> {
+fn host_notes(c: &Cluster, f: &HostFacts, extras: &HostExtras) -> Vec<String> {
     let mut notes = Vec::new();
     let fl: &FlinkFacts = &f.flink;
     if extras.jdk_opens {
@@ -640,7 +638,6 @@ fn host_notes(c: &Cluster, h: &Host, f: &HostFacts, extras: &HostExtras) -> Vec<
             "Java version unknown offline: if this host runs Java 16 or later, deploy adds the --add-opens options Flink needs there to env.java.opts".into(),
         );
     }
-    let _ = h;
     notes
 }
 
@@ -783,7 +780,7 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
                 },
             );
         }
-        plan.hosts[i].notes = [plan.hosts[i].notes.clone(), host_notes(c, h, f, &extras)].concat();
+        plan.hosts[i].notes = [plan.hosts[i].notes.clone(), host_notes(c, f, &extras)].concat();
     }
     if c.manages_flink() {
         start_preflight(inp, &mut plan);
@@ -802,7 +799,6 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
         .any(|h| !inp.facts.host(&HostId::of(h)).flink.running.is_empty());
     if !c.manages_flink() {
         // Only Flink clients here: nothing to start, stop or verify.
-        plan.sizing.clear();
         return Ok(plan);
     }
     let retiring = retire(inp, &mut plan);
@@ -831,7 +827,7 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
         starting |= started;
     }
     if inp.day2.no_start {
-        // Staging: what would stop, restart or start is left out; what runs keeps running.
+        // Staging: what would stop, restart or start is left out, so what runs keeps running.
         let changes_running = plan.stages.iter().any(|s| {
             s.steps
                 .iter()
@@ -844,16 +840,8 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
                 "run without --no-start to apply the change, or stage it on stopped hosts",
             ));
         }
+        // The command keeps only the installing stages of every component.
         plan.rollback = None;
-        plan.stages.retain(|s| {
-            !s.steps.iter().any(|st| {
-                matches!(
-                    st.action,
-                    Action::StartService { .. } | Action::StopServices { .. } | Action::Check(_)
-                )
-            })
-        });
-        starting = false;
     }
     if let Some(meta) = &inp.record {
         let jf = inp.facts.host(&coordinator(c));
@@ -1028,29 +1016,9 @@ fn back_to(inp: &Inputs, targets: &BTreeMap<HostId, String>, reason: &str) -> Ve
             continue;
         };
         let p = paths(c, f);
-        // Stop by the pid files, whichever release the daemons run from.
         let roles: Vec<Role> = roles(h);
         if !roles.is_empty() {
-            let pid_dir = resolve(&super::probe::pid_dir(c), f.machine.home.as_deref());
-            stop.push(
-                &id,
-                Action::StopServices {
-                    services: roles.iter().map(|r| r.to_string()).collect(),
-                    scripts: roles
-                        .iter()
-                        .rev()
-                        .map(|r| vec![format!("{}/bin/{}", p.link, r.script()), "stop-all".into()])
-                        .collect(),
-                    pid_files: roles
-                        .iter()
-                        .map(|r| format!("{pid_dir}/flink-{}-{}.pid", f.machine.user, r.pid_name()))
-                        .collect(),
-                    cmdline_has: Some("java".into()),
-                    terminate: true,
-                    grace_secs: 30,
-                    reason: reason.into(),
-                },
-            );
+            stop.push(&id, stop_roles(c, f, &roles, "stop-all", true, reason));
         }
         switch.push(
             &id,
@@ -1349,7 +1317,7 @@ fn restart_stages(
         s.extend_host(
             &jm,
             [
-                role_stop(c, jf, Role::JobManager, &reason(&why)),
+                stop_roles(c, jf, &[Role::JobManager], "stop", false, &reason(&why)),
                 start_action(c, jf, Some(Role::JobManager), &reason(&why)),
             ],
         );
@@ -1359,19 +1327,14 @@ fn restart_stages(
         let mut s = Stage::new("restart taskmanagers", Some(NAME));
         s.batch = crate::plan::Batch::Rolling(inp.day2.batch.max(1));
         s.if_failed = "The TaskManagers of earlier batches run the new configuration; the others keep the old one. Fix the cause and run the same command again.".into();
-        let registered = jf.flink.registered.clone().unwrap_or_default();
         for (h, why) in tm_hosts {
             let id = HostId::of(h);
             let f = inp.facts.host(&id);
-            let old: Vec<String> = registered
-                .iter()
-                .filter(|r| super::rest::runs_on(&r.path, &h.name, &h.address))
-                .map(|r| r.id.clone())
-                .collect();
+            let old = registered_on(jf, &h.name, &h.address);
             s.extend_host(
                 &id,
                 [
-                    role_stop(c, f, Role::TaskManager, &reason(&why)),
+                    stop_roles(c, f, &[Role::TaskManager], "stop", false, &reason(&why)),
                     start_action(c, f, Some(Role::TaskManager), &reason(&why)),
                     Action::Check(Check::FlinkTaskManagerBack(super::rest::TaskManagerBack {
                         jobmanager_host: jm.clone(),
@@ -1388,28 +1351,6 @@ fn restart_stages(
         stages.push(s);
     }
     stages
-}
-
-/// Stops one daemon role on a host, by its pid file.
-fn role_stop(c: &Cluster, f: &HostFacts, role: Role, reason: &str) -> Action {
-    let p = paths(c, f);
-    let pid_dir = resolve(&super::probe::pid_dir(c), f.machine.home.as_deref());
-    Action::StopServices {
-        services: vec![role.to_string()],
-        scripts: vec![vec![
-            format!("{}/bin/{}", p.link, role.script()),
-            "stop".into(),
-        ]],
-        pid_files: vec![format!(
-            "{pid_dir}/flink-{}-{}.pid",
-            f.machine.user,
-            role.pid_name()
-        )],
-        cmdline_has: Some("java".into()),
-        terminate: false,
-        grace_secs: 30,
-        reason: reason.into(),
-    }
 }
 
 /// JVM options the Flink client needs on this host.
