@@ -55,10 +55,15 @@ impl fmt::Display for Undo {
 pub fn detail(a: &Action) -> String {
     match a {
         Action::Upload { dest, .. } => dest.clone(),
+        Action::Relay { file, hops, .. } => format!(
+            "{file} to {} host{}",
+            hops.len(),
+            if hops.len() == 1 { "" } else { "s" }
+        ),
         Action::Unpack { archive, dest, .. } => format!("{archive} -> {dest}"),
         Action::WriteFile { path, .. } => path.clone(),
         Action::Link { link, target, .. } => format!("{link} -> {target}"),
-        Action::TrustSsh { peers } => peers
+        Action::TrustSsh { peers, .. } => peers
             .iter()
             .map(|p| p.name.as_str())
             .collect::<Vec<_>>()
@@ -114,6 +119,33 @@ pub async fn execute(
         } => upload(r, host, rep, local, *size, sha512, dest)
             .await
             .map(|_| None),
+        Action::Relay {
+            file,
+            local,
+            size,
+            sha512,
+            seed,
+            hops,
+            relayers,
+        } => {
+            let (Some(local), Some(size), Some(sha512)) = (local, size, sha512) else {
+                return Err(Error::Failed(
+                    "relay planned but no verified artifact was fetched".into(),
+                ));
+            };
+            super::relay::Relay {
+                file,
+                local: std::path::Path::new(local),
+                size: *size,
+                sha512,
+                seed: seed.as_ref(),
+                hops,
+                relayers,
+            }
+            .run(fleet, rep)
+            .await
+            .map(|_| None)
+        }
         Action::Unpack {
             archive,
             dest,
@@ -179,7 +211,7 @@ mv "$T"/{dir} "$R"
                 previous: previous.clone(),
             }))
         }
-        Action::TrustSsh { peers } => trust(id, fleet, peers).await.map(|_| None),
+        Action::TrustSsh { peers, .. } => trust(id, fleet, peers).await.map(|_| None),
         Action::SshConfig { begin, end, block } => {
             ssh_config(r, host, begin, end, block.as_deref())
                 .await
@@ -430,15 +462,16 @@ chmod 600 "$T"; mv -f "$T" "$C""#,
     }
 }
 
-/// Lets this host log in to each peer with a key, as start-cluster.sh needs: a key here
+/// Lets this host log in to each peer with a key (start-cluster.sh, a relay): a key here
 /// (made if missing), authorized on each peer through flinkup's own verified connection, and
-/// the peers' host keys recorded here (as `ssh NAME` resolves them through ~/.ssh/config).
+/// the peers' host keys recorded here as `ssh -p PORT NAME` looks them up (through
+/// ~/.ssh/config, where flinkup's block may name another address).
 async fn trust(from: &HostId, fleet: &Fleet, peers: &[SshPeer]) -> Result<()> {
-    let jm = fleet.get(from)?;
-    let key = jm
+    let me = fleet.get(from)?;
+    let key = me
         .must(
             from.as_str(),
-            "prepare the JobManager host's ssh key",
+            "prepare this host's ssh key",
             "mkdir -p ~/.ssh && chmod 700 ~/.ssh && { [ -f ~/.ssh/id_ed25519 ] || ssh-keygen -q -t ed25519 -N '' -C \"flinkup@$(hostname)\" -f ~/.ssh/id_ed25519; } && cat ~/.ssh/id_ed25519.pub",
         )
         .await?;
@@ -448,14 +481,11 @@ async fn trust(from: &HostId, fleet: &Fleet, peers: &[SshPeer]) -> Result<()> {
         "mkdir -p ~/.ssh && chmod 700 ~/.ssh && touch ~/.ssh/authorized_keys && chmod 600 ~/.ssh/authorized_keys && {{ grep -qxF {k} ~/.ssh/authorized_keys || echo {k} >> ~/.ssh/authorized_keys; }}",
         k = q(&key)
     );
+    let what = format!("authorize {from}'s ssh key");
     for (id, r) in fleet
         .for_each(&ids, |id, remote| {
-            let script = script.clone();
-            async move {
-                remote
-                    .must(id.as_str(), "authorize the JobManager host's key", &script)
-                    .await
-            }
+            let (script, what) = (script.clone(), what.clone());
+            async move { remote.must(id.as_str(), &what, &script).await }
         })
         .await
     {
@@ -464,26 +494,33 @@ async fn trust(from: &HostId, fleet: &Fleet, peers: &[SshPeer]) -> Result<()> {
             other => Error::remote(id.as_str(), other.to_string()),
         })?;
     }
-    let names: Vec<String> = peers.iter().map(|p| q(&p.name)).collect();
+    let checks: Vec<String> = peers
+        .iter()
+        .map(|p| {
+            format!(
+                "t {} {} {}",
+                q(&p.name),
+                p.port,
+                q(p.user.as_deref().unwrap_or(""))
+            )
+        })
+        .collect();
     let script = format!(
         r#"touch ~/.ssh/known_hosts; bad=""
-for h in {hosts}; do
-  a=$(ssh -G "$h" 2>/dev/null | awk '$1=="hostname" {{print $2}}'); p=$(ssh -G "$h" 2>/dev/null | awk '$1=="port" {{print $2}}')
-  [ -n "$a" ] || a="$h"; [ -n "$p" ] || p=22
+t() {{
+  h=$1; p=$2; u=$3
+  a=$(ssh -G -p "$p" "$h" 2>/dev/null | awk '$1=="hostname" {{print $2}}'); [ -n "$a" ] || a="$h"
   if [ "$p" = 22 ]; then k="$a"; else k="[$a]:$p"; fi
   ssh-keygen -F "$k" >/dev/null 2>&1 || ssh-keyscan -T 5 -p "$p" "$a" 2>/dev/null >> ~/.ssh/known_hosts
-  ssh -n -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 "$h" true >/dev/null 2>&1 || bad="$bad $h"
-done
-if [ -n "$bad" ]; then echo "the JobManager host still cannot ssh without a password to:$bad" >&2; exit 1; fi"#,
-        hosts = names.join(" ")
+  ssh -n -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 -p "$p" ${{u:+-l "$u"}} "$h" true >/dev/null 2>&1 || bad="$bad $h"
+}}
+{checks}
+if [ -n "$bad" ]; then echo "still cannot ssh without a password to:$bad" >&2; exit 1; fi"#,
+        checks = checks.join("\n")
     );
-    jm.must(
-        from.as_str(),
-        "set up ssh from the JobManager host",
-        &script,
-    )
-    .await
-    .map(drop)
+    me.must(from.as_str(), "set up ssh from this host", &script)
+        .await
+        .map(drop)
 }
 
 /// The verified file an upload sends.

@@ -6,6 +6,7 @@
 //! completed steps changed, from the state each one recorded before changing it.
 
 mod exec;
+mod relay;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -97,18 +98,31 @@ impl Runner<'_> {
             .await;
             let mut failures = Vec::new();
             let mut interrupted = false;
+            let mut total = targets.len();
+            let mut told = None;
             for (id, undo, r) in results {
                 done.push((id.clone(), undo));
                 match r {
                     Ok(_) => {}
                     Err(Error::Interrupted) => interrupted = true,
+                    // A step that spans hosts (a relay) names the hosts that failed in it.
+                    Err(Error::Hosts {
+                        failures: inner,
+                        total: t,
+                        after,
+                        ..
+                    }) => {
+                        total = total.max(t);
+                        failures.extend(inner);
+                        told = Some(after).filter(|a| !a.is_empty());
+                    }
                     Err(error) => failures.push(HostFailure { host: id, error }),
                 }
             }
             if failures.is_empty() && !interrupted {
                 continue;
             }
-            let mut after = stage.if_failed.clone();
+            let mut after = told.unwrap_or_else(|| stage.if_failed.clone());
             if record {
                 let undone = self.undo(done).await;
                 if !undone.is_empty() {
@@ -124,7 +138,7 @@ impl Runner<'_> {
             return Err(Error::Hosts {
                 what: format!("failed in stage {}", stage.name),
                 failures,
-                total: targets.len(),
+                total,
                 after,
             });
         }

@@ -11,8 +11,11 @@ use crate::components::flink::{self, render::Renderer};
 use crate::components::fornaxee;
 use crate::error::{exit, Error, Result};
 use crate::facts::Facts;
+use crate::facts::SshPeer;
+use crate::fleet::HostId;
 use crate::inventory::Loaded;
-use crate::plan::{Plan, PlanMode};
+use crate::inventory::{Connection, Distribution};
+use crate::plan::{distribute, Plan, PlanMode};
 
 fn build(
     loaded: &Loaded,
@@ -47,7 +50,55 @@ fn build(
     if let Some(o) = only {
         plan.only(o.component());
     }
+    relay(c, facts, &mut plan);
     Ok(plan)
+}
+
+/// With relay distribution, the archives several hosts get are relayed host to host.
+pub(super) fn relay(c: &crate::inventory::Cluster, facts: &Facts, plan: &mut Plan) {
+    if c.distribution == Distribution::Relay {
+        distribute::relay(plan, &relay_network(c, facts));
+    }
+}
+
+/// The hosts a relay may use: every host flinkup reaches over ssh, the coordinating host
+/// first (in cluster-script mode it already logs in to the TaskManager hosts). A host without
+/// an ssh client only receives.
+fn relay_network(c: &crate::inventory::Cluster, facts: &Facts) -> distribute::Network {
+    let coordinator = HostId::of(c.jobmanager());
+    let hosts = c
+        .hosts
+        .iter()
+        .filter(|h| h.connection == Connection::Ssh)
+        .map(|h| {
+            let id = HostId::of(h);
+            let f = facts.host(&id);
+            distribute::NetHost {
+                ssh: SshPeer {
+                    host: id.clone(),
+                    name: h.name.clone(),
+                    address: h.address.clone(),
+                    port: h.port.unwrap_or(22),
+                    user: h.user.clone(),
+                },
+                can_send: !f.gathered || f.machine.ssh_client,
+                trusts: if id == coordinator {
+                    facts
+                        .peers
+                        .iter()
+                        .filter(|(_, p)| p.trusted)
+                        .map(|(h, _)| h.clone())
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect();
+    distribute::Network {
+        hosts,
+        fanout: c.relay_fanout,
+    }
 }
 
 /// Who deploys, when, and the inventory's hash, for the record deploy leaves.

@@ -303,6 +303,7 @@ fn offline_plan(loaded: &Loaded, fetch: &FetchArgs, json: bool) -> Result<i32> {
     if let Some(fx) = fornaxee_inputs(c, &facts, bundle.as_ref()) {
         fornaxee::plan::deploy(&fx, &mut plan)?;
     }
+    deploy::relay(c, &facts, &mut plan);
     print_plan(&plan, json);
     Ok(exit::OK)
 }

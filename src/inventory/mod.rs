@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use schema::{Connection, KnownHosts, SmokeWhen, StartMode};
+pub use schema::{Connection, Distribution, KnownHosts, SmokeWhen, StartMode};
 
 use crate::error::{Error, Result};
 
@@ -245,6 +245,11 @@ pub struct Cluster {
     pub smoke: Smoke,
     pub templates_dir: Option<PathBuf>,
     pub fornaxee: Option<Fornaxee>,
+    /// How release archives reach the hosts; relay by default where host-to-host ssh is
+    /// already part of the setup (cluster-script start).
+    pub distribution: Distribution,
+    /// How many hosts one relaying host sends to.
+    pub relay_fanout: usize,
 }
 
 mod humantime_serde_secs {

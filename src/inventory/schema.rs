@@ -26,6 +26,8 @@ pub struct RawInventory {
     pub verify: RawVerify,
     pub templates_dir: Option<String>,
     pub fornaxee: Option<RawFornaxee>,
+    pub distribution: Option<Distribution>,
+    pub relay_fanout: Option<i64>,
 }
 
 /// The `fornaxee:` section: the Fornaxee bundle, where it runs, and its settings.
@@ -135,6 +137,16 @@ pub enum KnownHosts {
 pub enum Connection {
     Ssh,
     Local,
+}
+
+/// How artifacts reach the hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Distribution {
+    /// The operator sends each artifact once; hosts forward it to each other over ssh.
+    Relay,
+    /// The operator sends each artifact to every host.
+    Fanout,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]

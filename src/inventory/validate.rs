@@ -10,8 +10,8 @@ use super::schema::{
 };
 use super::units::{self, parse_memory, MIB};
 use super::{
-    Artifact, Checksum, Cluster, Connection, Diagnostic, ExternalFlink, Fornaxee, HashAlgo, Host,
-    KnownHosts, LoadOptions, Pinned, Smoke, StartMode, Version,
+    Artifact, Checksum, Cluster, Connection, Diagnostic, Distribution, ExternalFlink, Fornaxee,
+    HashAlgo, Host, KnownHosts, LoadOptions, Pinned, Smoke, StartMode, Version,
 };
 use crate::components::flink::keys::{self as flink_keys, KeyCheck};
 
@@ -146,6 +146,18 @@ fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
             None
         }
     };
+    let relay_fanout = match raw.relay_fanout {
+        None => Some(3),
+        Some(n) if (1..=32).contains(&n) => Some(n as usize),
+        Some(n) => {
+            c.error(
+                &["relay_fanout"],
+                format!("relay_fanout {n} is out of range"),
+                "let one host send to 1 to 32 others; 3 (the default) keeps a host's LAN link well above the operator's",
+            );
+            None
+        }
+    };
     let templates_dir = raw.templates_dir.as_ref().and_then(|d| {
         if std::path::Path::new(d)
             .components()
@@ -226,6 +238,20 @@ fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
         verify_timeout: verify_timeout.unwrap_or(Duration::from_secs(120)),
         smoke: smoke?,
         templates_dir,
+        distribution: raw.distribution.unwrap_or(
+            if raw.flink.start.unwrap_or(StartMode::ClusterScript) == StartMode::ClusterScript
+                && raw
+                    .fornaxee
+                    .as_ref()
+                    .and_then(|f| f.flink.as_ref())
+                    .is_none()
+            {
+                Distribution::Relay
+            } else {
+                Distribution::Fanout
+            },
+        ),
+        relay_fanout: relay_fanout?,
         fornaxee,
     })
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::components::Check;
 use crate::facts::SshPeer;
+use crate::fleet::HostId;
 
 /// Whether a file is new or replaces different content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -25,6 +26,23 @@ pub enum Action {
         dest: String,
         size: Option<u64>,
         sha512: Option<String>,
+    },
+    /// Send one verified file to many hosts, each artifact once over the operator's link:
+    /// hosts forward it to each other over their own ssh while they receive it (`hops`, a
+    /// tree), and every host checks its sha512 before the file takes its final name. A host
+    /// whose sender failed is fed again from a host holding the verified file (`relayers`)
+    /// or from the operator.
+    Relay {
+        file: String,
+        local: Option<String>,
+        size: Option<u64>,
+        sha512: Option<String>,
+        /// A host that already holds the verified file, and where: it feeds the route instead
+        /// of the operator.
+        seed: Option<Seed>,
+        hops: Vec<Hop>,
+        /// Hosts allowed to send to every other host of the route (they got its trust).
+        relayers: Vec<HostId>,
     },
     /// Unpack into a temporary directory under `staging`, check that `top_dir` is the
     /// archive's top directory, then rename it to `dest`. With `verify_sha512`, the archive is
@@ -53,7 +71,11 @@ pub enum Action {
         previous: Option<String>,
     },
     /// Let this host log in to its peers with a key and known host keys (start-cluster.sh).
-    TrustSsh { peers: Vec<SshPeer> },
+    TrustSsh {
+        peers: Vec<SshPeer>,
+        /// What needs it, in words.
+        reason: String,
+    },
     /// Write (or, with no block, remove) flinkup's managed block at the top of `~/.ssh/config`.
     SshConfig {
         begin: String,
@@ -109,11 +131,31 @@ pub enum Action {
     Check(Check),
 }
 
+/// A host that holds the verified file before the run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Seed {
+    pub host: HostId,
+    pub path: String,
+}
+
+/// One receiving host of a relay.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hop {
+    pub host: HostId,
+    /// Where its verified copy goes (received as `<dest>.part`).
+    pub dest: String,
+    /// Who sends to it: None for the operator.
+    pub from: Option<HostId>,
+    /// How other hosts log in to it.
+    pub ssh: SshPeer,
+}
+
 impl Action {
     /// A one-word name for progress lines and counts.
     pub fn verb(&self) -> &'static str {
         match self {
             Action::Upload { .. } => "upload",
+            Action::Relay { .. } => "relay",
             Action::Unpack { .. } => "unpack",
             Action::WriteFile { .. } => "write",
             Action::Link { .. } => "link",

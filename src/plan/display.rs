@@ -146,15 +146,63 @@ fn action_line(out: &mut String, host: &HostId, a: &Action, shown: &mut Vec<(Hos
             Some(p) => writeln!(out, "    ~ link     {link} -> {target} (was {p})"),
             None => writeln!(out, "    + link     {link} -> {target}"),
         },
-        Action::TrustSsh { peers } => writeln!(
+        Action::TrustSsh { peers, reason } => writeln!(
             out,
-            "    + trust    ssh from {host} to {} without a password (start-cluster.sh logs in to every TaskManager host)",
+            "    + trust    ssh from {host} to {} without a password ({reason})",
             peers
                 .iter()
                 .map(|p| p.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        Action::Relay {
+            file,
+            size,
+            seed,
+            hops,
+            ..
+        } => {
+            let _ = writeln!(
+                out,
+                "    + relay    {file}{} to {}: one copy over the operator's link, forwarded host to host while it arrives; sha512 checked on each host before it is kept",
+                size.map(|s| format!(" ({})", crate::inventory::units::human(s)))
+                    .unwrap_or_default(),
+                plural(hops.len(), "host")
+            );
+            let from_op: Vec<&str> = hops
+                .iter()
+                .filter(|h| h.from.is_none())
+                .map(|h| h.host.as_str())
+                .collect();
+            if let Some(s) = seed {
+                let _ = writeln!(
+                    out,
+                    "        {} already holds it ({}): the operator sends nothing",
+                    s.host, s.path
+                );
+            }
+            if !from_op.is_empty() {
+                let _ = writeln!(out, "        operator -> {}", from_op.join(", "));
+            }
+            let mut senders: Vec<&HostId> = Vec::new();
+            for h in hops.iter().filter_map(|h| h.from.as_ref()) {
+                if !senders.contains(&h) {
+                    senders.push(h);
+                }
+            }
+            for s in senders {
+                let to: Vec<&str> = hops
+                    .iter()
+                    .filter(|h| h.from.as_ref() == Some(s))
+                    .map(|h| h.host.as_str())
+                    .collect();
+                let _ = writeln!(out, "        {s} -> {}", to.join(", "));
+            }
+            for h in hops {
+                let _ = writeln!(out, "        {}: {}", h.host, h.dest);
+            }
+            Ok(())
+        }
         Action::SshConfig { block, .. } => match block {
             Some(b) => {
                 let _ = writeln!(
@@ -343,7 +391,16 @@ pub fn text(plan: &Plan) -> String {
     let n = plan.stages.len();
     for (i, st) in plan.stages.iter().enumerate() {
         let targets = st.targets();
+        let relayed: usize = st
+            .steps
+            .iter()
+            .map(|s| match &s.action {
+                Action::Relay { hops, .. } => hops.len(),
+                _ => 0,
+            })
+            .sum();
         let batch = match st.batch {
+            Batch::All if relayed > 0 => format!("{} along the route", plural(relayed, "host")),
             Batch::All => format!("{} at once", plural(targets.len(), "host")),
             Batch::Rolling(k) => format!("{}, {k} at a time", plural(targets.len(), "host")),
         };

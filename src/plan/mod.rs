@@ -7,12 +7,13 @@
 
 mod action;
 pub mod display;
+pub mod distribute;
 
 use std::fmt;
 
 use serde::Serialize;
 
-pub use action::{Action, Change};
+pub use action::{Action, Change, Hop, Seed};
 
 use crate::fleet::HostId;
 

@@ -3,6 +3,54 @@
 use crate::support::flinkup;
 use crate::testbed::{flink_lock, Spec, Testbed};
 
+/// Relay: the operator's link carries the archive once; h1 forwards to h2 and h3, h2 to h4,
+/// while they receive; every host holds the archive with the right sha512 and the cluster of
+/// three TaskManagers is verified.
+#[test]
+fn relay_to_four_hosts_every_host_verified() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec {
+        hosts: 4,
+        ..Spec::default()
+    });
+    let inv = crate::faults::relay_inventory(&tb, "relay", "");
+    flinkup(tb.cmd("fetch", &inv, &["--quiet"])).expect_code(0);
+    let sent = tb.operator_tx_bytes();
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes"])).expect_code(0);
+    let sent = tb.operator_tx_bytes() - sent;
+    let out = run.stdout();
+    for needle in [
+        "+ relay    flink-1.9.3-bin-scala_2.11.tgz".to_string(),
+        format!("operator -> {}", tb.ip(0)),
+        format!("{} -> {}, {}", tb.ip(0), tb.ip(1), tb.ip(2)),
+        format!("{} -> {}", tb.ip(1), tb.ip(3)),
+    ] {
+        assert!(
+            out.contains(&needle),
+            "the plan shows the route: {needle}\n{out}"
+        );
+    }
+    let tarball = std::fs::metadata(crate::testbed::flink_tarball())
+        .unwrap()
+        .len();
+    assert!(
+        sent < tarball + tarball / 4,
+        "the operator sent {sent} bytes for a {tarball}-byte archive to 4 hosts"
+    );
+    let sha = crate::faults::tarball_sha512();
+    for h in &tb.hosts {
+        let o = h.exec("sha512sum /opt/.flinkup/flink-1.9.3-bin-scala_2.11.tgz; ls /opt/.flinkup");
+        let got = String::from_utf8_lossy(&o.stdout);
+        assert!(got.starts_with(&sha), "{}: {got}", h.hostname);
+        assert!(!got.contains(".part"), "{}: {got}", h.hostname);
+        assert!(h.opt().join("flink-1.9.3/bin/start-cluster.sh").exists());
+    }
+    assert_eq!(tb.overview(), Some((3, 6)));
+    // A re-run relays nothing.
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes"])).expect_code(0);
+    assert!(!run.stdout().contains("+ relay"), "{}", run.stdout());
+}
+
 #[test]
 fn guide_cluster_deploy_rerun_resize_stop_destroy() {
     let _flink = flink_lock();
@@ -13,7 +61,7 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
     let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
     let out = run.stdout();
     assert!(
-        out.contains("+ upload") && out.contains("+ trust") && out.contains("start-cluster.sh"),
+        out.contains("+ relay") && out.contains("+ trust") && out.contains("start-cluster.sh"),
         "{out}"
     );
     assert!(
@@ -434,7 +482,7 @@ fn deploy_without_a_terminal_needs_yes() {
         run.stderr()
     );
     assert!(
-        run.stdout().contains("+ upload"),
+        run.stdout().contains("+ relay"),
         "the plan is shown first: {}",
         run.stdout()
     );

@@ -96,6 +96,12 @@ fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Outcome
     Err(format!("timed out waiting for {what}"))
 }
 
+fn append(inv: &Path, text: &str) {
+    let mut body = std::fs::read_to_string(inv).unwrap();
+    body.push_str(text);
+    std::fs::write(inv, body).unwrap();
+}
+
 fn part_size(tb: &Testbed, i: usize) -> u64 {
     std::fs::metadata(
         tb.hosts[i]
@@ -149,6 +155,8 @@ fn sshd_down_at_plan_time() -> Outcome {
 fn connection_cut_mid_upload() -> Outcome {
     let tb = Testbed::new(Spec::default());
     let inv = tb.guide_inventory("cut", 4, "cluster-script");
+    // Fan-out: the operator's own upload, which resumes.
+    append(&inv, "distribution: fanout\n");
     run(&tb, "fetch", &inv, &["--quiet"]);
     tb.hosts[1].throttle(Some("40mbit"));
     let child = spawn(&tb, "deploy", &inv, &["--yes", "--quiet"]);
@@ -603,6 +611,102 @@ fn non_root_hostile_values_and_secrets() -> Outcome {
     Ok(())
 }
 
+/// The four-host relay's inventory: h1 the JobManager, three TaskManagers, each relaying
+/// host sending to two, so h2 relays to h4 (operator -> h1; h1 -> h2, h3; h2 -> h4).
+pub fn relay_inventory(tb: &Testbed, name: &str, extra: &str) -> std::path::PathBuf {
+    tb.inventory(
+        name,
+        &format!(
+            "flink:\n  version: 1.9.3\n  install_dir: /opt\n  artifact:\n    path: {}\nssh:\n  user: root\njobmanager: {}\ntaskmanagers: [{}, {}, {}]\nrelay_fanout: 2\nconfig:\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 512m\n  taskmanager.numberOfTaskSlots: 2\n  rest.port: 8082\nverify:\n  timeout: 120s\n  smoke: false\n{extra}",
+            crate::testbed::flink_tarball().display(),
+            tb.ip(0),
+            tb.ip(1),
+            tb.ip(2),
+            tb.ip(3),
+        ),
+    )
+}
+
+/// The sha512 the test distribution's sidecar gives.
+pub fn tarball_sha512() -> String {
+    let side = crate::testbed::flink_tarball().with_extension("tgz.sha512");
+    std::fs::read_to_string(side)
+        .expect("the tarball's .sha512 sidecar")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Fault 11: the sshd of a relaying host is killed mid-transfer (every session of it): the
+/// host it feeds gets the archive from another relaying host; the deploy fails naming the
+/// dead host; nothing unverified is unpacked anywhere; once sshd is back, a re-run completes
+/// with the archive fed from a host holding it, not from the operator.
+fn relaying_host_killed() -> Outcome {
+    let mut tb = Testbed::new(Spec {
+        hosts: 4,
+        ..Spec::default()
+    });
+    let inv = relay_inventory(&tb, "relaykill", "");
+    run(&tb, "fetch", &inv, &["--quiet"]);
+    tb.throttle_operator(Some("100mbit"));
+    let child = spawn(&tb, "deploy", &inv, &["--yes"]);
+    wait_for("h2 to relay", Duration::from_secs(90), || {
+        part_size(&tb, 1) > 40 << 20 && part_size(&tb, 3) > 20 << 20
+    })?;
+    tb.hosts[1].kill_sshd();
+    let (code, text, _) = finish(child, Duration::from_secs(180))?;
+    tb.throttle_operator(None);
+    ensure!(code == 1, "exit {code} (want 1)\n{text}");
+    ensure!(
+        text.contains(&format!("{}: ", tb.ip(1))) && text.contains("did not get a verified"),
+        "names the dead relaying host\n{text}"
+    );
+    ensure!(
+        text.contains(&format!("{}: fed again from {}", tb.ip(3), tb.ip(0))),
+        "h4 is fed from h1, which holds the verified archive\n{text}"
+    );
+    let sha = tarball_sha512();
+    for i in [0, 2, 3] {
+        let o = tb.hosts[i].exec("sha512sum /opt/.flinkup/flink-1.9.3-bin-scala_2.11.tgz");
+        let got = String::from_utf8_lossy(&o.stdout);
+        ensure!(
+            got.starts_with(&sha),
+            "{} holds the verified archive: {got}",
+            tb.hosts[i].hostname
+        );
+    }
+    for h in &tb.hosts {
+        ensure!(
+            !h.opt().join("flink-1.9.3").exists() && !h.opt().join("flink").exists(),
+            "nothing unpacked or linked on {}",
+            h.hostname
+        );
+    }
+    tb.hosts[1].start_sshd();
+    let r = run(&tb, "deploy", &inv, &["--yes"]);
+    ensure!(
+        r.code() == 0,
+        "re-run: exit {}\n{}{}",
+        r.code(),
+        r.stdout(),
+        r.stderr()
+    );
+    let out = r.stdout();
+    ensure!(
+        out.contains(&format!("{} already holds it", tb.ip(0)))
+            && out.contains(&format!("{} -> {}", tb.ip(0), tb.ip(1)))
+            && !out.contains("operator ->"),
+        "the re-run feeds h2 from h1, not from the operator\n{out}"
+    );
+    ensure!(
+        tb.overview() == Some((3, 6)),
+        "cluster verified after the re-run: {:?}",
+        tb.overview()
+    );
+    Ok(())
+}
+
 /// Every bad inventory, run through the loader in this process: rejected, never a panic.
 fn bad_inputs() -> (usize, usize, usize) {
     let dir = root().join("tests/inventories/bad");
@@ -623,7 +727,7 @@ fn bad_inputs() -> (usize, usize, usize) {
 }
 
 /// Scenarios in the suite; the summary is printed when the last of them has run.
-const SCENARIOS: usize = 10;
+const SCENARIOS: usize = 11;
 
 /// Results of the scenarios that ran in this process: (name, survived).
 static TALLY: std::sync::Mutex<Vec<(String, bool)>> = std::sync::Mutex::new(Vec::new());
@@ -714,6 +818,11 @@ fn fault_10_ordinary_user_hostile_values_secrets() {
         "10-12 ordinary user, hostile values, secrets",
         non_root_hostile_values_and_secrets,
     );
+}
+
+#[test]
+fn fault_11_relaying_host_killed_mid_transfer() {
+    scenario("11 relaying host killed mid-transfer", relaying_host_killed);
 }
 
 #[test]

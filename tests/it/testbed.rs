@@ -52,6 +52,8 @@ pub struct TestHost {
     /// Where its private /opt, /root, /home, /tmp live on this machine.
     pub root: PathBuf,
     sshd: Option<Child>,
+    /// What starts its sshd inside its namespaces (again, after `kill_sshd`).
+    start: String,
 }
 
 impl TestHost {
@@ -138,6 +140,51 @@ impl TestHost {
                     .status();
             }
         }
+    }
+
+    /// Kills every sshd process of the host, the listener and each session's (what a crashed
+    /// or killed sshd does to transfers under way); the host's other processes stay.
+    pub fn kill_sshd(&mut self) {
+        for p in self.pids() {
+            let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+            if comm.trim() == "sshd" {
+                let _ = Command::new("kill").args(["-9", &p.to_string()]).status();
+            }
+        }
+        self.stop_sshd();
+    }
+
+    /// Starts the host's sshd again after `kill_sshd` or `stop_sshd`.
+    pub fn start_sshd(&mut self) {
+        assert!(
+            self.sshd.is_none(),
+            "sshd already runs on {}",
+            self.hostname
+        );
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(self.root.join("sshd.log"))
+            .unwrap();
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns,
+                "unshare",
+                "--mount",
+                "--uts",
+                "sh",
+                "-c",
+                &self.start,
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start sshd");
+        self.sshd = Some(child);
+        wait_port(&self.ip, self.ssh_port, &self.root.join("sshd.log"));
     }
 
     /// Stops the host's sshd (the host stays; its processes keep running).
@@ -359,6 +406,7 @@ impl Testbed {
                 ns: ns.clone(),
                 root: root.clone(),
                 sshd: None,
+                start: String::new(),
             });
             must(Command::new("ip").args([
                 "link", "add", &ns, "type", "veth", "peer", "name", "eth0", "netns", &ns,
@@ -379,17 +427,27 @@ impl Testbed {
             let script = format!(
                 "for f in /run/netns/*; do umount -l \"$f\" 2>/dev/null; done; mount --bind {r}/opt /opt && mount --bind {r}/root /root && mount --bind {r}/home /home && mount --bind {r}/tmp /tmp && mount --bind {r}/hosts /etc/hosts && {binds}hostname {hostname} && exec /usr/sbin/sshd -D -e -f {r}/sshd_config"
             );
+            let host = tb.hosts.last_mut().expect("the host was pushed above");
+            host.start = script;
             let log = std::fs::File::create(root.join("sshd.log")).unwrap();
             let child = Command::new("ip")
                 .args([
-                    "netns", "exec", &ns, "unshare", "--mount", "--uts", "sh", "-c", &script,
+                    "netns",
+                    "exec",
+                    &ns,
+                    "unshare",
+                    "--mount",
+                    "--uts",
+                    "sh",
+                    "-c",
+                    &host.start,
                 ])
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log)
                 .spawn()
                 .expect("start sshd");
-            tb.hosts.last_mut().expect("the host was pushed above").sshd = Some(child);
+            host.sshd = Some(child);
         }
         std::fs::write(
             &tb.known_hosts,
@@ -409,6 +467,44 @@ impl Testbed {
             wait_port(&h.ip, h.ssh_port, &h.root.join("sshd.log"));
         }
         tb
+    }
+
+    /// Limits the operator's link: everything this machine sends to the hosts leaves through
+    /// the bridge's own interface (host-to-host traffic is forwarded between its ports and
+    /// stays unlimited). None removes the limit.
+    pub fn throttle_operator(&self, rate: Option<&str>) {
+        match rate {
+            Some(r) => must(Command::new("tc").args([
+                "qdisc",
+                "replace",
+                "dev",
+                &self.bridge,
+                "root",
+                "tbf",
+                "rate",
+                r,
+                "burst",
+                "256kb",
+                "latency",
+                "500ms",
+            ])),
+            None => {
+                let _ = Command::new("tc")
+                    .args(["qdisc", "del", "dev", &self.bridge, "root"])
+                    .status();
+            }
+        }
+    }
+
+    /// Bytes this machine has sent to the hosts so far (the bridge interface's counter).
+    pub fn operator_tx_bytes(&self) -> u64 {
+        std::fs::read_to_string(format!(
+            "/sys/class/net/{}/statistics/tx_bytes",
+            self.bridge
+        ))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
     }
 
     pub fn ip(&self, i: usize) -> &str {

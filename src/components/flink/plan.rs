@@ -407,7 +407,13 @@ fn trust_stage(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
         .filter(|p| !inp.facts.peer(&p.host).trusted)
         .collect();
     if !untrusted.is_empty() {
-        stage.push(&jm, Action::TrustSsh { peers: untrusted });
+        stage.push(
+            &jm,
+            Action::TrustSsh {
+                peers: untrusted,
+                reason: "start-cluster.sh logs in to every TaskManager host".into(),
+            },
+        );
     }
     (!stage.steps.is_empty()).then_some(stage)
 }

@@ -1,0 +1,337 @@
+//! How release archives reach the hosts. Components plan a plain upload per host (the
+//! operator sends the archive to each); with relay distribution, the uploads of one archive in
+//! a stage become one [`Action::Relay`] in a stage of its own just before: the operator sends
+//! the archive once and the hosts forward it to each other over their own ssh, in a tree of
+//! bounded fan-out. Every component's archives go this way (Flink's release, Fornaxee's bundle).
+
+use std::collections::VecDeque;
+
+use super::{Action, Hop, Plan, Seed, Stage, Step};
+use crate::facts::SshPeer;
+use crate::fleet::HostId;
+
+/// The hosts that may take part in a relay.
+pub struct Network {
+    /// Most preferred sender first (the coordinating host, whose trust often exists).
+    pub hosts: Vec<NetHost>,
+    /// How many hosts one host sends to.
+    pub fanout: usize,
+}
+
+pub struct NetHost {
+    /// How other hosts log in to it.
+    pub ssh: SshPeer,
+    /// It has an ssh client, so it can send to others.
+    pub can_send: bool,
+    /// Hosts it already logs in to without a password (facts).
+    pub trusts: Vec<HostId>,
+}
+
+impl Network {
+    fn get(&self, id: &HostId) -> Option<&NetHost> {
+        self.hosts.iter().find(|h| &h.ssh.host == id)
+    }
+
+    fn rank(&self, id: &HostId) -> usize {
+        self.hosts
+            .iter()
+            .position(|h| &h.ssh.host == id)
+            .unwrap_or(usize::MAX)
+    }
+
+    fn can_send(&self, id: &HostId) -> bool {
+        self.get(id).is_some_and(|h| h.can_send)
+    }
+}
+
+/// An archive some hosts of a stage get uploaded and then unpack.
+struct Group {
+    file: String,
+    local: Option<String>,
+    size: Option<u64>,
+    sha512: Option<String>,
+    /// (host, destination, index of its upload step)
+    targets: Vec<(HostId, String, usize)>,
+}
+
+/// Finds, in one stage, uploads that an unpack of the same path on the same host follows:
+/// archives, the same file for every host. Other uploads (jars into a release) stay direct.
+fn groups(stage: &Stage) -> Vec<Group> {
+    let mut out: Vec<Group> = Vec::new();
+    for (i, step) in stage.steps.iter().enumerate() {
+        let Action::Upload {
+            file,
+            local,
+            dest,
+            size,
+            sha512,
+        } = &step.action
+        else {
+            continue;
+        };
+        let unpacked_next = stage.steps[i + 1..]
+            .iter()
+            .find(|s| s.host == step.host)
+            .is_some_and(
+                |s| matches!(&s.action, Action::Unpack { archive, .. } if archive == dest),
+            );
+        if !unpacked_next {
+            continue;
+        }
+        let target = (step.host.clone(), dest.clone(), i);
+        match out
+            .iter_mut()
+            .find(|g| &g.file == file && &g.sha512 == sha512)
+        {
+            Some(g) => g.targets.push(target),
+            None => out.push(Group {
+                file: file.clone(),
+                local: local.clone(),
+                size: *size,
+                sha512: sha512.clone(),
+                targets: vec![target],
+            }),
+        }
+    }
+    out
+}
+
+/// A host of the stage that already holds the archive, verified at planning time: its unpack
+/// checks the sha512 of a file it did not get uploaded.
+fn seeds(stage: &Stage, g: &Group) -> Vec<Seed> {
+    stage
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::Unpack {
+                archive,
+                verify_sha512: Some(sha),
+                ..
+            } if Some(sha) == g.sha512.as_ref()
+                && archive.rsplit('/').next() == Some(g.file.as_str()) =>
+            {
+                Some(Seed {
+                    host: s.host.clone(),
+                    path: archive.clone(),
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The route: a tree rooted at the seed (or at the first target, which the operator feeds),
+/// each sender with at most `fanout` receivers, senders preferred in the network's order.
+fn route(net: &Network, seed: Option<&Seed>, targets: &[(HostId, String)]) -> Vec<Hop> {
+    let mut order: Vec<&(HostId, String)> = targets.iter().collect();
+    // Hosts that can send come first, so they sit high in the tree; then the network's order.
+    order.sort_by_key(|(h, _)| (!net.can_send(h), net.rank(h)));
+    let mut senders: VecDeque<(HostId, usize)> = VecDeque::new();
+    let mut hops = Vec::new();
+    if let Some(s) = seed {
+        senders.push_back((s.host.clone(), net.fanout));
+    }
+    for (host, dest) in order {
+        while senders.front().is_some_and(|(_, left)| *left == 0) {
+            senders.pop_front();
+        }
+        let from = senders.front_mut().map(|(h, left)| {
+            *left -= 1;
+            h.clone()
+        });
+        if net.can_send(host) {
+            senders.push_back((host.clone(), net.fanout));
+        }
+        let Some(ssh) = net.get(host).map(|h| h.ssh.clone()) else {
+            continue;
+        };
+        hops.push(Hop {
+            host: host.clone(),
+            dest: dest.clone(),
+            from,
+            ssh,
+        });
+    }
+    hops
+}
+
+/// Turns the uploads of each archive that several hosts get (or that a host already holding
+/// it can feed) into a relay. Hosts the network does not list keep their direct upload.
+pub fn relay(plan: &mut Plan, net: &Network) {
+    let mut stages: Vec<Stage> = Vec::with_capacity(plan.stages.len());
+    for mut stage in std::mem::take(&mut plan.stages) {
+        let mut before: Vec<Stage> = Vec::new();
+        let mut drop_steps: Vec<usize> = Vec::new();
+        for g in groups(&stage) {
+            let targets: Vec<(HostId, String)> = g
+                .targets
+                .iter()
+                .filter(|(h, _, _)| net.get(h).is_some())
+                .map(|(h, d, _)| (h.clone(), d.clone()))
+                .collect();
+            let seed = {
+                let mut s = seeds(&stage, &g);
+                s.retain(|s| net.can_send(&s.host));
+                s.sort_by_key(|s| net.rank(&s.host));
+                s.into_iter().next()
+            };
+            // One host fed by the operator is what an upload already does.
+            if targets.is_empty() || (targets.len() < 2 && seed.is_none()) {
+                continue;
+            }
+            if seed.is_none() && !targets.iter().any(|(h, _)| net.can_send(h)) {
+                continue;
+            }
+            let hops = route(net, seed.as_ref(), &targets);
+            let root = seed
+                .as_ref()
+                .map(|s| s.host.clone())
+                .or_else(|| hops.first().map(|h| h.host.clone()));
+            let Some(root) = root else {
+                continue;
+            };
+            let mut relayers: Vec<HostId> = Vec::new();
+            for h in hops.iter().filter_map(|h| h.from.as_ref()) {
+                if !relayers.contains(h) {
+                    relayers.push(h.clone());
+                }
+            }
+            // Any relaying host may feed any host of the route again when its sender fails.
+            let mut trust = Stage::new("relay trust", stage.component.as_deref());
+            trust.if_failed = "Nothing was installed, started or stopped.".into();
+            for r in &relayers {
+                let known = trusted_before(&stages, r, net);
+                let peers: Vec<SshPeer> = hops
+                    .iter()
+                    .filter(|h| &h.host != r && !known.contains(&h.host))
+                    .map(|h| h.ssh.clone())
+                    .collect();
+                if !peers.is_empty() {
+                    trust.push(
+                        r,
+                        Action::TrustSsh {
+                            peers,
+                            reason: "it relays the archive to them".into(),
+                        },
+                    );
+                }
+            }
+            if !trust.steps.is_empty() {
+                before.push(trust);
+            }
+            let mut dist = Stage::new("distribute", stage.component.as_deref());
+            dist.if_failed = "Hosts that verified the archive keep it and feed the others on the next run; nothing was unpacked, started or stopped.".into();
+            drop_steps.extend(
+                g.targets
+                    .iter()
+                    .filter(|(h, _, _)| hops.iter().any(|x| &x.host == h))
+                    .map(|(_, _, i)| *i),
+            );
+            dist.push(
+                &root,
+                Action::Relay {
+                    file: g.file,
+                    local: g.local,
+                    size: g.size,
+                    sha512: g.sha512,
+                    seed,
+                    hops,
+                    relayers,
+                },
+            );
+            before.push(dist);
+        }
+        if !drop_steps.is_empty() {
+            stage.steps = stage
+                .steps
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !drop_steps.contains(i))
+                .map(|(_, s)| s)
+                .collect::<Vec<Step>>();
+        }
+        stages.extend(before);
+        if !stage.steps.is_empty() {
+            stages.push(stage);
+        }
+    }
+    plan.stages = stages;
+}
+
+/// Hosts `from` logs in to already: known from facts, or trusted by an earlier stage.
+fn trusted_before(stages: &[Stage], from: &HostId, net: &Network) -> Vec<HostId> {
+    let mut out: Vec<HostId> = net.get(from).map(|h| h.trusts.clone()).unwrap_or_default();
+    for s in stages.iter().flat_map(|s| &s.steps) {
+        if let (true, Action::TrustSsh { peers, .. }) = (&s.host == from, &s.action) {
+            out.extend(peers.iter().map(|p| p.host.clone()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(n: &str) -> SshPeer {
+        SshPeer {
+            host: HostId(n.into()),
+            name: n.into(),
+            address: n.into(),
+            port: 22,
+            user: None,
+        }
+    }
+
+    fn net(names: &[&str], fanout: usize) -> Network {
+        Network {
+            hosts: names
+                .iter()
+                .map(|n| NetHost {
+                    ssh: peer(n),
+                    can_send: true,
+                    trusts: Vec::new(),
+                })
+                .collect(),
+            fanout,
+        }
+    }
+
+    fn targets(names: &[&str]) -> Vec<(HostId, String)> {
+        names
+            .iter()
+            .map(|n| (HostId((*n).into()), "/opt/a.tgz".into()))
+            .collect()
+    }
+
+    fn edges(hops: &[Hop]) -> Vec<String> {
+        hops.iter()
+            .map(|h| {
+                format!(
+                    "{}>{}",
+                    h.from.as_ref().map_or("op", |f| f.as_str()),
+                    h.host
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_tree_of_bounded_fanout_rooted_at_the_first_host() {
+        let n = net(&["a", "b", "c", "d", "e", "f"], 2);
+        let hops = route(&n, None, &targets(&["f", "e", "d", "c", "b", "a"]));
+        assert_eq!(edges(&hops), ["op>a", "a>b", "a>c", "b>d", "b>e", "c>f"]);
+    }
+
+    #[test]
+    fn a_seed_feeds_the_route_and_hosts_without_ssh_stay_leaves() {
+        let mut n = net(&["a", "b", "c", "d"], 1);
+        n.hosts[1].can_send = false;
+        let seed = Seed {
+            host: HostId("a".into()),
+            path: "/opt/a.tgz".into(),
+        };
+        let hops = route(&n, Some(&seed), &targets(&["b", "c", "d"]));
+        assert_eq!(edges(&hops), ["a>c", "c>d", "d>b"]);
+    }
+}
