@@ -66,7 +66,7 @@ pub(super) fn relay(c: &crate::inventory::Cluster, facts: &Facts, plan: &mut Pla
 /// an ssh client only receives.
 fn relay_network(c: &crate::inventory::Cluster, facts: &Facts) -> distribute::Network {
     let coordinator = HostId::of(c.jobmanager());
-    let hosts = c
+    let hosts: Vec<distribute::NetHost> = c
         .hosts
         .iter()
         .filter(|h| h.connection == Connection::Ssh)
@@ -95,10 +95,7 @@ fn relay_network(c: &crate::inventory::Cluster, facts: &Facts) -> distribute::Ne
             }
         })
         .collect();
-    distribute::Network {
-        hosts,
-        fanout: c.relay_fanout,
-    }
+    distribute::Network::new(hosts, c.relay_fanout)
 }
 
 /// Who deploys, when, and the inventory's hash, for the record deploy leaves.
@@ -171,9 +168,9 @@ pub async fn deploy(
             return Err(Error::Refused(refusals));
         }
         // Fetch only when some host lacks the release: a no-op re-run never touches the network.
-        let uploads_tarball = first.actions().any(
-            |a| matches!(a, crate::plan::Action::Upload { file, .. } if *file == c.artifact.file_name),
-        );
+        let uploads_tarball = first
+            .actions()
+            .any(|a| a.sends() == Some(c.artifact.file_name.as_str()));
         if uploads_tarball || facts.hosts.values().any(|f| !f.flink.release_present) {
             let got = artifact::fetch(&c.artifact, &opts, rep.as_ref()).await?;
             art.local = Some(got.path.display().to_string());

@@ -41,7 +41,8 @@ pub enum Action {
         /// of the operator.
         seed: Option<Seed>,
         hops: Vec<Hop>,
-        /// Hosts allowed to send to every other host of the route (they got its trust).
+        /// Hosts that log in to every other host of the route (the root): they feed again a
+        /// host whose sender failed.
         relayers: Vec<HostId>,
     },
     /// Unpack into a temporary directory under `staging`, check that `top_dir` is the
@@ -166,6 +167,14 @@ impl Action {
             Action::Remove { .. } => "remove",
             Action::Unlock { .. } => "unlock",
             Action::Check(_) => "verify",
+        }
+    }
+
+    /// The file this action sends from the operator's machine (an upload or a relay).
+    pub fn sends(&self) -> Option<&str> {
+        match self {
+            Action::Upload { file, .. } | Action::Relay { file, .. } => Some(file),
+            _ => None,
         }
     }
 

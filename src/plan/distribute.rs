@@ -4,7 +4,7 @@
 //! the archive once and the hosts forward it to each other over their own ssh, in a tree of
 //! bounded fan-out. Every component's archives go this way (Flink's release, Fornaxee's bundle).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use super::{Action, Hop, Plan, Seed, Stage, Step};
 use crate::facts::SshPeer;
@@ -13,9 +13,10 @@ use crate::fleet::HostId;
 /// The hosts that may take part in a relay.
 pub struct Network {
     /// Most preferred sender first (the coordinating host, whose trust often exists).
-    pub hosts: Vec<NetHost>,
+    hosts: Vec<NetHost>,
     /// How many hosts one host sends to.
-    pub fanout: usize,
+    fanout: usize,
+    index: std::collections::HashMap<HostId, usize>,
 }
 
 pub struct NetHost {
@@ -28,15 +29,25 @@ pub struct NetHost {
 }
 
 impl Network {
+    pub fn new(hosts: Vec<NetHost>, fanout: usize) -> Network {
+        let index = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.ssh.host.clone(), i))
+            .collect();
+        Network {
+            hosts,
+            fanout: fanout.max(1),
+            index,
+        }
+    }
+
     fn get(&self, id: &HostId) -> Option<&NetHost> {
-        self.hosts.iter().find(|h| &h.ssh.host == id)
+        self.index.get(id).map(|&i| &self.hosts[i])
     }
 
     fn rank(&self, id: &HostId) -> usize {
-        self.hosts
-            .iter()
-            .position(|h| &h.ssh.host == id)
-            .unwrap_or(usize::MAX)
+        self.index.get(id).copied().unwrap_or(usize::MAX)
     }
 
     fn can_send(&self, id: &HostId) -> bool {
@@ -159,9 +170,11 @@ fn route(net: &Network, seed: Option<&Seed>, targets: &[(HostId, String)]) -> Ve
 /// it can feed) into a relay. Hosts the network does not list keep their direct upload.
 pub fn relay(plan: &mut Plan, net: &Network) {
     let mut stages: Vec<Stage> = Vec::with_capacity(plan.stages.len());
+    // Where each stage lands, so the rollback's stage range still names the same stages.
+    let mut moved: Vec<usize> = Vec::with_capacity(plan.stages.len());
     for mut stage in std::mem::take(&mut plan.stages) {
         let mut before: Vec<Stage> = Vec::new();
-        let mut drop_steps: Vec<usize> = Vec::new();
+        let mut drop_steps: BTreeSet<usize> = BTreeSet::new();
         for g in groups(&stage) {
             let targets: Vec<(HostId, String)> = g
                 .targets
@@ -190,20 +203,24 @@ pub fn relay(plan: &mut Plan, net: &Network) {
             let Some(root) = root else {
                 continue;
             };
-            let mut relayers: Vec<HostId> = Vec::new();
+            // Each sender logs in to the hosts it feeds; the root also to every other host of
+            // the route, so it can feed again any host whose sender failed. Trust grows with
+            // the number of hosts, not with its square.
+            let mut senders: Vec<HostId> = vec![root.clone()];
             for h in hops.iter().filter_map(|h| h.from.as_ref()) {
-                if !relayers.contains(h) {
-                    relayers.push(h.clone());
+                if !senders.contains(h) {
+                    senders.push(h.clone());
                 }
             }
-            // Any relaying host may feed any host of the route again when its sender fails.
+            let relayers = vec![root.clone()];
             let mut trust = Stage::new("relay trust", stage.component.as_deref());
             trust.if_failed = "Nothing was installed, started or stopped.".into();
-            for r in &relayers {
+            for r in &senders {
                 let known = trusted_before(&stages, r, net);
                 let peers: Vec<SshPeer> = hops
                     .iter()
-                    .filter(|h| &h.host != r && !known.contains(&h.host))
+                    .filter(|h| &h.host != r && (r == &root || h.from.as_ref() == Some(r)))
+                    .filter(|h| !known.contains(&h.host))
                     .map(|h| h.ssh.clone())
                     .collect();
                 if !peers.is_empty() {
@@ -251,16 +268,26 @@ pub fn relay(plan: &mut Plan, net: &Network) {
                 .collect::<Vec<Step>>();
         }
         stages.extend(before);
-        if !stage.steps.is_empty() {
-            stages.push(stage);
-        }
+        moved.push(stages.len());
+        // A stage of uploads alone is empty now; an empty stage runs nothing either way.
+        stages.push(stage);
+    }
+    if let Some(rb) = &mut plan.rollback {
+        rb.from_stage = moved.get(rb.from_stage).copied().unwrap_or(stages.len());
+        rb.until_stage = match rb.until_stage {
+            0 => 0,
+            n => moved.get(n - 1).map_or(stages.len(), |i| i + 1),
+        };
     }
     plan.stages = stages;
 }
 
 /// Hosts `from` logs in to already: known from facts, or trusted by an earlier stage.
-fn trusted_before(stages: &[Stage], from: &HostId, net: &Network) -> Vec<HostId> {
-    let mut out: Vec<HostId> = net.get(from).map(|h| h.trusts.clone()).unwrap_or_default();
+fn trusted_before(stages: &[Stage], from: &HostId, net: &Network) -> BTreeSet<HostId> {
+    let mut out: BTreeSet<HostId> = net
+        .get(from)
+        .map(|h| h.trusts.iter().cloned().collect())
+        .unwrap_or_default();
     for s in stages.iter().flat_map(|s| &s.steps) {
         if let (true, Action::TrustSsh { peers, .. }) = (&s.host == from, &s.action) {
             out.extend(peers.iter().map(|p| p.host.clone()));
@@ -283,18 +310,18 @@ mod tests {
         }
     }
 
-    fn net(names: &[&str], fanout: usize) -> Network {
-        Network {
-            hosts: names
+    fn net(names: &[&str], fanout: usize, mute: &[&str]) -> Network {
+        Network::new(
+            names
                 .iter()
                 .map(|n| NetHost {
                     ssh: peer(n),
-                    can_send: true,
+                    can_send: !mute.contains(n),
                     trusts: Vec::new(),
                 })
                 .collect(),
             fanout,
-        }
+        )
     }
 
     fn targets(names: &[&str]) -> Vec<(HostId, String)> {
@@ -318,20 +345,97 @@ mod tests {
 
     #[test]
     fn a_tree_of_bounded_fanout_rooted_at_the_first_host() {
-        let n = net(&["a", "b", "c", "d", "e", "f"], 2);
+        let n = net(&["a", "b", "c", "d", "e", "f"], 2, &[]);
         let hops = route(&n, None, &targets(&["f", "e", "d", "c", "b", "a"]));
         assert_eq!(edges(&hops), ["op>a", "a>b", "a>c", "b>d", "b>e", "c>f"]);
     }
 
     #[test]
     fn a_seed_feeds_the_route_and_hosts_without_ssh_stay_leaves() {
-        let mut n = net(&["a", "b", "c", "d"], 1);
-        n.hosts[1].can_send = false;
+        let n = net(&["a", "b", "c", "d"], 1, &["b"]);
         let seed = Seed {
             host: HostId("a".into()),
             path: "/opt/a.tgz".into(),
         };
         let hops = route(&n, Some(&seed), &targets(&["b", "c", "d"]));
         assert_eq!(edges(&hops), ["a>c", "c>d", "d>b"]);
+    }
+
+    fn install(names: &[&str]) -> Plan {
+        let mut st = Stage::new("install", Some("flink"));
+        for n in names {
+            st.extend_host(
+                &HostId((*n).into()),
+                [
+                    Action::Upload {
+                        file: "a.tgz".into(),
+                        local: None,
+                        dest: "/opt/a.tgz".into(),
+                        size: None,
+                        sha512: Some("ab".into()),
+                    },
+                    Action::Unpack {
+                        archive: "/opt/a.tgz".into(),
+                        dest: "/opt/a".into(),
+                        top_dir: "a".into(),
+                        staging: "/opt".into(),
+                        verify_sha512: None,
+                        archive_sha512: Some("ab".into()),
+                    },
+                ],
+            );
+        }
+        Plan {
+            command: "deploy".into(),
+            cluster: "t".into(),
+            mode: super::super::PlanMode::Live,
+            components: Vec::new(),
+            hosts: Vec::new(),
+            preflight: Vec::new(),
+            stages: vec![st],
+            rollback: None,
+            sizing: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_root_trusts_every_host_and_each_sender_its_own() {
+        let mut plan = install(&["a", "b", "c", "d"]);
+        relay(&mut plan, &net(&["a", "b", "c", "d"], 2, &[]));
+        let names: Vec<&str> = plan.stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["relay trust", "distribute", "install"]);
+        let trust: Vec<String> = plan.stages[0]
+            .steps
+            .iter()
+            .map(|s| match &s.action {
+                Action::TrustSsh { peers, .. } => format!(
+                    "{}>{}",
+                    s.host,
+                    peers
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(trust, ["a>b,c,d", "b>d"]);
+        assert!(plan.stages[2]
+            .steps
+            .iter()
+            .all(|s| matches!(s.action, Action::Unpack { .. })));
+    }
+
+    #[test]
+    fn one_host_without_a_seed_keeps_its_upload() {
+        let mut plan = install(&["a"]);
+        relay(&mut plan, &net(&["a", "b"], 2, &[]));
+        assert_eq!(plan.stages.len(), 1);
+        assert!(matches!(
+            plan.stages[0].steps[0].action,
+            Action::Upload { .. }
+        ));
     }
 }

@@ -314,7 +314,7 @@ impl Plan {
     /// Keeps only the stages that install and configure (`--no-start`): none that starts,
     /// stops or checks a service.
     pub fn keep_installation(&mut self) {
-        self.stages.retain(|s| {
+        self.retain_stages(|s| {
             !s.steps.iter().any(|st| {
                 matches!(
                     st.action,
@@ -329,9 +329,34 @@ impl Plan {
 
     /// Keeps one component's stages and header only (`--only`).
     pub fn only(&mut self, component: &str) {
-        self.stages
-            .retain(|s| s.component.as_deref() == Some(component));
+        self.retain_stages(|s| s.component.as_deref() == Some(component));
         self.components.retain(|c| c.name == component);
+    }
+
+    /// Keeps the stages `keep` accepts; the rollback keeps covering the same stages (and goes
+    /// when none of them is left).
+    fn retain_stages(&mut self, keep: impl Fn(&Stage) -> bool) {
+        let mut left = Vec::new();
+        let (mut from, mut until) = (None, 0);
+        let range = self.rollback.as_ref().map(|r| r.from_stage..r.until_stage);
+        for (i, s) in std::mem::take(&mut self.stages).into_iter().enumerate() {
+            if !keep(&s) {
+                continue;
+            }
+            if range.as_ref().is_some_and(|r| r.contains(&i)) {
+                from.get_or_insert(left.len());
+                until = left.len() + 1;
+            }
+            left.push(s);
+        }
+        self.stages = left;
+        match (from, &mut self.rollback) {
+            (Some(f), Some(rb)) => {
+                rb.from_stage = f;
+                rb.until_stage = until;
+            }
+            _ => self.rollback = None,
+        }
     }
 
     /// The preflight findings that stop the plan from being executed.

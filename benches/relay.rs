@@ -1,0 +1,229 @@
+//! Distribution over a slow operator link, in one run on the same eight test hosts (network
+//! namespaces with their own sshd, the real Flink 1.9.3 tarball): the operator's side of the
+//! bridge capped at 200 Mbit/s, host-to-host links uncapped.
+//!
+//! - `deploy --no-start` to 1, 2, 4 and 8 hosts, with `distribution: relay` and `fanout`.
+//!   Target: relay to 8 hosts <= 1.5x relay to 1 host.
+//! - A full deploy to 4 hosts against the guide's procedure scripted with ssh/scp (scp the
+//!   tarball once, unpack, edit the config, `scp -r` host to host, start-cluster.sh, poll
+//!   /overview). Target: <= 0.6x the scripted procedure.
+//!
+//! Run as root: `cargo bench --bench relay`. `RELAY_FANOUT=N` adds relay runs with that
+//! fan-out to the table (the default is 3).
+
+#[path = "../tests/it/testbed.rs"]
+#[allow(dead_code)]
+mod testbed;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use testbed::{flink_tarball, Spec, Testbed};
+
+const FLINKUP: &str = env!("CARGO_BIN_EXE_flinkup");
+const OPERATOR_LINK: &str = "200mbit";
+const JAVA_OPTS: &str = "--add-exports=java.base/sun.net.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED";
+
+fn sh(script: &str) {
+    let out = Command::new("bash")
+        .args(["-euc", script])
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "script failed:\n{script}\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn wait_overview(tb: &Testbed, tms: u64) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(180) {
+        if let Some(v) = tb.get(&format!("http://{}:8082/overview", tb.ip(0))) {
+            if v["taskmanagers"] == tms {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("cluster did not come up");
+}
+
+/// Every host back to its first state: no Flink, no release, the operator's key alone.
+fn clean(tb: &Testbed) {
+    for h in &tb.hosts {
+        for pid in h.java_pids() {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+        let o = h.exec(
+            "rm -rf /opt/* /opt/.flinkup; cd /root/.ssh && rm -f id_ed25519 id_ed25519.pub known_hosts config && cp authorized_keys.first authorized_keys",
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+fn inventory(tb: &Testbed, n: usize, distribution: &str, fanout: usize) -> std::path::PathBuf {
+    let tms: Vec<&str> = (0..n).map(|i| tb.ip(i)).collect();
+    tb.inventory(
+        &format!("bench-{n}-{distribution}"),
+        &format!(
+            "flink:\n  version: 1.9.3\n  install_dir: /opt\n  artifact:\n    path: {}\nssh:\n  user: root\njobmanager: {}\ntaskmanagers: [{}]\ndistribution: {distribution}\nrelay_fanout: {fanout}\nconfig:\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 512m\n  taskmanager.numberOfTaskSlots: 2\n  rest.port: 8082\nverify:\n  timeout: 180s\n  smoke: false\n",
+            flink_tarball().display(),
+            tb.ip(0),
+            tms.join(", ")
+        ),
+    )
+}
+
+fn flinkup(tb: &Testbed, inv: &std::path::Path, args: &[&str]) -> Duration {
+    let start = Instant::now();
+    let out = Command::new(FLINKUP)
+        .args(args)
+        .arg("-i")
+        .arg(inv)
+        .args(tb.args())
+        .args(tb.cache_args())
+        .output()
+        .expect("flinkup");
+    let took = start.elapsed();
+    assert!(
+        out.status.success(),
+        "flinkup {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+/// The guide's procedure for `n` hosts, scripted: the tarball to the JobManager host once,
+/// unpack, edit flink-conf.yaml and slaves, `scp -r` the release to each other host, start.
+fn scripted(tb: &Testbed, n: usize) -> Duration {
+    let cfg = tb.ssh_config.display();
+    let h1 = tb.ip(0);
+    let all: Vec<&str> = (0..n).map(|i| tb.ip(i)).collect();
+    // Precondition of the guide, not timed: ssh trust from the JobManager host.
+    sh(&format!(
+        r#"ssh -F {cfg} root@{h1} 'ssh-keygen -q -t ed25519 -N "" -f ~/.ssh/id_ed25519 && ssh-keyscan {hosts} > ~/.ssh/known_hosts 2>/dev/null && cat ~/.ssh/id_ed25519.pub' > {dir}/jm.pub
+for h in {hosts}; do ssh -F {cfg} root@$h 'cat >> ~/.ssh/authorized_keys' < {dir}/jm.pub; done"#,
+        hosts = all.join(" "),
+        dir = tb.dir.display()
+    ));
+    let conf = format!("jobmanager.rpc.address: {h1}\njobmanager.heap.size: 512m\ntaskmanager.heap.size: 512m\ntaskmanager.numberOfTaskSlots: 2\nrest.port: 8082\nenv.java.opts: {JAVA_OPTS}\n");
+    std::fs::write(tb.dir.join("flink-conf.yaml"), conf).unwrap();
+    std::fs::write(tb.dir.join("slaves"), format!("{}\n", all.join("\n"))).unwrap();
+    let others: Vec<&str> = all[1..].to_vec();
+    let start = Instant::now();
+    sh(&format!(
+        r#"scp -q -F {cfg} {tgz} root@{h1}:/opt/
+ssh -F {cfg} root@{h1} 'tar xzf /opt/flink-1.9.3-bin-scala_2.11.tgz -C /opt'
+ssh -F {cfg} root@{h1} 'cat > /opt/flink-1.9.3/conf/flink-conf.yaml' < {dir}/flink-conf.yaml
+ssh -F {cfg} root@{h1} 'cat > /opt/flink-1.9.3/conf/slaves' < {dir}/slaves
+for h in {others}; do ssh -F {cfg} root@{h1} "scp -q -r /opt/flink-1.9.3 $h:/opt/"; done
+ssh -F {cfg} root@{h1} 'cd /opt/flink-1.9.3/bin && setsid ./start-cluster.sh < /dev/null > /dev/null 2>&1'"#,
+        tgz = flink_tarball().display(),
+        dir = tb.dir.display(),
+        others = others.join(" "),
+    ));
+    wait_overview(tb, n as u64);
+    start.elapsed()
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let _guard = testbed::flink_lock();
+    let tb = Testbed::new(Spec {
+        hosts: 8,
+        ..Spec::default()
+    });
+    for h in &tb.hosts {
+        let o = h.exec("cp /root/.ssh/authorized_keys /root/.ssh/authorized_keys.first");
+        assert!(o.status.success());
+    }
+    // The tarball is on the operator's disk for every run (the scripted one copies it as is).
+    flinkup(&tb, &inventory(&tb, 1, "relay", 3), &["fetch", "--quiet"]);
+    tb.throttle_operator(Some(OPERATOR_LINK));
+    let mut fanouts = vec![3];
+    if let Some(f) = std::env::var("RELAY_FANOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        if f != 3 {
+            fanouts.push(f);
+        }
+    }
+    println!(
+        "deploy --no-start, operator link {OPERATOR_LINK}, host links uncapped, {} MB tarball",
+        std::fs::metadata(flink_tarball()).unwrap().len() / 1_000_000
+    );
+    println!(
+        "{:>5}  {:>9}  {}",
+        "hosts",
+        "fanout",
+        fanouts
+            .iter()
+            .map(|f| format!("relay(fan-out {f})"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    );
+    let mut relay_times: Vec<(usize, f64)> = Vec::new();
+    for n in [1, 2, 4, 8] {
+        clean(&tb);
+        let fan = flinkup(
+            &tb,
+            &inventory(&tb, n, "fanout", 3),
+            &["deploy", "--yes", "--quiet", "--no-start"],
+        );
+        let mut cols = Vec::new();
+        for &f in &fanouts {
+            clean(&tb);
+            let t = flinkup(
+                &tb,
+                &inventory(&tb, n, "relay", f),
+                &["deploy", "--yes", "--quiet", "--no-start"],
+            );
+            if f == 3 {
+                relay_times.push((n, t.as_secs_f64()));
+            }
+            cols.push(format!("{:>17.2} s", t.as_secs_f64()));
+        }
+        println!("{n:>5}  {:>7.2} s  {}", fan.as_secs_f64(), cols.join("  "));
+    }
+    let one = relay_times[0].1;
+    let eight = relay_times[3].1;
+    let r = eight / one;
+    println!(
+        "relay to 8 hosts / relay to 1 host: {r:.2}x (target <= 1.5x: {})",
+        if r <= 1.5 { "PASS" } else { "FAIL" }
+    );
+
+    // What unpacking while receiving could save at most: the unpack after the check.
+    let o = tb.hosts[0].exec(
+        "mkdir -p /opt/u && s=$(date +%s.%N) && tar xzf /opt/.flinkup/flink-1.9.3-bin-scala_2.11.tgz -C /opt/u && e=$(date +%s.%N) && awk \"BEGIN { printf \\\"%.2f\\\", $e - $s }\"",
+    );
+    println!(
+        "unpack of the verified archive on one host: {} s (the most unpacking while receiving could overlap)",
+        String::from_utf8_lossy(&o.stdout).trim()
+    );
+
+    clean(&tb);
+    let base = scripted(&tb, 4);
+    clean(&tb);
+    let full = flinkup(
+        &tb,
+        &inventory(&tb, 4, "relay", 3),
+        &["deploy", "--yes", "--quiet"],
+    );
+    wait_overview(&tb, 4);
+    let r = full.as_secs_f64() / base.as_secs_f64();
+    println!(
+        "full deploy to 4 hosts: guide procedure scripted {:.2} s; flinkup (relay) {:.2} s = {r:.2}x (target <= 0.6x: {})",
+        base.as_secs_f64(),
+        full.as_secs_f64(),
+        if r <= 0.6 { "PASS" } else { "FAIL" }
+    );
+    clean(&tb);
+    tb.throttle_operator(None);
+}
