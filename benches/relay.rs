@@ -64,11 +64,21 @@ fn clean(tb: &Testbed) {
 }
 
 fn inventory(tb: &Testbed, n: usize, distribution: &str, fanout: usize) -> std::path::PathBuf {
+    inventory_start(tb, n, distribution, fanout, "cluster-script")
+}
+
+fn inventory_start(
+    tb: &Testbed,
+    n: usize,
+    distribution: &str,
+    fanout: usize,
+    start: &str,
+) -> std::path::PathBuf {
     let tms: Vec<&str> = (0..n).map(|i| tb.ip(i)).collect();
     tb.inventory(
-        &format!("bench-{n}-{distribution}"),
+        &format!("bench-{n}-{distribution}-{start}"),
         &format!(
-            "flink:\n  version: 1.9.3\n  install_dir: /opt\n  artifact:\n    path: {}\nssh:\n  user: root\njobmanager: {}\ntaskmanagers: [{}]\ndistribution: {distribution}\nrelay_fanout: {fanout}\nconfig:\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 512m\n  taskmanager.numberOfTaskSlots: 2\n  rest.port: 8082\nverify:\n  timeout: 180s\n  smoke: false\n",
+            "flink:\n  version: 1.9.3\n  start: {start}\n  install_dir: /opt\n  artifact:\n    path: {}\nssh:\n  user: root\njobmanager: {}\ntaskmanagers: [{}]\ndistribution: {distribution}\nrelay_fanout: {fanout}\nconfig:\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 512m\n  taskmanager.numberOfTaskSlots: 2\n  rest.port: 8082\nverify:\n  timeout: 180s\n  smoke: false\n",
             flink_tarball().display(),
             tb.ip(0),
             tms.join(", ")
@@ -82,7 +92,11 @@ fn flinkup(tb: &Testbed, inv: &std::path::Path, args: &[&str]) -> Duration {
         .args(args)
         .arg("-i")
         .arg(inv)
-        .args(tb.args())
+        .args(if args[0] == "fetch" {
+            Vec::new()
+        } else {
+            tb.args()
+        })
         .args(tb.cache_args())
         .output()
         .expect("flinkup");
@@ -129,6 +143,33 @@ ssh -F {cfg} root@{h1} 'cd /opt/flink-1.9.3/bin && setsid ./start-cluster.sh < /
     start.elapsed()
 }
 
+/// `RELAY_TRACE=N`: one relay deploy to N hosts, each event with the time it arrived.
+fn trace(tb: &Testbed, n: usize, full: bool) {
+    use std::io::BufRead;
+    clean(tb);
+    let start = Instant::now();
+    let mut child = Command::new(FLINKUP)
+        .args(["deploy", "--yes", "--json", "-i"])
+        .args(if full { None } else { Some("--no-start") })
+        .arg(inventory(tb, n, "relay", 3))
+        .args(tb.args())
+        .args(tb.cache_args())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("flinkup");
+    let out = child.stdout.take().unwrap();
+    for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if matches!(
+            v["event"].as_str(),
+            Some("step" | "host_done" | "info" | "result")
+        ) {
+            println!("{:7.2}  {line}", start.elapsed().as_secs_f64());
+        }
+    }
+    let _ = child.wait();
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -145,6 +186,16 @@ fn main() {
     // The tarball is on the operator's disk for every run (the scripted one copies it as is).
     flinkup(&tb, &inventory(&tb, 1, "relay", 3), &["fetch", "--quiet"]);
     tb.throttle_operator(Some(OPERATOR_LINK));
+    if let Ok(v) = std::env::var("RELAY_TRACE") {
+        // "8": deploy --no-start to 8 hosts; "4full": a full deploy to 4 hosts.
+        let full = v.ends_with("full");
+        let n = v
+            .trim_end_matches("full")
+            .parse()
+            .expect("RELAY_TRACE=N or Nfull");
+        trace(&tb, n, full);
+        return;
+    }
     let mut fanouts = vec![3];
     if let Some(f) = std::env::var("RELAY_FANOUT")
         .ok()
@@ -223,6 +274,20 @@ fn main() {
         base.as_secs_f64(),
         full.as_secs_f64(),
         if r <= 0.6 { "PASS" } else { "FAIL" }
+    );
+    // The same with every daemon started by flinkup over its own connection, at once,
+    // instead of start-cluster.sh logging in to the TaskManager hosts one after another.
+    clean(&tb);
+    let direct = flinkup(
+        &tb,
+        &inventory_start(&tb, 4, "relay", 3, "direct"),
+        &["deploy", "--yes", "--quiet"],
+    );
+    wait_overview(&tb, 4);
+    println!(
+        "                        flinkup (relay, start: direct) {:.2} s = {:.2}x",
+        direct.as_secs_f64(),
+        direct.as_secs_f64() / base.as_secs_f64()
     );
     clean(&tb);
     tb.throttle_operator(None);

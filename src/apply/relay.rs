@@ -4,6 +4,16 @@
 //! copy to `<dest>` only when the sha512 and the size match. Every host's verdict comes back
 //! up the tree as a `relay ok|bad HOST` line.
 //!
+//! A release archive is also unpacked while it arrives, without tar ever reading a byte that
+//! was not checked: the operator hashes the verified file in chunks of [`CHUNK`] bytes, each
+//! host holds back every chunk until its sha512 matches, and the tree goes to
+//! `<dest>.unpacked/` only when the whole file matched too. The unpack step then renames it
+//! into place instead of reading the archive again.
+//!
+//! Each host's script is written to `<dest>.relay.sh` through flinkup's own connection before
+//! the transfer starts, so the command one host runs on the next stays short however large the
+//! tree.
+//!
 //! A host whose sender failed (killed sshd, full disk, a cut link) is fed again in a second
 //! round: from a relaying host that holds the verified file, or else from the operator. A host
 //! that cannot be fed even then fails the step, named with its reason; the others keep their
@@ -18,12 +28,18 @@ use crate::error::{Error, HostFailure, Result};
 use crate::facts::SshPeer;
 use crate::fleet::{bounded, Fleet, HostId};
 use crate::plan::{Hop, Seed};
-use crate::remote::q;
+use crate::remote::{q, qp};
 use crate::report::{Event, Reporter};
 
 /// How a relaying host logs in to the next: no prompt, known host keys only, and a dead peer
 /// noticed within seconds instead of TCP's minutes.
-const SSH_OPTS: &str = "-o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o Compression=no -o LogLevel=ERROR";
+/// AES-GCM first: with the AES instructions every server CPU has, it costs a fraction of
+/// ChaCha20's CPU per byte, which a host forwarding to several others feels; the server still
+/// picks from its own list.
+const SSH_OPTS: &str = "-o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o Compression=no -o LogLevel=ERROR -o Ciphers=aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr";
+
+/// The unit a host checks before tar may read it.
+pub const CHUNK: u64 = 8 << 20;
 
 /// Where a host's receiving script reads the file from.
 enum Source<'a> {
@@ -37,70 +53,144 @@ enum Source<'a> {
 struct Expect<'a> {
     sha512: &'a str,
     size: u64,
+    /// The sha512 of each [`CHUNK`] of the file, in order.
+    chunks: &'a [String],
+    /// The archive's top directory, when hosts unpack it as it arrives.
+    top_dir: Option<&'a str>,
 }
 
-/// `ssh` from one host to another, with the command to run there.
-fn ssh_to(p: &SshPeer, script: &str) -> String {
+/// Where a host's script for this relay is written.
+fn script_path(dest: &str) -> String {
+    format!("{dest}.relay.sh")
+}
+
+/// `ssh` from one host to another, running that host's staged script.
+fn ssh_to(p: &SshPeer, dest: &str) -> String {
     let mut s = format!("ssh {SSH_OPTS} -p {}", p.port);
     if let Some(u) = &p.user {
         s.push_str(&format!(" -l {}", q(u)));
     }
-    format!("{s} {} {}", q(&p.name), q(script))
+    format!(
+        "{s} {} {}",
+        q(&p.name),
+        q(&format!("sh {}", qp(&script_path(dest))))
+    )
 }
 
 /// The script a host runs: forward to `children` while receiving (or, for a sender that does
-/// not receive, while reading `source`), verify its own copy, report every verdict.
-fn script(
-    me: Option<&Hop>,
-    children: &[&Hop],
-    hops: &[Hop],
-    source: &Source,
-    e: &Expect,
-) -> String {
-    let mut s = String::from(
-        "T=$(mktemp -d \"${TMPDIR:-/tmp}/flinkup-relay.XXXXXX\") || { echo \"relay bad - cannot make a temporary directory\"; exit 1; }\ntrap 'rm -rf \"$T\"' EXIT\n",
+/// not receive, while reading `source`), unpack checked chunks, verify its own copy, report
+/// every verdict (its own and its receivers').
+fn script(me: Option<&Hop>, children: &[&Hop], source: &Source, e: &Expect) -> String {
+    let (dir_of, own_path) = match (me, source) {
+        (Some(h), _) => (qp(&h.dest), script_path(&h.dest)),
+        (None, Source::File(p)) => (qp(p), script_path(p)),
+        (None, Source::Stdin) => (q("/tmp/x"), String::new()),
+    };
+    let host = me.map_or("-".to_string(), |h| h.host.to_string());
+    let mut s = format!(
+        r#"B={dir_of}
+# Leftovers of a relay whose host went down are removed; a relay ends by removing its own,
+# on a signal too (its sshd killed).
+rm -rf "$(dirname "$B")"/.relay.??????
+if ! mkdir -p "$(dirname "$B")" || ! T=$(mktemp -d "$(dirname "$B")/.relay.XXXXXX"); then echo "relay bad {host} cannot write in $(dirname "$B")"; cat > /dev/null; exit 0; fi
+trap 'rm -rf "$T" {own}' EXIT
+trap 'exit 1' HUP INT TERM PIPE
+"#,
+        own = if own_path.is_empty() {
+            String::new()
+        } else {
+            qp(&own_path)
+        },
     );
     let mut outs = Vec::new();
     for (i, c) in children.iter().enumerate() {
-        let grand: Vec<&Hop> = hops
-            .iter()
-            .filter(|h| h.from.as_ref() == Some(&c.host))
-            .collect();
-        let inner = script(Some(c), &grand, hops, &Source::Stdin, e);
         s.push_str(&format!(
             "mkfifo \"$T/{i}\"\n( {ssh} < \"$T/{i}\" > \"$T/{i}.out\" 2>&1 || echo \"relay lost {host} $(tail -n 1 \"$T/{i}.out\" | tr -d '\\r')\" >> \"$T/{i}.out\" ) &\n",
-            ssh = ssh_to(&c.ssh, &inner),
+            ssh = ssh_to(&c.ssh, &c.dest),
             host = c.host,
         ));
         outs.push(format!("\"$T/{i}\""));
     }
     let input = match source {
         Source::Stdin => String::new(),
-        Source::File(p) => format!(" < {}", q(p)),
+        Source::File(p) => format!(" < {}", qp(p)),
     };
     match me {
         Some(h) => {
-            let d = q(&h.dest);
+            // The receiving tee never waits for the checks: they follow `<dest>.part` as it
+            // grows, one chunk at a time, and only a chunk whose sha512 matched reaches tar.
+            let top = e.top_dir.map(q).unwrap_or_default();
             s.push_str(&format!(
-                r#"D={d}; P="$D.part"
-if ! mkdir -p "$(dirname "$D")" || ! rm -f "$P" || ! : > "$P"; then echo "relay bad {host} cannot write $P"; cat > /dev/null; SHA=; else
-SHA=$(tee -p "$P" {outs}{input} | sha512sum | cut -d' ' -f1); fi
+                r#"D={d}; P="$D.part"; U="$D.unpacked"; N={size}; TOP={top}
+printf '%s\n' {sums} > "$T/sums"
+mkdir "$T/tree"
+vc() {{
+  exec 3< "$T/sums"; i=0
+  while read -r want <&3; do
+    while [ ! -e "$T/done" ] && [ "$(stat -c %s "$P" 2>/dev/null || echo 0)" -lt $(( (i + 1) * {chunk} )) ]; do sleep 0.1; done
+    # The part file only grows: a chunk hashed here is the chunk tar reads next.
+    if [ "$(dd if="$P" bs={chunk} skip=$i count=1 2>/dev/null | sha512sum | cut -d' ' -f1)" != "$want" ]; then echo "chunk $((i + 1)) of {count} does not match its sha512" > "$T/why"; return 1; fi
+    if [ -n "$TOP" ]; then dd if="$P" bs={chunk} skip=$i count=1 2>/dev/null || TOP=; fi
+    i=$((i + 1))
+  done
+  : > "$T/ok"
+}}
+if [ -n "$TOP" ]; then ( vc | tar xzf - -C "$T/tree" 2>/dev/null && : > "$T/untarred" ) & else vc & fi
+if rm -f "$P" && : > "$P"; then tee -p "$P" {outs}{input} > /dev/null; else echo "relay bad {host} cannot write $P"; cat > /dev/null; for f in {outs}; do : > "$f"; done; fi
+: > "$T/done"
+wait
 SIZE=$(stat -c %s "$P" 2>/dev/null || echo 0)
-if [ "$SHA" = {sha} ] && [ "$SIZE" = {size} ] && mv -f "$P" "$D"; then echo "relay ok {host}"
-else rm -f "$P"; echo "relay bad {host} received $SIZE of {size} bytes$( [ "$SIZE" = {size} ] && echo ', sha512 differs'); free: $(df -Pk "$(dirname "$D")" 2>/dev/null | awk 'NR==2 {{print $4}}') KiB"; fi
+if [ -e "$T/ok" ] && [ "$SIZE" = "$N" ] && mv -f "$P" "$D"; then
+  how=""
+  if [ -e "$T/untarred" ] && [ -n "$TOP" ] && [ -d "$T/tree/$TOP" ]; then echo {sha} > "$T/tree/$TOP/.flinkup-sha512" && rm -rf "$U" && mv "$T/tree" "$U" && how=" unpacked"; fi
+  echo "relay ok {host}$how"
+else rm -f "$P"; echo "relay bad {host} received $SIZE of $N bytes$( [ -e "$T/why" ] && echo ", $(cat "$T/why")"); free: $(df -Pk "$(dirname "$D")" 2>/dev/null | awk 'NR==2 {{print $4}}') KiB"; fi
 "#,
+                d = qp(&h.dest),
                 host = h.host,
                 outs = outs.join(" "),
                 sha = q(e.sha512),
                 size = e.size,
+                sums = e.chunks.join(" "),
+                chunk = CHUNK,
+                count = e.chunks.len(),
             ));
         }
         None => {
-            s.push_str(&format!("tee -p {}{input} > /dev/null\n", outs.join(" ")));
+            s.push_str(&format!(
+                "tee -p {}{input} > /dev/null\nwait\n",
+                outs.join(" ")
+            ));
         }
     }
-    s.push_str("wait\ncat \"$T\"/*.out 2>/dev/null\n");
+    s.push_str("cat \"$T\"/*.out 2>/dev/null\n");
     s
+}
+
+/// The sha512 of each [`CHUNK`] of a local file, and of the whole file.
+fn chunk_sums(path: &Path) -> std::io::Result<(Vec<String>, String)> {
+    use sha2::{Digest, Sha512};
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; CHUNK as usize];
+    let mut chunks = Vec::new();
+    let mut whole = Sha512::new();
+    loop {
+        let mut n = 0;
+        while n < buf.len() {
+            match f.read(&mut buf[n..])? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        if n > 0 {
+            whole.update(&buf[..n]);
+            chunks.push(hex::encode(Sha512::digest(&buf[..n])));
+        }
+        if n < buf.len() {
+            return Ok((chunks, hex::encode(whole.finalize())));
+        }
+    }
 }
 
 /// Verdicts reported by the scripts: host → (ok, why not).
@@ -137,24 +227,39 @@ pub struct Relay<'a> {
     pub seed: Option<&'a Seed>,
     pub hops: &'a [Hop],
     pub relayers: &'a [HostId],
+    /// The archive's top directory, when hosts unpack it as it arrives.
+    pub top_dir: Option<&'a str>,
 }
 
 impl Relay<'_> {
-    fn expect(&self) -> Expect<'_> {
-        Expect {
-            sha512: self.sha512,
-            size: self.size,
-        }
-    }
-
     fn children(&self, of: Option<&HostId>) -> Vec<&Hop> {
         self.hops.iter().filter(|h| h.from.as_ref() == of).collect()
     }
 
     /// Runs the relay; a host that could not get the verified file fails, named.
     pub async fn run(&self, fleet: &Fleet, rep: &dyn Reporter) -> Result<()> {
+        // The chunks' hashes come from the verified file: hashed whole in the same read, it
+        // must still be the file that was verified.
+        let local = self.local.to_path_buf();
+        let (chunks, whole) = tokio::task::spawn_blocking(move || chunk_sums(&local))
+            .await
+            .map_err(|e| Error::Failed(format!("hashing the archive's chunks: {e}")))?
+            .map_err(|e| Error::io(format!("cannot read {}", self.local.display()), e))?;
+        if whole != self.sha512 {
+            return Err(Error::Failed(format!(
+                "{} changed since it was verified (sha512 {whole}, expected {}); run again to fetch it anew",
+                self.local.display(),
+                self.sha512
+            )));
+        }
+        let e = Expect {
+            sha512: self.sha512,
+            size: self.size,
+            chunks: &chunks,
+            top_dir: self.top_dir,
+        };
         let ok = tokio::select! {
-            got = self.first_round(fleet, rep) => got,
+            got = self.first_round(fleet, rep, &e) => got,
             _ = self.progress(fleet, rep) => unreachable!("progress polls until the relay ends"),
         };
         let mut verified: BTreeSet<HostId> =
@@ -176,8 +281,8 @@ impl Relay<'_> {
                 message: format!("{}: relay failed ({why}); feeding it again", h.host),
             });
         }
-        // Senders for the second round: relaying hosts (trusted to every host of the route)
-        // that hold the verified file.
+        // Senders for the second round: the hosts that log in to every host of the route
+        // (the seed, the root) and hold the verified file.
         let sources: Vec<(&HostId, &str)> = self
             .seed
             .iter()
@@ -192,7 +297,8 @@ impl Relay<'_> {
         let items: Vec<(usize, &Hop)> = missing.into_iter().enumerate().collect();
         let results = bounded(items, fleet.concurrency, |(i, hop)| {
             let src = (!sources.is_empty()).then(|| sources[i % sources.len()]);
-            async move { (hop, self.feed_again(fleet, rep, hop, src).await) }
+            let e = &e;
+            async move { (hop, self.feed_again(fleet, rep, hop, src, e).await) }
         })
         .await;
         let mut failures = Vec::new();
@@ -223,60 +329,94 @@ impl Relay<'_> {
         })
     }
 
-    /// The planned tree: the operator (or the seed) feeds the root, which forwards at once.
+    /// Writes a host's script where its sender runs it from.
+    async fn stage(fleet: &Fleet, host: &HostId, at: &str, script: &str) -> Result<()> {
+        let p = qp(&script_path(at));
+        let out = fleet
+            .get(host)?
+            .sh_input(
+                host.as_str(),
+                &format!("mkdir -p \"$(dirname {p})\" && cat > {p}"),
+                Some(script.as_bytes()),
+            )
+            .await?;
+        if out.ok() {
+            Ok(())
+        } else {
+            Err(Error::remote(
+                host.as_str(),
+                format!("cannot write the relay script: {}", out.why()),
+            ))
+        }
+    }
+
+    /// The planned tree: every host's script written first, then the operator (or the seed)
+    /// feeds the root, which forwards at once. Returns the verdicts that came back.
     async fn first_round(
         &self,
         fleet: &Fleet,
         rep: &dyn Reporter,
+        e: &Expect<'_>,
     ) -> BTreeMap<HostId, std::result::Result<(), String>> {
-        let e = self.expect();
+        let mut verdict = BTreeMap::new();
+        let staged = bounded(
+            self.hops.iter().collect(),
+            fleet.concurrency,
+            |h| async move {
+                let kids = self.children(Some(&h.host));
+                let s = script(Some(h), &kids, &Source::Stdin, e);
+                (h, Self::stage(fleet, &h.host, &h.dest, &s).await)
+            },
+        )
+        .await;
+        for (h, r) in staged {
+            if let Err(err) = r {
+                verdict.insert(h.host.clone(), Err(err.to_string()));
+            }
+        }
         let out = match self.seed {
             Some(seed) => {
                 let kids = self.children(Some(&seed.host));
-                let s = script(None, &kids, self.hops, &Source::File(&seed.path), &e);
-                match fleet.get(&seed.host) {
-                    Ok(r) => r.sh(seed.host.as_str(), &s).await.map(|o| o.stdout),
-                    Err(e) => Err(e),
-                }
+                let s = script(None, &kids, &Source::File(&seed.path), e);
+                let run = async {
+                    Self::stage(fleet, &seed.host, &seed.path, &s).await?;
+                    let cmd = format!("sh {}", qp(&script_path(&seed.path)));
+                    fleet
+                        .get(&seed.host)?
+                        .sh(seed.host.as_str(), &cmd)
+                        .await
+                        .map(|o| o.stdout)
+                };
+                // On failure the hosts it feeds have no verdict: they are fed again.
+                run.await.unwrap_or_default()
             }
             None => {
                 // The hops the operator feeds: the root, and hosts no host could send to.
                 let tops: Vec<&Hop> = self.hops.iter().filter(|h| h.from.is_none()).collect();
-                let outs = bounded(tops, fleet.concurrency, |top| {
-                    let e = &e;
-                    async move {
-                        let kids = self.children(Some(&top.host));
-                        let s = script(Some(top), &kids, self.hops, &Source::Stdin, e);
-                        match self.send_from_operator(fleet, rep, top, &s).await {
-                            Ok(o) => o,
-                            Err(err) => format!("relay bad {} {err}\n", top.host),
-                        }
+                let outs = bounded(tops, fleet.concurrency, |top| async move {
+                    let cmd = format!("sh {}", qp(&script_path(&top.dest)));
+                    match self.send_from_operator(fleet, rep, top, &cmd).await {
+                        Ok(o) => o,
+                        Err(err) => format!("relay bad {} {err}\n", top.host),
                     }
                 })
                 .await;
-                Ok(outs.concat())
+                outs.concat()
             }
         };
-        match out {
-            Ok(o) => verdicts(&o),
-            Err(err) => {
-                let root = self.seed.map(|s| s.host.clone());
-                let mut m = BTreeMap::new();
-                if let Some(r) = root {
-                    m.insert(r, Err(err.to_string()));
-                }
-                m
-            }
+        for (h, v) in verdicts(&out) {
+            verdict.entry(h).or_insert(v);
         }
+        verdict
     }
 
-    /// Streams the operator's file into `script` on `hop`'s host, with progress.
+    /// Streams the operator's file into `command` on `hop`'s host, with progress.
     async fn send_from_operator(
         &self,
         fleet: &Fleet,
         rep: &dyn Reporter,
         hop: &Hop,
-        script: &str,
+        command: &str,
     ) -> Result<String> {
         let r = fleet.get(&hop.host)?;
         let sent = AtomicU64::new(0);
@@ -291,7 +431,7 @@ impl Relay<'_> {
             });
         };
         let out = r
-            .send_file(hop.host.as_str(), self.local, 0, script, &progress)
+            .send_file(hop.host.as_str(), self.local, 0, command, &progress)
             .await?;
         Ok(out.stdout)
     }
@@ -304,20 +444,17 @@ impl Relay<'_> {
         rep: &dyn Reporter,
         hop: &Hop,
         src: Option<(&HostId, &str)>,
+        e: &Expect<'_>,
     ) -> Result<()> {
-        let e = self.expect();
         let mut alone = hop.clone();
         alone.from = None;
         // The host itself must answer first: one whose sshd is gone cannot be fed at all.
-        fleet
-            .get(&hop.host)?
-            .must(hop.host.as_str(), "reach the host", "true")
-            .await?;
+        let s = script(Some(&alone), &[], &Source::Stdin, e);
+        Self::stage(fleet, &hop.host, &hop.dest, &s).await?;
         let mut why = String::new();
         if let Some((from, path)) = src {
-            let inner = script(Some(&alone), &[], &[], &Source::Stdin, &e);
-            let s = format!("{} < {}", ssh_to(&hop.ssh, &inner), q(path));
-            let out = fleet.get(from)?.sh(from.as_str(), &s).await?;
+            let cmd = format!("{} < {}", ssh_to(&hop.ssh, &hop.dest), qp(path));
+            let out = fleet.get(from)?.sh(from.as_str(), &cmd).await?;
             match verdicts(&out.stdout).remove(&hop.host) {
                 Some(Ok(())) => {
                     rep.event(&Event::Info {
@@ -328,9 +465,11 @@ impl Relay<'_> {
                 Some(Err(w)) => why = format!("from {from}: {w}; "),
                 None => why = format!("from {from}: {}; ", out.why()),
             }
+            // The failed attempt removed its script: write it again for the operator's.
+            Self::stage(fleet, &hop.host, &hop.dest, &s).await?;
         }
-        let s = script(Some(&alone), &[], &[], &Source::Stdin, &e);
-        let out = self.send_from_operator(fleet, rep, &alone, &s).await?;
+        let cmd = format!("sh {}", qp(&script_path(&hop.dest)));
+        let out = self.send_from_operator(fleet, rep, &alone, &cmd).await?;
         match verdicts(&out).remove(&hop.host) {
             Some(Ok(())) => {
                 rep.event(&Event::Info {
@@ -349,11 +488,12 @@ impl Relay<'_> {
         }
     }
 
-    /// Reports how far each host fed by another host has got, once a second; never returns.
+    /// Reports how far each host fed by another host has got, every two seconds; never returns.
     async fn progress(&self, fleet: &Fleet, rep: &dyn Reporter) {
         let relayed: Vec<&Hop> = self.hops.iter().filter(|h| h.from.is_some()).collect();
         loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            // Every two seconds: each look is an ssh session on the host.
+            tokio::time::sleep(Duration::from_secs(2)).await;
             let sizes = bounded(relayed.clone(), fleet.concurrency, |h| async move {
                 let script = format!(
                     "stat -c %s {p}.part 2>/dev/null || stat -c %s {p} 2>/dev/null",

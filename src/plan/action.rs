@@ -44,6 +44,9 @@ pub enum Action {
         /// Hosts that log in to every other host of the route (the root): they feed again a
         /// host whose sender failed.
         relayers: Vec<HostId>,
+        /// The archive's top directory: hosts unpack it as it arrives, each chunk checked
+        /// before tar reads it, into `<dest>.unpacked/` (the unpack step renames it).
+        unpack_top: Option<String>,
     },
     /// Unpack into a temporary directory under `staging`, check that `top_dir` is the
     /// archive's top directory, then rename it to `dest`. With `verify_sha512`, the archive is

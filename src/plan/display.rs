@@ -160,14 +160,20 @@ fn action_line(out: &mut String, host: &HostId, a: &Action, shown: &mut Vec<(Hos
             size,
             seed,
             hops,
+            unpack_top,
             ..
         } => {
             let _ = writeln!(
                 out,
-                "    + relay    {file}{} to {}: one copy over the operator's link, forwarded host to host while it arrives; sha512 checked on each host before it is kept",
+                "    + relay    {file}{} to {}: one copy over the operator's link, forwarded host to host while it arrives; sha512 checked on each host before it is kept{}",
                 size.map(|s| format!(" ({})", crate::inventory::units::human(s)))
                     .unwrap_or_default(),
-                plural(hops.len(), "host")
+                plural(hops.len(), "host"),
+                if unpack_top.is_some() {
+                    "; unpacked as it arrives, each 8 MiB chunk checked against its sha512 before tar reads it"
+                } else {
+                    ""
+                }
             );
             let from_op: Vec<&str> = hops
                 .iter()

@@ -63,6 +63,8 @@ struct Group {
     sha512: Option<String>,
     /// (host, destination, index of its upload step)
     targets: Vec<(HostId, String, usize)>,
+    /// The top directory every unpack of it expects, when they agree.
+    top_dir: Option<String>,
 }
 
 /// Finds, in one stage, uploads that an unpack of the same path on the same host follows:
@@ -80,27 +82,33 @@ fn groups(stage: &Stage) -> Vec<Group> {
         else {
             continue;
         };
-        let unpacked_next = stage.steps[i + 1..]
-            .iter()
-            .find(|s| s.host == step.host)
-            .is_some_and(
-                |s| matches!(&s.action, Action::Unpack { archive, .. } if archive == dest),
-            );
-        if !unpacked_next {
-            continue;
-        }
+        let top = match stage.steps[i + 1..].iter().find(|s| s.host == step.host) {
+            Some(Step {
+                action: Action::Unpack {
+                    archive, top_dir, ..
+                },
+                ..
+            }) if archive == dest => top_dir.clone(),
+            _ => continue,
+        };
         let target = (step.host.clone(), dest.clone(), i);
         match out
             .iter_mut()
             .find(|g| &g.file == file && &g.sha512 == sha512)
         {
-            Some(g) => g.targets.push(target),
+            Some(g) => {
+                g.targets.push(target);
+                if g.top_dir.as_ref() != Some(&top) {
+                    g.top_dir = None;
+                }
+            }
             None => out.push(Group {
                 file: file.clone(),
                 local: local.clone(),
                 size: *size,
                 sha512: sha512.clone(),
                 targets: vec![target],
+                top_dir: Some(top),
             }),
         }
     }
@@ -233,8 +241,23 @@ pub fn relay(plan: &mut Plan, net: &Network) {
                     );
                 }
             }
-            if !trust.steps.is_empty() {
-                before.push(trust);
+            // Trust set up just before (the cluster-script trust stage) takes these steps too:
+            // hosts run together, each host's steps in order.
+            let trust_only = |s: &Stage| {
+                !s.steps.is_empty()
+                    && s.steps.iter().all(|st| {
+                        matches!(
+                            st.action,
+                            Action::TrustSsh { .. } | Action::SshConfig { .. }
+                        )
+                    })
+            };
+            match stages.last_mut() {
+                Some(prev) if before.is_empty() && trust_only(prev) => {
+                    prev.steps.extend(trust.steps);
+                }
+                _ if !trust.steps.is_empty() => before.push(trust),
+                _ => {}
             }
             let mut dist = Stage::new("distribute", stage.component.as_deref());
             dist.if_failed = "Hosts that verified the archive keep it and feed the others on the next run; nothing was unpacked, started or stopped.".into();
@@ -254,6 +277,7 @@ pub fn relay(plan: &mut Plan, net: &Network) {
                     seed,
                     hops,
                     relayers,
+                    unpack_top: g.top_dir,
                 },
             );
             before.push(dist);

@@ -37,12 +37,21 @@ fn relay_to_four_hosts_every_host_verified() {
         sent < tarball + tarball / 4,
         "the operator sent {sent} bytes for a {tarball}-byte archive to 4 hosts"
     );
+    assert!(
+        out.contains("each 8 MiB chunk checked against its sha512 before tar reads it"),
+        "{out}"
+    );
     let sha = crate::faults::tarball_sha512();
     for h in &tb.hosts {
-        let o = h.exec("sha512sum /opt/.flinkup/flink-1.9.3-bin-scala_2.11.tgz; ls /opt/.flinkup");
+        let o = h.exec(
+            "sha512sum /opt/.flinkup/flink-1.9.3-bin-scala_2.11.tgz; cat /opt/flink-1.9.3/.flinkup-sha512; ls -A /opt/.flinkup",
+        );
         let got = String::from_utf8_lossy(&o.stdout);
         assert!(got.starts_with(&sha), "{}: {got}", h.hostname);
-        assert!(!got.contains(".part"), "{}: {got}", h.hostname);
+        assert_eq!(got.matches(&sha).count(), 2, "{}: {got}", h.hostname);
+        for left in [".part", ".unpacked", ".relay"] {
+            assert!(!got.contains(left), "{}: {left} left: {got}", h.hostname);
+        }
         assert!(h.opt().join("flink-1.9.3/bin/start-cluster.sh").exists());
     }
     assert_eq!(tb.overview(), Some((3, 6)));

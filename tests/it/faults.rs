@@ -683,7 +683,14 @@ fn relaying_host_killed() -> Outcome {
             h.hostname
         );
     }
+    // The dead relaying host kept nothing of what it had received, unpacked or not.
     tb.hosts[1].start_sshd();
+    let o = tb.hosts[1].exec("ls -A /opt/.flinkup");
+    let left = String::from_utf8_lossy(&o.stdout);
+    ensure!(
+        !left.contains(".unpacked") && !left.contains(".part") && !left.contains(".relay."),
+        "h2 keeps nothing unverified: {left}"
+    );
     let r = run(&tb, "deploy", &inv, &["--yes"]);
     ensure!(
         r.code() == 0,

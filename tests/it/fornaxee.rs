@@ -162,6 +162,17 @@ fn fornaxee_beside_flink_and_on_a_client_host() {
     ] {
         assert!(out.contains(needle), "missing {needle:?} in\n{out}");
     }
+    // Flink's release and Fornaxee's bundle take the same path: relayed host to host.
+    let fx = format!("+ relay    {}", tgz.file_name().unwrap().to_string_lossy());
+    assert!(
+        out.contains("+ relay    flink-1.9.3-bin-scala_2.11.tgz"),
+        "{out}"
+    );
+    assert!(out.contains(&fx), "{out}");
+    assert!(
+        out.contains(&format!("{} -> {}", tb.ip(1), tb.ip(2))),
+        "{out}"
+    );
     assert!(!out.contains("s3cr3t") && !run.stderr().contains("s3cr3t"));
     for i in [1, 2] {
         assert_eq!(
