@@ -264,6 +264,14 @@ impl Relay<'_> {
         };
         let mut verified: BTreeSet<HostId> =
             ok.keys().filter(|h| ok[*h].is_ok()).cloned().collect();
+        // Progress is polled: close every verified host's count at the end.
+        for h in &verified {
+            rep.event(&Event::UploadProgress {
+                host: h.to_string(),
+                bytes: self.size,
+                total: self.size,
+            });
+        }
         let missing: Vec<&Hop> = self
             .hops
             .iter()

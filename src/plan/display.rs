@@ -165,14 +165,14 @@ fn action_line(out: &mut String, host: &HostId, a: &Action, shown: &mut Vec<(Hos
         } => {
             let _ = writeln!(
                 out,
-                "    + relay    {file}{} to {}: one copy over the operator's link, forwarded host to host while it arrives; sha512 checked on each host before it is kept{}",
+                "    + relay    {file}{} to {}: one copy over the operator's link, {}",
                 size.map(|s| format!(" ({})", crate::inventory::units::human(s)))
                     .unwrap_or_default(),
                 plural(hops.len(), "host"),
                 if unpack_top.is_some() {
-                    "; unpacked as it arrives, each 8 MiB chunk checked against its sha512 before tar reads it"
+                    "forwarded host to host and unpacked as it arrives; each host checks every 8 MiB chunk's sha512 before tar reads it and keeps the file only if all match"
                 } else {
-                    ""
+                    "forwarded host to host as it arrives; each host checks every 8 MiB chunk's sha512 and keeps the file only if all match"
                 }
             );
             let from_op: Vec<&str> = hops

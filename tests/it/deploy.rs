@@ -38,7 +38,7 @@ fn relay_to_four_hosts_every_host_verified() {
         "the operator sent {sent} bytes for a {tarball}-byte archive to 4 hosts"
     );
     assert!(
-        out.contains("each 8 MiB chunk checked against its sha512 before tar reads it"),
+        out.contains("each host checks every 8 MiB chunk's sha512 before tar reads it"),
         "{out}"
     );
     let sha = crate::faults::tarball_sha512();
