@@ -149,9 +149,18 @@ fn trace(tb: &Testbed, n: usize, full: bool) {
     clean(tb);
     let start = Instant::now();
     let mut child = Command::new(FLINKUP)
-        .args(["deploy", "--yes", "--json", "-i"])
+        .args(["deploy", "--yes", "--json"])
         .args(if full { None } else { Some("--no-start") })
-        .arg(inventory(tb, n, "relay", 3))
+        .arg("-i")
+        .arg(inventory(
+            tb,
+            n,
+            "relay",
+            std::env::var("RELAY_FANOUT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(3),
+        ))
         .args(tb.args())
         .args(tb.cache_args())
         .stdout(std::process::Stdio::piped())

@@ -5,6 +5,11 @@ use crate::support::{flinkup, root};
 /// Every bad inventory under tests/inventories/bad, each breaking one rule.
 const BAD: &[(&str, &str)] = &[
     ("syntax", "invalid YAML"),
+    ("bad-distribution", "valid values here: relay, fanout"),
+    (
+        "relay-fanout-out-of-range",
+        "relay_fanout 0 is out of range",
+    ),
     ("unknown-field", "did you mean `jobmanager`?"),
     ("unknown-nested-field", "did you mean `install_dir`?"),
     ("unknown-host-field", "did you mean `address`?"),
