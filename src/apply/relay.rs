@@ -80,7 +80,15 @@ fn ssh_to(p: &SshPeer, dest: &str) -> String {
 /// The script a host runs: forward to `children` while receiving (or, for a sender that does
 /// not receive, while reading `source`), unpack checked chunks, verify its own copy, report
 /// every verdict (its own and its receivers').
-fn script(me: Option<&Hop>, children: &[&Hop], source: &Source, e: &Expect) -> String {
+/// With `resume` (a host the operator feeds), the host replays the checked part it kept of a
+/// transfer that broke off, and keeps the checked part of this one if it breaks off too.
+fn script(
+    me: Option<&Hop>,
+    children: &[&Hop],
+    source: &Source,
+    e: &Expect,
+    resume: bool,
+) -> String {
     let (dir_of, own_path) = match (me, source) {
         (Some(h), _) => (qp(&h.dest), script_path(&h.dest)),
         (None, Source::File(p)) => (qp(p), script_path(p)),
@@ -121,30 +129,38 @@ trap 'exit 1' HUP INT TERM PIPE
             // grows, one chunk at a time, and only a chunk whose sha512 matched reaches tar.
             let top = e.top_dir.map(q).unwrap_or_default();
             s.push_str(&format!(
-                r#"D={d}; P="$D.part"; U="$D.unpacked"; N={size}; TOP={top}
+                r#"D={d}; P="$D.part"; U="$D.unpacked"; R="$D.resume-{sha16}"; N={size}; TOP={top}
 printf '%s\n' {sums} > "$T/sums"
 mkdir "$T/tree"
 vc() {{
   exec 3< "$T/sums"; i=0
   while read -r want <&3; do
-    while [ ! -e "$T/done" ] && [ "$(stat -c %s "$P" 2>/dev/null || echo 0)" -lt $(( (i + 1) * {chunk} )) ]; do sleep 0.1; done
+    end=$(( (i + 1) * {chunk} )); [ "$end" -le "$N" ] || end=$N
+    while [ ! -e "$T/done" ] && [ "$(stat -c %s "$P" 2>/dev/null || echo 0)" -lt "$end" ]; do sleep 0.1; done
+    # A stream that ended early is short, not wrong: what was checked can be resumed.
+    [ "$(stat -c %s "$P" 2>/dev/null || echo 0)" -ge "$end" ] || return 1
     # The part file only grows: a chunk hashed here is the chunk tar reads next.
     if [ "$(dd if="$P" bs={chunk} skip=$i count=1 2>/dev/null | sha512sum | cut -d' ' -f1)" != "$want" ]; then echo "chunk $((i + 1)) of {count} does not match its sha512" > "$T/why"; return 1; fi
     if [ -n "$TOP" ]; then dd if="$P" bs={chunk} skip=$i count=1 2>/dev/null || TOP=; fi
-    i=$((i + 1))
+    i=$((i + 1)); echo "$i" > "$T/good"
   done
   : > "$T/ok"
 }}
 if [ -n "$TOP" ]; then ( vc | tar xzf - -C "$T/tree" 2>/dev/null && : > "$T/untarred" ) & else vc & fi
-if rm -f "$P" && : > "$P"; then tee -p "$P" {outs}{input} > /dev/null; else echo "relay bad {host} cannot write $P"; cat > /dev/null; for f in {outs}; do : > "$f"; done; fi
+# Fed by the operator, a host first replays what it kept of a transfer that broke off: the
+# operator then sends only the rest.
+if [ {resume} = 1 ] && [ -f "$R" ]; then IN="$R"; else IN=/dev/null; rm -f "$R"; fi
+if rm -f "$P" && : > "$P"; then {{ cat "$IN"; cat; }}{input} | tee -p "$P" {outs} > /dev/null; else echo "relay bad {host} cannot write $P"; cat > /dev/null; for f in {outs}; do : > "$f"; done; fi
 : > "$T/done"
 wait
 SIZE=$(stat -c %s "$P" 2>/dev/null || echo 0)
 if [ -e "$T/ok" ] && [ "$SIZE" = "$N" ] && mv -f "$P" "$D"; then
-  how=""
+  rm -f "$R"; how=""
   if [ -e "$T/untarred" ] && [ -n "$TOP" ] && [ -d "$T/tree/$TOP" ]; then echo {sha} > "$T/tree/$TOP/.flinkup-sha512" && rm -rf "$U" && mv "$T/tree" "$U" && how=" unpacked"; fi
   echo "relay ok {host}$how"
-else rm -f "$P"; echo "relay bad {host} received $SIZE of $N bytes$( [ -e "$T/why" ] && echo ", $(cat "$T/why")"); free: $(df -Pk "$(dirname "$D")" 2>/dev/null | awk 'NR==2 {{print $4}}') KiB"; fi
+else
+  if [ {resume} = 1 ] && [ ! -e "$T/why" ] && [ "$SIZE" -lt "$N" ] && [ -s "$T/good" ]; then truncate -s $(( $(cat "$T/good") * {chunk} )) "$P" && mv -f "$P" "$R"; else rm -f "$R"; fi
+  rm -f "$P"; echo "relay bad {host} received $SIZE of $N bytes$( [ -e "$T/why" ] && echo ", $(cat "$T/why")"); free: $(df -Pk "$(dirname "$D")" 2>/dev/null | awk 'NR==2 {{print $4}}') KiB"; fi
 "#,
                 d = qp(&h.dest),
                 host = h.host,
@@ -154,6 +170,8 @@ else rm -f "$P"; echo "relay bad {host} received $SIZE of $N bytes$( [ -e "$T/wh
                 sums = e.chunks.join(" "),
                 chunk = CHUNK,
                 count = e.chunks.len(),
+                sha16 = &e.sha512[..e.sha512.len().min(16)],
+                resume = u8::from(resume),
             ));
         }
         None => {
@@ -372,7 +390,7 @@ impl Relay<'_> {
             fleet.concurrency,
             |h| async move {
                 let kids = self.children(Some(&h.host));
-                let s = script(Some(h), &kids, &Source::Stdin, e);
+                let s = script(Some(h), &kids, &Source::Stdin, e, h.from.is_none());
                 (h, Self::stage(fleet, &h.host, &h.dest, &s).await)
             },
         )
@@ -385,7 +403,7 @@ impl Relay<'_> {
         let out = match self.seed {
             Some(seed) => {
                 let kids = self.children(Some(&seed.host));
-                let s = script(None, &kids, &Source::File(&seed.path), e);
+                let s = script(None, &kids, &Source::File(&seed.path), e, false);
                 let run = async {
                     Self::stage(fleet, &seed.host, &seed.path, &s).await?;
                     let cmd = format!("sh {}", qp(&script_path(&seed.path)));
@@ -427,7 +445,31 @@ impl Relay<'_> {
         command: &str,
     ) -> Result<String> {
         let r = fleet.get(&hop.host)?;
-        let sent = AtomicU64::new(0);
+        let kept = format!(
+            "{}.resume-{}",
+            hop.dest,
+            &self.sha512[..self.sha512.len().min(16)]
+        );
+        let offset: u64 = r
+            .sh(
+                hop.host.as_str(),
+                &format!("stat -c %s {} 2>/dev/null || echo 0", qp(&kept)),
+            )
+            .await?
+            .stdout
+            .trim()
+            .parse()
+            .unwrap_or(0)
+            .min(self.size);
+        if offset > 0 {
+            rep.event(&Event::Info {
+                message: format!(
+                    "{}: resuming the relay at byte {offset} of {}",
+                    hop.host, self.size
+                ),
+            });
+        }
+        let sent = AtomicU64::new(offset);
         let total = self.size;
         let host = hop.host.to_string();
         let progress = move |n: u64| {
@@ -439,7 +481,7 @@ impl Relay<'_> {
             });
         };
         let out = r
-            .send_file(hop.host.as_str(), self.local, 0, command, &progress)
+            .send_file(hop.host.as_str(), self.local, offset, command, &progress)
             .await?;
         Ok(out.stdout)
     }
@@ -457,10 +499,10 @@ impl Relay<'_> {
         let mut alone = hop.clone();
         alone.from = None;
         // The host itself must answer first: one whose sshd is gone cannot be fed at all.
-        let s = script(Some(&alone), &[], &Source::Stdin, e);
-        Self::stage(fleet, &hop.host, &hop.dest, &s).await?;
         let mut why = String::new();
         if let Some((from, path)) = src {
+            let s = script(Some(&alone), &[], &Source::Stdin, e, false);
+            Self::stage(fleet, &hop.host, &hop.dest, &s).await?;
             let cmd = format!("{} < {}", ssh_to(&hop.ssh, &hop.dest), qp(path));
             let out = fleet.get(from)?.sh(from.as_str(), &cmd).await?;
             match verdicts(&out.stdout).remove(&hop.host) {
@@ -473,9 +515,9 @@ impl Relay<'_> {
                 Some(Err(w)) => why = format!("from {from}: {w}; "),
                 None => why = format!("from {from}: {}; ", out.why()),
             }
-            // The failed attempt removed its script: write it again for the operator's.
-            Self::stage(fleet, &hop.host, &hop.dest, &s).await?;
         }
+        let s = script(Some(&alone), &[], &Source::Stdin, e, true);
+        Self::stage(fleet, &hop.host, &hop.dest, &s).await?;
         let cmd = format!("sh {}", qp(&script_path(&hop.dest)));
         let out = self.send_from_operator(fleet, rep, &alone, &cmd).await?;
         match verdicts(&out).remove(&hop.host) {

@@ -714,6 +714,71 @@ fn relaying_host_killed() -> Outcome {
     Ok(())
 }
 
+/// Fault 12: the operator's flinkup dies mid-relay (killed with its ssh processes): the root
+/// host keeps the checked part of what it received, nothing is unpacked; after `unlock`, a
+/// re-run sends only the rest over the operator's link and completes.
+fn operator_dies_mid_relay() -> Outcome {
+    let tb = Testbed::new(Spec::default());
+    let inv = tb.guide_inventory("relayresume", 4, "cluster-script");
+    run(&tb, "fetch", &inv, &["--quiet"]);
+    tb.throttle_operator(Some("100mbit"));
+    let child = spawn(&tb, "deploy", &inv, &["--yes", "--quiet"]);
+    wait_for("the relay to start", Duration::from_secs(90), || {
+        part_size(&tb, 0) > 60 << 20
+    })?;
+    let _ = Command::new("kill")
+        .args(["-9", "--", &format!("-{}", child.id())])
+        .status();
+    let _ = finish(child, Duration::from_secs(30));
+    wait_for(
+        "h1 to keep what it checked",
+        Duration::from_secs(30),
+        || {
+            std::fs::read_dir(tb.hosts[0].opt().join(".flinkup"))
+                .map(|d| {
+                    d.flatten()
+                        .any(|e| e.file_name().to_string_lossy().contains(".resume-"))
+                })
+                .unwrap_or(false)
+        },
+    )?;
+    tb.throttle_operator(None);
+    for h in &tb.hosts {
+        ensure!(
+            !h.opt().join("flink-1.9.3").exists(),
+            "nothing unpacked on {}",
+            h.hostname
+        );
+    }
+    let u = run(&tb, "unlock", &inv, &["--yes"]);
+    ensure!(u.code() == 0, "unlock: {}{}", u.stdout(), u.stderr());
+    let sent = tb.operator_tx_bytes();
+    let r = run(&tb, "deploy", &inv, &["--yes", "--quiet"]);
+    let sent = tb.operator_tx_bytes() - sent;
+    ensure!(
+        r.code() == 0,
+        "re-run: exit {}\n{}{}",
+        r.code(),
+        r.stdout(),
+        r.stderr()
+    );
+    ensure!(
+        r.stderr()
+            .contains(&format!("{}: resuming the relay at byte", tb.ip(0))),
+        "the re-run resumes\n{}",
+        r.stderr()
+    );
+    let tarball = std::fs::metadata(crate::testbed::flink_tarball())
+        .map_err(|e| e.to_string())?
+        .len();
+    ensure!(
+        sent < tarball - (40 << 20),
+        "the re-run sent {sent} bytes, not the whole {tarball}-byte archive again"
+    );
+    ensure!(tb.overview() == Some((2, 8)), "cluster verified");
+    Ok(())
+}
+
 /// Every bad inventory, run through the loader in this process: rejected, never a panic.
 fn bad_inputs() -> (usize, usize, usize) {
     let dir = root().join("tests/inventories/bad");
@@ -734,7 +799,7 @@ fn bad_inputs() -> (usize, usize, usize) {
 }
 
 /// Scenarios in the suite; the summary is printed when the last of them has run.
-const SCENARIOS: usize = 11;
+const SCENARIOS: usize = 12;
 
 /// Results of the scenarios that ran in this process: (name, survived).
 static TALLY: std::sync::Mutex<Vec<(String, bool)>> = std::sync::Mutex::new(Vec::new());
@@ -830,6 +895,11 @@ fn fault_10_ordinary_user_hostile_values_secrets() {
 #[test]
 fn fault_11_relaying_host_killed_mid_transfer() {
     scenario("11 relaying host killed mid-transfer", relaying_host_killed);
+}
+
+#[test]
+fn fault_12_operator_dies_mid_relay() {
+    scenario("12 operator dies mid-relay", operator_dies_mid_relay);
 }
 
 #[test]
