@@ -9,7 +9,8 @@
 //!   /overview). Target: <= 0.6x the scripted procedure.
 //!
 //! Run as root: `cargo bench --bench relay`. `RELAY_FANOUT=N` adds relay runs with that
-//! fan-out to the table (the default is 3).
+//! fan-out to the table (the default is 3). `RELAY_TRACE=8` (or `4full`) runs one relay
+//! deploy instead and prints its events with the time each arrived.
 
 #[path = "../tests/it/testbed.rs"]
 #[allow(dead_code)]
