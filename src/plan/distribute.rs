@@ -177,10 +177,7 @@ fn route(net: &Network, seed: Option<&Seed>, targets: &[(HostId, String)]) -> Ve
 /// Turns the uploads of each archive that several hosts get (or that a host already holding
 /// it can feed) into a relay. Hosts the network does not list keep their direct upload.
 pub fn relay(plan: &mut Plan, net: &Network) {
-    let mut stages: Vec<Stage> = Vec::with_capacity(plan.stages.len());
-    // Where each stage lands, so the rollback's stage range still names the same stages.
-    let mut moved: Vec<usize> = Vec::with_capacity(plan.stages.len());
-    for mut stage in std::mem::take(&mut plan.stages) {
+    plan.rework_stages(|stages, mut stage| {
         let mut before: Vec<Stage> = Vec::new();
         let mut drop_steps: BTreeSet<usize> = BTreeSet::new();
         for g in groups(&stage) {
@@ -224,7 +221,7 @@ pub fn relay(plan: &mut Plan, net: &Network) {
             let mut trust = Stage::new("relay trust", stage.component.as_deref());
             trust.if_failed = "Nothing was installed, started or stopped.".into();
             for r in &senders {
-                let known = trusted_before(&stages, r, net);
+                let known = trusted_before(stages, r, net);
                 let peers: Vec<SshPeer> = hops
                     .iter()
                     .filter(|h| &h.host != r && (r == &root || h.from.as_ref() == Some(r)))
@@ -292,18 +289,9 @@ pub fn relay(plan: &mut Plan, net: &Network) {
                 .collect::<Vec<Step>>();
         }
         stages.extend(before);
-        moved.push(stages.len());
         // A stage of uploads alone is empty now; an empty stage runs nothing either way.
-        stages.push(stage);
-    }
-    if let Some(rb) = &mut plan.rollback {
-        rb.from_stage = moved.get(rb.from_stage).copied().unwrap_or(stages.len());
-        rb.until_stage = match rb.until_stage {
-            0 => 0,
-            n => moved.get(n - 1).map_or(stages.len(), |i| i + 1),
-        };
-    }
-    plan.stages = stages;
+        Some(stage)
+    });
 }
 
 /// Hosts `from` logs in to already: known from facts, or trusted by an earlier stage.

@@ -336,20 +336,28 @@ impl Plan {
     /// Keeps the stages `keep` accepts; the rollback keeps covering the same stages (and goes
     /// when none of them is left).
     fn retain_stages(&mut self, keep: impl Fn(&Stage) -> bool) {
-        let mut left = Vec::new();
+        self.rework_stages(|_, s| keep(&s).then_some(s));
+    }
+
+    /// Rebuilds the stages one by one: `f` gets the stages built so far (it may push stages
+    /// to come before this one, or change earlier ones) and returns the stage to keep, or
+    /// None to drop it. The rollback keeps covering the same stages it covered (and goes when
+    /// none of them is left).
+    pub fn rework_stages(&mut self, mut f: impl FnMut(&mut Vec<Stage>, Stage) -> Option<Stage>) {
+        let mut built = Vec::with_capacity(self.stages.len());
         let (mut from, mut until) = (None, 0);
         let range = self.rollback.as_ref().map(|r| r.from_stage..r.until_stage);
         for (i, s) in std::mem::take(&mut self.stages).into_iter().enumerate() {
-            if !keep(&s) {
+            let Some(s) = f(&mut built, s) else {
                 continue;
-            }
+            };
             if range.as_ref().is_some_and(|r| r.contains(&i)) {
-                from.get_or_insert(left.len());
-                until = left.len() + 1;
+                from.get_or_insert(built.len());
+                until = built.len() + 1;
             }
-            left.push(s);
+            built.push(s);
         }
-        self.stages = left;
+        self.stages = built;
         match (from, &mut self.rollback) {
             (Some(f), Some(rb)) => {
                 rb.from_stage = f;
