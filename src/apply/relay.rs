@@ -1,23 +1,24 @@
 //! The relay: one artifact to many hosts with one copy over the operator's link. Each host's
-//! receiving script writes the stream to `<dest>.part`, hashes it as it goes and, through its
-//! own ssh, forwards it at the same time to the hosts it feeds (a tree); a host renames its
-//! copy to `<dest>` only when the sha512 and the size match. Every host's verdict comes back
-//! up the tree as a `relay ok|bad HOST` line.
+//! receiving script writes the stream to `<dest>.part` and, through its own ssh, forwards it
+//! at the same time to the hosts it feeds (a tree). Every host's verdict comes back up the
+//! tree as a `relay ok|bad HOST` line.
 //!
-//! A release archive is also unpacked while it arrives, without tar ever reading a byte that
-//! was not checked: the operator hashes the verified file in chunks of [`CHUNK`] bytes, each
-//! host holds back every chunk until its sha512 matches, and the tree goes to
-//! `<dest>.unpacked/` only when the whole file matched too. The unpack step then renames it
-//! into place instead of reading the archive again.
+//! The operator hashes the verified file in chunks of [`CHUNK`] bytes; each host checks every
+//! chunk's sha512 as `<dest>.part` grows and renames its copy to `<dest>` only when every chunk
+//! and the size matched. A release archive is also unpacked while it arrives: only a checked
+//! chunk reaches tar, and the tree goes to `<dest>.unpacked/` only when the whole file matched;
+//! the unpack step then renames it into place instead of reading the archive again.
 //!
 //! Each host's script is written to `<dest>.relay.sh` through flinkup's own connection before
 //! the transfer starts, so the command one host runs on the next stays short however large the
 //! tree.
 //!
 //! A host whose sender failed (killed sshd, full disk, a cut link) is fed again in a second
-//! round: from a relaying host that holds the verified file, or else from the operator. A host
-//! that cannot be fed even then fails the step, named with its reason; the others keep their
-//! verified copy, which seeds the next run.
+//! round: from the root of the route if it holds the verified file, or else from the operator.
+//! A host that cannot be fed even then fails the step, named with its reason; the others keep
+//! their verified copy, which seeds the next run. A host the operator feeds keeps the checked
+//! chunks of a transfer that broke off (`<dest>.resume-<sha512 prefix>`), and the operator
+//! sends only the rest next time.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -64,6 +65,12 @@ fn script_path(dest: &str) -> String {
     format!("{dest}.relay.sh")
 }
 
+/// Where a host the operator feeds keeps the checked part of a transfer that broke off; named
+/// after the file's sha512, so a part of another file is never resumed.
+fn resume_path(dest: &str, sha512: &str) -> String {
+    format!("{dest}.resume-{}", &sha512[..sha512.len().min(16)])
+}
+
 /// `ssh` from one host to another, running that host's staged script.
 fn ssh_to(p: &SshPeer, dest: &str) -> String {
     let mut s = format!("ssh {SSH_OPTS} -p {}", p.port);
@@ -77,26 +84,23 @@ fn ssh_to(p: &SshPeer, dest: &str) -> String {
     )
 }
 
-/// The script a host runs: forward to `children` while receiving (or, for a sender that does
-/// not receive, while reading `source`), unpack checked chunks, verify its own copy, report
-/// every verdict (its own and its receivers').
+/// The script a host runs beside `at` (its destination, or the seed's file): forward to
+/// `children` while receiving (or, for a sender that does not receive, while reading
+/// `source`), unpack checked chunks, verify its own copy, report every verdict (its own and
+/// its receivers').
 /// With `resume` (a host the operator feeds), the host replays the checked part it kept of a
 /// transfer that broke off, and keeps the checked part of this one if it breaks off too.
 fn script(
+    at: &str,
     me: Option<&Hop>,
     children: &[&Hop],
     source: &Source,
     e: &Expect,
     resume: bool,
 ) -> String {
-    let (dir_of, own_path) = match (me, source) {
-        (Some(h), _) => (qp(&h.dest), script_path(&h.dest)),
-        (None, Source::File(p)) => (qp(p), script_path(p)),
-        (None, Source::Stdin) => (q("/tmp/x"), String::new()),
-    };
     let host = me.map_or("-".to_string(), |h| h.host.to_string());
     let mut s = format!(
-        r#"B={dir_of}
+        r#"B={b}
 # Leftovers of a relay whose host went down are removed; a relay ends by removing its own,
 # on a signal too (its sshd killed).
 rm -rf "$(dirname "$B")"/.relay.??????
@@ -104,11 +108,8 @@ if ! mkdir -p "$(dirname "$B")" || ! T=$(mktemp -d "$(dirname "$B")/.relay.XXXXX
 trap 'rm -rf "$T" {own}' EXIT
 trap 'exit 1' HUP INT TERM PIPE
 "#,
-        own = if own_path.is_empty() {
-            String::new()
-        } else {
-            qp(&own_path)
-        },
+        b = qp(at),
+        own = qp(&script_path(at)),
     );
     let mut outs = Vec::new();
     for (i, c) in children.iter().enumerate() {
@@ -129,7 +130,7 @@ trap 'exit 1' HUP INT TERM PIPE
             // grows, one chunk at a time, and only a chunk whose sha512 matched reaches tar.
             let top = e.top_dir.map(q).unwrap_or_default();
             s.push_str(&format!(
-                r#"D={d}; P="$D.part"; U="$D.unpacked"; R="$D.resume-{sha16}"; N={size}; TOP={top}
+                r#"D={d}; P="$D.part"; U="$D.unpacked"; R={r}; N={size}; TOP={top}
 printf '%s\n' {sums} > "$T/sums"
 mkdir "$T/tree"
 vc() {{
@@ -170,7 +171,7 @@ else
                 sums = e.chunks.join(" "),
                 chunk = CHUNK,
                 count = e.chunks.len(),
-                sha16 = &e.sha512[..e.sha512.len().min(16)],
+                r = qp(&resume_path(&h.dest, e.sha512)),
                 resume = u8::from(resume),
             ));
         }
@@ -390,7 +391,7 @@ impl Relay<'_> {
             fleet.concurrency,
             |h| async move {
                 let kids = self.children(Some(&h.host));
-                let s = script(Some(h), &kids, &Source::Stdin, e, h.from.is_none());
+                let s = script(&h.dest, Some(h), &kids, &Source::Stdin, e, h.from.is_none());
                 (h, Self::stage(fleet, &h.host, &h.dest, &s).await)
             },
         )
@@ -403,7 +404,7 @@ impl Relay<'_> {
         let out = match self.seed {
             Some(seed) => {
                 let kids = self.children(Some(&seed.host));
-                let s = script(None, &kids, &Source::File(&seed.path), e, false);
+                let s = script(&seed.path, None, &kids, &Source::File(&seed.path), e, false);
                 let run = async {
                     Self::stage(fleet, &seed.host, &seed.path, &s).await?;
                     let cmd = format!("sh {}", qp(&script_path(&seed.path)));
@@ -445,11 +446,7 @@ impl Relay<'_> {
         command: &str,
     ) -> Result<String> {
         let r = fleet.get(&hop.host)?;
-        let kept = format!(
-            "{}.resume-{}",
-            hop.dest,
-            &self.sha512[..self.sha512.len().min(16)]
-        );
+        let kept = resume_path(&hop.dest, self.sha512);
         let offset: u64 = r
             .sh(
                 hop.host.as_str(),
@@ -498,10 +495,9 @@ impl Relay<'_> {
     ) -> Result<()> {
         let mut alone = hop.clone();
         alone.from = None;
-        // The host itself must answer first: one whose sshd is gone cannot be fed at all.
         let mut why = String::new();
         if let Some((from, path)) = src {
-            let s = script(Some(&alone), &[], &Source::Stdin, e, false);
+            let s = script(&hop.dest, Some(&alone), &[], &Source::Stdin, e, false);
             Self::stage(fleet, &hop.host, &hop.dest, &s).await?;
             let cmd = format!("{} < {}", ssh_to(&hop.ssh, &hop.dest), qp(path));
             let out = fleet.get(from)?.sh(from.as_str(), &cmd).await?;
@@ -516,7 +512,7 @@ impl Relay<'_> {
                 None => why = format!("from {from}: {}; ", out.why()),
             }
         }
-        let s = script(Some(&alone), &[], &Source::Stdin, e, true);
+        let s = script(&hop.dest, Some(&alone), &[], &Source::Stdin, e, true);
         Self::stage(fleet, &hop.host, &hop.dest, &s).await?;
         let cmd = format!("sh {}", qp(&script_path(&hop.dest)));
         let out = self.send_from_operator(fleet, rep, &alone, &cmd).await?;
@@ -546,8 +542,9 @@ impl Relay<'_> {
             tokio::time::sleep(Duration::from_secs(2)).await;
             let sizes = bounded(relayed.clone(), fleet.concurrency, |h| async move {
                 let script = format!(
-                    "stat -c %s {p}.part 2>/dev/null || stat -c %s {p} 2>/dev/null",
-                    p = q(&h.dest)
+                    "stat -c %s {part} 2>/dev/null || stat -c %s {p} 2>/dev/null",
+                    part = qp(&format!("{}.part", h.dest)),
+                    p = qp(&h.dest)
                 );
                 let n = match fleet.get(&h.host) {
                     Ok(r) => r
