@@ -158,10 +158,11 @@ pub async fn execute(
         } => {
             let script = format!(
                 r#"A={a}; R={r}; S={s}; U="$A.unpacked"
+# The release takes its place: whatever had its name goes first.
+put() {{ if [ -e "$R" ]; then mv "$R" "$R.replaced.$(date +%s)" && rm -rf "$R.replaced".* || exit 1; fi; mv "$1" "$R"; }}
 if [ -n {mark} ] && [ "$(cat "$U"/{dir}/.flinkup-sha512 2>/dev/null)" = {mark} ]; then
   # Unpacked as it arrived, from checked chunks of this very archive (a relay).
-  if [ -e "$R" ]; then mv "$R" "$R.replaced.$(date +%s)" && rm -rf "$R.replaced".* || exit 1; fi
-  mv "$U"/{dir} "$R" && rm -rf "$U"; exit $?
+  put "$U"/{dir} && rm -rf "$U"; exit $?
 fi
 rm -rf "$U"
 if [ -n {sha} ] && ! echo {sha}"  $A" | sha512sum -c --status; then echo "$A does not match its sha512 (corrupted on the host?); run again to upload it anew" >&2; rm -f "$A"; exit 3; fi
@@ -174,8 +175,7 @@ fi
 rm -f "$T.err"
 [ -d "$T"/{dir} ] || {{ echo "$A has no "{dir}"/ directory at its top" >&2; exit 1; }}
 [ -z {mark} ] || echo {mark} > "$T"/{dir}/.flinkup-sha512
-if [ -e "$R" ]; then mv "$R" "$R.replaced.$(date +%s)" && rm -rf "$R.replaced".* || exit 1; fi
-mv "$T"/{dir} "$R"
+put "$T"/{dir}
 "#,
                 a = qp(archive),
                 r = qp(dest),
