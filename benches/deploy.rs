@@ -5,6 +5,7 @@
 //!
 //! Run as root: `cargo bench --bench deploy`.
 
+mod common;
 #[path = "../tests/it/testbed.rs"]
 #[allow(dead_code)]
 mod testbed;
@@ -12,34 +13,13 @@ mod testbed;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{sh, JAVA_OPTS};
 use testbed::{flink_tarball, Spec, Testbed};
 
 const FLINKUP: &str = env!("CARGO_BIN_EXE_flinkup");
 
-fn sh(script: &str) {
-    let out = Command::new("bash")
-        .args(["-euc", script])
-        .output()
-        .expect("bash");
-    assert!(
-        out.status.success(),
-        "script failed:\n{script}\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn wait_overview(tb: &Testbed, tms: u64, slots: u64) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(120) {
-        if let Some(v) = tb.get(&format!("http://{}:8082/overview", tb.ip(0))) {
-            if v["taskmanagers"] == tms && v["slots-total"] == slots {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("cluster did not come up");
+    common::wait_overview(tb, tms, slots, Duration::from_secs(120));
 }
 
 /// The guide's steps: copy the tarball to the JobManager host, unpack, edit the config and the
@@ -53,8 +33,7 @@ fn scripted(tb: &Testbed) -> Duration {
 for h in {h1} {h2}; do ssh -F {cfg} root@$h 'cat >> ~/.ssh/authorized_keys' < {dir}/jm.pub; done"#,
         dir = tb.dir.display()
     ));
-    let conf = "jobmanager.rpc.address: H1\njobmanager.rpc.port: 6123\njobmanager.heap.size: 512m\ntaskmanager.heap.size: 512m\ntaskmanager.numberOfTaskSlots: 4\nparallelism.default: 1\nrest.port: 8082\njobmanager.web.submit.enable: false\nenv.java.opts: --add-exports=java.base/sun.net.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED\n"
-        .replace("H1", h1);
+    let conf = format!("jobmanager.rpc.address: {h1}\njobmanager.rpc.port: 6123\njobmanager.heap.size: 512m\ntaskmanager.heap.size: 512m\ntaskmanager.numberOfTaskSlots: 4\nparallelism.default: 1\nrest.port: 8082\njobmanager.web.submit.enable: false\nenv.java.opts: {JAVA_OPTS}\n");
     std::fs::write(tb.dir.join("flink-conf.yaml"), conf).unwrap();
     let tgz = flink_tarball();
     let start = Instant::now();

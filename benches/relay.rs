@@ -12,6 +12,7 @@
 //! fan-out to the table (the default is 3). `RELAY_TRACE=8` (or `4full`) runs one relay
 //! deploy instead and prints its events with the time each arrived.
 
+mod common;
 #[path = "../tests/it/testbed.rs"]
 #[allow(dead_code)]
 mod testbed;
@@ -19,36 +20,14 @@ mod testbed;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{sh, JAVA_OPTS};
 use testbed::{flink_tarball, Spec, Testbed};
 
 const FLINKUP: &str = env!("CARGO_BIN_EXE_flinkup");
 const OPERATOR_LINK: &str = "200mbit";
-const JAVA_OPTS: &str = "--add-exports=java.base/sun.net.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED";
-
-fn sh(script: &str) {
-    let out = Command::new("bash")
-        .args(["-euc", script])
-        .output()
-        .expect("bash");
-    assert!(
-        out.status.success(),
-        "script failed:\n{script}\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn wait_overview(tb: &Testbed, tms: u64) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(180) {
-        if let Some(v) = tb.get(&format!("http://{}:8082/overview", tb.ip(0))) {
-            if v["taskmanagers"] == tms {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("cluster did not come up");
+/// Waits until the JobManager lists `n` TaskManagers (2 slots each, as the inventory says).
+fn wait_overview(tb: &Testbed, n: u64) {
+    common::wait_overview(tb, n, 2 * n, Duration::from_secs(180));
 }
 
 /// Every host back to its first state: no Flink, no release, the operator's key alone.
