@@ -540,6 +540,25 @@ if [ -n "$bad" ]; then echo "still cannot ssh without a password to:$bad" >&2; e
         .map(drop)
 }
 
+/// Counts what is sent to `host` from byte `from` on and reports it as upload progress.
+pub(super) fn sent_counter<'a>(
+    rep: &'a dyn Reporter,
+    host: &str,
+    from: u64,
+    total: u64,
+) -> impl Fn(u64) + Send + Sync + 'a {
+    let sent = AtomicU64::new(from);
+    let host = host.to_string();
+    move |n: u64| {
+        let now = sent.fetch_add(n, Ordering::Relaxed) + n;
+        rep.event(&Event::UploadProgress {
+            host: host.clone(),
+            bytes: now,
+            total,
+        });
+    }
+}
+
 /// The verified file an upload sends.
 struct Art<'a> {
     path: &'a std::path::Path,
@@ -591,20 +610,10 @@ async fn upload(
                 ),
             });
         }
-        let sent = AtomicU64::new(offset);
-        let total = art.size;
-        let hostname = host.to_string();
-        let progress = move |n: u64| {
-            let now = sent.fetch_add(n, Ordering::Relaxed) + n;
-            rep.event(&Event::UploadProgress {
-                host: hostname.clone(),
-                bytes: now,
-                total,
-            });
-        };
+        let progress = sent_counter(rep, host, offset, art.size);
         // A fresh upload is hashed as it is written (tee into sha512sum): the check costs no
-        // second read. Unpacking while streaming was measured slower than after: tar behind
-        // a pipe of pipes loses more than the overlap gains.
+        // second read. A plain upload is unpacked after it (a relay unpacks checked chunks as
+        // they arrive, where the operator's link is the slow part).
         let script = if offset > 0 {
             format!("cat >> {p}; echo \"sha=$(sha512sum {p} | cut -d' ' -f1)\"; echo \"size=$(stat -c %s {p})\"")
         } else {

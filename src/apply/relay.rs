@@ -22,7 +22,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::error::{Error, HostFailure, Result};
@@ -466,17 +465,7 @@ impl Relay<'_> {
                 ),
             });
         }
-        let sent = AtomicU64::new(offset);
-        let total = self.size;
-        let host = hop.host.to_string();
-        let progress = move |n: u64| {
-            let now = sent.fetch_add(n, Ordering::Relaxed) + n;
-            rep.event(&Event::UploadProgress {
-                host: host.clone(),
-                bytes: now,
-                total,
-            });
-        };
+        let progress = super::exec::sent_counter(rep, hop.host.as_str(), offset, self.size);
         let out = r
             .send_file(hop.host.as_str(), self.local, offset, command, &progress)
             .await?;
