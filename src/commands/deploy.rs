@@ -74,13 +74,7 @@ fn relay_network(c: &crate::inventory::Cluster, facts: &Facts) -> distribute::Ne
             let id = HostId::of(h);
             let f = facts.host(&id);
             distribute::NetHost {
-                ssh: SshPeer {
-                    host: id.clone(),
-                    name: h.name.clone(),
-                    address: h.address.clone(),
-                    port: h.port.unwrap_or(22),
-                    user: h.user.clone(),
-                },
+                ssh: SshPeer::of(h, facts.route(&id), h.user.clone()),
                 can_send: !f.gathered || f.machine.ssh_client,
                 trusts: if id == coordinator {
                     facts

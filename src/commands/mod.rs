@@ -476,11 +476,15 @@ async fn gather(c: &Cluster, fleet: &Fleet, asks: &Asks) -> Result<Facts> {
     for (id, r) in results {
         f.hosts.insert(id, r?);
     }
+    f.routes = ids
+        .iter()
+        .filter_map(|id| Some((id.clone(), fleet.get(id).ok()?.route()?.clone())))
+        .collect();
     f.removed = asks.removed.hosts.clone();
     f.removed_unreachable = asks.removed.unreachable.clone();
     let jm = flink::coordinator(c);
     if c.manages_flink() && c.start == StartMode::ClusterScript && fleet.has(&jm) {
-        let peers = flink::ssh_peers(c);
+        let peers = flink::ssh_peers(c, &f);
         let out = fleet
             .get(&jm)?
             .sh(jm.as_str(), &facts::peers_script(&peers))

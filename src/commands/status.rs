@@ -11,7 +11,9 @@ use serde::Serialize;
 use super::gather;
 use crate::cli::RemoteArgs;
 use crate::components::flink::jobs::{self, JobHealth};
+use crate::components::flink::registrations::{self, Expected, Heartbeat, Judged};
 use crate::components::flink::rest::Rest;
+use crate::components::flink::Role;
 use crate::error::{exit, Result};
 use crate::fleet::{Fleet, HostId};
 use crate::inventory::{units, Cluster, Loaded};
@@ -44,6 +46,8 @@ struct ClusterStatus {
     slots_total: Option<u64>,
     slots_available: Option<u64>,
     rest_error: Option<String>,
+    /// Each TaskManager registration the JobManager lists, judged live or stale.
+    registrations: Option<Judged>,
     jobs: Vec<JobHealth>,
     /// Why the cluster counts as degraded, with what to do.
     problems: Vec<String>,
@@ -141,9 +145,25 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
         slots_total: None,
         slots_available: None,
         rest_error: None,
+        registrations: None,
         jobs: Vec::new(),
         problems: Vec::new(),
     };
+    // What each TaskManager host runs, where it could be asked.
+    let expected: Vec<Expected> = c
+        .taskmanagers()
+        .map(|h| {
+            let id = HostId::of(h);
+            let reached = !failures.iter().any(|f| f.host == id);
+            let mut names = vec![h.name.clone(), h.address.clone()];
+            names.extend(facts.host(&id).machine.addresses.iter().cloned());
+            Expected {
+                name: h.name.clone(),
+                names,
+                running: reached.then(|| facts.host(&id).flink.runs(Role::TaskManager)),
+            }
+        })
+        .collect();
     match fleet.get(&HostId::of(jm)) {
         Ok(jm_remote) => {
             let rest = match c.external() {
@@ -155,6 +175,16 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
                     st.taskmanagers = Some(o.taskmanagers);
                     st.slots_total = Some(o.slots_total);
                     st.slots_available = Some(o.slots_available);
+                    if c.manages_flink() {
+                        if let Ok(all) = rest.taskmanagers().await {
+                            let hb = rest
+                                .json("/jobmanager/config")
+                                .await
+                                .map(|v| Heartbeat::from_config(&v))
+                                .unwrap_or_default();
+                            st.registrations = Some(registrations::judge(&all, &expected, &hb));
+                        }
+                    }
                     match jobs::health(&rest).await {
                         Ok(j) => st.jobs = j,
                         Err(e) => st.problems.push(format!("cannot read the jobs: {e}")),
@@ -243,17 +273,52 @@ fn judge(c: &Cluster, st: &mut ClusterStatus) {
     }
     if let Some(e) = &st.rest_error {
         p.push(format!("the REST API does not answer: {e}"));
-    } else if c.manages_flink()
-        && (st.taskmanagers != Some(c.taskmanager_count() as u64)
-            || st.slots_total != Some(c.total_slots()))
-    {
-        p.push(format!(
-            "TaskManagers missing: {} registered with {} slots, expected {} with {}",
-            st.taskmanagers.unwrap_or(0),
-            st.slots_total.unwrap_or(0),
-            c.taskmanager_count(),
-            c.total_slots()
-        ));
+    } else if c.manages_flink() {
+        match &st.registrations {
+            Some(j) => {
+                let before = p.len();
+                for h in &j.not_running {
+                    p.push(format!(
+                        "no TaskManager runs on {h} (the JobManager lists its registration until heartbeat.timeout passes): run `flinkup start -i {inv}`"
+                    ));
+                }
+                for h in &j.unregistered {
+                    p.push(format!(
+                        "the TaskManager on {h} runs but has not registered with the JobManager: look at its log under {}/log",
+                        c.current_link()
+                    ));
+                }
+                for r in j.registrations.iter().filter(|r| r.extra) {
+                    p.push(format!(
+                        "TaskManager {} from {} registered, but the inventory does not list that host",
+                        r.id, r.host
+                    ));
+                }
+                let live = j.live().count() as u64;
+                let slots: u64 = j.live().map(|r| r.slots).sum();
+                if p.len() == before
+                    && (live != c.taskmanager_count() as u64 || slots != c.total_slots())
+                {
+                    p.push(format!(
+                        "TaskManagers: {live} registered with {slots} slots (not counting stale registrations), expected {} with {}",
+                        c.taskmanager_count(),
+                        c.total_slots()
+                    ));
+                }
+            }
+            None if st.taskmanagers != Some(c.taskmanager_count() as u64)
+                || st.slots_total != Some(c.total_slots()) =>
+            {
+                p.push(format!(
+                    "TaskManagers missing: {} registered with {} slots, expected {} with {}",
+                    st.taskmanagers.unwrap_or(0),
+                    st.slots_total.unwrap_or(0),
+                    c.taskmanager_count(),
+                    c.total_slots()
+                ));
+            }
+            None => {}
+        }
     }
     for j in &st.jobs {
         for q in &j.problems {
@@ -334,6 +399,20 @@ fn text(c: &Cluster, st: &ClusterStatus) -> String {
         }
         _ => {}
     }
+    for r in st
+        .registrations
+        .iter()
+        .flat_map(|j| &j.registrations)
+        .filter(|r| r.stale.is_some())
+    {
+        let _ = writeln!(
+            out,
+            "  stale registration {} ({}): {}",
+            r.id,
+            r.host,
+            r.stale.as_deref().unwrap_or_default()
+        );
+    }
     for j in &st.jobs {
         let _ = writeln!(
             out,
@@ -354,7 +433,7 @@ fn text(c: &Cluster, st: &ClusterStatus) -> String {
                 match (&v.backpressure, v.ratio) {
                     (Some(l), Some(r)) => format!("{} ({r:.2})", l.to_uppercase()),
                     (Some(l), None) => l.to_uppercase(),
-                    _ => "not sampled".into(),
+                    _ => "UNKNOWN".into(),
                 },
                 v.start_delay_ms.map(ms).unwrap_or_else(|| "-".into())
             );

@@ -13,7 +13,7 @@ use crate::components::flink::probe::FlinkFacts;
 use crate::components::fornaxee::probe::FornaxeeFacts;
 use crate::fleet::lock::{self, Owner};
 use crate::fleet::HostId;
-use crate::remote::{q, qp};
+use crate::remote::{q, qp, Route};
 
 /// A shell function: is this pid a live Java process? A pid file can outlive its process
 /// (a zombie still answers `kill -0`) and a pid can be reused by something else.
@@ -36,6 +36,8 @@ pub struct Machine {
     pub hostname: String,
     /// The host's own name resolves (Flink's TaskManager dies with UnknownHostException if not).
     pub hostname_resolves: bool,
+    /// The host's own IP addresses (`hostname -I`): a TaskManager registers under one.
+    pub addresses: Vec<String>,
     pub disk_free_kb: Option<u64>,
     pub install_dir_writable: bool,
     /// Whether `ss` was there to look at ports; without it every port reads as free.
@@ -83,6 +85,42 @@ pub struct SshPeer {
 }
 
 impl SshPeer {
+    /// How another host reaches `h` with ssh: Flink's name for it, and the address and port
+    /// the operator's own ssh lands on (`route`, from `ssh -G`), so an alias or a ProxyJump in
+    /// the operator's ssh_config is never handed to a host that does not know it.
+    pub fn of(h: &crate::inventory::Host, route: Option<&Route>, user: Option<String>) -> SshPeer {
+        let (address, port) = match route {
+            Some(r) => (
+                if r.hostname.eq_ignore_ascii_case(&h.address) {
+                    h.address.clone()
+                } else {
+                    r.hostname.clone()
+                },
+                h.port.unwrap_or(r.port),
+            ),
+            None => (h.address.clone(), h.port.unwrap_or(22)),
+        };
+        SshPeer {
+            host: HostId::of(h),
+            name: h.name.clone(),
+            address,
+            port,
+            user,
+        }
+    }
+
+    /// What `ssh NAME` on the coordinating host resolves to, for messages.
+    pub fn target(&self) -> String {
+        if self.needs_config() {
+            format!(
+                "`ssh {}` (flinkup's ~/.ssh/config block there points it at {}:{})",
+                self.name, self.address, self.port
+            )
+        } else {
+            format!("`ssh {}` (port {})", self.name, self.port)
+        }
+    }
+
     /// Whether plain `ssh NAME` needs an ssh_config entry to land on the right sshd and user.
     pub fn needs_config(&self) -> bool {
         self.address != self.name || self.port != 22 || self.user.is_some()
@@ -95,6 +133,8 @@ pub struct Facts {
     pub hosts: BTreeMap<HostId, HostFacts>,
     /// Peers as seen from the coordinating host (cluster-script start only).
     pub peers: BTreeMap<HostId, Peer>,
+    /// Where the operator's ssh lands for each host it reached over ssh.
+    pub routes: BTreeMap<HostId, Route>,
     /// Hosts flinkup recorded at its last deploy that the inventory no longer lists.
     #[serde(skip)]
     pub removed: Vec<crate::inventory::Host>,
@@ -109,6 +149,10 @@ impl Facts {
         self.hosts
             .get(id)
             .unwrap_or_else(|| EMPTY.get_or_init(HostFacts::default))
+    }
+
+    pub fn route(&self, id: &HostId) -> Option<&Route> {
+        self.routes.get(id)
     }
 
     pub fn peer(&self, id: &HostId) -> Peer {
@@ -135,6 +179,7 @@ U=${{USER:-$(id -un)}}
 echo "home=$HOME"
 echo "user=$U"
 echo "hostname=$(hostname)"
+echo "addresses=$(hostname -I 2>/dev/null)"
 if getent hosts "$(hostname)" >/dev/null 2>&1; then echo resolves=1; fi
 if command -v ssh >/dev/null 2>&1; then echo ssh_client=1; fi
 D={install}
@@ -187,6 +232,7 @@ pub fn parse_machine(out: &str) -> Machine {
             "home" => m.home = Some(v.to_string()),
             "user" => m.user = v.to_string(),
             "hostname" => m.hostname = v.to_string(),
+            "addresses" => m.addresses = v.split_whitespace().map(str::to_string).collect(),
             "resolves" => m.hostname_resolves = true,
             "ssh_client" => m.ssh_client = true,
             "disk_free_kb" => m.disk_free_kb = v.trim().parse().ok(),

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{Error, Result};
@@ -96,6 +97,17 @@ pub struct ConnectOptions {
 pub enum Remote {
     Ssh(ssh::SshRemote),
     Local,
+}
+
+/// Where the operator's ssh really lands for a host, as `ssh -G` resolves its address with
+/// the operator's ssh_config: an alias there (`HostName`, `Port`, `ProxyJump`) means nothing
+/// on the hosts themselves, which must be told the real name and port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Route {
+    pub hostname: String,
+    pub port: u16,
+    /// Reached through a ProxyJump or ProxyCommand.
+    pub proxied: bool,
 }
 
 impl Remote {
@@ -196,6 +208,14 @@ impl Remote {
     pub async fn close(self) {
         if let Remote::Ssh(s) = self {
             s.close().await;
+        }
+    }
+
+    /// Where this connection's ssh landed, when it is one.
+    pub fn route(&self) -> Option<&Route> {
+        match self {
+            Remote::Ssh(s) => s.route.as_ref(),
+            Remote::Local => None,
         }
     }
 }

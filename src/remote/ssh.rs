@@ -13,6 +13,8 @@ pub struct SshRemote {
     /// Holds the control socket: a fresh private directory (mode 0700, random name) under a
     /// short path, since unix socket paths are limited to about 100 bytes. Removed on close.
     _sockets: tempfile::TempDir,
+    /// Where `ssh -G` says this host's address leads.
+    pub route: Option<super::Route>,
 }
 
 /// Explains an ssh connection failure, with what to do about host keys.
@@ -66,6 +68,7 @@ impl SshRemote {
         Ok(SshRemote {
             session,
             _sockets: sockets,
+            route: resolve(host, opts).await,
         })
     }
 
@@ -96,9 +99,62 @@ impl SshRemote {
     }
 }
 
+/// What `ssh -G` makes of the host's address with the same options the connection uses.
+async fn resolve(host: &Host, opts: &ConnectOptions) -> Option<super::Route> {
+    let mut cmd = tokio::process::Command::new("ssh");
+    cmd.arg("-G");
+    if let Some(f) = &opts.ssh_config {
+        cmd.arg("-F").arg(f);
+    }
+    if let Some(p) = host.port {
+        cmd.arg("-p").arg(p.to_string());
+    }
+    cmd.arg(&host.address)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let out = cmd.output().await.ok().filter(|o| o.status.success())?;
+    parse_route(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn parse_route(text: &str) -> Option<super::Route> {
+    let mut hostname = None;
+    let mut port = 22;
+    let mut proxied = false;
+    for line in text.lines() {
+        match line.split_once(' ') {
+            Some(("hostname", v)) => hostname = Some(v.trim().to_string()),
+            Some(("port", v)) => port = v.trim().parse().unwrap_or(22),
+            Some(("proxyjump" | "proxycommand", v)) if v.trim() != "none" => proxied = true,
+            _ => {}
+        }
+    }
+    Some(super::Route {
+        hostname: hostname?,
+        port,
+        proxied,
+    })
+}
+
 fn expand_home(p: &str) -> String {
     match (p.strip_prefix("~/"), dirs::home_dir()) {
         (Some(rest), Some(h)) => h.join(rest).display().to_string(),
         _ => p.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_what_ssh_resolves() {
+        let r = super::parse_route(
+            "user root\nhostname 198.18.9.4\nport 2200\nproxyjump root@[198.18.9.1]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (r.hostname.as_str(), r.port, r.proxied),
+            ("198.18.9.4", 2200, true)
+        );
+        let r = super::parse_route("hostname h2\nport 22\nproxycommand none\n").unwrap();
+        assert!(!r.proxied);
     }
 }

@@ -42,8 +42,7 @@ fn jm_pid(tb: &Testbed) -> u32 {
         .expect("the JobManager runs")
 }
 
-/// An inventory of cluster `day2`, each variant in its own directory under the same file name
-/// (the rendered files name the inventory file).
+/// An inventory of cluster `day2`, each variant in its own directory.
 fn inventory(tb: &Testbed, tms: &[usize], slots: u32, jm_heap: &str) -> std::path::PathBuf {
     let base =
         std::fs::read_to_string(tb.guide_inventory("day2", slots, "cluster-script")).unwrap();
@@ -121,6 +120,21 @@ fn resize_restart_what_changed_and_protect_jobs() {
     let now = tm_ids_by_host(&tb);
     for t in &before {
         assert!(now.contains(t), "{t:?} kept its id: {now:?}");
+    }
+    // Right after the scale-in the JobManager may still list the removed host's TaskManager:
+    // status calls the cluster healthy and the registration stale, never a missing one.
+    let listed = tb.tm_ids().len();
+    let run = flinkup(tb.cmd("status", &two, &[])).expect_code(0);
+    let status = run.stdout();
+    assert!(
+        status.contains("Healthy.") && !status.contains("missing"),
+        "{status}"
+    );
+    if listed == 3 {
+        assert!(
+            status.contains("stale registration") && status.contains(&format!("({})", tb.ip(2))),
+            "{status}"
+        );
     }
     // Removing every TaskManager host of the record is refused without --force.
     let only_new = inventory(&tb, &[2], 2, "512m");
@@ -216,6 +230,38 @@ fn resize_restart_what_changed_and_protect_jobs() {
         "the JobManager restarted with its new heap"
     );
     assert_eq!(tb.overview().expect("GET /overview"), (2, 6));
+
+    // A TaskManager JVM killed: status names the host at once, though the JobManager still
+    // lists the registration until its heartbeat times out.
+    for p in tb.hosts[1].java_pids() {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &p.to_string()])
+            .status();
+    }
+    assert_eq!(
+        tb.overview().expect("GET /overview").0,
+        2,
+        "still listed by the JobManager"
+    );
+    let run = flinkup(tb.cmd("status", &heap, &[])).expect_code(1);
+    let status = run.stdout();
+    assert!(
+        status.contains(&format!("no TaskManager runs on {}", tb.ip(1)))
+            && status.contains("stale registration")
+            && !status.contains("Healthy."),
+        "{status}"
+    );
+    let json = flinkup(tb.cmd("status", &heap, &["--json"])).expect_code(1);
+    let v = json.event("status");
+    assert_eq!(v["healthy"], false);
+    let stale: Vec<&serde_json::Value> = v["registrations"]["registrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["stale"].is_null())
+        .collect();
+    assert_eq!(stale.len(), 1, "{v}");
+    assert_eq!(stale[0]["host"], tb.ip(1));
 }
 
 fn flink_version(tb: &Testbed) -> String {

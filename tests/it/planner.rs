@@ -188,6 +188,16 @@ fn no_op() {
 }
 
 #[test]
+fn a_renamed_copy_of_the_inventory_changes_nothing() {
+    let c = cluster("1.9.3", 4, "");
+    let facts = running_cluster(&c);
+    let mut renamed = c.clone();
+    renamed.source = Path::new("/elsewhere/site-copy.yaml").to_path_buf();
+    let p = deploy(&renamed, &facts);
+    assert!(p.is_noop(), "{}", display::text(&p));
+}
+
+#[test]
 fn config_change_restarts() {
     let before = cluster("1.9.3", 4, "");
     let facts = running_cluster(&before);

@@ -225,8 +225,10 @@ pub struct VertexHealth {
     pub id: String,
     pub name: String,
     pub parallelism: u64,
-    /// "ok", "low" or "high"; None when sampling gave no fresh result in time.
+    /// "ok", "low" or "high"; None when no current sample came in time (`unsampled` says why).
     pub backpressure: Option<String>,
+    /// Why there is no backpressure level: "sampling did not finish within N s".
+    pub unsampled: Option<String>,
     /// The highest ratio of sampled stack traces waiting for a buffer, over its subtasks.
     pub ratio: Option<f64>,
     /// The latest completed checkpoint's start delay for this vertex, worst subtask (ms):
@@ -264,35 +266,169 @@ fn u(v: &serde_json::Value) -> Option<u64> {
     v.as_u64().or_else(|| v.as_f64().map(|f| f as u64))
 }
 
-/// Backpressure of one vertex: triggers sampling, then polls until a result newer than the
-/// request arrives.
-async fn backpressure(rest: &Rest<'_>, job: &str, vertex: &str) -> (Option<String>, Option<f64>) {
-    let asked = std::time::SystemTime::now()
+/// How the running JobManager samples backpressure (Flink up to 1.12: stack traces), read from
+/// its own configuration (`GET /jobmanager/config`), with the release's defaults for keys it
+/// does not set (`WebOptions` and `AkkaOptions` of 1.9–1.11).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    /// `web.backpressure.refresh-interval`: a sample younger than this is the current one;
+    /// an older one makes the JobManager sample again.
+    pub refresh_ms: u64,
+    /// `web.backpressure.num-samples` × `web.backpressure.delay-between-samples`.
+    pub num_samples: u64,
+    pub delay_ms: u64,
+    /// `akka.ask.timeout`: how long the JobManager waits for a sample before dropping it.
+    pub timeout_ms: u64,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Sampling {
+            refresh_ms: 60_000,
+            num_samples: 100,
+            delay_ms: 50,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+impl Sampling {
+    /// From `/jobmanager/config`'s `[{"key":…,"value":…}]`; the current key names win over the
+    /// deprecated `jobmanager.web.backpressure.*` ones.
+    pub fn from_config(config: &serde_json::Value) -> Sampling {
+        let get = |keys: &[&str]| {
+            keys.iter().find_map(|k| {
+                config
+                    .as_array()?
+                    .iter()
+                    .find(|e| e["key"] == *k)
+                    .and_then(|e| e["value"].as_str().map(str::to_string))
+            })
+        };
+        let num = |keys: &[&str], default: u64| {
+            get(keys)
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(default)
+        };
+        let d = Sampling::default();
+        Sampling {
+            refresh_ms: num(
+                &[
+                    "web.backpressure.refresh-interval",
+                    "jobmanager.web.backpressure.refresh-interval",
+                ],
+                d.refresh_ms,
+            ),
+            num_samples: num(
+                &[
+                    "web.backpressure.num-samples",
+                    "jobmanager.web.backpressure.num-samples",
+                ],
+                d.num_samples,
+            ),
+            delay_ms: num(
+                &[
+                    "web.backpressure.delay-between-samples",
+                    "jobmanager.web.backpressure.delay-between-samples",
+                ],
+                d.delay_ms,
+            ),
+            timeout_ms: get(&["akka.ask.timeout"])
+                .and_then(|v| crate::inventory::units::parse_duration(&v.replace(' ', "")).ok())
+                .map_or(d.timeout_ms, |t| t.as_millis() as u64),
+        }
+    }
+
+    /// How long to wait for a current sample: the stack traces a TaskManager takes
+    /// (samples × delay) and the ask timeout within which the JobManager must collect them
+    /// once they are due, plus a second for the requests themselves.
+    pub fn budget(&self) -> Duration {
+        Duration::from_millis(self.num_samples * self.delay_ms + self.timeout_ms + 1000)
+    }
+
+    fn explain(&self) -> String {
+        format!(
+            "web.backpressure.num-samples {} × delay-between-samples {} ms, akka.ask.timeout {} ms",
+            self.num_samples, self.delay_ms, self.timeout_ms
+        )
+    }
+}
+
+/// A vertex's backpressure as the JobManager sampled it, or why there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sampled {
+    Level {
+        level: String,
+        ratio: Option<f64>,
+    },
+    /// No sample newer than the refresh interval arrived within the budget.
+    NotInTime {
+        waited: Duration,
+    },
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// Whether an `ok` answer is the sample to report. The JobManager answers with the sample it
+/// holds and starts a new one only when that one is older than the refresh interval, so a
+/// sample younger than that is the current one; an older one counts once a newer one replaces
+/// it (its end timestamp changes), which does not depend on the two machines' clocks agreeing.
+fn current(end: u64, asked_ms: u64, first_end: Option<u64>, s: &Sampling) -> bool {
+    asked_ms.saturating_sub(end) <= s.refresh_ms || first_end.is_some_and(|f| f != end)
+}
+
+/// Backpressure of one vertex: asks (which makes the JobManager sample when it holds nothing
+/// current), then polls until a current sample is there, for as long as the cluster's own
+/// sampling settings say one can take.
+async fn backpressure(rest: &Rest<'_>, job: &str, vertex: &str, s: &Sampling) -> Sampled {
+    let asked = now_ms();
     let start = Instant::now();
+    let budget = s.budget();
     let path = format!("/jobs/{job}/vertices/{vertex}/backpressure");
-    while start.elapsed() < Duration::from_secs(20) {
+    let mut first_end = None;
+    loop {
         if let Ok(v) = rest.json(&path).await {
-            let fresh = u(&v["end-timestamp"]).is_some_and(|t| t + 1000 >= asked);
-            if v["status"] == "ok" && fresh {
-                let ratio = v["subtasks"].as_array().map(|s| {
-                    s.iter()
-                        .filter_map(|x| x["ratio"].as_f64())
-                        .fold(0.0_f64, f64::max)
-                });
-                return (v["backpressure-level"].as_str().map(str::to_string), ratio);
+            if v["status"] == "ok" {
+                if let Some(end) = u(&v["end-timestamp"]) {
+                    if current(end, asked, first_end, s) {
+                        let ratio = v["subtasks"].as_array().map(|s| {
+                            s.iter()
+                                .filter_map(|x| x["ratio"].as_f64())
+                                .fold(0.0_f64, f64::max)
+                        });
+                        if let Some(level) = v["backpressure-level"].as_str() {
+                            return Sampled::Level {
+                                level: level.to_string(),
+                                ratio,
+                            };
+                        }
+                    }
+                    first_end.get_or_insert(end);
+                }
             }
+        }
+        if start.elapsed() >= budget {
+            return Sampled::NotInTime {
+                waited: start.elapsed(),
+            };
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    (None, None)
 }
 
 /// Every job the cluster lists, with the health of the running ones.
 pub async fn health(rest: &Rest<'_>) -> Result<Vec<JobHealth>, String> {
     let overview = rest.json("/jobs/overview").await?;
+    let sampling = rest
+        .json("/jobmanager/config")
+        .await
+        .map(|c| Sampling::from_config(&c))
+        .unwrap_or_default();
     let mut out = Vec::new();
     for j in overview["jobs"].as_array().cloned().unwrap_or_default() {
         let id = j["jid"].as_str().unwrap_or_default().to_string();
@@ -342,7 +478,7 @@ pub async fn health(rest: &Rest<'_>) -> Result<Vec<JobHealth>, String> {
         let sampled = futures_util::future::join_all(
             vertices
                 .iter()
-                .map(|(vid, _, _)| backpressure(rest, &id, vid)),
+                .map(|(vid, _, _)| backpressure(rest, &id, vid, &sampling)),
         )
         .await;
         let cps = checkpoints(rest, &id).await;
@@ -350,12 +486,25 @@ pub async fn health(rest: &Rest<'_>) -> Result<Vec<JobHealth>, String> {
             Some(cp) => start_delays(rest, &id, cp, &vertices).await,
             None => Vec::new(),
         };
-        for (i, ((vid, name, par), (level, ratio))) in vertices.iter().zip(sampled).enumerate() {
+        for (i, ((vid, name, par), sample)) in vertices.iter().zip(sampled).enumerate() {
+            let (backpressure, ratio, unsampled) = match sample {
+                Sampled::Level { level, ratio } => (Some(level), ratio, None),
+                Sampled::NotInTime { waited } => (
+                    None,
+                    None,
+                    Some(format!(
+                        "sampling did not finish within {} s ({})",
+                        waited.as_secs(),
+                        sampling.explain()
+                    )),
+                ),
+            };
             h.vertices.push(VertexHealth {
                 id: vid.clone(),
                 name: name.clone(),
                 parallelism: *par,
-                backpressure: level,
+                backpressure,
+                unsampled,
                 ratio,
                 start_delay_ms: delays.get(i).copied().flatten(),
             });
@@ -440,6 +589,12 @@ fn problems(h: &JobHealth) -> Vec<String> {
         ));
     }
     for (i, v) in h.vertices.iter().enumerate() {
+        if let Some(why) = &v.unsampled {
+            p.push(format!(
+                "the backpressure of `{}` is unknown: {why}; the job is not called healthy without it — run status again, or look at the JobManager's log if it keeps failing",
+                v.name
+            ));
+        }
         if v.backpressure.as_deref() == Some("high") {
             let next = h
                 .vertices
@@ -474,6 +629,44 @@ fn problems(h: &JobHealth) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sampling_follows_the_clusters_settings() {
+        let cfg = serde_json::json!([
+            {"key": "jobmanager.web.backpressure.num-samples", "value": "20"},
+            {"key": "web.backpressure.delay-between-samples", "value": "100"},
+            {"key": "akka.ask.timeout", "value": "30 s"},
+        ]);
+        let s = Sampling::from_config(&cfg);
+        assert_eq!(
+            s,
+            Sampling {
+                refresh_ms: 60_000,
+                num_samples: 20,
+                delay_ms: 100,
+                timeout_ms: 30_000
+            }
+        );
+        assert_eq!(s.budget(), Duration::from_millis(2000 + 30_000 + 1000));
+        assert_eq!(
+            Sampling::from_config(&serde_json::json!([])).budget(),
+            Duration::from_secs(16)
+        );
+    }
+
+    #[test]
+    fn a_sample_within_the_refresh_interval_is_current() {
+        let s = Sampling::default();
+        // Taken by an earlier status 20 s ago: the JobManager keeps answering with it.
+        assert!(current(100_000, 120_000, None, &s));
+        // Older than the refresh interval: wait for the one it triggers.
+        assert!(!current(10_000, 120_000, None, &s));
+        assert!(!current(10_000, 120_500, Some(10_000), &s));
+        assert!(current(121_000, 122_000, Some(10_000), &s));
+        // The JobManager's clock far behind ours: a new sample still counts once it replaces
+        // the first one seen.
+        assert!(current(50, 500_000, Some(10), &s));
+    }
 
     #[test]
     fn finds_the_job_id() {

@@ -7,6 +7,7 @@ pub mod keys;
 pub mod plan;
 pub mod probe;
 pub mod record;
+pub mod registrations;
 pub mod render;
 pub mod rest;
 pub mod sizing;
@@ -15,7 +16,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::facts::{MachineProbe, SshPeer};
+use crate::facts::{Facts, MachineProbe, SshPeer};
 use crate::fleet::{lock, HostId};
 use crate::inventory::{Cluster, Host};
 
@@ -106,15 +107,15 @@ pub fn ssh_markers(c: &Cluster) -> (String, String) {
 
 /// How start-cluster.sh on the JobManager host reaches each TaskManager host. Flink's ssh
 /// logs in as the JobManager host's user, so a peer's user matters only where it differs.
-pub fn ssh_peers(c: &Cluster) -> Vec<SshPeer> {
+pub fn ssh_peers(c: &Cluster, facts: &Facts) -> Vec<SshPeer> {
     let jm_user = c.jobmanager().user.clone();
     c.taskmanagers()
-        .map(|h| SshPeer {
-            host: HostId::of(h),
-            name: h.name.clone(),
-            address: h.address.clone(),
-            port: h.port.unwrap_or(22),
-            user: h.user.clone().filter(|u| Some(u) != jm_user.as_ref()),
+        .map(|h| {
+            SshPeer::of(
+                h,
+                facts.route(&HostId::of(h)),
+                h.user.clone().filter(|u| Some(u) != jm_user.as_ref()),
+            )
         })
         .collect()
 }

@@ -346,7 +346,7 @@ fn trust_stage(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
     let c = inp.cluster;
     let jm = coordinator(c);
     let jf = inp.facts.host(&jm);
-    let peers = ssh_peers(c);
+    let peers = ssh_peers(c, inp.facts);
     let mut stage = Stage::new("trust", Some(NAME));
     stage.if_failed = "Nothing was installed, started or stopped.".into();
     let (begin, end) = ssh_markers(c);
@@ -391,8 +391,10 @@ fn trust_stage(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
                 plan.preflight.push(Finding::error(
                     Some(&p.host),
                     format!(
-                        "the JobManager host {jm} cannot reach its sshd at {}:{}, and start-cluster.sh logs in there",
-                        p.address, p.port
+                        "the JobManager host {jm} cannot reach its sshd at {}:{}, and start-cluster.sh logs in there with {}",
+                        p.address,
+                        p.port,
+                        p.target()
                     ),
                     "open that port between the hosts, or set `flink.start: direct` (flinkup then starts each daemon over its own connection)",
                 ));
@@ -488,13 +490,21 @@ fn start_action(c: &Cluster, f: &HostFacts, role: Option<Role>, reason: &str) ->
     }
 }
 
-/// The ids of the TaskManagers the running JobManager lists on a host (its name or address).
-fn registered_on(jf: &HostFacts, name: &str, address: &str) -> Vec<String> {
+/// The names a TaskManager of host `h` may register under: its name, its address, and the
+/// addresses the host has.
+fn tm_names(h: &crate::inventory::Host, f: &HostFacts) -> Vec<String> {
+    let mut v = vec![h.name.clone(), h.address.clone()];
+    v.extend(f.machine.addresses.iter().cloned());
+    v
+}
+
+/// The ids of the TaskManagers the running JobManager lists on a host.
+fn registered_on(jf: &HostFacts, names: &[String]) -> Vec<String> {
     jf.flink
         .registered
         .iter()
         .flatten()
-        .filter(|r| super::rest::runs_on(&r.path, name, address))
+        .filter(|r| super::rest::runs_on(&r.path, names))
         .map(|r| r.id.clone())
         .collect()
 }
@@ -588,7 +598,10 @@ fn verify_stage(inp: &Inputs, missing: &[(HostId, Role)]) -> Stage {
             .filter(|(_, r)| *r == Role::TaskManager)
             .filter_map(|(id, _)| c.hosts.iter().find(|h| &HostId::of(h) == id));
         for h in restarted.chain(inp.facts.removed.iter()) {
-            ignore.extend(registered_on(jf, &h.name, &h.address));
+            ignore.extend(registered_on(
+                jf,
+                &tm_names(h, inp.facts.host(&HostId::of(h))),
+            ));
         }
     }
     let mut verify = Stage::new("verify", Some(NAME));
@@ -609,6 +622,7 @@ fn verify_stage(inp: &Inputs, missing: &[(HostId, Role)]) -> Stage {
                         host: HostId::of(h),
                         name: h.name.clone(),
                         address: h.address.clone(),
+                        ips: f.machine.addresses.clone(),
                         log_dir: format!("{}/log", paths(c, f).link),
                     }
                 })
@@ -1336,7 +1350,7 @@ fn restart_stages(
         for (h, why) in tm_hosts {
             let id = HostId::of(h);
             let f = inp.facts.host(&id);
-            let old = registered_on(jf, &h.name, &h.address);
+            let old = registered_on(jf, &tm_names(h, f));
             s.extend_host(
                 &id,
                 [
@@ -1348,6 +1362,7 @@ fn restart_stages(
                         rest_port: c.rest_port,
                         name: h.name.clone(),
                         address: h.address.clone(),
+                        ips: f.machine.addresses.clone(),
                         old,
                         timeout_secs: c.verify_timeout.as_secs(),
                     })),

@@ -110,14 +110,6 @@ impl Renderer {
     fn render_uncached(&self, cluster: &Cluster, extras: &HostExtras) -> Result<Vec<RenderedFile>> {
         let mut ctx = Context::new();
         ctx.insert("cluster", &cluster.name);
-        ctx.insert(
-            "source",
-            &cluster
-                .source
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
         ctx.insert("guide", &guide_entries(cluster));
         let extra: Vec<Entry> = cluster
             .config

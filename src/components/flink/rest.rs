@@ -30,13 +30,17 @@ pub struct TaskManager {
     pub path: String,
     #[serde(rename = "slotsNumber", default)]
     pub slots: u64,
+    /// When the JobManager last heard from it (epoch ms on the JobManager's clock; Flink
+    /// names the field `timeSinceLastHeartbeat`).
+    #[serde(rename = "timeSinceLastHeartbeat", default)]
+    pub last_heartbeat: u64,
 }
 
 impl TaskManager {
-    /// Whether this TaskManager runs on the host with this name or address (its akka path
+    /// Whether this TaskManager runs on the host known by one of `names` (its akka path
     /// names one of them).
-    pub fn runs_on(&self, name: &str, address: &str) -> bool {
-        runs_on(&self.path, name, address)
+    pub fn runs_on<S: AsRef<str>>(&self, names: &[S]) -> bool {
+        runs_on(&self.path, names)
     }
 }
 
@@ -164,11 +168,12 @@ pub async fn wait_for(
     }
 }
 
-/// Whether an akka path names the host or its address.
-pub fn runs_on(path: &str, name: &str, address: &str) -> bool {
-    [name, address]
+/// Whether an akka path names the host by one of `names` (its name, its address, the
+/// addresses it has: a TaskManager registers with the address it reaches the JobManager from).
+pub fn runs_on<S: AsRef<str>>(path: &str, names: &[S]) -> bool {
+    names
         .iter()
-        .any(|n| path.contains(&format!("@{n}:")))
+        .any(|n| path.contains(&format!("@{}:", n.as_ref())))
 }
 
 pub fn not_verified(url: &str, timeout: Duration, why: &str, details: &str) -> Error {
@@ -184,8 +189,19 @@ pub struct TmHost {
     pub host: HostId,
     pub name: String,
     pub address: String,
+    /// The host's own addresses, from facts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ips: Vec<String>,
     /// The release's log directory on that host.
     pub log_dir: String,
+}
+
+impl TmHost {
+    pub fn names(&self) -> Vec<&str> {
+        let mut v = vec![self.name.as_str(), self.address.as_str()];
+        v.extend(self.ips.iter().map(String::as_str));
+        v
+    }
 }
 
 /// The check that ends a deploy or start: the JobManager's REST API lists exactly the
@@ -275,7 +291,7 @@ pub async fn diagnose(c: &ClusterCheck, fleet: &Fleet, rest: &Rest<'_>) -> Strin
         .filter(|t| {
             !registered
                 .iter()
-                .any(|r| !c.ignore.contains(&r.id) && r.runs_on(&t.name, &t.address))
+                .any(|r| !c.ignore.contains(&r.id) && r.runs_on(&t.names()))
         })
         .collect();
     let ids: Vec<HostId> = missing.iter().map(|t| t.host.clone()).collect();
@@ -331,6 +347,8 @@ pub struct TaskManagerBack {
     pub rest_port: u16,
     pub name: String,
     pub address: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ips: Vec<String>,
     pub old: Vec<String>,
     pub timeout_secs: u64,
 }
@@ -355,10 +373,11 @@ pub async fn taskmanager_back(
     let start = Instant::now();
     loop {
         if let Ok(all) = rest.taskmanagers().await {
-            if let Some(t) = all
-                .iter()
-                .find(|t| t.runs_on(&c.name, &c.address) && !c.old.contains(&t.id))
-            {
+            if let Some(t) = all.iter().find(|t| {
+                let mut names = vec![c.name.as_str(), c.address.as_str()];
+                names.extend(c.ips.iter().map(String::as_str));
+                t.runs_on(&names) && !c.old.contains(&t.id)
+            }) {
                 rep.event(&Event::Info {
                     message: format!("{}: TaskManager {} registered", c.name, t.id),
                 });

@@ -196,11 +196,6 @@ pub fn deploy(inp: &Inputs, plan: &mut Plan) -> Result<()> {
     start.if_failed =
         "Flink keeps running untouched. Fix the cause and run the same command again.".into();
     let values = values(inp);
-    let source = c
-        .source
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
     for (h, id, f) in fx_hosts(inp) {
         let p = paths(inp, f);
         let ff = &f.fornaxee;
@@ -227,7 +222,6 @@ pub fn deploy(inp: &Inputs, plan: &mut Plan) -> Result<()> {
         let env = render::env(
             &EnvValues {
                 cluster: &c.name,
-                source: &source,
                 java_home: h.java_home.as_deref(),
                 heap: fx.heap,
                 flink_home: &p.flink_home,
@@ -237,10 +231,7 @@ pub fn deploy(inp: &Inputs, plan: &mut Plan) -> Result<()> {
             c.templates_dir.as_deref(),
         )?;
         let files = [
-            (
-                "fornaxee.properties",
-                render::properties(defaults, &values, &source),
-            ),
+            ("fornaxee.properties", render::properties(defaults, &values)),
             ("fornaxee-env.sh", env),
         ];
         for (name, content) in files {

@@ -13,7 +13,6 @@ const ENV_TEMPLATE: &str = include_str!("../../../templates/fornaxee/fornaxee-en
 /// What the env file says, resolved for one host.
 pub struct EnvValues<'a> {
     pub cluster: &'a str,
-    pub source: &'a str,
     pub java_home: Option<&'a str>,
     pub heap: u64,
     pub flink_home: &'a str,
@@ -31,7 +30,6 @@ pub fn env(v: &EnvValues, templates_dir: Option<&std::path::Path>) -> Result<Str
     };
     let mut ctx = Context::new();
     ctx.insert("cluster", v.cluster);
-    ctx.insert("source", v.source);
     ctx.insert("java_home", &v.java_home);
     ctx.insert("heap", &units::format_memory(v.heap));
     ctx.insert("flink_home", v.flink_home);
@@ -57,7 +55,7 @@ fn key_of(line: &str) -> Option<&str> {
 
 /// The bundle's defaults with `values` written over them: a key the defaults set keeps its
 /// place and gets the new value; the others follow in a block flinkup owns.
-pub fn properties(defaults: &str, values: &BTreeMap<String, String>, source: &str) -> String {
+pub fn properties(defaults: &str, values: &BTreeMap<String, String>) -> String {
     let mut out = String::new();
     let mut done: Vec<&str> = Vec::new();
     for line in defaults.lines() {
@@ -80,7 +78,7 @@ pub fn properties(defaults: &str, values: &BTreeMap<String, String>, source: &st
         if !out.is_empty() && !out.ends_with("\n\n") {
             out.push('\n');
         }
-        out.push_str(&format!("# Set by flinkup from {source}.\n"));
+        out.push_str("# Set by flinkup from the inventory.\n");
         for (k, v) in rest {
             out.push_str(&format!("{k}={v}\n"));
         }
@@ -98,10 +96,10 @@ mod tests {
         let mut v = BTreeMap::new();
         v.insert("http.port".to_string(), "18700".to_string());
         v.insert("flink.rest.url".to_string(), "http://jm:8081".to_string());
-        let p = properties(defaults, &v, "site.yaml");
+        let p = properties(defaults, &v);
         assert_eq!(
             p,
-            "# defaults\nhttp.port=18700\nfoo = 1\n\n# Set by flinkup from site.yaml.\nflink.rest.url=http://jm:8081\n"
+            "# defaults\nhttp.port=18700\nfoo = 1\n\n# Set by flinkup from the inventory.\nflink.rest.url=http://jm:8081\n"
         );
     }
 }
