@@ -39,10 +39,10 @@ impl Cli {
             Command::Status { json: true, .. } => Some("status"),
             Command::Fetch { json: true, .. } => Some("fetch"),
             Command::Start(a) if a.output.json => Some("start"),
-            Command::Stop(a) if a.output.json => Some("stop"),
-            Command::Destroy(a) if a.output.json => Some("destroy"),
+            Command::Stop(a) if a.base.output.json => Some("stop"),
+            Command::Destroy(a) if a.base.output.json => Some("destroy"),
             Command::Unlock(a) if a.output.json => Some("unlock"),
-            Command::Rollback(a) if a.output.json => Some("rollback"),
+            Command::Rollback(a) if a.base.output.json => Some("rollback"),
             Command::Smoke { output, .. } if output.json => Some("smoke"),
             _ => None,
         }
@@ -106,6 +106,28 @@ pub struct LifecycleArgs {
     pub output: OutputArgs,
 }
 
+/// A command that stops daemons: what it does with the jobs running on them.
+#[derive(Debug, Args, Clone)]
+pub struct StoppingArgs {
+    #[command(flatten)]
+    pub base: LifecycleArgs,
+    #[command(flatten)]
+    pub jobs: JobsArgs,
+}
+
+/// Running jobs on daemons a plan stops: refused unless savepointed first or forced.
+#[derive(Debug, Args, Clone, Default)]
+pub struct JobsArgs {
+    /// Stop running jobs with a savepoint in DIR (`flink stop -p DIR`) before stopping the
+    /// daemons they run on; DIR must be writable by every Flink host (shared storage).
+    #[arg(long, value_name = "DIR")]
+    pub savepoint: Option<String>,
+    /// Go ahead even when running jobs would be lost (deploy: also remove the JobManager host
+    /// or every TaskManager host of the recorded cluster).
+    #[arg(long)]
+    pub force: bool,
+}
+
 /// How a command that changes hosts is carried out.
 #[derive(Debug, Args, Clone, Default)]
 pub struct RunArgs {
@@ -128,14 +150,8 @@ pub struct Day2Args {
     /// is verified before the next.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub batch: usize,
-    /// Stop running jobs with a savepoint in DIR (`flink stop -p DIR`) before restarting
-    /// the daemons they run on; DIR must be writable by every Flink host (shared storage).
-    #[arg(long, value_name = "DIR")]
-    pub savepoint: Option<String>,
-    /// Restart even when running jobs would be lost; remove the JobManager host or every
-    /// TaskManager host of the recorded cluster.
-    #[arg(long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub jobs: JobsArgs,
     /// Leave the files of hosts removed from the inventory in place (their daemons stop).
     #[arg(long)]
     pub keep_files: bool,
@@ -246,15 +262,15 @@ pub enum Command {
     /// Start what is installed and not running (as `flink.start` says), then verify.
     Start(LifecycleArgs),
     /// Stop every Flink daemon of the cluster; no Flink JVM is left running.
-    Stop(LifecycleArgs),
+    Stop(StoppingArgs),
     /// Remove the deploy lock left on the JobManager host by a run that was killed.
     Unlock(LifecycleArgs),
     /// Go back to the Flink release installed before the current one: stop, switch the link
     /// back, start, verify. Shows the plan and asks first.
-    Rollback(LifecycleArgs),
+    Rollback(StoppingArgs),
     /// Stop the cluster and remove what flinkup installed (releases, link, state, its
     /// ~/.ssh/config block); nothing else. Shows the plan and asks first.
-    Destroy(LifecycleArgs),
+    Destroy(StoppingArgs),
     /// Prove the cluster runs jobs: submit one with `bin/flink run -d` on the JobManager host
     /// (by default the distribution's examples/streaming/WordCount.jar) and wait until it
     /// finishes; on failure, its exception and the TaskManagers' log tails.

@@ -8,8 +8,9 @@
 mod exec;
 mod relay;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use exec::Undo;
 
@@ -18,16 +19,40 @@ use crate::fleet::{bounded, Fleet, HostId};
 use crate::plan::{Batch, OnFailure, Plan, Stage};
 use crate::report::{Event, Reporter};
 
+/// How many times the operator asked to stop (Ctrl-C). The first stops the run between two
+/// steps and aborts transfers at once (a re-run resumes them); the second aborts whatever step
+/// runs. Either way the lock is released and the connections closed before flinkup exits.
+#[derive(Debug, Default)]
+pub struct Interrupt(AtomicUsize);
+
+impl Interrupt {
+    pub fn press(&self) -> usize {
+        self.0.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    pub fn presses(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the operator pressed Ctrl-C `n` times.
+    pub async fn reached(&self, n: usize) {
+        while self.presses() < n {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 pub struct Runner<'a> {
     pub fleet: &'a Fleet,
     pub rep: &'a dyn Reporter,
-    /// Set by Ctrl-C: checked between steps, never inside one.
-    pub cancel: Arc<AtomicBool>,
+    /// Set by Ctrl-C: checked between steps; transfers are aborted by the first, any step by
+    /// the second.
+    pub cancel: Arc<Interrupt>,
 }
 
 impl Runner<'_> {
     fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::SeqCst)
+        self.cancel.presses() > 0
     }
 
     /// Runs every stage of the plan in order. When a stage the plan's rollback covers fails,
@@ -163,7 +188,12 @@ impl Runner<'_> {
                 action: step.action.verb().to_string(),
                 detail: exec::detail(&step.action),
             });
-            match exec::execute(&step.action, id, self.fleet, self.rep, record).await {
+            let presses = if step.action.is_transfer() { 1 } else { 2 };
+            let r = tokio::select! {
+                r = exec::execute(&step.action, id, self.fleet, self.rep, record) => r,
+                () = self.cancel.reached(presses) => Err(Error::Interrupted),
+            };
+            match r {
                 Ok(u) => undo.extend(u),
                 Err(e) => return (undo, Err(e)),
             }
@@ -228,7 +258,7 @@ mod tests {
         let runner = Runner {
             fleet: &fleet,
             rep: &rep,
-            cancel: Arc::new(AtomicBool::new(false)),
+            cancel: Arc::new(Interrupt::default()),
         };
         runner.run(&plan(vec![stage])).await
     }

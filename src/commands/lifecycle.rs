@@ -5,7 +5,7 @@ use super::{
     cancel_on_ctrl_c, connect, execute, fornaxee_inputs, gather, locked, print_plan, reporter,
     warnings, Asks, Execute,
 };
-use crate::cli::{Only, OutputArgs, RemoteArgs, RunArgs};
+use crate::cli::{JobsArgs, Only, OutputArgs, RemoteArgs, RunArgs};
 use crate::components::flink;
 use crate::components::fornaxee;
 use crate::error::{exit, Result};
@@ -32,15 +32,15 @@ impl Verb {
     }
 }
 
-fn build(verb: Verb, loaded: &Loaded, facts: &Facts, only: Option<Only>) -> Plan {
-    let mut plan = build_all(verb, loaded, facts);
+fn build(verb: Verb, loaded: &Loaded, facts: &Facts, only: Option<Only>, jobs: &JobsArgs) -> Plan {
+    let mut plan = build_all(verb, loaded, facts, jobs);
     if let Some(o) = only {
         plan.only(o.component());
     }
     plan
 }
 
-fn build_all(verb: Verb, loaded: &Loaded, facts: &Facts) -> Plan {
+fn build_all(verb: Verb, loaded: &Loaded, facts: &Facts, jobs: &JobsArgs) -> Plan {
     let c = &loaded.cluster;
     let inp = flink::plan::Inputs {
         cluster: c,
@@ -50,7 +50,11 @@ fn build_all(verb: Verb, loaded: &Loaded, facts: &Facts) -> Plan {
         warnings: warnings(loaded),
         jars: Vec::new(),
         smoke: None,
-        day2: Default::default(),
+        day2: flink::plan::Day2 {
+            savepoint: jobs.savepoint.clone(),
+            force: jobs.force,
+            ..Default::default()
+        },
         record: None,
     };
     let fx = fornaxee_inputs(c, facts, None);
@@ -86,13 +90,14 @@ pub async fn run(
     run: &RunArgs,
     remote: &RemoteArgs,
     output: &OutputArgs,
+    jobs: &JobsArgs,
 ) -> Result<i32> {
     let c = &loaded.cluster;
     let fleet = connect(c, remote).await?;
     if run.dry_run {
         let facts = gather(c, &fleet, &Asks::of(None, c)).await;
         fleet.close().await;
-        print_plan(&build(verb, loaded, &facts?, run.only), output.json);
+        print_plan(&build(verb, loaded, &facts?, run.only, jobs), output.json);
         return Ok(exit::OK);
     }
     let rep = reporter(output.quiet, output.json);
@@ -100,7 +105,7 @@ pub async fn run(
         let fleet = &fleet;
         let cancel = cancel_on_ctrl_c(rep.clone());
         let facts = gather(c, fleet, &Asks::of(None, c)).await?;
-        let plan = build(verb, loaded, &facts, run.only);
+        let plan = build(verb, loaded, &facts, run.only, jobs);
         let how = Execute {
             command: verb.name(),
             yes: run.yes,

@@ -12,9 +12,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::apply::Runner;
+use crate::apply::{Interrupt, Runner};
 use crate::artifact::{self, FetchOptions};
-use crate::cli::{Cli, Command, FetchArgs, LifecycleArgs, RemoteArgs};
+use crate::cli::{Cli, Command, FetchArgs, JobsArgs, LifecycleArgs, RemoteArgs};
 use crate::components::flink::{self, plan::ArtifactState, render::Renderer};
 use crate::components::fornaxee::{self, bundle::Bundle};
 use crate::error::{exit, Error, Result};
@@ -104,10 +104,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let loaded = load(&inv.inventory, false)?;
             runtime()?.block_on(status::status(&loaded, &remote, json, watch))
         }
-        Command::Start(a) => lifecycle(lifecycle::Verb::Start, a),
-        Command::Stop(a) => lifecycle(lifecycle::Verb::Stop, a),
-        Command::Destroy(a) => lifecycle(lifecycle::Verb::Destroy, a),
-        Command::Rollback(a) => lifecycle(lifecycle::Verb::Rollback, a),
+        Command::Start(a) => lifecycle(lifecycle::Verb::Start, a, None),
+        Command::Stop(a) => lifecycle(lifecycle::Verb::Stop, a.base, Some(a.jobs)),
+        Command::Destroy(a) => lifecycle(lifecycle::Verb::Destroy, a.base, Some(a.jobs)),
+        Command::Rollback(a) => lifecycle(lifecycle::Verb::Rollback, a.base, Some(a.jobs)),
         Command::Unlock(a) => {
             let loaded = load(&a.inv.inventory, false)?;
             runtime()?.block_on(lifecycle::unlock(&loaded, &a.run, &a.remote, &a.output))
@@ -164,9 +164,16 @@ fn write_stdout(bytes: &[u8]) -> Result<i32> {
     }
 }
 
-fn lifecycle(verb: lifecycle::Verb, a: LifecycleArgs) -> Result<i32> {
+fn lifecycle(verb: lifecycle::Verb, a: LifecycleArgs, jobs: Option<JobsArgs>) -> Result<i32> {
     let loaded = load(&a.inv.inventory, false)?;
-    runtime()?.block_on(lifecycle::run(verb, &loaded, &a.run, &a.remote, &a.output))
+    runtime()?.block_on(lifecycle::run(
+        verb,
+        &loaded,
+        &a.run,
+        &a.remote,
+        &a.output,
+        &jobs.unwrap_or_default(),
+    ))
 }
 
 fn load(path: &Path, insecure_no_checksum: bool) -> Result<Loaded> {
@@ -578,15 +585,20 @@ fn fornaxee_inputs<'a>(
     })
 }
 
-/// Sets the flag on Ctrl-C so the runner stops between two steps.
-fn cancel_on_ctrl_c(rep: Arc<dyn Reporter>) -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
+/// Counts Ctrl-C presses for the runner: the first aborts transfers and stops between two
+/// steps, the second aborts the step under way; a third exits at once.
+fn cancel_on_ctrl_c(rep: Arc<dyn Reporter>) -> Arc<Interrupt> {
+    let flag = Arc::new(Interrupt::default());
     let f = flag.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            f.store(true, Ordering::SeqCst);
+        while tokio::signal::ctrl_c().await.is_ok() {
+            let message = match f.press() {
+                1 => "interrupted: transfers stop now (a re-run resumes them); the action under way finishes, then flinkup stops. Ctrl-C again to stop it at once",
+                2 => "interrupted again: stopping the action under way now, then releasing the lock",
+                _ => std::process::exit(exit::INTERRUPTED),
+            };
             rep.event(&Event::Warning {
-                message: "interrupted: finishing the current action, then stopping".into(),
+                message: message.into(),
             });
         }
     });
@@ -629,7 +641,7 @@ async fn execute(
     how: Execute<'_>,
     fleet: &Fleet,
     rep: Arc<dyn Reporter>,
-    cancel: Arc<AtomicBool>,
+    cancel: Arc<Interrupt>,
 ) -> Result<()> {
     print_plan(plan, how.json);
     let refusals = plan.refusals();
@@ -644,7 +656,7 @@ async fn execute(
             "not applied: the plan was not confirmed",
         )?;
     }
-    if cancel.load(Ordering::SeqCst) {
+    if cancel.presses() > 0 {
         return Err(Error::Interrupted);
     }
     let runner = Runner {

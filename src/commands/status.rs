@@ -182,7 +182,9 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
                                 .await
                                 .map(|v| Heartbeat::from_config(&v))
                                 .unwrap_or_default();
-                            st.registrations = Some(registrations::judge(&all, &expected, &hb));
+                            let answering = answering(&all, &expected, jm_remote, &jm.name).await;
+                            st.registrations =
+                                Some(registrations::judge(&all, &expected, &hb, &answering));
                         }
                     }
                     match jobs::health(&rest).await {
@@ -207,6 +209,38 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
     fleet.close().await;
     judge(c, &mut st);
     st
+}
+
+/// The registrations from hosts the inventory does not list whose data port still answers,
+/// asked from the JobManager host (which the TaskManagers reach).
+async fn answering(
+    all: &[crate::components::flink::rest::TaskManager],
+    expected: &[Expected],
+    jm: &crate::remote::Remote,
+    jm_name: &str,
+) -> Vec<String> {
+    let unknown: Vec<(String, (String, u16))> = all
+        .iter()
+        .filter(|t| !expected.iter().any(|e| t.runs_on(&e.names)))
+        .map(|t| (t.id.clone(), registrations::data_endpoint(t)))
+        .filter(|(_, (_, port))| *port > 0)
+        .collect();
+    if unknown.is_empty() {
+        return Vec::new();
+    }
+    let mut script = String::from("set +e\n");
+    for (id, (host, port)) in &unknown {
+        script.push_str(&format!(
+            "timeout 2 bash -c 'exec 3<>/dev/tcp/'{}'/{port}' >/dev/null 2>&1 && echo {}\n",
+            crate::remote::q(host),
+            crate::remote::q(id)
+        ));
+    }
+    match jm.sh(jm_name, &script).await {
+        Ok(out) => out.stdout.lines().map(str::to_string).collect(),
+        // Not asked: count them as answering, so a live stranger is never called stale.
+        Err(_) => unknown.into_iter().map(|(id, _)| id).collect(),
+    }
 }
 
 /// The guide's network buffer formula, when a TaskManager log says buffers ran out.

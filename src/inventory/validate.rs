@@ -863,6 +863,15 @@ fn make_host(c: &mut Checker, raw: &RawInventory, h: &RawHost, path: &[&str]) ->
                 "use a DNS name (letters, digits, `-`, `.`) or an IP address",
             );
             good = false;
+        } else if name.parse::<std::net::Ipv6Addr>().is_ok() {
+            // Flink writes the name into `masters` (`host:port`), `slaves` and its REST URL,
+            // none of which has a bracketed form: the cluster would not start.
+            c.error(
+                &hp,
+                format!("`{name}` is an IPv6 address, and Flink's masters/workers files and REST URL take a host name or an IPv4 address there"),
+                format!("give the host a name that resolves on every host (DNS or /etc/hosts) and keep the address for ssh: `{{host: NAME, address: \"{name}\"}}`"),
+            );
+            good = false;
         }
         let empty = RawSsh::default();
         let over = m.and_then(|m| m.ssh.as_ref()).unwrap_or(&empty);

@@ -156,6 +156,12 @@ pub struct Hop {
 
 impl Action {
     /// A one-word name for progress lines and counts.
+    /// Whether the action streams an archive over the operator's link: Ctrl-C aborts it at
+    /// once (what arrived is kept, and a re-run resumes it).
+    pub fn is_transfer(&self) -> bool {
+        matches!(self, Action::Upload { .. } | Action::Relay { .. })
+    }
+
     pub fn verb(&self) -> &'static str {
         match self {
             Action::Upload { .. } => "upload",

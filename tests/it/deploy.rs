@@ -509,57 +509,110 @@ fn deploy_without_a_terminal_needs_yes() {
     }
 }
 
+/// start-cluster.sh logs in to each TaskManager host by its Flink name from the JobManager
+/// host: one host's sshd listens on another port, and another is reached by the operator only
+/// through an alias of its own ssh_config with a ProxyJump, which the JobManager host knows
+/// nothing of.
 #[test]
-fn cluster_script_reaches_a_taskmanager_on_another_ssh_port() {
+fn cluster_script_reaches_another_ssh_port_and_a_host_behind_an_operator_alias() {
     let _flink = flink_lock();
     let tb = Testbed::new(Spec {
-        hosts: 3,
+        hosts: 4,
         ssh_ports: vec![(2, 2222)],
         ..Spec::default()
     });
+    tb.hide_from_operator(3);
+    tb.ssh_alias("tm-four", 3, 0);
+    assert!(
+        std::net::TcpStream::connect_timeout(
+            &format!("{}:22", tb.ip(3)).parse().unwrap(),
+            std::time::Duration::from_secs(2)
+        )
+        .is_err(),
+        "host 4 must not answer this machine directly"
+    );
     let base = std::fs::read_to_string(tb.guide_inventory("ports", 2, "cluster-script")).unwrap();
-    let text = base.replace(
-        &format!("taskmanagers: [{}, {}]", tb.ip(1), tb.ip(0)),
+    let inv = |tms: &str, tag: &str| {
+        let text = base.replace(
+            &format!("taskmanagers: [{}, {}]", tb.ip(1), tb.ip(0)),
+            &format!("taskmanagers: [{tms}]"),
+        );
+        assert_ne!(text, base);
+        let dir = tb.dir.join(tag);
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("ports.yaml");
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let three = inv(
         &format!(
-            "taskmanagers: [{}, {}, {{host: {}, ssh: {{port: 2222}}}}]",
+            "{}, {{host: {}, ssh: {{port: 2222}}}}, {{host: h4, address: tm-four}}",
             tb.ip(1),
-            tb.ip(0),
             tb.ip(2)
         ),
+        "three",
     );
-    assert_ne!(text, base);
-    let inv = tb.inventory("ports", text.trim_start_matches("cluster: ports\n"));
-    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    let run = flinkup(tb.cmd("deploy", &three, &["--yes", "--quiet"])).expect_code(0);
     let out = run.stdout();
     assert!(
         out.contains(&format!(
             "Host {ip}\n          HostName {ip}\n          Port 2222",
             ip = tb.ip(2)
+        )) && out.contains(&format!(
+            "Host h4\n          HostName {}\n          Port 22",
+            tb.ip(3)
         )),
-        "the plan shows the ssh_config block:\n{out}"
+        "the plan shows the ssh_config block at the addresses ssh resolves:\n{out}"
     );
+    assert!(!out.contains("tm-four\n"), "{out}");
     assert!(out.contains("deployed and verified"), "{out}");
     assert_eq!(
         tb.overview().expect("GET /overview"),
         (3, 6),
         "three TaskManagers, all slots"
     );
+    assert!(
+        tb.hosts[0].java_pids().len() == 1,
+        "host 1 runs the JobManager only"
+    );
     let config = std::fs::read_to_string(tb.hosts[0].root.join("root/.ssh/config")).unwrap();
     assert!(
-        config.starts_with("# BEGIN flinkup cluster ports"),
+        config.starts_with("# BEGIN flinkup cluster ports") && !config.contains("tm-four"),
         "{config}"
     );
 
     // A re-run changes nothing: the block and the trust are found in place.
-    let run = flinkup(tb.cmd("deploy", &inv, &["--quiet"])).expect_code(0);
+    let run = flinkup(tb.cmd("deploy", &three, &["--quiet"])).expect_code(0);
     assert!(
-        run.stdout().contains("Plan: 3 hosts, 0 changes"),
+        run.stdout().contains("Plan: 4 hosts, 0 changes"),
         "{}",
         run.stdout()
     );
 
+    // Scale-in of the alias host, then scale-out again: each verified.
+    let two = inv(
+        &format!("{}, {{host: {}, ssh: {{port: 2222}}}}", tb.ip(1), tb.ip(2)),
+        "two",
+    );
+    let run = flinkup(tb.cmd("deploy", &two, &["--yes", "--quiet"])).expect_code(0);
+    assert!(run.stdout().contains("retire"), "{}", run.stdout());
+    assert!(tb.hosts[3].java_pids().is_empty(), "h4 stopped");
+    let status = flinkup(tb.cmd("status", &two, &[])).expect_code(0).stdout();
+    assert!(status.contains("Healthy."), "{status}");
+    let run = flinkup(tb.cmd("deploy", &three, &["--yes", "--quiet"])).expect_code(0);
+    assert!(
+        run.stdout().contains("deployed and verified"),
+        "{}",
+        run.stdout()
+    );
+    assert!(!tb.hosts[3].java_pids().is_empty(), "h4 runs again");
+    let status = flinkup(tb.cmd("status", &three, &[]))
+        .expect_code(0)
+        .stdout();
+    assert!(status.contains("Healthy."), "{status}");
+
     // Destroy removes the block with the rest.
-    flinkup(tb.cmd("destroy", &inv, &["--yes"])).expect_code(0);
+    flinkup(tb.cmd("destroy", &three, &["--yes"])).expect_code(0);
     let config = std::fs::read_to_string(tb.hosts[0].root.join("root/.ssh/config")).unwrap();
     assert!(!config.contains("flinkup"), "{config}");
     for h in &tb.hosts {

@@ -779,6 +779,60 @@ fn operator_dies_mid_relay() -> Outcome {
     Ok(())
 }
 
+/// Fault 13: Ctrl-C mid-relay on a slow link: the transfer is aborted at once (flinkup exits
+/// 130 within seconds, not after the whole archive), the lock is released, and the re-run
+/// resumes where the transfer stopped.
+fn ctrl_c_mid_relay() -> Outcome {
+    let tb = Testbed::new(Spec::default());
+    let inv = tb.guide_inventory("interrupt", 4, "cluster-script");
+    run(&tb, "fetch", &inv, &["--quiet"]);
+    tb.throttle_operator(Some("40mbit"));
+    let child = spawn(&tb, "deploy", &inv, &["--yes", "--quiet"]);
+    wait_for("the relay to start", Duration::from_secs(90), || {
+        part_size(&tb, 0) > 30 << 20
+    })?;
+    // The rest of the archive takes over 40 s on this link. Ctrl-C at a terminal: SIGINT to the foreground process group.
+    let _ = Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status();
+    let (code, text, took) = finish(child, Duration::from_secs(60))?;
+    ensure!(code == 130, "exit {code} (want 130)\n{text}");
+    ensure!(
+        took < Duration::from_secs(5),
+        "flinkup took {:.1}s to stop after Ctrl-C\n{text}",
+        took.as_secs_f64()
+    );
+    ensure!(
+        text.contains("transfers stop now"),
+        "the interrupt is explained\n{text}"
+    );
+    tb.throttle_operator(None);
+    for h in &tb.hosts {
+        ensure!(
+            !h.opt().join("flink-1.9.3").exists(),
+            "nothing unpacked on {}",
+            h.hostname
+        );
+    }
+    // No unlock needed: the interrupted run released its lock.
+    let r = run(&tb, "deploy", &inv, &["--yes", "--quiet"]);
+    ensure!(
+        r.code() == 0,
+        "re-run: exit {}\n{}{}",
+        r.code(),
+        r.stdout(),
+        r.stderr()
+    );
+    ensure!(
+        r.stderr()
+            .contains(&format!("{}: resuming the relay at byte", tb.ip(0))),
+        "the re-run resumes\n{}",
+        r.stderr()
+    );
+    ensure!(tb.overview() == Some((2, 8)), "cluster verified");
+    Ok(())
+}
+
 /// Every bad inventory, run through the loader in this process: rejected, never a panic.
 fn bad_inputs() -> (usize, usize, usize) {
     let dir = root().join("tests/inventories/bad");
@@ -900,6 +954,11 @@ fn fault_11_relaying_host_killed_mid_transfer() {
 #[test]
 fn fault_12_operator_dies_mid_relay() {
     scenario("12 operator dies mid-relay", operator_dies_mid_relay);
+}
+
+#[test]
+fn fault_13_ctrl_c_mid_relay() {
+    scenario("13 Ctrl-C mid-relay", ctrl_c_mid_relay);
 }
 
 #[test]

@@ -404,6 +404,49 @@ fn stop_and_destroy_plans() {
 }
 
 #[test]
+fn stop_destroy_and_rollback_protect_running_jobs() {
+    let c = cluster("1.9.3", 4, "");
+    let mut facts = running_cluster(&c);
+    facts.hosts.get_mut(&id("h1")).unwrap().flink.running_jobs =
+        Some(vec![("0123abcd".into(), "orders".into())]);
+    let inp = |day2: plan::Day2| Inputs {
+        cluster: &c,
+        facts: &facts,
+        mode: PlanMode::Live,
+        artifact: ArtifactState::default(),
+        warnings: Vec::new(),
+        jars: Vec::new(),
+        smoke: None,
+        day2,
+        record: None,
+    };
+    for build in [plan::stop, plan::destroy] {
+        let p = build(&inp(Default::default()));
+        let refused = p.refusals();
+        assert_eq!(refused.len(), 1, "{}", display::text(&p));
+        let text = display::text(&p);
+        assert!(
+            text.contains("1 running job (0123abcd `orders`) would be lost")
+                && text.contains("--savepoint DIR")
+                && text.contains("--force"),
+            "{text}"
+        );
+        let p = build(&inp(plan::Day2 {
+            savepoint: Some("file:///shared/sp".into()),
+            ..Default::default()
+        }));
+        assert!(p.refusals().is_empty());
+        assert_eq!(stage_names(&p)[..2], ["savepoint", "stop"]);
+        let p = build(&inp(plan::Day2 {
+            force: true,
+            ..Default::default()
+        }));
+        assert!(p.refusals().is_empty());
+        assert_eq!(stage_names(&p)[0], "stop");
+    }
+}
+
+#[test]
 fn upgrade_keeps_two_releases_and_knows_the_way_back() {
     let before = cluster("1.9.3", 4, "");
     let mut facts = running_cluster(&before);

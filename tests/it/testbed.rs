@@ -511,6 +511,39 @@ impl Testbed {
         &self.hosts[i].ip
     }
 
+    /// This machine's address on the bridge (198.18.N.254).
+    pub fn operator_ip(&self) -> String {
+        let ip = self.ip(0);
+        format!("{}.254", &ip[..ip.rfind('.').unwrap()])
+    }
+
+    /// Host `i` stops answering this machine (its replies to the operator's address go
+    /// nowhere); the other hosts still reach it.
+    pub fn hide_from_operator(&self, i: usize) {
+        must(Command::new("ip").args([
+            "-n",
+            &self.hosts[i].ns,
+            "route",
+            "add",
+            "blackhole",
+            &format!("{}/32", self.operator_ip()),
+        ]));
+    }
+
+    /// Adds `alias` to the operator's ssh_config: host `i`, reached through host `jump`.
+    pub fn ssh_alias(&self, alias: &str, i: usize, jump: usize) {
+        let old = std::fs::read_to_string(&self.ssh_config).unwrap();
+        std::fs::write(
+            &self.ssh_config,
+            format!(
+                "Host {alias}\n  HostName {}\n  ProxyJump root@{}\n{old}",
+                self.ip(i),
+                self.ip(jump)
+            ),
+        )
+        .unwrap();
+    }
+
     /// Writes an inventory for these hosts; `body` holds everything after `cluster:`.
     pub fn inventory(&self, name: &str, body: &str) -> PathBuf {
         let p = self.dir.join(format!("{name}.yaml"));

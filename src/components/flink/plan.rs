@@ -71,8 +71,8 @@ impl From<&crate::cli::Day2Args> for Day2 {
     fn from(a: &crate::cli::Day2Args) -> Self {
         Day2 {
             batch: a.batch.max(1),
-            savepoint: a.savepoint.clone(),
-            force: a.force,
+            savepoint: a.jobs.savepoint.clone(),
+            force: a.jobs.force,
             keep_files: a.keep_files,
             no_start: a.no_start,
         }
@@ -1196,11 +1196,14 @@ pub fn rollback(inp: &Inputs) -> Plan {
         }
         targets.insert(id, previous.clone());
     }
-    plan.stages = back_to(
+    let stages = back_to(
         inp,
         &targets,
         &format!("rolling back to {}", version_of(&previous)),
     );
+    let protect = protect_jobs(inp, &mut plan, "rollback restarts the cluster");
+    plan.stages.extend(protect);
+    plan.stages.extend(stages);
     plan
 }
 
@@ -1259,6 +1262,54 @@ fn conf_effects(old: &str, new: &str) -> (Vec<String>, Vec<String>) {
     (jm, tm)
 }
 
+/// Running jobs on a cluster whose JobManager (or every TaskManager) a plan stops: a stage
+/// that stops each with a savepoint first (`--savepoint DIR`), or a refusal in preflight
+/// naming them, unless `--force`. `what` says what the plan does to them.
+pub fn protect_jobs(inp: &Inputs, plan: &mut Plan, what: &str) -> Option<Stage> {
+    let c = inp.cluster;
+    let jm = coordinator(c);
+    let jf = inp.facts.host(&jm);
+    let jobs = jf.flink.running_jobs.clone().unwrap_or_default();
+    if jobs.is_empty() {
+        return None;
+    }
+    match &inp.day2.savepoint {
+        Some(dir) => {
+            let mut s = Stage::new("savepoint", Some(NAME));
+            s.if_failed = "Nothing was stopped; the jobs keep running.".into();
+            let p = paths(c, jf);
+            s.push(
+                &jm,
+                Action::Check(Check::FlinkSavepoint(super::jobs::Savepoint {
+                    flink: format!("{}/bin/flink", p.link),
+                    jobs,
+                    dir: dir.clone(),
+                    jvm_args: jvm_args(c, jf),
+                    target: rest_target(c),
+                })),
+            );
+            Some(s)
+        }
+        None if !inp.day2.force => {
+            plan.preflight.push(Finding::error(
+                Some(&jm),
+                format!(
+                    "{} running job{} ({}) would be lost: {what}",
+                    jobs.len(),
+                    if jobs.len() == 1 { "" } else { "s" },
+                    jobs.iter()
+                        .map(|j| format!("{} `{}`", j.0, j.1))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                "stop them with a savepoint first: `--savepoint DIR` (a directory every Flink host can write, e.g. on shared storage), or `--force` to go ahead anyway",
+            ));
+            None
+        }
+        None => None,
+    }
+}
+
 /// Restarts only the daemons whose effective configuration changed: the JobManager on its
 /// own, the TaskManagers `--batch` hosts at a time, each batch verified before the next.
 /// Refused while jobs run, unless they are savepointed first or `--force` is given.
@@ -1296,40 +1347,13 @@ fn restart_stages(
     let every_tm = !tm_hosts.is_empty()
         && c.taskmanagers()
             .all(|h| tm_hosts.iter().any(|(x, _)| x.name == h.name));
-    let jobs = jf.flink.running_jobs.clone().unwrap_or_default();
-    if (jm_why.is_some() || every_tm) && !jobs.is_empty() {
-        match &inp.day2.savepoint {
-            Some(dir) => {
-                let mut s = Stage::new("savepoint", Some(NAME));
-                s.if_failed = "Nothing was restarted; the jobs keep running.".into();
-                let p = paths(c, jf);
-                s.push(
-                    &jm,
-                    Action::Check(Check::FlinkSavepoint(super::jobs::Savepoint {
-                        flink: format!("{}/bin/flink", p.link),
-                        jobs: jobs.clone(),
-                        dir: dir.clone(),
-                        jvm_args: jvm_args(c, jf),
-                        target: rest_target(c),
-                    })),
-                );
-                stages.push(s);
-            }
-            None if !inp.day2.force => {
-                plan.preflight.push(Finding::error(
-                    Some(&jm),
-                    format!(
-                        "{} running job{} ({}) would be lost: this plan restarts {}",
-                        jobs.len(),
-                        if jobs.len() == 1 { "" } else { "s" },
-                        jobs.iter().map(|j| format!("{} `{}`", j.0, j.1)).collect::<Vec<_>>().join(", "),
-                        if jm_why.is_some() { "the JobManager" } else { "every TaskManager" }
-                    ),
-                    "stop them with a savepoint first: `--savepoint DIR` (a directory every Flink host can write, e.g. on shared storage), or `--force` to restart anyway",
-                ));
-            }
-            None => {}
-        }
+    if jm_why.is_some() || every_tm {
+        let what = if jm_why.is_some() {
+            "this plan restarts the JobManager"
+        } else {
+            "this plan restarts every TaskManager"
+        };
+        stages.extend(protect_jobs(inp, plan, what));
     }
     if let Some(why) = jm_why {
         let mut s = Stage::new("restart jobmanager", Some(NAME));
@@ -1417,6 +1441,8 @@ pub fn start(inp: &Inputs) -> Plan {
 /// `stop`: stop every running Flink daemon; no Flink JVM is left.
 pub fn stop(inp: &Inputs) -> Plan {
     let mut plan = skeleton(inp, "stop");
+    let protect = protect_jobs(inp, &mut plan, "stop stops the cluster");
+    plan.stages.extend(protect);
     plan.stages
         .extend(stop_stage(inp, "flinkup stop: every daemon of the cluster"));
     plan
@@ -1426,6 +1452,8 @@ pub fn stop(inp: &Inputs) -> Plan {
 pub fn destroy(inp: &Inputs) -> Plan {
     let c = inp.cluster;
     let mut plan = skeleton(inp, "destroy");
+    let protect = protect_jobs(inp, &mut plan, "destroy stops and removes the cluster");
+    plan.stages.extend(protect);
     plan.stages
         .extend(stop_stage(inp, "destroy removes the installation"));
     let mut remove = Stage::new("remove", Some(NAME));

@@ -90,11 +90,22 @@ fn path_host(path: &str) -> &str {
         .unwrap_or(path)
 }
 
+/// The host part of a registration and its data port, for asking whether anything still
+/// listens there (a registration from a host the inventory does not list).
+pub fn data_endpoint(t: &TaskManager) -> (String, u16) {
+    (path_host(&t.path).to_string(), t.data_port)
+}
+
 /// Judges each registration. Stale: its host runs no TaskManager; its host has a newer
 /// registration (a TaskManager that was started again); it comes from a host the inventory
-/// does not list and its last heartbeat is older than two heartbeat intervals before the
-/// newest one (a removed host).
-pub fn judge(all: &[TaskManager], expected: &[Expected], hb: &Heartbeat) -> Judged {
+/// does not list and nothing answers on its data port any more (a removed host). `answering`
+/// holds the ids of such registrations whose data port still answers.
+pub fn judge(
+    all: &[TaskManager],
+    expected: &[Expected],
+    hb: &Heartbeat,
+    answering: &[String],
+) -> Judged {
     let newest = all.iter().map(|t| t.last_heartbeat).max().unwrap_or(0);
     let mut out = Judged::default();
     for t in all {
@@ -126,10 +137,9 @@ pub fn judge(all: &[TaskManager], expected: &[Expected], hb: &Heartbeat) -> Judg
                 (e.name.clone(), stale, false)
             }
             None => {
-                let silent = newest.saturating_sub(t.last_heartbeat) > 2 * hb.interval_ms;
-                let stale = silent.then(|| {
+                let stale = (!answering.contains(&t.id)).then(|| {
                     format!(
-                        "from a host the inventory no longer lists, silent for {} s; Flink drops it when heartbeat.timeout ({} s) passes",
+                        "from a host the inventory does not list, where no TaskManager answers any more (last heartbeat {} s before the newest); Flink drops it when heartbeat.timeout ({} s) passes",
                         newest.saturating_sub(t.last_heartbeat) / 1000,
                         hb.timeout_ms / 1000
                     )
@@ -177,6 +187,7 @@ mod tests {
             path: format!("akka.tcp://flink@{host}:40000/user/taskmanager_0"),
             slots: 2,
             last_heartbeat: hb,
+            data_port: 40001,
         }
     }
 
@@ -195,6 +206,7 @@ mod tests {
             &all,
             &[host("h1", Some(true)), host("h2", Some(false))],
             &Heartbeat::default(),
+            &[],
         );
         assert_eq!(j.live().count(), 1);
         assert!(j.registrations[1]
@@ -208,7 +220,7 @@ mod tests {
 
     #[test]
     fn a_removed_host_is_stale_not_missing() {
-        // h3 left the inventory; its TaskManager stopped 25 s before the newest heartbeat.
+        // h3 left the inventory; its TaskManager stopped: nothing answers on its data port.
         let all = [
             tm("a", "h1", 100_000),
             tm("b", "h2", 99_000),
@@ -218,6 +230,7 @@ mod tests {
             &all,
             &[host("h1", Some(true)), host("h2", Some(true))],
             &Heartbeat::default(),
+            &[],
         );
         assert_eq!(j.live().count(), 2);
         let c = &j.registrations[2];
@@ -233,7 +246,12 @@ mod tests {
             tm("new", "h1", 100_000),
             tm("x", "h9", 99_500),
         ];
-        let j = judge(&all, &[host("h1", Some(true))], &Heartbeat::default());
+        let j = judge(
+            &all,
+            &[host("h1", Some(true))],
+            &Heartbeat::default(),
+            &["x".to_string()],
+        );
         let live: Vec<&str> = j.live().map(|r| r.id.as_str()).collect();
         assert_eq!(live, ["new", "x"]);
         assert!(j.registrations[2].extra);
@@ -245,6 +263,7 @@ mod tests {
             &[],
             &[host("h1", Some(true)), host("h2", None)],
             &Heartbeat::default(),
+            &[],
         );
         assert_eq!(j.unregistered, ["h1"]);
         assert!(j.not_running.is_empty());

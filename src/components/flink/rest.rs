@@ -34,6 +34,8 @@ pub struct TaskManager {
     /// names the field `timeSinceLastHeartbeat`).
     #[serde(rename = "timeSinceLastHeartbeat", default)]
     pub last_heartbeat: u64,
+    #[serde(rename = "dataPort", default)]
+    pub data_port: u16,
 }
 
 impl TaskManager {
