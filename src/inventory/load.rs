@@ -302,6 +302,11 @@ fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error) -> Diagnostic {
         line: l.line(),
         column: l.column(),
     });
+    if let Some((pos, message, help)) = at.and_then(|p| indentation(text, &msg, p.line)) {
+        return Diagnostic::error(message)
+            .help_opt(Some(help))
+            .at(file, text, pos);
+    }
     let (message, help) = explain(&msg, text.trim().is_empty());
     let mut d = Diagnostic::error(message).help_opt(help);
     if let Some(p) = at {
@@ -310,6 +315,85 @@ fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error) -> Diagnostic {
         d = d.in_file(file);
     }
     d
+}
+
+/// A key indented wrongly, which the YAML parser reports in its own terms ("mapping values are
+/// not allowed", "did not find expected key") and sometimes a line after the one to fix: finds
+/// the line whose indentation breaks the map above it, says so in plain words, and points at it.
+fn indentation(text: &str, msg: &str, reported: usize) -> Option<(Pos, String, String)> {
+    let over = msg.contains("mapping values are not allowed");
+    let under = msg.contains("did not find expected key");
+    if !over && !under {
+        return None;
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let content = |l: &str| {
+        let t = l.trim();
+        !t.is_empty() && !t.starts_with('#')
+    };
+    let key = |l: &str| {
+        l.trim()
+            .trim_start_matches("- ")
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    };
+    // Lines are 1-based; look at the reported line and the ones before it, nearest first.
+    for n in (2..=reported.min(lines.len())).rev() {
+        let line = lines[n - 1];
+        if !content(line) {
+            continue;
+        }
+        let Some(p) = (1..n).rev().find(|&i| content(lines[i - 1])) else {
+            continue;
+        };
+        let prev = lines[p - 1];
+        let (a, b) = (indent(prev), indent(line));
+        let prev_opens_map = prev.trim_end().ends_with(':');
+        let found = if over {
+            b > a && !prev_opens_map && !prev.trim_start().starts_with("- ")
+        } else {
+            b < a && !prev_opens_map
+        };
+        if !found {
+            continue;
+        }
+        let k = key(line);
+        let pk = key(prev);
+        let by = |n: usize| {
+            if n == 0 {
+                "at the start of the line".to_string()
+            } else {
+                format!("by {n} spaces")
+            }
+        };
+        let pos = Pos {
+            line: n,
+            column: b + 1,
+        };
+        return Some(if over {
+            (
+                pos,
+                format!("`{k}` is indented more than `{pk}` on line {p}, so YAML reads it as part of that value"),
+                format!("indent `{k}` {} like `{pk}`, or, if it belongs under `{pk}`, end line {p} at `{pk}:`", by(a)),
+            )
+        } else {
+            let parent = (1..p)
+                .rev()
+                .find(|&i| content(lines[i - 1]) && indent(lines[i - 1]) < a)
+                .map(|i| (key(lines[i - 1]), indent(lines[i - 1])));
+            let (parent, pi) = parent.unwrap_or_default();
+            (
+                pos,
+                format!("`{k}` is indented less than `{pk}` on line {p} but more than `{parent}`, so it belongs to neither"),
+                format!("indent `{k}` {} to keep it under `{parent}`, or {} to start a new section", by(a), by(pi)),
+            )
+        });
+    }
+    None
 }
 
 /// Turns serde's wording into ours and adds the "how to fix" line.

@@ -1184,10 +1184,16 @@ fn config(
     let rpc = port_of("jobmanager.rpc.port", DEFAULT_RPC_PORT);
     let rest = port_of("rest.port", DEFAULT_REST_PORT);
     if rpc == rest && ok {
+        // One of them is set and the other is its default: point at the one that is set.
+        let (set, default) = if ports.iter().any(|(n, _)| *n == "rest.port") {
+            ("rest.port", "jobmanager.rpc.port")
+        } else {
+            ("jobmanager.rpc.port", "rest.port")
+        };
         c.error(
-            &["config"],
-            format!("jobmanager.rpc.port and rest.port are both {rpc} (one of them by default)"),
-            "set rest.port or jobmanager.rpc.port to another port",
+            &["config", set],
+            format!("{set} is {rpc}, the port {default} takes by default"),
+            format!("set {set} to another port, or set {default} explicitly to a free one"),
         );
         ok = false;
     }

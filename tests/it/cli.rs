@@ -23,7 +23,10 @@ const BAD: &[(&str, &str)] = &[
     ("port-out-of-range", "not a port from 1 to 65535"),
     ("port-not-a-number", "not a port"),
     ("ports-collide", "are both 6123"),
-    ("ports-collide-default", "are both 8081"),
+    (
+        "ports-collide-default",
+        "jobmanager.rpc.port is 8081, the port rest.port takes by default",
+    ),
     ("ssh-port-out-of-range", "ssh port 0 is out of range"),
     ("host-ssh-port-out-of-range", "ssh port 65536"),
     ("memory-no-unit", "has no unit"),
@@ -52,6 +55,16 @@ const BAD: &[(&str, &str)] = &[
     ("templates-dir-escape", "climbs out with `..`"),
     ("install-dir-injection", "contains `$`"),
     ("not-utf8", "not UTF-8 text"),
+    ("ipv6-host-name", "is an IPv6 address"),
+    (
+        "rest-port-is-the-default-rpc-port",
+        "rest.port is 6123, the port jobmanager.rpc.port takes by default",
+    ),
+    (
+        "key-indented-too-far",
+        "is indented more than `jobmanager.heap.size` on line 13",
+    ),
+    ("key-indented-too-little", "so it belongs to neither"),
 ];
 
 #[test]
