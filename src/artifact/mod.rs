@@ -188,6 +188,10 @@ async fn expected(
             art.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
             side
         ))),
+        (Err(e), None) if unreachable(&e) => Err(Error::Fetch(format!(
+            "cannot get the checksum: {e}. {}",
+            offline(&art.file_name)
+        ))),
         (Err(e), None) => Err(Error::Fetch(format!(
             "cannot get the checksum: {e}. Pin flink.artifact.sha512 in the inventory or set flink.artifact.checksum_url"
         ))),
@@ -281,11 +285,37 @@ pub async fn fetch(art: &Artifact, opts: &FetchOptions, rep: &dyn Reporter) -> R
         }
     }
     // A partial file is kept for resuming only while some source could still complete it.
+    let advice = if failures.iter().all(|f| unreachable(f)) {
+        format!("\n{}", offline(&art.file_name))
+    } else {
+        String::new()
+    };
     Err(Error::Fetch(format!(
-        "could not fetch {} from any source:\n  {}",
+        "could not fetch {} from any source:\n  {}{advice}",
         art.file_name,
         failures.join("\n  ")
     )))
+}
+
+/// Whether a download failed because this machine reaches no network at all (or not that
+/// host): retrying or pinning a checksum cannot help there.
+fn unreachable(reason: &str) -> bool {
+    [
+        "DNS lookup failed",
+        "connection refused",
+        "cannot connect",
+        "timed out",
+        "unreachable",
+    ]
+    .iter()
+    .any(|k| reason.contains(k))
+}
+
+/// What to do on a machine that cannot download: bring the file and name it.
+fn offline(file: &str) -> String {
+    format!(
+        "This machine cannot reach the download. On a machine without internet, copy {file} and its checksum file ({file}.sha512) here from one that has it, and name the tarball in the inventory's artifact section: `artifact: {{path: /path/to/{file}}}` (the .sha512 beside it is checked)"
+    )
 }
 
 fn local(path: &Path, exp: &Expected, rep: &dyn Reporter) -> Result<Fetched> {
