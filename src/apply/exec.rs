@@ -155,14 +155,23 @@ pub async fn execute(
             staging,
             verify_sha512,
             archive_sha512,
+            keep_archive,
         } => {
+            // Once the release is in place, a host that does not seed later transfers drops
+            // the archive and what a relay left beside it (a release's worth of disk each).
+            let tidy = if *keep_archive {
+                ":".to_string()
+            } else {
+                "rm -f \"$A\" \"$A\".resume-*".to_string()
+            };
             let script = format!(
                 r#"A={a}; R={r}; S={s}; U="$A.unpacked"
 # The release takes its place: whatever had its name goes first.
 put() {{ if [ -e "$R" ]; then mv "$R" "$R.replaced.$(date +%s)" && rm -rf "$R.replaced".* || exit 1; fi; mv "$1" "$R"; }}
 if [ -n {mark} ] && [ "$(cat "$U"/{dir}/.flinkup-sha512 2>/dev/null)" = {mark} ]; then
   # Unpacked as it arrived, from checked chunks of this very archive (a relay).
-  put "$U"/{dir} && rm -rf "$U"; exit $?
+  put "$U"/{dir} && rm -rf "$U" || exit 1
+  {tidy}; exit 0
 fi
 rm -rf "$U"
 if [ -n {sha} ] && ! echo {sha}"  $A" | sha512sum -c --status; then echo "$A does not match its sha512 (corrupted on the host?); run again to upload it anew" >&2; rm -f "$A"; exit 3; fi
@@ -175,7 +184,8 @@ fi
 rm -f "$T.err"
 [ -d "$T"/{dir} ] || {{ echo "$A has no "{dir}"/ directory at its top" >&2; exit 1; }}
 [ -z {mark} ] || echo {mark} > "$T"/{dir}/.flinkup-sha512
-put "$T"/{dir}
+put "$T"/{dir} || exit 1
+{tidy}
 "#,
                 a = qp(archive),
                 r = qp(dest),

@@ -147,6 +147,12 @@ pub async fn smoke(
     output: &OutputArgs,
 ) -> Result<i32> {
     let c = &loaded.cluster;
+    if run.only == Some(Only::Fornaxee) && c.fornaxee.is_none() {
+        return Err(crate::error::Error::Usage(
+            "nothing to prove with --only fornaxee: this inventory does not install Fornaxee"
+                .into(),
+        ));
+    }
     let job = super::smoke_job(c, jar, args)?;
     let fleet = connect(c, remote).await?;
     let result = async {
@@ -162,7 +168,18 @@ pub async fn smoke(
             day2: Default::default(),
             record: None,
         };
-        let plan = flink::plan::smoke(&inp, &job);
+        // Fornaxee alone is proven by its health check; Flink's preflight has no say there.
+        let mut plan = if run.only == Some(Only::Fornaxee) {
+            flink::plan::skeleton(&inp, "smoke")
+        } else {
+            flink::plan::smoke(&inp, &job)
+        };
+        if let Some(fx) = fornaxee_inputs(c, &facts, None) {
+            fornaxee::plan::smoke(&fx, &mut plan);
+        }
+        if let Some(o) = run.only {
+            plan.only(o.component());
+        }
         if run.dry_run {
             print_plan(&plan, output.json);
             return Ok(exit::OK);
@@ -176,7 +193,17 @@ pub async fn smoke(
             ask: false,
         };
         execute(&plan, how, &fleet, rep.clone(), cancel).await?;
-        crate::report::summary(format!("{}: the smoke job finished", c.name));
+        crate::report::summary(format!(
+            "{}: {}",
+            c.name,
+            match run.only {
+                Some(Only::Fornaxee) => "Fornaxee answers on every host",
+                Some(Only::Flink) => "the smoke job finished",
+                None if c.fornaxee.is_some() =>
+                    "the smoke job finished; Fornaxee answers on every host",
+                None => "the smoke job finished",
+            }
+        ));
         Ok(exit::OK)
     }
     .await;

@@ -60,6 +60,9 @@ pub enum Action {
         /// The archive's sha512, recorded in the release (`.flinkup-sha512`), so a release
         /// of the same name from another archive is told apart.
         archive_sha512: Option<String>,
+        /// Keep the archive once the release is in place: the one host that seeds later
+        /// transfers (a scale-out's relay, a re-install) keeps it; the others remove it.
+        keep_archive: bool,
     },
     /// Replace a file atomically (temporary file, then rename).
     WriteFile {

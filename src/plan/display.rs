@@ -107,14 +107,20 @@ fn action_line(out: &mut String, host: &HostId, a: &Action, shown: &mut Vec<(Hos
             archive,
             dest,
             verify_sha512,
+            keep_archive,
             ..
         } => writeln!(
             out,
-            "    + unpack   {archive} -> {dest} ({}temporary directory, then rename)",
+            "    + unpack   {archive} -> {dest} ({}temporary directory, then rename; {})",
             if verify_sha512.is_some() {
                 "sha512 checked first; "
             } else {
                 ""
+            },
+            if *keep_archive {
+                "the archive stays here to seed later transfers"
+            } else {
+                "the archive is removed"
             }
         ),
         Action::WriteFile {

@@ -393,6 +393,7 @@ mod tests {
                         staging: "/opt".into(),
                         verify_sha512: None,
                         archive_sha512: Some("ab".into()),
+                        keep_archive: false,
                     },
                 ],
             );

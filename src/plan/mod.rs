@@ -51,6 +51,8 @@ pub struct ReleaseInstall<'a> {
     pub top_dir: String,
     pub staging: String,
     pub have: bool,
+    /// Keep the archive after unpacking (the host that seeds later transfers).
+    pub keep: bool,
 }
 
 impl ReleaseInstall<'_> {
@@ -71,6 +73,7 @@ impl ReleaseInstall<'_> {
             top_dir: self.top_dir,
             staging: self.staging,
             archive_sha512: self.art.sha512.clone(),
+            keep_archive: self.keep,
             verify_sha512: if self.have {
                 self.art.sha512.clone()
             } else {

@@ -373,6 +373,24 @@ fn secrets_are_masked_in_plan_text_and_json() {
 }
 
 #[test]
+fn smoke_only_fornaxee_without_fornaxee_is_refused_before_any_connection() {
+    let run = flinkup([
+        "smoke",
+        "-i",
+        "inventories/local.yaml",
+        "--only",
+        "fornaxee",
+    ])
+    .expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("this inventory does not install Fornaxee"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
 fn usage_errors_exit_2() {
     flinkup(["frobnicate"]).expect_code(2);
     flinkup(["validate", "-i", "does/not/exist.yaml"]).expect_code(2);

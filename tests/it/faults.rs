@@ -256,8 +256,14 @@ fn corrupted_tarball_on_host() -> Outcome {
     ensure!(r.code() == 0, "first deploy: {}{}", r.stdout(), r.stderr());
     let opt = tb.hosts[1].opt();
     std::fs::remove_dir_all(opt.join("flink-1.9.3")).map_err(|e| e.to_string())?;
+    // Only the JobManager host keeps the archive after a deploy: a damaged copy of it is put
+    // where host 2 keeps archives, as if it had been corrupted there.
     let tgz = opt.join(".flinkup/flink-1.9.3-bin-scala_2.11.tgz");
-    let mut bytes = std::fs::read(&tgz).map_err(|e| e.to_string())?;
+    ensure!(!tgz.exists(), "host 2 removed its archive after unpacking");
+    let kept = tb.hosts[0]
+        .opt()
+        .join(".flinkup/flink-1.9.3-bin-scala_2.11.tgz");
+    let mut bytes = std::fs::read(&kept).map_err(|e| e.to_string())?;
     let n = bytes.len() / 2;
     bytes[n] ^= 0x55;
     std::fs::write(&tgz, bytes).map_err(|e| e.to_string())?;
@@ -334,7 +340,8 @@ fn taskmanager_cannot_start() -> Outcome {
     std::fs::create_dir_all(&jdk).map_err(|e| e.to_string())?;
     std::fs::write(
         jdk.join("java"),
-        "#!/bin/sh\necho 'this JDK is broken' >&2\nexit 1\n",
+        // It answers -version (so preflight sees a Java), but nothing starts with it.
+        "#!/bin/sh\nif [ \"$1\" = -version ]; then echo 'openjdk version \"17.0.1\" 2021-10-19' >&2; exit 0; fi\necho 'this JDK is broken' >&2\nexit 1\n",
     )
     .map_err(|e| e.to_string())?;
     let _ = Command::new("chmod")

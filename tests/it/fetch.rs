@@ -360,13 +360,17 @@ fn refused_connection_names_url_and_reason() {
         "{err}"
     );
     // Nothing answers at all: the way out is a file brought here, named with `path:`.
-    assert!(err.contains("artifact: {path: /path/to/flink.tgz}"), "{err}");
+    assert!(
+        err.contains("artifact: {path: /path/to/flink.tgz}"),
+        "{err}"
+    );
     // The same without a pinned hash: the checksum cannot be had either, and the advice is
     // the local file, not pinning a hash.
     let case = Case::new(&format!("    url: {url}"));
     let err = case.fetch(&[]).expect_code(1).stderr();
     assert!(
-        err.contains("cannot get the checksum") && err.contains("artifact: {path: /path/to/flink.tgz}"),
+        err.contains("cannot get the checksum")
+            && err.contains("artifact: {path: /path/to/flink.tgz}"),
         "{err}"
     );
     assert!(!err.contains("Pin flink.artifact.sha512"), "{err}");

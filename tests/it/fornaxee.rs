@@ -231,6 +231,16 @@ fn fornaxee_beside_flink_and_on_a_client_host() {
     );
     assert_eq!(tb.tm_ids(), ids);
 
+    // smoke --only fornaxee proves Fornaxee alone: its health on every host, no Flink job.
+    let run = flinkup(tb.cmd("smoke", &inv, &["--only", "fornaxee"])).expect_code(0);
+    let out = run.stdout();
+    assert!(
+        out.contains("/rest/v1/ping answers 200")
+            && !out.contains("smoke job")
+            && out.contains("Fornaxee answers on every host"),
+        "{out}"
+    );
+
     // Fornaxee cannot start (its new port is taken): Flink keeps running untouched, the error
     // names the host and shows the log tail; after the port is freed a re-run finishes.
     let mut holder = tb.hosts[1].spawn(

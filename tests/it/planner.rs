@@ -198,6 +198,36 @@ fn a_renamed_copy_of_the_inventory_changes_nothing() {
 }
 
 #[test]
+fn java_problems_are_preflight_findings() {
+    let c = cluster("1.9.3", 4, "");
+    let mut facts = empty_cluster(&c, &["h1", "h2"]);
+    facts
+        .hosts
+        .get_mut(&id("h1"))
+        .unwrap()
+        .flink
+        .java_home_missing = Some("/opt/jdk".into());
+    let p = deploy(&c, &facts);
+    assert!(p.refusals().is_empty());
+    let text = display::text(&p);
+    assert!(
+        text.contains(
+            "java_home /opt/jdk is not a directory here; Flink falls back to /usr/bin/java"
+        ),
+        "{text}"
+    );
+    facts.hosts.get_mut(&id("h2")).unwrap().flink.java = None;
+    let p = deploy(&c, &facts);
+    let refused = p.refusals();
+    assert_eq!(refused.len(), 1, "{}", display::text(&p));
+    assert!(
+        refused[0].to_string().contains("h2: no working java here"),
+        "{}",
+        refused[0]
+    );
+}
+
+#[test]
 fn config_change_restarts() {
     let before = cluster("1.9.3", 4, "");
     let facts = running_cluster(&before);

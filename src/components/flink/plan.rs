@@ -258,7 +258,7 @@ pub fn artifact_info(art: &crate::inventory::Artifact, cached: Option<bool>) -> 
 }
 
 /// The plan's frame: the component, the hosts as they are now, no stages yet.
-fn skeleton(inp: &Inputs, command: &str) -> Plan {
+pub fn skeleton(inp: &Inputs, command: &str) -> Plan {
     let c = inp.cluster;
     let hosts = c
         .hosts
@@ -632,6 +632,39 @@ fn verify_stage(inp: &Inputs, missing: &[(HostId, Role)]) -> Stage {
     verify
 }
 
+/// The Java a host will run Flink with, as preflight findings: a java_home that is not there
+/// (Flink's config.sh silently falls back to another Java) warns; no working Java at all on a
+/// host that runs a daemon refuses, since nothing could start there.
+fn java_preflight(h: &Host, id: &HostId, f: &HostFacts, plan: &mut Plan) {
+    let fl = &f.flink;
+    if let Some(j) = &fl.java_home_missing {
+        plan.preflight.push(Finding {
+            severity: crate::plan::Severity::Warning,
+            host: Some(id.clone()),
+            message: format!(
+                "java_home {j} is not a directory here; Flink falls back to {}",
+                fl.java
+                    .as_ref()
+                    .map_or("the java on PATH".to_string(), |j| j.path.clone())
+            ),
+            help: Some("point java_home at a JDK directory on this host, or remove it to use the java on PATH".into()),
+        });
+    }
+    if f.gathered && fl.java.is_none() {
+        let message =
+            "no working java here (java_home, JAVA_HOME, then PATH, as Flink's config.sh looks)";
+        if roles(h).is_empty() {
+            plan.preflight.push(Finding::warning(Some(id), message));
+        } else {
+            plan.preflight.push(Finding::error(
+                Some(id),
+                format!("{message}: Flink's daemons cannot start"),
+                "install a JDK 8 or later there, or point java_home at one",
+            ));
+        }
+    }
+}
+
 fn host_notes(c: &Cluster, f: &HostFacts, extras: &HostExtras) -> Vec<String> {
     let mut notes = Vec::new();
     let fl: &FlinkFacts = &f.flink;
@@ -641,17 +674,6 @@ fn host_notes(c: &Cluster, f: &HostFacts, extras: &HostExtras) -> Vec<String> {
             fl.java.as_ref().map_or(0, |j| j.major),
             c.version
         ));
-    }
-    if let Some(j) = &fl.java_home_missing {
-        notes.push(format!(
-            "warning: java_home {j} is not a directory here; Flink falls back to {}",
-            fl.java
-                .as_ref()
-                .map_or("the java on PATH".to_string(), |j| j.path.clone())
-        ));
-    }
-    if f.gathered && fl.java.is_none() {
-        notes.push("warning: no working java found (java_home, JAVA_HOME, PATH): Flink will not start here; install a JDK 8 or later".into());
     }
     if !f.gathered && c.version.needs_jdk_opens() && !c.config.contains_key("env.java.opts") {
         notes.push(
@@ -711,6 +733,7 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
                     top_dir: format!("flink-{}", c.version),
                     staging: p.state.clone(),
                     have,
+                    keep: id == coordinator(c),
                 }
                 .actions(),
             );
@@ -801,6 +824,7 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
             );
         }
         plan.hosts[i].notes = [plan.hosts[i].notes.clone(), host_notes(c, f, &extras)].concat();
+        java_preflight(h, &id, f, &mut plan);
     }
     if c.manages_flink() {
         start_preflight(inp, &mut plan);

@@ -196,6 +196,7 @@ pub fn deploy(inp: &Inputs, plan: &mut Plan) -> Result<()> {
     start.if_failed =
         "Flink keeps running untouched. Fix the cause and run the same command again.".into();
     let values = values(inp);
+    let seed = fx_hosts(inp).next().map(|(_, id, _)| id);
     for (h, id, f) in fx_hosts(inp) {
         let p = paths(inp, f);
         let ff = &f.fornaxee;
@@ -214,6 +215,7 @@ pub fn deploy(inp: &Inputs, plan: &mut Plan) -> Result<()> {
                     top_dir: format!("fornaxee-{}", fx.version),
                     staging: p.state.clone(),
                     have,
+                    keep: seed.as_ref() == Some(&id),
                 }
                 .actions(),
             );
@@ -443,6 +445,12 @@ pub fn start(inp: &Inputs, plan: &mut Plan) {
     if !start.steps.is_empty() {
         plan.stages.push(start);
     }
+    plan.stages.push(verify_stage(inp));
+}
+
+/// `smoke` for Fornaxee: the health check deploy ends with, on every Fornaxee host.
+pub fn smoke(inp: &Inputs, plan: &mut Plan) {
+    plan.components.push(component_info(inp, false));
     plan.stages.push(verify_stage(inp));
 }
 
