@@ -1,8 +1,6 @@
 //! One error type for the whole tool, its exit codes, and the single place it is rendered.
 
-use std::fmt;
-
-use crate::inventory::Diagnostic;
+use crate::diagnostic::{Diagnostic, Finding, HostId};
 
 /// Exit codes. They are part of the command-line contract and documented in the README.
 pub mod exit {
@@ -58,13 +56,13 @@ pub enum Error {
     RolledBack { cause: Box<Error>, restored: String },
     /// The plan's preflight found what cannot work; nothing was changed.
     #[error("{}", render_refusals(.0))]
-    Refused(Vec<crate::plan::Finding>),
+    Refused(Vec<Finding>),
 }
 
 /// One host's failure, typed.
 #[derive(Debug)]
 pub struct HostFailure {
-    pub host: crate::fleet::HostId,
+    pub host: HostId,
     pub error: Error,
 }
 
@@ -91,7 +89,7 @@ fn render_hosts(what: &str, failures: &[HostFailure], total: usize, after: &str)
     out
 }
 
-fn render_refusals(findings: &[crate::plan::Finding]) -> String {
+fn render_refusals(findings: &[Finding]) -> String {
     let mut out = String::from("the plan cannot be carried out; nothing was changed:");
     for f in findings {
         out.push_str("\n  ");
@@ -164,14 +162,5 @@ pub fn render(err: &Error) -> String {
     match err {
         Error::Inventory(_) => err.to_string(),
         _ => format!("error: {err}"),
-    }
-}
-
-impl fmt::Display for crate::inventory::Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            crate::inventory::Severity::Error => "error",
-            crate::inventory::Severity::Warning => "warning",
-        })
     }
 }

@@ -6,6 +6,7 @@ pub mod artifact;
 pub mod cli;
 mod commands;
 pub mod components;
+pub mod diagnostic;
 pub mod error;
 pub mod facts;
 pub mod fleet;
@@ -13,6 +14,7 @@ pub mod inventory;
 pub mod plan;
 pub mod remote;
 pub mod report;
+pub mod secrets;
 
 use clap::Parser;
 

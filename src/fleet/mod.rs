@@ -4,37 +4,15 @@
 pub mod lock;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
-use serde::Serialize;
 
+pub use crate::diagnostic::HostId;
 use crate::error::{Error, HostFailure, Result};
 use crate::inventory::Host;
 use crate::remote::{ConnectOptions, Remote};
-
-/// A host as the inventory names it (Flink's name for it); unique within an inventory.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct HostId(pub String);
-
-impl HostId {
-    pub fn of(host: &Host) -> HostId {
-        HostId(host.name.clone())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for HostId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// Open connections, each reached by its host's id.
 pub struct Fleet {

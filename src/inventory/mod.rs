@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use crate::diagnostic::{Diagnostic, Pos, Severity};
 pub use schema::{Connection, Distribution, KnownHosts, SmokeWhen, StartMode};
 
 use crate::error::{Error, Result};
@@ -334,103 +335,10 @@ impl Cluster {
     }
 }
 
-/// A position in the inventory file (1-based line and column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Pos {
-    pub line: usize,
-    pub column: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-}
-
-/// One finding about the inventory: what, where, and how to fix it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Diagnostic {
-    pub severity: Severity,
-    pub message: String,
-    pub file: Option<String>,
-    pub pos: Option<Pos>,
-    /// The source line the position points into, shown under the message.
-    #[serde(skip)]
-    pub snippet: Option<String>,
-    pub help: Option<String>,
-}
-
-impl Diagnostic {
-    pub fn error(message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            message: message.into(),
-            file: None,
-            pos: None,
-            snippet: None,
-            help: None,
-        }
-    }
-
-    pub fn warning(message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(message)
-        }
-    }
-
-    pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
-        self
-    }
-
-    pub fn help_opt(mut self, help: Option<String>) -> Self {
-        self.help = help;
-        self
-    }
-
-    pub fn in_file(mut self, file: &str) -> Self {
-        self.file = Some(file.to_string());
-        self
-    }
-
-    pub fn at(mut self, file: &str, text: &str, pos: Pos) -> Self {
-        self.file = Some(file.to_string());
-        self.pos = Some(pos);
-        self.snippet = text
-            .lines()
-            .nth(pos.line.saturating_sub(1))
-            .map(|l| l.to_string());
-        self
-    }
-
-    pub fn is_error(&self) -> bool {
-        self.severity == Severity::Error
-    }
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}: {}", self.severity, self.message)?;
-        match (&self.file, self.pos) {
-            (Some(file), Some(p)) => {
-                writeln!(f, "  --> {file}:{}:{}", p.line, p.column)?;
-                if let Some(line) = &self.snippet {
-                    let n = p.line.to_string();
-                    let pad = " ".repeat(n.len());
-                    writeln!(f, " {pad} |")?;
-                    writeln!(f, " {n} | {line}")?;
-                    writeln!(f, " {pad} | {}^", " ".repeat(p.column.saturating_sub(1)))?;
-                }
-            }
-            (Some(file), None) => writeln!(f, "  --> {file}")?,
-            _ => {}
-        }
-        if let Some(h) = &self.help {
-            write!(f, "  = help: {h}")?;
-        }
-        Ok(())
+impl crate::diagnostic::HostId {
+    /// The id of an inventory host: its Flink name, unique within an inventory.
+    pub fn of(host: &Host) -> crate::diagnostic::HostId {
+        crate::diagnostic::HostId(host.name.clone())
     }
 }
 

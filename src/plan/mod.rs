@@ -9,10 +9,9 @@ mod action;
 pub mod display;
 pub mod distribute;
 
-use std::fmt;
-
 use serde::Serialize;
 
+pub use crate::diagnostic::{Finding, Severity};
 pub use action::{Action, Change, Hop, Seed};
 
 use crate::fleet::HostId;
@@ -139,60 +138,6 @@ pub struct HostView {
     pub current_release: Option<String>,
     pub running: Vec<String>,
     pub notes: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// The plan cannot work: nothing is executed.
-    Error,
-    Warning,
-}
-
-/// A preflight finding computed from facts: what, on which host, how to fix it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Finding {
-    pub severity: Severity,
-    pub host: Option<HostId>,
-    pub message: String,
-    pub help: Option<String>,
-}
-
-impl Finding {
-    pub fn error(
-        host: Option<&HostId>,
-        message: impl Into<String>,
-        help: impl Into<String>,
-    ) -> Self {
-        Finding {
-            severity: Severity::Error,
-            host: host.cloned(),
-            message: message.into(),
-            help: Some(help.into()),
-        }
-    }
-
-    pub fn warning(host: Option<&HostId>, message: impl Into<String>) -> Self {
-        Finding {
-            severity: Severity::Warning,
-            host: host.cloned(),
-            message: message.into(),
-            help: None,
-        }
-    }
-}
-
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(h) = &self.host {
-            write!(f, "{h}: ")?;
-        }
-        f.write_str(&self.message)?;
-        if let Some(help) = &self.help {
-            write!(f, "\n    help: {help}")?;
-        }
-        Ok(())
-    }
 }
 
 /// How many hosts of a stage are worked on together.

@@ -32,7 +32,7 @@ fn summary(script: &str) -> String {
         .map(str::trim)
         .find(|l| !l.is_empty() && *l != "set +e" && *l != "set -e")
         .unwrap_or("");
-    let masked = crate::plan::display::mask_secrets(first);
+    let masked = crate::secrets::mask_secrets(first);
     let lines = script.lines().count();
     let mut out: String = masked.chars().take(110).collect();
     if masked.chars().count() > 110 {
