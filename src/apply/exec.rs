@@ -312,10 +312,8 @@ if ! kill -0 "$(cat {pid})" 2>/dev/null; then echo "{service_text} exited at onc
                 })
                 .collect();
             let files: Vec<String> = pid_files.iter().map(|p| qp(p)).collect();
-            let alive_fn = format!(
-                "alive() {{ kill -0 \"$1\" 2>/dev/null && [ \"$(cut -d' ' -f3 /proc/\"$1\"/stat 2>/dev/null)\" != Z ] && grep -qaF {has} /proc/\"$1\"/cmdline 2>/dev/null; }}",
-                has = q(cmdline_has.as_deref().unwrap_or(""))
-            );
+            let alive_fn = crate::remote::shell::ALIVE_FN;
+            let has = q(cmdline_has.as_deref().unwrap_or(""));
             let script = format!(
                 r#"set +e
 {alive_fn}
@@ -325,7 +323,7 @@ P=$(cat {files} 2>/dev/null)
 {term}
 left=""
 for i in $(seq {tries}); do
-  left=""; for p in $P; do alive "$p" && left="$left $p"; done
+  left=""; for p in $P; do alive "$p" {has} && left="$left $p"; done
   [ -z "$left" ] && exit 0
   sleep 0.5
 done

@@ -35,6 +35,10 @@ struct HostStatus {
 struct FornaxeeStatus {
     release: Option<String>,
     pid: Option<u32>,
+    /// Whether its health path answered 200 (None: not asked, it does not run).
+    healthy: Option<bool>,
+    /// What the health path answered, and where it was asked.
+    health: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -130,12 +134,16 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
                     FornaxeeStatus {
                         release: x.current_link.clone(),
                         pid: x.running,
+                        healthy: None,
+                        health: None,
                     }
                 }),
                 error: failure.map(|f| f.error.to_string()),
             }
         })
         .collect();
+    let mut hosts: Vec<HostStatus> = hosts;
+    fornaxee_health(c, &facts, &fleet, &mut hosts).await;
     let jm = c.jobmanager();
     let mut st = ClusterStatus {
         cluster: c.name.clone(),
@@ -243,6 +251,59 @@ async fn answering(
     }
 }
 
+/// Asks each running Fornaxee's health path, as deploy's verification does (from here, or on
+/// the host when this machine does not reach the port).
+async fn fornaxee_health(
+    c: &Cluster,
+    facts: &crate::facts::Facts,
+    fleet: &Fleet,
+    hosts: &mut [HostStatus],
+) {
+    let Some(inp) = super::fornaxee_inputs(c, facts, None) else {
+        return;
+    };
+    let checks = crate::components::fornaxee::plan::health_checks(&inp);
+    let ids: Vec<HostId> = checks
+        .iter()
+        .filter(|(id, _)| facts.host(id).fornaxee.running.is_some())
+        .map(|(id, _)| id.clone())
+        .collect();
+    let answers = fleet
+        .for_each(&ids, |id, remote| {
+            let check = checks
+                .iter()
+                .find(|(h, _)| *h == id)
+                .map(|(_, c)| c.clone());
+            async move {
+                let Some(check) = check else {
+                    return Ok((false, String::new()));
+                };
+                let mut prober = crate::components::fornaxee::health::Prober::default();
+                let r = prober.status(&check, &id, remote).await;
+                let on = if prober.asked_on_host() {
+                    format!(" (asked on {id})")
+                } else {
+                    String::new()
+                };
+                Ok(match r {
+                    Ok(200) => (true, format!("{} answers 200{on}", check.url())),
+                    Ok(code) => (false, format!("{} answers HTTP {code}{on}", check.url())),
+                    Err(e) => (false, format!("{}: {e}", check.url())),
+                })
+            }
+        })
+        .await;
+    for (id, r) in answers {
+        let r: crate::error::Result<(bool, String)> = r;
+        if let (Ok((ok, text)), Some(h)) = (r, hosts.iter_mut().find(|h| h.host == id.as_str())) {
+            if let Some(x) = h.fornaxee.as_mut() {
+                x.healthy = Some(ok);
+                x.health = Some(text);
+            }
+        }
+    }
+}
+
 /// The guide's network buffer formula, when a TaskManager log says buffers ran out.
 async fn buffer_advice(c: &Cluster, fleet: &Fleet) -> Vec<String> {
     let ids: Vec<HostId> = c.taskmanagers().map(HostId::of).collect();
@@ -303,6 +364,13 @@ fn judge(c: &Cluster, st: &mut ClusterStatus) {
         }
         if h.fornaxee.as_ref().is_some_and(|x| x.pid.is_none()) {
             p.push(format!("Fornaxee does not run on {}", h.host));
+        }
+        if let Some(x) = h.fornaxee.as_ref().filter(|x| x.healthy == Some(false)) {
+            p.push(format!(
+                "Fornaxee runs on {} but is not healthy: {}",
+                h.host,
+                x.health.as_deref().unwrap_or_default()
+            ));
         }
     }
     if let Some(e) = &st.rest_error {
@@ -402,9 +470,10 @@ fn text(c: &Cluster, st: &ClusterStatus) -> String {
                     "  {:<20} fornaxee {:<27} {}",
                     "",
                     x.release.as_deref().unwrap_or("none"),
-                    match x.pid {
-                        Some(p) => format!("running (pid {p})"),
-                        None => "NOT running".into(),
+                    match (x.pid, &x.health) {
+                        (Some(p), Some(health)) => format!("running (pid {p}); {health}"),
+                        (Some(p), None) => format!("running (pid {p})"),
+                        (None, _) => "NOT running".into(),
                     }
                 );
             }

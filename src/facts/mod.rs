@@ -15,10 +15,6 @@ use crate::fleet::lock::{self, Owner};
 use crate::fleet::HostId;
 use crate::remote::{q, qp, Route};
 
-/// A shell function: is this pid a live Java process? A pid file can outlive its process
-/// (a zombie still answers `kill -0`) and a pid can be reused by something else.
-pub const ALIVE_FN: &str = "alive() { if [ -d /proc ]; then grep -qa java /proc/\"$1\"/cmdline 2>/dev/null; else kill -0 \"$1\" 2>/dev/null; fi; }";
-
 /// A listening TCP port and who holds it, as `ss` tells.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PortHolder {

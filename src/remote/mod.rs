@@ -6,6 +6,7 @@
 //! the script itself passed as one escaped argument: nothing from the inventory reaches a
 //! shell unquoted.
 
+pub mod shell;
 mod ssh;
 
 use std::path::{Path, PathBuf};
@@ -127,6 +128,22 @@ impl Remote {
     pub async fn sh_input(&self, host: &str, script: &str, input: Option<&[u8]>) -> Result<Output> {
         self.run(host, script, input.map_or(Input::Null, Input::Bytes))
             .await
+    }
+
+    /// GETs `url` from the host itself (curl, else wget): for a port only the host reaches.
+    pub async fn http_get(&self, host: &str, url: &str) -> Result<shell::HttpAnswer> {
+        let out = self
+            .sh(
+                host,
+                &format!(
+                    "{}
+http_get {}",
+                    shell::HTTP_GET_FN,
+                    q(url)
+                ),
+            )
+            .await?;
+        Ok(shell::HttpAnswer::parse(&out.stdout))
     }
 
     /// Runs a script that must succeed; its failure becomes an error naming the host and `what`.

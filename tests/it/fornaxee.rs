@@ -16,6 +16,7 @@ for line in open(sys.argv[1]):
         k, v = line.split('=', 1)
         props[k.strip()] = v.strip()
 port = int(props.get('http.port', '18630'))
+address = props.get('http.address', '0.0.0.0')
 rest = props['flink.rest.url']
 home = os.environ.get('FLINK_HOME', '')
 class Health(http.server.BaseHTTPRequestHandler):
@@ -33,7 +34,7 @@ class Health(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 print('fornaxee test service on port', port, 'against', rest, 'FLINK_HOME', home, flush=True)
-http.server.HTTPServer(('0.0.0.0', port), Health).serve_forever()
+http.server.HTTPServer((address, port), Health).serve_forever()
 "#;
 
 const RUN: &str = "#!/bin/sh\nHERE=$(cd \"$(dirname \"$0\")/..\" && pwd)\n[ \"$1\" = run ] || { echo 'usage: fornaxee run' >&2; exit 2; }\nexec python3 \"$HERE/lib/service.py\" \"$HERE/etc/fornaxee.properties\"\n";
@@ -461,6 +462,40 @@ setsid /opt/flink/bin/start-cluster.sh < /dev/null > /tmp/start.log 2>&1"
     );
     let run = flinkup(tb.cmd("deploy", &inv, &["--quiet"])).expect_code(0);
     assert!(run.stdout().contains("0 changes"), "{}", run.stdout());
+
+    // Fornaxee listening on the host's loopback only: this machine cannot reach its port, the
+    // host can. Verification and status ask on the host and call it healthy.
+    let local = tb.dir.join("local-only");
+    std::fs::create_dir_all(&local).unwrap();
+    let text = std::fs::read_to_string(&inv).unwrap().replace(
+        "  heap: 256m\n",
+        "  heap: 256m\n  properties:\n    http.address: 127.0.0.1\n",
+    );
+    let local_inv = local.join("existing.yaml");
+    std::fs::write(&local_inv, text).unwrap();
+    let run = flinkup(tb.cmd("deploy", &local_inv, &["--yes", "--quiet"])).expect_code(0);
+    assert!(
+        run.stderr()
+            .contains("asked on the host: this machine does not reach the port"),
+        "{}{}",
+        run.stdout(),
+        run.stderr()
+    );
+    assert_eq!(
+        get_code(&format!("http://{}:18630/rest/v1/ping", tb.ip(1))),
+        "000",
+        "this machine does not reach it"
+    );
+    let status = flinkup(tb.cmd("status", &local_inv, &[]))
+        .expect_code(0)
+        .stdout();
+    assert!(
+        status.contains(&format!("answers 200 (asked on {})", tb.ip(1)))
+            && status.contains("Healthy."),
+        "{status}"
+    );
+    // Back to listening everywhere for the rest of the test.
+    flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
 
     // A bundle whose range leaves out the cluster's version: refused before any change.
     let dir = tb.dir.join("newer");

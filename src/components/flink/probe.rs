@@ -109,7 +109,7 @@ if [ -L {link} ]; then echo "link=$(readlink {link})"; fi
 for r in {install}/flink-[0-9]*; do if [ -d "$r" ] && [ ! -L "$r" ]; then case "$r" in *.incomplete.*) ;; *) echo "rel=$r";; esac; fi; done
 for d in {daemons}; do
   pf={pid_dir}/flink-$U-${{d%%:*}}.pid
-  if [ -f "$pf" ]; then for p in $(cat "$pf"); do if alive "$p"; then echo "running.${{d#*:}}=$p"; fi; done; fi
+  if [ -f "$pf" ]; then for p in $(cat "$pf"); do if alive "$p" java; then echo "running.${{d#*:}}=$p"; fi; done; fi
 done
 "#,
         rel = qp(&cluster.release_dir()),
@@ -125,7 +125,7 @@ done
         install = qp(&cluster.install_dir),
         daemons = daemons.join(" "),
         pid_dir = qp(&pid_dir(cluster)),
-        alive_fn = crate::facts::ALIVE_FN,
+        alive_fn = crate::remote::shell::ALIVE_FN,
     );
     for j in jars {
         s.push_str(&format!(
@@ -145,13 +145,15 @@ done
         // Which TaskManagers the running JobManager lists: a restarted TaskManager's old entry
         // stays until its heartbeat times out, and verification must not count it.
         s.push_str(&format!(
-            r#"if [ -n "$(cat {pid_dir}/flink-$U-standalonesession.pid 2>/dev/null)" ]; then
-  T=$(curl -sf --max-time 3 http://127.0.0.1:{port}/taskmanagers 2>/dev/null || curl -sf --max-time 3 {url} 2>/dev/null)
+            r#"{http}
+if [ -n "$(cat {pid_dir}/flink-$U-standalonesession.pid 2>/dev/null)" ]; then
+  T=$(http_body http://127.0.0.1:{port}/taskmanagers || http_body {url})
   [ -n "$T" ] && echo "registered=$(printf %s "$T" | base64 -w0)"
-  J=$(curl -sf --max-time 3 http://127.0.0.1:{port}/jobs/overview 2>/dev/null || curl -sf --max-time 3 {jobs_url} 2>/dev/null)
+  J=$(http_body http://127.0.0.1:{port}/jobs/overview || http_body {jobs_url})
   [ -n "$J" ] && echo "jobs=$(printf %s "$J" | base64 -w0)"
 fi
 "#,
+            http = crate::remote::shell::HTTP_GET_FN,
             pid_dir = qp(&pid_dir(cluster)),
             port = cluster.rest_port,
             url = crate::remote::q(&format!(

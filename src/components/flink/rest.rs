@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::fleet::{Fleet, HostId};
-use crate::remote::{q, qp, Remote};
+use crate::remote::{qp, Remote};
 use crate::report::{Event, Reporter};
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -93,16 +93,15 @@ impl Rest<'_> {
         };
         // Not reachable from here: ask the JobManager host itself.
         let url = format!("{}{path}", self.inside);
-        let script = format!(
-            "if command -v curl >/dev/null; then curl -sf --max-time 5 {u}; else wget -q -T 5 -O - {u}; fi",
-            u = q(&url)
-        );
-        match self.jm.sh(self.jm_name, &script).await {
-            Ok(out) if out.ok() => Ok(out.stdout),
-            Ok(out) => Err(format!(
-                "{direct}; asked on {}: {}",
-                self.jm_name,
-                out.why()
+        match self.jm.http_get(self.jm_name, &url).await {
+            Ok(a) if a.ok() => Ok(a.body),
+            Ok(a) if a.status == 0 => Err(format!(
+                "{direct}; asked on {}: nothing answers at {url}",
+                self.jm_name
+            )),
+            Ok(a) => Err(format!(
+                "{direct}; asked on {}: HTTP {}",
+                self.jm_name, a.status
             )),
             Err(e) => Err(format!("{direct}; asked on {}: {e}", self.jm_name)),
         }

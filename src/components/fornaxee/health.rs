@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::fleet::{Fleet, HostId};
-use crate::remote::{q, qp};
+use crate::remote::{qp, Remote};
 use crate::report::{Event, Reporter};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -39,6 +39,58 @@ impl fmt::Display for HealthCheck {
     }
 }
 
+/// Looks at a health path: from the operator's machine while that reaches the port, else on
+/// the host itself (a port open only to the host, a firewall between).
+pub struct Prober {
+    client: reqwest::Client,
+    direct: bool,
+}
+
+impl Default for Prober {
+    fn default() -> Self {
+        Prober {
+            client: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+            direct: true,
+        }
+    }
+}
+
+impl Prober {
+    /// The HTTP status the health path answers, or why there is none.
+    pub async fn status(
+        &mut self,
+        c: &HealthCheck,
+        host: &HostId,
+        remote: &Remote,
+    ) -> Result<u16, String> {
+        if self.direct {
+            match self.client.get(c.url()).send().await {
+                Ok(r) => return Ok(r.status().as_u16()),
+                Err(e) if e.is_connect() || e.is_timeout() => self.direct = false,
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        let url = format!("http://127.0.0.1:{}{}", c.port, c.path);
+        match remote.http_get(host.as_str(), &url).await {
+            Ok(a) if a.status == 0 => Err(format!(
+                "nothing answers on port {} (from here, nor on {host})",
+                c.port
+            )),
+            Ok(a) => Ok(a.status),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Where the last answer was asked.
+    pub fn asked_on_host(&self) -> bool {
+        !self.direct
+    }
+}
+
 /// Polls the health path until it answers 200; on failure the error carries the log's tail.
 pub async fn check(
     c: &HealthCheck,
@@ -47,43 +99,22 @@ pub async fn check(
     rep: &dyn Reporter,
 ) -> Result<()> {
     let remote = fleet.get(host)?;
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap_or_default();
+    let mut prober = Prober::default();
     let start = Instant::now();
-    let mut direct_works = true;
     let last = loop {
-        let status = if direct_works {
-            match client.get(c.url()).send().await {
-                Ok(r) => Ok(r.status().as_u16()),
-                Err(e) if e.is_connect() || e.is_timeout() => {
-                    direct_works = false;
-                    Err(e.to_string())
-                }
-                Err(e) => Err(e.to_string()),
-            }
-        } else {
-            // Not reachable from here: ask on the host itself.
-            let url = format!("http://127.0.0.1:{}{}", c.port, c.path);
-            let script = format!(
-                "curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 {u} || wget -q -O /dev/null -T 5 {u} && echo 200",
-                u = q(&url)
-            );
-            match remote.sh(host.as_str(), &script).await {
-                Ok(o) => o
-                    .stdout
-                    .trim()
-                    .parse::<u16>()
-                    .map_err(|_| format!("no answer on port {}", c.port)),
-                Err(e) => Err(e.to_string()),
-            }
-        };
+        let status = prober.status(c, host, remote).await;
         match status {
             Ok(200) => {
                 rep.event(&Event::Info {
-                    message: format!("{host}: Fornaxee healthy ({} answered 200)", c.url()),
+                    message: format!(
+                        "{host}: Fornaxee healthy ({} answered 200{})",
+                        c.url(),
+                        if prober.asked_on_host() {
+                            ", asked on the host: this machine does not reach the port"
+                        } else {
+                            ""
+                        }
+                    ),
                 });
                 return Ok(());
             }

@@ -132,6 +132,16 @@ fn port_in(properties: &str) -> Option<u16> {
 
 fn verify_stage(inp: &Inputs) -> Stage {
     let mut verify = Stage::new("fornaxee verify", Some(NAME));
+    for (id, check) in health_checks(inp) {
+        verify.push(&id, Action::Check(Check::FornaxeeHealth(check)));
+    }
+    verify
+}
+
+/// The health check of every Fornaxee host: the port and path from the bundle at hand, else
+/// from what the host has installed.
+pub fn health_checks(inp: &Inputs) -> Vec<(HostId, HealthCheck)> {
+    let mut out = Vec::new();
     for (h, id, f) in fx_hosts(inp) {
         // From the bundle at hand, else from what the host has installed.
         let installed = &f.fornaxee;
@@ -150,18 +160,18 @@ fn verify_stage(inp: &Inputs) -> Stage {
             .or(installed.manifest.as_ref())
             .map_or_else(|| "/".to_string(), |m| m.health.clone());
         let p = paths(inp, f);
-        verify.push(
-            &id,
-            Action::Check(Check::FornaxeeHealth(HealthCheck {
+        out.push((
+            id,
+            HealthCheck {
                 address: h.address.clone(),
                 port,
                 path: path.clone(),
                 timeout_secs: inp.cluster.verify_timeout.as_secs(),
                 log: p.log,
-            })),
-        );
+            },
+        ));
     }
-    verify
+    out
 }
 
 /// Adds Fornaxee to a deploy plan: install, switch, restart what changed, start, health.

@@ -34,19 +34,20 @@ pub struct FornaxeeFacts {
 /// The etc/ files flinkup writes.
 pub const ETC_FILES: &[&str] = &["fornaxee.properties", "fornaxee-env.sh"];
 
-/// A shell function: does this pid run, and is it not a zombie?
-const RUNS_FN: &str = "runs() { kill -0 \"$1\" 2>/dev/null && [ \"$(cut -d' ' -f3 /proc/\"$1\"/stat 2>/dev/null)\" != Z ]; }";
-
 /// The probe script; its keys start with `fx.` so they never meet another probe's.
 pub fn script(f: &Fornaxee) -> String {
     let mut s = base_script(f);
     if let Some(e) = &f.flink {
         // Asked from this host, as Fornaxee will ask it.
         s.push_str(&format!(
-            r#"U={url}
-if C=$(curl -sf --max-time 5 "$U" 2>/dev/null); then echo "fx.cluster_config=$(printf %s "$C" | base64 -w0)"
-else echo "fx.cluster_error=$(curl -sS --max-time 5 -o /dev/null "$U" 2>&1 | tail -n1)"; fi
+            r#"{http}
+U={url}
+R=$(http_get "$U"); S=$(printf '%s\n' "$R" | head -n1)
+if [ "$S" = 200 ]; then echo "fx.cluster_config=$(printf '%s\n' "$R" | tail -n +2 | base64 -w0)"
+elif [ "$S" = 000 ]; then echo "fx.cluster_error=nothing answers at $U"
+else echo "fx.cluster_error=HTTP $S from $U"; fi
 "#,
+            http = crate::remote::shell::HTTP_GET_FN,
             url = crate::remote::q(&format!("{}/config", e.rest))
         ));
     }
@@ -78,9 +79,9 @@ if [ -f "$FX/bundle.yaml" ]; then echo "fx.manifest=$(base64 -w0 < "$FX/bundle.y
 for f in {etc}; do if [ -f "$FX/etc/$f" ]; then echo "fx.etc.$f=$(base64 -w0 < "$FX/etc/$f")"; fi; done
 if [ -L {link} ]; then echo "fx.link=$(readlink {link})"; fi
 P=$(cat {pid} 2>/dev/null | head -n1)
-if [ -n "$P" ] && runs "$P"; then echo "fx.running=$P"; fi
+if [ -n "$P" ] && alive "$P"; then echo "fx.running=$P"; fi
 "#,
-        runs = RUNS_FN,
+        runs = crate::remote::shell::ALIVE_FN,
         rel = qp(&f.release_dir()),
         art = qp(&format!("{}/{}", f.state_dir(), f.artifact.file_name)),
         etc = ETC_FILES.join(" "),
