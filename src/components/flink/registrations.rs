@@ -235,7 +235,11 @@ mod tests {
         assert_eq!(j.live().count(), 2);
         let c = &j.registrations[2];
         assert_eq!(c.host, "h3");
-        assert!(c.stale.as_deref().unwrap().contains("the inventory does not list, where no TaskManager answers"));
+        assert!(c
+            .stale
+            .as_deref()
+            .unwrap()
+            .contains("the inventory does not list, where no TaskManager answers"));
         assert!(!c.extra);
     }
 

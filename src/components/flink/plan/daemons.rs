@@ -1,0 +1,219 @@
+//! Flink's daemons: how they are started (start-cluster.sh or one by one) and stopped, which ones
+//! are missing, and the verification that every TaskManager and slot registered.
+
+use super::*;
+
+/// Stops `roles` on a host with their scripts (`stop-all`, or `stop` for one daemon) and
+/// waits for the pids in their pid files, whichever release the daemons run from.
+pub(super) fn stop_roles(
+    c: &Cluster,
+    f: &HostFacts,
+    roles: &[Role],
+    script_arg: &str,
+    terminate: bool,
+    reason: &str,
+) -> Action {
+    let p = paths(c, f);
+    let pid_dir = resolve(
+        &crate::components::flink::probe::pid_dir(c),
+        f.machine.home.as_deref(),
+    );
+    Action::StopServices {
+        services: roles.iter().map(|r| r.to_string()).collect(),
+        scripts: roles
+            .iter()
+            .rev()
+            .map(|r| vec![format!("{}/bin/{}", p.link, r.script()), script_arg.into()])
+            .collect(),
+        pid_files: roles
+            .iter()
+            .map(|r| format!("{pid_dir}/flink-{}-{}.pid", f.machine.user, r.pid_name()))
+            .collect(),
+        cmdline_has: Some("java".into()),
+        terminate,
+        grace_secs: 30,
+        reason: reason.into(),
+    }
+}
+
+/// Stops the daemons running on a host, by the pid files (independent of the workers file,
+/// which may just have changed); None when nothing runs there.
+pub(super) fn stop_action(c: &Cluster, f: &HostFacts, reason: &str) -> Option<Action> {
+    let running: Vec<Role> = f.flink.running.keys().copied().collect();
+    (!running.is_empty()).then(|| stop_roles(c, f, &running, "stop-all", false, reason))
+}
+
+/// A stage that stops every running Flink daemon.
+pub(super) fn stop_stage(inp: &Inputs, reason: &str) -> Option<Stage> {
+    let c = inp.cluster;
+    let mut stage = Stage::new("stop", Some(NAME));
+    for h in &c.hosts {
+        let id = HostId::of(h);
+        if let Some(a) = stop_action(c, inp.facts.host(&id), reason) {
+            stage.push(&id, a);
+        }
+    }
+    (!stage.steps.is_empty()).then_some(stage)
+}
+
+pub(super) fn start_action(c: &Cluster, f: &HostFacts, role: Option<Role>, reason: &str) -> Action {
+    let p = paths(c, f);
+    match role {
+        None => Action::StartService {
+            service: "cluster".into(),
+            script: format!("{}/bin/start-cluster.sh", p.link),
+            args: Vec::new(),
+            log: format!("{}/log/flinkup-start.log", p.link),
+            reason: reason.into(),
+        },
+        Some(r) => Action::StartService {
+            service: r.to_string(),
+            script: format!("{}/bin/{}", p.link, r.script()),
+            args: vec!["start".into()],
+            log: format!("{}/log/flinkup-start-{r}.log", p.link),
+            reason: reason.into(),
+        },
+    }
+}
+
+/// The names a TaskManager of host `h` may register under: its name, its address, and the
+/// addresses the host has.
+pub(super) fn tm_names(h: &crate::inventory::Host, f: &HostFacts) -> Vec<String> {
+    let mut v = vec![h.name.clone(), h.address.clone()];
+    v.extend(f.machine.addresses.iter().cloned());
+    v
+}
+
+/// The ids of the TaskManagers the running JobManager lists on a host.
+pub(super) fn registered_on(jf: &HostFacts, names: &[String]) -> Vec<String> {
+    jf.flink
+        .registered
+        .iter()
+        .flatten()
+        .filter(|r| crate::components::flink::rest::runs_on(&r.path, names))
+        .map(|r| r.id.clone())
+        .collect()
+}
+
+/// The daemons the inventory wants that are not running.
+pub(super) fn missing(inp: &Inputs) -> Vec<(HostId, Role)> {
+    inp.cluster
+        .hosts
+        .iter()
+        .flat_map(|h| {
+            let id = HostId::of(h);
+            let f = &inp.facts.host(&id).flink;
+            roles(h)
+                .into_iter()
+                .filter(|r| !f.runs(*r))
+                .map(move |r| (id.clone(), r))
+        })
+        .collect()
+}
+
+/// Start stages (everything, or only what is missing) and the verification.
+pub(super) fn start_stages(inp: &Inputs, restart: bool) -> Vec<Stage> {
+    let c = inp.cluster;
+    let jm = coordinator(c);
+    let jf = inp.facts.host(&jm);
+    let any_running = c
+        .hosts
+        .iter()
+        .any(|h| !inp.facts.host(&HostId::of(h)).flink.running.is_empty());
+    let missing = missing(inp);
+    let mut stages = Vec::new();
+    if restart || !any_running {
+        if restart || !missing.is_empty() {
+            let reason = if restart {
+                "the configuration or release changed; Flink reads it only at start"
+            } else {
+                "not running"
+            };
+            match c.start {
+                StartMode::ClusterScript => {
+                    let mut s = Stage::new("start", Some(NAME));
+                    s.push(&jm, start_action(c, jf, None, reason));
+                    s.if_failed = "See the start-cluster.sh output above; run the same command again once fixed.".into();
+                    stages.push(s);
+                }
+                StartMode::Direct => {
+                    let mut s = Stage::new("start jobmanager", Some(NAME));
+                    s.push(&jm, start_action(c, jf, Some(Role::JobManager), reason));
+                    stages.push(s);
+                    let mut s = Stage::new("start taskmanagers", Some(NAME));
+                    for h in c.taskmanagers() {
+                        let id = HostId::of(h);
+                        s.push(
+                            &id,
+                            start_action(c, inp.facts.host(&id), Some(Role::TaskManager), reason),
+                        );
+                    }
+                    stages.push(s);
+                }
+            }
+        }
+    } else if !missing.is_empty() {
+        // Some daemons run and nothing changed: start only the missing ones, so a crashed
+        // TaskManager comes back without a second copy of everything else.
+        let reason = "not running; the other daemons keep running";
+        for role in Role::ALL {
+            let mut s = Stage::new(&format!("start {role}s"), Some(NAME));
+            for (id, _) in missing.iter().filter(|(_, r)| *r == role) {
+                s.push(id, start_action(c, inp.facts.host(id), Some(role), reason));
+            }
+            if !s.steps.is_empty() {
+                stages.push(s);
+            }
+        }
+    }
+    stages.push(verify_stage(inp, &missing));
+    stages
+}
+
+/// The verification: every TaskManager and slot registered. Registrations that must not
+/// count: dead TaskManagers the running JobManager still lists (they are started again) and
+/// TaskManagers of hosts that left the inventory, until their heartbeat times out.
+pub(super) fn verify_stage(inp: &Inputs, missing: &[(HostId, Role)]) -> Stage {
+    let c = inp.cluster;
+    let jm = coordinator(c);
+    let jf = inp.facts.host(&jm);
+    let mut ignore = Vec::new();
+    if jf.flink.runs(Role::JobManager) {
+        let restarted = missing
+            .iter()
+            .filter(|(_, r)| *r == Role::TaskManager)
+            .filter_map(|(id, _)| c.hosts.iter().find(|h| &HostId::of(h) == id));
+        for h in restarted.chain(inp.facts.removed.iter()) {
+            ignore.extend(registered_on(
+                jf,
+                &tm_names(h, inp.facts.host(&HostId::of(h))),
+            ));
+        }
+    }
+    let mut verify = Stage::new("verify", Some(NAME));
+    verify.push(
+        &jm,
+        Action::Check(Check::FlinkCluster(ClusterCheck {
+            jobmanager: c.jobmanager().name.clone(),
+            rest_port: c.rest_port,
+            taskmanagers: c.taskmanager_count(),
+            slots: c.total_slots(),
+            timeout_secs: c.verify_timeout.as_secs(),
+            ignore,
+            tm_hosts: c
+                .taskmanagers()
+                .map(|h| {
+                    let f = inp.facts.host(&HostId::of(h));
+                    TmHost {
+                        host: HostId::of(h),
+                        name: h.name.clone(),
+                        address: h.address.clone(),
+                        ips: f.machine.addresses.clone(),
+                        log_dir: format!("{}/log", paths(c, f).link),
+                    }
+                })
+                .collect(),
+        })),
+    );
+    verify
+}

@@ -1,0 +1,269 @@
+//! `deploy`: install what is missing, write what changed, switch the link, then start, restart
+//! or retire what the change needs, verified.
+
+use super::*;
+
+/// `deploy`: make every host match the inventory, (re)start what must, verify.
+pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
+    let c = inp.cluster;
+    let mut plan = skeleton(inp, "deploy");
+    let mut diffs = Diffs::default();
+    let mut install = Stage::new("install", Some(NAME));
+    install.if_failed = "Nothing was started or stopped. Fix the cause and run the same command again: hosts already done are skipped.".into();
+    let mut switch = Stage::new("switch", Some(NAME));
+    switch.on_failure = OnFailure::Undo;
+    switch.if_failed = "Every link was switched back; nothing was started or stopped.".into();
+    // Per host, why its JobManager and its TaskManager would have to restart.
+    let mut effects: BTreeMap<HostId, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    let mut upgrade = false;
+    let (need, exact) = disk_needed(inp.artifact.size);
+    for (i, h) in c.hosts.iter().enumerate() {
+        let id = HostId::of(h);
+        let f = inp.facts.host(&id);
+        let fl = &f.flink;
+        let p = paths(c, f);
+        let extras = HostExtras::for_host(c, h, fl.java.as_ref().map(|j| j.major));
+        let files = renderer.render(c, &extras)?;
+        // A release of the same name from another archive (a re-packed or damaged tarball)
+        // is installed again.
+        let other_archive = fl.release_present
+            && matches!((&fl.release_sha512, &inp.artifact.sha512), (Some(a), Some(b)) if a != b);
+        if other_archive {
+            plan.hosts[i].notes.push(format!(
+                "{} was unpacked from another archive than {}: installed again",
+                p.release, c.artifact.file_name
+            ));
+        }
+        let fl_present = fl.release_present && !other_archive;
+        if !fl_present {
+            let archive = format!("{}/{}", p.state, c.artifact.file_name);
+            let have = fl.artifact_sha512.is_some() && fl.artifact_sha512 == inp.artifact.sha512;
+            if have {
+                plan.hosts[i].notes.push(format!(
+                    "{archive} already there (sha512 matches): not uploaded again"
+                ));
+            }
+            install.extend_host(
+                &id,
+                crate::plan::ReleaseInstall {
+                    art: &inp.artifact,
+                    file: &c.artifact.file_name,
+                    archive,
+                    release: p.release.clone(),
+                    top_dir: format!("flink-{}", c.version),
+                    staging: p.state.clone(),
+                    have,
+                    keep: id == coordinator(c),
+                }
+                .actions(),
+            );
+            if let Some(kb) = f.machine.disk_free_kb.filter(|_| f.gathered && exact) {
+                if kb * 1024 < need {
+                    plan.preflight.push(Finding::error(
+                        Some(&id),
+                        format!(
+                            "{} free under {}, need {} for the tarball and the release",
+                            units::human(kb * 1024),
+                            c.install_dir,
+                            units::human(need)
+                        ),
+                        "free space there, or choose another install_dir",
+                    ));
+                }
+            }
+        }
+        let mut new_jars = Vec::new();
+        for jar in &inp.jars {
+            if fl.libs.get(&jar.name) == Some(&jar.sha512) {
+                continue;
+            }
+            install.push(
+                &id,
+                Action::Upload {
+                    file: jar.name.clone(),
+                    local: Some(jar.local.display().to_string()),
+                    dest: format!("{}/lib/{}", p.release, jar.name),
+                    size: Some(jar.size),
+                    sha512: Some(jar.sha512.clone()),
+                },
+            );
+            new_jars.push(jar.name.clone());
+        }
+        if fl_present && !new_jars.is_empty() && !fl.running.is_empty() {
+            let why = format!("connector jars changed in lib/ ({})", new_jars.join(", "));
+            let e = effects.entry(id.clone()).or_default();
+            e.0.push(why.clone());
+            e.1.push(why);
+            plan.hosts[i].notes.push(format!(
+                "connector jars new in lib/: {}; its daemons load lib/ only at start",
+                new_jars.join(", ")
+            ));
+        }
+        for file in &files {
+            let path = format!("{}/conf/{}", p.release, file.name);
+            let old = fl.conf.get(&file.name).filter(|_| fl_present);
+            if old.map(String::as_str) == Some(file.content.as_str()) {
+                continue;
+            }
+            let change = if old.is_some() {
+                Change::Update
+            } else {
+                Change::Create
+            };
+            if fl_present && file.name == "flink-conf.yaml" {
+                let (jm, tm) = conf_effects(old.map_or("", String::as_str), &file.content);
+                let e = effects.entry(id.clone()).or_default();
+                e.0.extend(jm);
+                e.1.extend(tm);
+            }
+            install.push(
+                &id,
+                Action::WriteFile {
+                    diff: diffs.get(old.map_or("", String::as_str), &file.content, &path),
+                    path,
+                    change,
+                    content: file.content.clone(),
+                },
+            );
+        }
+        if other_archive && fl.current_link.as_deref() == Some(p.release.as_str()) {
+            // The running release is replaced in place: a restart like an upgrade.
+            upgrade = true;
+        }
+        if fl.current_link.as_deref() != Some(p.release.as_str()) {
+            if fl.current_link.is_some() {
+                upgrade = true;
+            }
+            switch.push(
+                &id,
+                Action::Link {
+                    link: p.link.clone(),
+                    target: p.release.clone(),
+                    previous: fl.current_link.clone(),
+                },
+            );
+        }
+        plan.hosts[i].notes = [plan.hosts[i].notes.clone(), host_notes(c, f, &extras)].concat();
+        java_preflight(h, &id, f, &mut plan);
+    }
+    if c.manages_flink() {
+        start_preflight(inp, &mut plan);
+        let trust = trust_stage(inp, &mut plan);
+        plan.stages.extend(trust);
+    }
+    if !install.steps.is_empty() {
+        plan.stages.push(install);
+    }
+    if !switch.steps.is_empty() {
+        plan.stages.push(switch);
+    }
+    let any_running = c
+        .hosts
+        .iter()
+        .any(|h| !inp.facts.host(&HostId::of(h)).flink.running.is_empty());
+    if !c.manages_flink() {
+        // Only Flink clients here: nothing to start, stop or verify.
+        return Ok(plan);
+    }
+    let retiring = retire(inp, &mut plan);
+    plan.stages.extend(retiring);
+    let mut starting;
+    if upgrade && any_running {
+        // A new release: everything stops, the link switches, everything starts. If the new
+        // release does not come up, the previous one is put back, started and verified.
+        let from_stage = plan.stages.len();
+        plan.stages.extend(stop_stage(
+            inp,
+            "the release changed; Flink runs the new one only after a restart",
+        ));
+        let starts = start_stages(inp, true);
+        starting = true;
+        plan.stages.extend(starts);
+        plan.rollback = switch_back(inp, from_stage, plan.stages.len());
+        plan.stages.extend(prune_stage(inp));
+    } else {
+        let restarts = restart_stages(inp, &effects, &mut plan);
+        starting = !restarts.is_empty();
+        plan.stages.extend(restarts);
+        let starts = start_stages(inp, false);
+        let started = starts.len() > 1;
+        plan.stages.extend(starts);
+        starting |= started;
+    }
+    if inp.day2.no_start {
+        // Staging: what would stop, restart or start is left out, so what runs keeps running.
+        let changes_running = plan.stages.iter().any(|s| {
+            s.steps
+                .iter()
+                .any(|st| matches!(st.action, Action::StopServices { .. }))
+        });
+        if changes_running || plan.rollback.is_some() {
+            plan.preflight.push(Finding::error(
+                None,
+                "--no-start stages an installation, and this plan restarts running daemons",
+                "run without --no-start to apply the change, or stage it on stopped hosts",
+            ));
+        }
+        // The command keeps only the installing stages of every component.
+        plan.rollback = None;
+    }
+    if let Some(meta) = &inp.record {
+        let jf = inp.facts.host(&coordinator(c));
+        let previous = jf.flink.record.as_ref();
+        let release = paths(c, jf).release;
+        let record = crate::components::flink::record::of(c, meta, previous, &release);
+        let same = previous.is_some_and(|p| {
+            crate::components::flink::record::Record {
+                deployed_at: String::new(),
+                by: String::new(),
+                ..p.clone()
+            } == crate::components::flink::record::Record {
+                deployed_at: String::new(),
+                by: String::new(),
+                ..record.clone()
+            }
+        });
+        if !same {
+            let mut s = Stage::new("record", Some(NAME));
+            let path = resolve(
+                &crate::components::flink::record::file(c),
+                jf.machine.home.as_deref(),
+            );
+            s.push(
+                &coordinator(c),
+                Action::WriteFile {
+                    change: if previous.is_some() {
+                        Change::Update
+                    } else {
+                        Change::Create
+                    },
+                    content: serde_json::to_string_pretty(&record).unwrap_or_default() + "\n",
+                    diff: String::new(),
+                    path,
+                },
+            );
+            plan.stages.push(s);
+        }
+    }
+    if let Some(job) = inp.smoke.as_ref().filter(|_| !inp.day2.no_start) {
+        let wanted = match c.smoke.when {
+            SmokeWhen::Always => true,
+            SmokeWhen::OnStart => starting,
+            SmokeWhen::Never => false,
+        };
+        if wanted {
+            plan.stages.extend(smoke_stages(inp, job));
+        }
+    }
+    plan.sizing = sizing::notes(c)
+        .into_iter()
+        .map(|n| {
+            if n.warn {
+                format!("warning: {}", n.text)
+            } else {
+                n.text
+            }
+        })
+        .collect();
+    Ok(plan)
+}

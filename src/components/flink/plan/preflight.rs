@@ -1,0 +1,95 @@
+//! Preflight computed from facts: what cannot work refuses before any change (a name that does
+//! not resolve, a port held, no Java), what may surprise is a warning or a host note.
+
+use super::*;
+
+/// Findings that refuse any plan that starts Flink: a host whose own name does not resolve,
+/// and (when the JobManager is not running) its ports held by another process.
+pub(super) fn start_preflight(inp: &Inputs, plan: &mut Plan) {
+    let c = inp.cluster;
+    for h in &c.hosts {
+        let id = HostId::of(h);
+        let m = &inp.facts.host(&id).machine;
+        if inp.facts.host(&id).gathered && !m.hostname_resolves {
+            plan.preflight.push(Finding::error(
+                Some(&id),
+                format!("its host name `{}` does not resolve on the host: Flink's TaskManager dies with UnknownHostException", m.hostname),
+                "add the name to the host's /etc/hosts (or DNS) and run again",
+            ));
+        }
+    }
+    let jm = coordinator(c);
+    let jf = inp.facts.host(&jm);
+    if jf.gathered && !jf.flink.runs(Role::JobManager) {
+        for (key, port) in [
+            ("jobmanager.rpc.port", c.rpc_port),
+            ("rest.port", c.rest_port),
+        ] {
+            if let Some(p) = jf.machine.ports.get(&port) {
+                plan.preflight.push(Finding::error(
+                    Some(&jm),
+                    format!(
+                        "{key} {port} is taken by {}; the JobManager could not start",
+                        if p.holder.is_empty() {
+                            "another process"
+                        } else {
+                            &p.holder
+                        }
+                    ),
+                    "stop that process or choose another port in the inventory's config",
+                ));
+            }
+        }
+    }
+}
+
+/// The Java a host will run Flink with, as preflight findings: a java_home that is not there
+/// (Flink's config.sh silently falls back to another Java) warns; no working Java at all on a
+/// host that runs a daemon refuses, since nothing could start there.
+pub(super) fn java_preflight(h: &Host, id: &HostId, f: &HostFacts, plan: &mut Plan) {
+    let fl = &f.flink;
+    if let Some(j) = &fl.java_home_missing {
+        plan.preflight.push(Finding {
+            severity: crate::plan::Severity::Warning,
+            host: Some(id.clone()),
+            message: format!(
+                "java_home {j} is not a directory here; Flink falls back to {}",
+                fl.java
+                    .as_ref()
+                    .map_or("the java on PATH".to_string(), |j| j.path.clone())
+            ),
+            help: Some("point java_home at a JDK directory on this host, or remove it to use the java on PATH".into()),
+        });
+    }
+    if f.gathered && fl.java.is_none() {
+        let message =
+            "no working java here (java_home, JAVA_HOME, then PATH, as Flink's config.sh looks)";
+        if roles(h).is_empty() {
+            plan.preflight.push(Finding::warning(Some(id), message));
+        } else {
+            plan.preflight.push(Finding::error(
+                Some(id),
+                format!("{message}: Flink's daemons cannot start"),
+                "install a JDK 8 or later there, or point java_home at one",
+            ));
+        }
+    }
+}
+
+pub(super) fn host_notes(c: &Cluster, f: &HostFacts, extras: &HostExtras) -> Vec<String> {
+    let mut notes = Vec::new();
+    let fl: &FlinkFacts = &f.flink;
+    if extras.jdk_opens {
+        notes.push(format!(
+            "Java {} with Flink {}: env.java.opts gets --add-exports/--add-opens so NetUtils can reach JDK internals",
+            fl.java.as_ref().map_or(0, |j| j.major),
+            c.version
+        ));
+    }
+    if !f.gathered && c.version.needs_jdk_opens() && !c.config.contains_key("env.java.opts") {
+        notes.push(
+            "Java version unknown offline: if this host runs Java 16 or later, deploy adds the --add-opens options Flink needs there to env.java.opts".into(),
+        );
+    }
+    notes
+}

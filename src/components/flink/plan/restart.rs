@@ -1,0 +1,199 @@
+//! Restart what changed: which daemons a configuration change concerns, the JobManager on its
+//! own and the TaskManagers in verified batches, and running jobs protected by a savepoint.
+
+use super::*;
+
+/// The keys set in a flink-conf.yaml, by key.
+pub(super) fn conf_keys(text: &str) -> BTreeMap<&str, &str> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .filter(|(k, _)| !k.is_empty())
+        .collect()
+}
+
+/// Which daemons a changed key concerns: (JobManager, TaskManager).
+pub fn key_affects(key: &str) -> (bool, bool) {
+    let jm_only = [
+        "rest.",
+        "web.",
+        "resourcemanager.",
+        "slotmanager.",
+        "jobstore.",
+        "blob.server.",
+    ];
+    if key.starts_with("taskmanager.") {
+        (false, true)
+    } else if (key.starts_with("jobmanager.") && !key.starts_with("jobmanager.rpc."))
+        || jm_only.iter().any(|p| key.starts_with(p))
+    {
+        (true, false)
+    } else {
+        (true, true)
+    }
+}
+
+/// Why the JobManager and why the TaskManagers must restart for a flink-conf.yaml change.
+pub(super) fn conf_effects(old: &str, new: &str) -> (Vec<String>, Vec<String>) {
+    let (a, b) = (conf_keys(old), conf_keys(new));
+    let mut changed: Vec<&str> = a
+        .iter()
+        .filter(|(k, v)| b.get(*k) != Some(v))
+        .map(|(k, _)| *k)
+        .chain(b.keys().filter(|k| !a.contains_key(*k)).copied())
+        .collect();
+    changed.sort_unstable();
+    changed.dedup();
+    let (mut jm, mut tm) = (Vec::new(), Vec::new());
+    for k in changed {
+        let (j, t) = key_affects(k);
+        if j {
+            jm.push(format!("{k} changed"));
+        }
+        if t {
+            tm.push(format!("{k} changed"));
+        }
+    }
+    (jm, tm)
+}
+
+/// Running jobs on a cluster whose JobManager (or every TaskManager) a plan stops: a stage
+/// that stops each with a savepoint first (`--savepoint DIR`), or a refusal in preflight
+/// naming them, unless `--force`. `what` says what the plan does to them.
+pub fn protect_jobs(inp: &Inputs, plan: &mut Plan, what: &str) -> Option<Stage> {
+    let c = inp.cluster;
+    let jm = coordinator(c);
+    let jf = inp.facts.host(&jm);
+    let jobs = jf.flink.running_jobs.clone().unwrap_or_default();
+    if jobs.is_empty() {
+        return None;
+    }
+    match &inp.day2.savepoint {
+        Some(dir) => {
+            let mut s = Stage::new("savepoint", Some(NAME));
+            s.if_failed = "Nothing was stopped; the jobs keep running.".into();
+            let p = paths(c, jf);
+            s.push(
+                &jm,
+                Action::Check(Check::FlinkSavepoint(
+                    crate::components::flink::jobs::Savepoint {
+                        flink: format!("{}/bin/flink", p.link),
+                        jobs,
+                        dir: dir.clone(),
+                        jvm_args: jvm_args(c, jf),
+                        target: rest_target(c),
+                    },
+                )),
+            );
+            Some(s)
+        }
+        None if !inp.day2.force => {
+            plan.preflight.push(Finding::error(
+                Some(&jm),
+                format!(
+                    "{} running job{} ({}) would be lost: {what}",
+                    jobs.len(),
+                    if jobs.len() == 1 { "" } else { "s" },
+                    jobs.iter()
+                        .map(|j| format!("{} `{}`", j.0, j.1))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                "stop them with a savepoint first: `--savepoint DIR` (a directory every Flink host can write, e.g. on shared storage), or `--force` to go ahead anyway",
+            ));
+            None
+        }
+        None => None,
+    }
+}
+
+/// Restarts only the daemons whose effective configuration changed: the JobManager on its
+/// own, the TaskManagers `--batch` hosts at a time, each batch verified before the next.
+/// Refused while jobs run, unless they are savepointed first or `--force` is given.
+pub(super) fn restart_stages(
+    inp: &Inputs,
+    effects: &BTreeMap<HostId, (Vec<String>, Vec<String>)>,
+    plan: &mut Plan,
+) -> Vec<Stage> {
+    let c = inp.cluster;
+    let jm = coordinator(c);
+    let jf = inp.facts.host(&jm);
+    let mut stages = Vec::new();
+    let reason = |why: &[String]| {
+        format!(
+            "{}; Flink reads its configuration only at start",
+            why.join(", ")
+        )
+    };
+    let jm_why = effects
+        .get(&jm)
+        .map(|e| e.0.clone())
+        .filter(|w| !w.is_empty() && jf.flink.runs(Role::JobManager));
+    let tm_hosts: Vec<(&Host, Vec<String>)> = c
+        .taskmanagers()
+        .filter_map(|h| {
+            let id = HostId::of(h);
+            let f = inp.facts.host(&id);
+            effects
+                .get(&id)
+                .map(|e| e.1.clone())
+                .filter(|w| !w.is_empty() && f.flink.runs(Role::TaskManager))
+                .map(|w| (h, w))
+        })
+        .collect();
+    let every_tm = !tm_hosts.is_empty()
+        && c.taskmanagers()
+            .all(|h| tm_hosts.iter().any(|(x, _)| x.name == h.name));
+    if jm_why.is_some() || every_tm {
+        let what = if jm_why.is_some() {
+            "this plan restarts the JobManager"
+        } else {
+            "this plan restarts every TaskManager"
+        };
+        stages.extend(protect_jobs(inp, plan, what));
+    }
+    if let Some(why) = jm_why {
+        let mut s = Stage::new("restart jobmanager", Some(NAME));
+        s.if_failed = "See the JobManager's log; run the same command again once fixed.".into();
+        s.extend_host(
+            &jm,
+            [
+                stop_roles(c, jf, &[Role::JobManager], "stop", false, &reason(&why)),
+                start_action(c, jf, Some(Role::JobManager), &reason(&why)),
+            ],
+        );
+        stages.push(s);
+    }
+    if !tm_hosts.is_empty() {
+        let mut s = Stage::new("restart taskmanagers", Some(NAME));
+        s.batch = crate::plan::Batch::Rolling(inp.day2.batch.max(1));
+        s.if_failed = "The TaskManagers of earlier batches run the new configuration; the others keep the old one. Fix the cause and run the same command again.".into();
+        for (h, why) in tm_hosts {
+            let id = HostId::of(h);
+            let f = inp.facts.host(&id);
+            let old = registered_on(jf, &tm_names(h, f));
+            s.extend_host(
+                &id,
+                [
+                    stop_roles(c, f, &[Role::TaskManager], "stop", false, &reason(&why)),
+                    start_action(c, f, Some(Role::TaskManager), &reason(&why)),
+                    Action::Check(Check::FlinkTaskManagerBack(
+                        crate::components::flink::rest::TaskManagerBack {
+                            jobmanager_host: jm.clone(),
+                            jobmanager: c.jobmanager().name.clone(),
+                            rest_port: c.rest_port,
+                            name: h.name.clone(),
+                            address: h.address.clone(),
+                            ips: f.machine.addresses.clone(),
+                            old,
+                            timeout_secs: c.verify_timeout.as_secs(),
+                        },
+                    )),
+                ],
+            );
+        }
+        stages.push(s);
+    }
+    stages
+}
