@@ -6,6 +6,7 @@ pub mod artifact;
 pub mod cli;
 mod commands;
 pub mod components;
+pub mod compose;
 pub mod diagnostic;
 pub mod error;
 pub mod facts;

@@ -1,11 +1,15 @@
-//! `flinkup check`: the preflight, one line per finding, exit 1 when anything fails.
+//! `flinkup check`: the preflight of the plan deploy would build now, host by host, with the
+//! facts it was computed from; exit 1 when the plan would be refused. The findings are the
+//! planner's own, so `check` and `deploy` can never disagree.
 
-use super::{artifact_state, connect, gather};
-use crate::cli::{FetchArgs, RemoteArgs};
-use crate::components::flink::{plan::disk_needed, Role};
+use super::{artifact_state, connect, gather, smoke_job};
+use crate::cli::{Day2Args, FetchArgs, RemoteArgs};
+use crate::components::flink::Role;
+use crate::compose::{self, DeployAsk};
 use crate::error::{exit, Result};
 use crate::fleet::HostId;
 use crate::inventory::{units, Loaded};
+use crate::plan::{Finding, PlanMode, Severity};
 
 pub async fn check(loaded: &Loaded, remote: &RemoteArgs) -> Result<i32> {
     let c = &loaded.cluster;
@@ -13,69 +17,56 @@ pub async fn check(loaded: &Loaded, remote: &RemoteArgs) -> Result<i32> {
     let facts = gather(c, &fleet, &super::Asks::of(None, c)).await;
     fleet.close().await;
     let facts = facts?;
-    // The same rule as deploy's preflight: twice the real tarball, when it is at hand.
-    let (need, exact) = disk_needed(artifact_state(c, &FetchArgs::default()).size);
-    let need_kb = need / 1024;
-    let mut problems = 0;
-    for h in &c.hosts {
-        let hf = facts.host(&HostId::of(h));
-        let (f, m) = (&hf.flink, &hf.machine);
-        println!("Host {} ({})", h.name, h.roles());
-        let mut line = |ok: bool, text: String| {
-            if !ok {
-                problems += 1;
-            }
-            println!("  {} {text}", if ok { "ok  " } else { "FAIL" });
+    let plan = compose::deploy(
+        loaded,
+        &facts,
+        DeployAsk {
+            mode: PlanMode::Live,
+            art: artifact_state(c, &FetchArgs::default()),
+            bundle: None,
+            only: None,
+            day2: &Day2Args::default(),
+            smoke: smoke_job(c, None, None)?,
+        },
+    )?;
+    let show = |f: &Finding| {
+        let mark = match f.severity {
+            Severity::Error => "FAIL",
+            Severity::Warning => "warn",
         };
-        line(true, format!("ssh as {}", m.user));
-        line(
-            m.install_dir_writable,
-            format!(
-                "{} {} writable by {}",
-                c.install_dir,
-                if m.install_dir_writable {
-                    "is"
-                } else {
-                    "is NOT"
-                },
-                m.user
-            ),
-        );
-        match &f.java {
-            Some(j) => line(
-                true,
-                format!("java {} at {} (Java {})", j.version, j.path, j.major),
-            ),
-            None => line(
-                false,
-                "no java found (java_home, JAVA_HOME, PATH): install a JDK 8 or later".into(),
-            ),
+        let mut text = format!("  {mark} {}", f.message);
+        if let Some(h) = &f.help {
+            text.push_str(&format!("\n       help: {h}"));
         }
-        match m.disk_free_kb {
-            Some(kb) => line(
-                kb >= need_kb,
-                format!(
-                    "{} free under {} (need {} for the tarball and the release{})",
-                    units::human(kb * 1024),
-                    c.install_dir,
-                    units::human(need),
-                    if exact {
-                        ""
-                    } else {
-                        ", estimated: the tarball is not cached yet"
-                    }
-                ),
-            ),
-            None => line(false, "cannot read free disk space".into()),
+        text
+    };
+    let mut out = String::new();
+    for h in &c.hosts {
+        let id = HostId::of(h);
+        let hf = facts.host(&id);
+        let (f, m) = (&hf.flink, &hf.machine);
+        out.push_str(&format!("Host {} ({})\n", h.name, h.roles()));
+        let mut fact = |text: String| out.push_str(&format!("  ok   {text}\n"));
+        fact(format!("connected as {}", m.user));
+        if m.install_dir_writable {
+            fact(format!("{} is writable by {}", c.install_dir, m.user));
         }
-        line(
-            m.hostname_resolves,
-            if m.hostname_resolves {
-                format!("host name {} resolves", m.hostname)
-            } else {
-                format!("host name `{}` does not resolve: Flink's TaskManager dies with UnknownHostException; add it to /etc/hosts", m.hostname)
-            },
-        );
+        if let Some(j) = &f.java {
+            fact(format!(
+                "java {} at {} (Java {})",
+                j.version, j.path, j.major
+            ));
+        }
+        if let Some(kb) = m.disk_free_kb {
+            fact(format!(
+                "{} free under {}",
+                units::human(kb * 1024),
+                c.install_dir
+            ));
+        }
+        if m.hostname_resolves {
+            fact(format!("host name {} resolves", m.hostname));
+        }
         if h.jobmanager {
             let ours = f.running.get(&Role::JobManager).copied();
             for (key, port) in [
@@ -83,40 +74,47 @@ pub async fn check(loaded: &Loaded, remote: &RemoteArgs) -> Result<i32> {
                 ("rest.port", c.rest_port),
             ] {
                 match m.ports.get(&port) {
-                    Some(p) if ours.is_some() && (p.pid.is_none() || p.pid == ours) => line(
-                        true,
-                        format!("{key} {port} is held by this cluster's JobManager"),
-                    ),
-                    Some(p) => line(
-                        false,
-                        format!(
-                            "{key} {port} is taken by {}: stop it or choose another port",
-                            if p.holder.is_empty() {
-                                "another process"
-                            } else {
-                                &p.holder
-                            }
-                        ),
-                    ),
-                    None if !m.ports_known => line(
-                        true,
-                        format!(
-                            "{key} {port}: cannot tell (no `ss` on the host); taken to be free"
-                        ),
-                    ),
-                    None => line(true, format!("{key} {port} is free")),
+                    Some(p) if ours.is_some() && (p.pid.is_none() || p.pid == ours) => {
+                        fact(format!("{key} {port} is held by this cluster's JobManager"))
+                    }
+                    Some(_) => {}
+                    None if !m.ports_known => fact(format!(
+                        "{key} {port}: cannot tell (no `ss` on the host); taken to be free"
+                    )),
+                    None => fact(format!("{key} {port} is free")),
                 }
             }
         }
+        for finding in plan
+            .preflight
+            .iter()
+            .filter(|p| p.host.as_ref() == Some(&id))
+        {
+            out.push_str(&show(finding));
+            out.push('\n');
+        }
     }
-    if problems == 0 {
-        println!("All checks passed.");
-        Ok(exit::OK)
+    let general: Vec<&Finding> = plan.preflight.iter().filter(|p| p.host.is_none()).collect();
+    if !general.is_empty() {
+        out.push_str("Cluster\n");
+        for finding in general {
+            out.push_str(&show(finding));
+            out.push('\n');
+        }
+    }
+    let refusals = plan.refusals().len();
+    if refusals == 0 {
+        out.push_str("All checks passed.\n");
     } else {
-        println!(
-            "{problems} check{} failed.",
-            if problems == 1 { "" } else { "s" }
-        );
-        Ok(exit::FAILED)
+        out.push_str(&format!(
+            "{refusals} check{} failed: deploy would refuse this plan.\n",
+            if refusals == 1 { "" } else { "s" }
+        ));
     }
+    crate::report::stdout(&out);
+    Ok(if refusals == 0 {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
 }

@@ -2,106 +2,38 @@
 //! confirmation, apply, verification.
 
 use super::{
-    artifact_state, cancel_on_ctrl_c, connect_recorded, execute, fornaxee_bundle, fornaxee_inputs,
-    gather, locked, print_plan, reporter, smoke_job, warnings, Asks, Execute, FxBundle,
+    artifact_state, cancel_on_ctrl_c, connect_recorded, execute, fornaxee_bundle, gather, locked,
+    print_plan, reporter, smoke_job, Asks, Execute,
 };
 use crate::artifact::{self, FetchOptions};
 use crate::cli::{Day2Args, FetchArgs, Only, OutputArgs, RemoteArgs, RunArgs};
-use crate::components::flink::{self, render::Renderer};
-use crate::components::fornaxee;
+use crate::components::flink;
+use crate::compose::{self, BundleAtHand, DeployAsk};
 use crate::error::{exit, Error, Result};
 use crate::facts::Facts;
-use crate::facts::SshPeer;
-use crate::fleet::HostId;
 use crate::inventory::Loaded;
-use crate::inventory::{Connection, Distribution};
-use crate::plan::{distribute, Plan, PlanMode};
+use crate::plan::{Plan, PlanMode};
 
 fn build(
     loaded: &Loaded,
     facts: &Facts,
     art: flink::plan::ArtifactState,
-    bundle: Option<&FxBundle>,
+    bundle: Option<&BundleAtHand>,
     only: Option<Only>,
     day2: &Day2Args,
 ) -> Result<Plan> {
-    let c = &loaded.cluster;
-    let mut plan = flink::plan::deploy(
-        &flink::plan::Inputs {
-            cluster: c,
-            facts,
+    compose::deploy(
+        loaded,
+        facts,
+        DeployAsk {
             mode: PlanMode::Live,
-            artifact: art,
-            warnings: warnings(loaded),
-            jars: bundle.map(|b| b.bundle.jars.clone()).unwrap_or_default(),
-            smoke: Some(smoke_job(c, None, None)?),
-            day2: day2.into(),
-            record: Some(record_meta(c)),
+            art,
+            bundle,
+            only,
+            day2,
+            smoke: smoke_job(&loaded.cluster, None, None)?,
         },
-        &Renderer::new(c)?,
-    )?;
-    if let Some(fx) = fornaxee_inputs(c, facts, bundle) {
-        fornaxee::plan::deploy(&fx, &mut plan)?;
-    }
-    if day2.no_start {
-        // Staging: every component's starts, stops and checks are left out.
-        plan.keep_installation();
-    }
-    if let Some(o) = only {
-        plan.only(o.component());
-    }
-    relay(c, facts, &mut plan);
-    Ok(plan)
-}
-
-/// With relay distribution, the archives several hosts get are relayed host to host.
-pub(super) fn relay(c: &crate::inventory::Cluster, facts: &Facts, plan: &mut Plan) {
-    if c.distribution == Distribution::Relay {
-        distribute::relay(plan, &relay_network(c, facts));
-    }
-}
-
-/// The hosts a relay may use: every host flinkup reaches over ssh, the coordinating host
-/// first (in cluster-script mode it already logs in to the TaskManager hosts). A host without
-/// an ssh client only receives.
-fn relay_network(c: &crate::inventory::Cluster, facts: &Facts) -> distribute::Network {
-    let coordinator = HostId::of(c.jobmanager());
-    let hosts: Vec<distribute::NetHost> = c
-        .hosts
-        .iter()
-        .filter(|h| h.connection == Connection::Ssh)
-        .map(|h| {
-            let id = HostId::of(h);
-            let f = facts.host(&id);
-            distribute::NetHost {
-                ssh: SshPeer::of(h, facts.route(&id), h.user.clone()),
-                can_send: !f.gathered || f.machine.ssh_client,
-                trusts: if id == coordinator {
-                    facts
-                        .peers
-                        .iter()
-                        .filter(|(_, p)| p.trusted)
-                        .map(|(h, _)| h.clone())
-                        .collect()
-                } else {
-                    Vec::new()
-                },
-            }
-        })
-        .collect();
-    distribute::Network::new(hosts, c.relay_fanout)
-}
-
-/// Who deploys, when, and the inventory's hash, for the record deploy leaves.
-fn record_meta(c: &crate::inventory::Cluster) -> flink::record::RecordMeta {
-    use sha2::Digest;
-    let me = crate::fleet::lock::Owner::me("deploy");
-    let bytes = std::fs::read(&c.source).unwrap_or_default();
-    flink::record::RecordMeta {
-        inventory_sha256: hex::encode(sha2::Sha256::digest(&bytes)),
-        at: me.started,
-        by: format!("{}@{}", me.user, me.machine),
-    }
+    )
 }
 
 /// The plan deploy would execute now, from the hosts' facts; changes nothing, takes no lock.

@@ -2,87 +2,16 @@
 //! exactly it; `--dry-run` prints the plan and changes nothing.
 
 use super::{
-    cancel_on_ctrl_c, connect, execute, fornaxee_inputs, gather, locked, print_plan, reporter,
-    warnings, Asks, Execute,
+    cancel_on_ctrl_c, connect, execute, gather, locked, print_plan, reporter, Asks, Execute,
 };
 use crate::cli::{JobsArgs, Only, OutputArgs, RemoteArgs, RunArgs};
 use crate::components::flink;
-use crate::components::fornaxee;
+use crate::compose;
 use crate::error::{exit, Result};
-use crate::facts::Facts;
 use crate::inventory::Loaded;
 use crate::plan::{Action, ComponentInfo, HostView, Plan, PlanMode, Stage};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verb {
-    Start,
-    Stop,
-    Destroy,
-    Rollback,
-}
-
-impl Verb {
-    fn name(self) -> &'static str {
-        match self {
-            Verb::Start => "start",
-            Verb::Stop => "stop",
-            Verb::Destroy => "destroy",
-            Verb::Rollback => "rollback",
-        }
-    }
-}
-
-fn build(verb: Verb, loaded: &Loaded, facts: &Facts, only: Option<Only>, jobs: &JobsArgs) -> Plan {
-    let mut plan = build_all(verb, loaded, facts, jobs);
-    if let Some(o) = only {
-        plan.only(o.component());
-    }
-    plan
-}
-
-fn build_all(verb: Verb, loaded: &Loaded, facts: &Facts, jobs: &JobsArgs) -> Plan {
-    let c = &loaded.cluster;
-    let inp = flink::plan::Inputs {
-        cluster: c,
-        facts,
-        mode: PlanMode::Live,
-        artifact: Default::default(),
-        warnings: warnings(loaded),
-        jars: Vec::new(),
-        smoke: None,
-        day2: flink::plan::Day2 {
-            savepoint: jobs.savepoint.clone(),
-            force: jobs.force,
-            ..Default::default()
-        },
-        record: None,
-    };
-    let fx = fornaxee_inputs(c, facts, None);
-    match verb {
-        Verb::Start => {
-            let mut p = flink::plan::start(&inp);
-            if let Some(fx) = &fx {
-                fornaxee::plan::start(fx, &mut p);
-            }
-            p
-        }
-        Verb::Stop => {
-            let mut p = flink::plan::stop(&inp);
-            if let Some(fx) = &fx {
-                fornaxee::plan::stop(fx, &mut p, "flinkup stop: every service of the cluster");
-            }
-            p
-        }
-        Verb::Rollback => flink::plan::rollback(&inp),
-        Verb::Destroy => {
-            let mut p = flink::plan::destroy(&inp);
-            if let Some(fx) = &fx {
-                fornaxee::plan::destroy(fx, &mut p);
-            }
-            p
-        }
-    }
-}
+pub use crate::compose::Verb;
 
 pub async fn run(
     verb: Verb,
@@ -97,7 +26,10 @@ pub async fn run(
     if run.dry_run {
         let facts = gather(c, &fleet, &Asks::of(None, c)).await;
         fleet.close().await;
-        print_plan(&build(verb, loaded, &facts?, run.only, jobs), output.json);
+        print_plan(
+            &compose::lifecycle(verb, loaded, &facts?, run.only, jobs),
+            output.json,
+        );
         return Ok(exit::OK);
     }
     let rep = reporter(output.quiet, output.json);
@@ -105,7 +37,7 @@ pub async fn run(
         let fleet = &fleet;
         let cancel = cancel_on_ctrl_c(rep.clone());
         let facts = gather(c, fleet, &Asks::of(None, c)).await?;
-        let plan = build(verb, loaded, &facts, run.only, jobs);
+        let plan = compose::lifecycle(verb, loaded, &facts, run.only, jobs);
         let how = Execute {
             command: verb.name(),
             yes: run.yes,
@@ -157,29 +89,7 @@ pub async fn smoke(
     let fleet = connect(c, remote).await?;
     let result = async {
         let facts = gather(c, &fleet, &Asks::of(None, c)).await?;
-        let inp = flink::plan::Inputs {
-            cluster: c,
-            facts: &facts,
-            mode: PlanMode::Live,
-            artifact: Default::default(),
-            warnings: warnings(loaded),
-            jars: Vec::new(),
-            smoke: None,
-            day2: Default::default(),
-            record: None,
-        };
-        // Fornaxee alone is proven by its health check; Flink's preflight has no say there.
-        let mut plan = if run.only == Some(Only::Fornaxee) {
-            flink::plan::skeleton(&inp, "smoke")
-        } else {
-            flink::plan::smoke(&inp, &job)
-        };
-        if let Some(fx) = fornaxee_inputs(c, &facts, None) {
-            fornaxee::plan::smoke(&fx, &mut plan);
-        }
-        if let Some(o) = run.only {
-            plan.only(o.component());
-        }
+        let plan = compose::smoke(loaded, &facts, &job, run.only);
         if run.dry_run {
             print_plan(&plan, output.json);
             return Ok(exit::OK);

@@ -16,7 +16,8 @@ use crate::apply::{Interrupt, Runner};
 use crate::artifact::{self, FetchOptions};
 use crate::cli::{Cli, Command, FetchArgs, JobsArgs, LifecycleArgs, RemoteArgs};
 use crate::components::flink::{self, plan::ArtifactState, render::Renderer};
-use crate::components::fornaxee::{self, bundle::Bundle};
+use crate::components::fornaxee;
+use crate::compose::{self, BundleAtHand};
 use crate::error::{exit, Error, Result};
 use crate::facts::{self, Facts, HostFacts};
 use crate::fleet::{lock, Fleet, HostId, CONNECT_TIMEOUT};
@@ -247,10 +248,6 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|e| Error::io("cannot start the async runtime", e))
 }
 
-fn warnings(loaded: &Loaded) -> Vec<String> {
-    loaded.warnings.iter().map(|w| w.message.clone()).collect()
-}
-
 /// What is known of the tarball without downloading: pinned or cached sha512, local size.
 fn artifact_state(c: &Cluster, fetch: &FetchArgs) -> ArtifactState {
     let cache = FetchOptions::new(fetch.cache_dir.clone()).cache_dir;
@@ -292,25 +289,18 @@ fn offline_plan(loaded: &Loaded, fetch: &FetchArgs, json: bool) -> Result<i32> {
     art.sha512 = c.artifact.checksum.pinned_sha512();
     let rep = report::reporter(Style::Plain);
     let bundle = runtime()?.block_on(fornaxee_bundle(c, fetch, rep.as_ref(), true))?;
-    let inputs = flink::plan::Inputs {
-        cluster: c,
-        facts: &facts,
-        mode: PlanMode::Offline,
-        artifact: art,
-        warnings: warnings(loaded),
-        jars: bundle
-            .as_ref()
-            .map(|b| b.bundle.jars.clone())
-            .unwrap_or_default(),
-        smoke: Some(smoke_job(c, None, None)?),
-        day2: Default::default(),
-        record: None,
-    };
-    let mut plan = flink::plan::deploy(&inputs, &Renderer::new(c)?)?;
-    if let Some(fx) = fornaxee_inputs(c, &facts, bundle.as_ref()) {
-        fornaxee::plan::deploy(&fx, &mut plan)?;
-    }
-    deploy::relay(c, &facts, &mut plan);
+    let plan = compose::deploy(
+        loaded,
+        &facts,
+        compose::DeployAsk {
+            mode: PlanMode::Offline,
+            art,
+            bundle: bundle.as_ref(),
+            only: None,
+            day2: &Default::default(),
+            smoke: smoke_job(c, None, None)?,
+        },
+    )?;
     print_plan(&plan, json);
     Ok(exit::OK)
 }
@@ -417,7 +407,7 @@ struct Asks {
 }
 
 impl Asks {
-    fn of(bundle: Option<&FxBundle>, c: &Cluster) -> Asks {
+    fn of(bundle: Option<&BundleAtHand>, c: &Cluster) -> Asks {
         match (bundle, &c.fornaxee) {
             (Some(b), Some(fx)) => Asks {
                 jars: b.bundle.jars.iter().map(|j| j.name.clone()).collect(),
@@ -501,12 +491,6 @@ async fn gather(c: &Cluster, fleet: &Fleet, asks: &Asks) -> Result<Facts> {
     Ok(f)
 }
 
-/// The Fornaxee bundle, fetched and verified like any artifact, then inspected.
-struct FxBundle {
-    art: ArtifactState,
-    bundle: Bundle,
-}
-
 /// Fetches (verifying its checksum) and inspects the inventory's Fornaxee bundle. With
 /// `at_hand_only`, a bundle that is neither local nor cached is left alone (previews never
 /// download).
@@ -515,7 +499,7 @@ async fn fornaxee_bundle(
     fetch: &FetchArgs,
     rep: &dyn Reporter,
     at_hand_only: bool,
-) -> Result<Option<FxBundle>> {
+) -> Result<Option<BundleAtHand>> {
     let Some(fx) = &c.fornaxee else {
         return Ok(None);
     };
@@ -526,7 +510,7 @@ async fn fornaxee_bundle(
     let got = artifact::fetch(&fx.artifact, &opts, rep).await?;
     let jars = opts.cache_dir.join("fornaxee-jars").join(&got.sha512);
     let bundle = fornaxee::bundle::inspect(&got.path, &fx.version, &jars)?;
-    Ok(Some(FxBundle {
+    Ok(Some(BundleAtHand {
         art: ArtifactState {
             local: Some(got.path.display().to_string()),
             sha512: Some(got.sha512),
@@ -557,31 +541,6 @@ fn smoke_job(
         jar,
         args: args.unwrap_or_else(|| c.smoke.args.clone()),
         timeout: c.smoke.timeout,
-    })
-}
-
-/// The REST address of the Flink cluster Fornaxee talks to.
-fn flink_rest(c: &Cluster) -> String {
-    match c.external() {
-        Some(e) => e.rest.clone(),
-        None => format!("http://{}:{}", c.jobmanager().name, c.rest_port),
-    }
-}
-
-/// Fornaxee's plan inputs for a lifecycle command (no bundle needed).
-fn fornaxee_inputs<'a>(
-    c: &'a Cluster,
-    facts: &'a Facts,
-    bundle: Option<&'a FxBundle>,
-) -> Option<fornaxee::plan::Inputs<'a>> {
-    c.fornaxee.as_ref().map(|fx| fornaxee::plan::Inputs {
-        cluster: c,
-        fx,
-        facts,
-        bundle: bundle.map(|b| &b.bundle),
-        artifact: bundle.map(|b| b.art.clone()).unwrap_or_default(),
-        flink_rest: flink_rest(c),
-        flink_version: c.version.to_string(),
     })
 }
 

@@ -259,7 +259,7 @@ async fn fornaxee_health(
     fleet: &Fleet,
     hosts: &mut [HostStatus],
 ) {
-    let Some(inp) = super::fornaxee_inputs(c, facts, None) else {
+    let Some(inp) = crate::compose::fornaxee_inputs(c, facts, None) else {
         return;
     };
     let checks = crate::components::fornaxee::plan::health_checks(&inp);
@@ -486,7 +486,7 @@ fn text(c: &Cluster, st: &ClusterStatus) -> String {
             );
         }
     }
-    let url = format!("{}/overview", super::flink_rest(c));
+    let url = format!("{}/overview", crate::compose::flink_rest(c));
     match (&st.taskmanagers, &st.rest_error) {
         (Some(t), _) => {
             let _ = writeln!(

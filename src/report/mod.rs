@@ -121,6 +121,14 @@ pub fn summary(text: impl Into<String>) {
     }
 }
 
+/// A command's own report for the person at the terminal (a plan, a status, a check), on
+/// standard output. A closed stdout is not an error worth dying for.
+pub fn stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
 /// The outcome for the JSON result event only (text output already says it).
 pub fn result_summary(text: impl Into<String>) {
     if let Ok(mut s) = SUMMARY.lock() {

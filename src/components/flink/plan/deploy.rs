@@ -57,18 +57,29 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
                 }
                 .actions(),
             );
-            if let Some(kb) = f.machine.disk_free_kb.filter(|_| f.gathered && exact) {
+            if let Some(kb) = f.machine.disk_free_kb.filter(|_| f.gathered) {
                 if kb * 1024 < need {
-                    plan.preflight.push(Finding::error(
-                        Some(&id),
-                        format!(
-                            "{} free under {}, need {} for the tarball and the release",
-                            units::human(kb * 1024),
-                            c.install_dir,
-                            units::human(need)
-                        ),
-                        "free space there, or choose another install_dir",
-                    ));
+                    let message = format!(
+                        "{} free under {}, need {} for the tarball and the release{}",
+                        units::human(kb * 1024),
+                        c.install_dir,
+                        units::human(need),
+                        if exact {
+                            ""
+                        } else {
+                            " (estimated: the tarball is not at hand yet)"
+                        }
+                    );
+                    // An estimate warns; the real tarball's size refuses.
+                    plan.preflight.push(if exact {
+                        Finding::error(
+                            Some(&id),
+                            message,
+                            "free space there, or choose another install_dir",
+                        )
+                    } else {
+                        Finding::warning(Some(&id), message)
+                    });
                 }
             }
         }
@@ -145,6 +156,16 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
         }
         plan.hosts[i].notes = [plan.hosts[i].notes.clone(), host_notes(c, f, &extras)].concat();
         java_preflight(h, &id, f, &mut plan);
+        if f.gathered && !f.machine.install_dir_writable {
+            plan.preflight.push(Finding::error(
+                Some(&id),
+                format!(
+                    "{} is not writable by {}: nothing can be installed there",
+                    c.install_dir, f.machine.user
+                ),
+                "create it and give that user write access, or choose another install_dir",
+            ));
+        }
     }
     if c.manages_flink() {
         start_preflight(inp, &mut plan);
