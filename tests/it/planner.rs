@@ -538,3 +538,182 @@ fn upgrade_keeps_two_releases_and_knows_the_way_back() {
         "{text}"
     );
 }
+
+// Plans through the one composition every command uses (compose), for what only real hosts
+// showed before: Fornaxee beside Flink and against an existing Flink, --only, --no-start and a
+// relayed distribution.
+
+use flinkup::cli::{Day2Args, Only};
+use flinkup::components::fornaxee::bundle::{Bundle, Jar, Manifest};
+use flinkup::compose::{self, BundleAtHand, DeployAsk};
+use flinkup::inventory::Loaded;
+
+const FX_SHA: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+fn loaded(text: &str) -> Loaded {
+    load_str(Path::new("fixture.yaml"), text, Default::default())
+        .expect("fixture inventory is valid")
+}
+
+/// h1 runs the JobManager and a TaskManager, h2 a TaskManager; Fornaxee on h2 and h3 (a
+/// client host that gets the Flink release but no daemon).
+fn with_fornaxee() -> Loaded {
+    loaded(&format!(
+        "cluster: fixture\nflink:\n  version: 1.9.3\n  artifact:\n    url: https://downloads.example.org/flink-1.9.3-bin-scala_2.11.tgz\n    sha512: {SHA}\nssh:\n  user: root\njobmanager: h1\ntaskmanagers: [h2, h1]\nconfig:\n  taskmanager.numberOfTaskSlots: 2\n  rest.port: 8082\nfornaxee:\n  artifact:\n    url: https://downloads.example.org/fornaxee-2.3.0.tgz\n    sha512: {FX_SHA}\n  hosts: [h2, h3]\n  heap: 256m\n  properties:\n    http.port: 18630\n    pipeline.secret-token: s3cr3t\n"
+    ))
+}
+
+fn bundle() -> BundleAtHand {
+    BundleAtHand {
+        art: ArtifactState {
+            local: Some("/cache/fornaxee-2.3.0.tgz".into()),
+            sha512: Some(FX_SHA.into()),
+            size: Some(4 << 20),
+            cached: Some(true),
+        },
+        bundle: Bundle {
+            top_dir: "fornaxee-2.3.0".into(),
+            manifest: Manifest {
+                name: "fornaxee".into(),
+                version: "2.3.0".into(),
+                flink: ">=1.9, <1.12".into(),
+                http_port: 18630,
+                health: "/rest/v1/ping".into(),
+            },
+            range: semver::VersionReq::parse(">=1.9, <1.12").unwrap(),
+            jars: vec![Jar {
+                name: "flink-connector-demo-1.9.3.jar".into(),
+                local: "/cache/jars/flink-connector-demo-1.9.3.jar".into(),
+                sha512: FX_SHA.into(),
+                size: 20_000,
+            }],
+            default_properties: "# Fornaxee defaults\nhttp.port=18630\npipeline.threads=4\n".into(),
+        },
+    }
+}
+
+fn flink_art() -> ArtifactState {
+    ArtifactState {
+        local: Some("/cache/flink.tgz".into()),
+        sha512: Some(SHA.into()),
+        size: Some(250 * 1024 * 1024),
+        cached: Some(true),
+    }
+}
+
+fn composed(
+    l: &Loaded,
+    facts: &Facts,
+    b: Option<&BundleAtHand>,
+    only: Option<Only>,
+    day2: &Day2Args,
+) -> Plan {
+    compose::deploy(
+        l,
+        facts,
+        DeployAsk {
+            mode: PlanMode::Live,
+            art: flink_art(),
+            bundle: b,
+            only,
+            day2,
+            smoke: plan::SmokeJob {
+                jar: None,
+                args: Vec::new(),
+                timeout: std::time::Duration::from_secs(120),
+            },
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn fornaxee_beside_flink() {
+    let l = with_fornaxee();
+    let facts = empty_cluster(&l.cluster, &["h1", "h2", "h3"]);
+    let b = bundle();
+    let p = composed(&l, &facts, Some(&b), None, &Day2Args::default());
+    assert!(p.refusals().is_empty(), "{}", display::text(&p));
+    let names = stage_names(&p);
+    for s in ["fornaxee install", "fornaxee start", "fornaxee verify"] {
+        assert!(names.contains(&s), "{names:?}");
+    }
+    let text = display::text(&p);
+    assert!(!text.contains("s3cr3t"), "secrets masked");
+    insta::assert_snapshot!("planner_fornaxee_beside_flink", text);
+}
+
+#[test]
+fn only_fornaxee_and_no_start() {
+    let l = with_fornaxee();
+    let facts = empty_cluster(&l.cluster, &["h1", "h2", "h3"]);
+    let b = bundle();
+    let p = composed(
+        &l,
+        &facts,
+        Some(&b),
+        Some(Only::Fornaxee),
+        &Day2Args::default(),
+    );
+    assert!(
+        p.stages
+            .iter()
+            .all(|s| s.component.as_deref() == Some("Fornaxee") || s.name == "distribute"),
+        "{:?}",
+        stage_names(&p)
+    );
+    insta::assert_snapshot!("planner_only_fornaxee", display::text(&p));
+    let staged = Day2Args {
+        no_start: true,
+        ..Default::default()
+    };
+    let p = composed(&l, &facts, Some(&b), None, &staged);
+    let text = display::text(&p);
+    assert!(
+        !text.contains("+ start") && !text.contains("verify   ") && text.contains("+ unpack"),
+        "{text}"
+    );
+    insta::assert_snapshot!("planner_no_start", text);
+}
+
+#[test]
+fn fornaxee_against_an_existing_flink() {
+    let l = loaded(&format!(
+        "cluster: fixture\nflink:\n  version: 1.9.3\n  artifact:\n    url: https://downloads.example.org/flink-1.9.3-bin-scala_2.11.tgz\n    sha512: {SHA}\nssh:\n  user: root\nfornaxee:\n  artifact:\n    url: https://downloads.example.org/fornaxee-2.3.0.tgz\n    sha512: {FX_SHA}\n  hosts: [h2]\n  heap: 256m\n  flink:\n    rest: http://h1:8082\n    hosts: [h1]\n    home: /opt/flink\n"
+    ));
+    let mut facts = Facts::default();
+    // The customer's JobManager and TaskManager run on h1.
+    let mut h1 = empty_host("h1");
+    h1.fornaxee.existing_daemons = vec!["standalonesession".into(), "taskexecutor".into()];
+    facts.hosts.insert(id("h1"), h1);
+    let mut h2 = empty_host("h2");
+    h2.fornaxee.cluster_version = Some("1.9.3".into());
+    facts.hosts.insert(id("h2"), h2);
+    let b = bundle();
+    let p = composed(&l, &facts, Some(&b), None, &Day2Args::default());
+    let text = display::text(&p);
+    assert!(p.refusals().is_empty(), "{text}");
+    assert!(
+        text.contains("flinkup never restarts a cluster it did not start"),
+        "{text}"
+    );
+    assert!(!text.contains("start-cluster.sh"), "{text}");
+    insta::assert_snapshot!("planner_fornaxee_existing_flink", text);
+}
+
+#[test]
+fn relayed_plan_shows_the_route() {
+    let c = cluster("1.9.3", 2, ", h3, h4");
+    let l = Loaded {
+        cluster: c.clone(),
+        warnings: Vec::new(),
+    };
+    let facts = empty_cluster(&c, &["h1", "h2", "h3", "h4"]);
+    let p = composed(&l, &facts, None, None, &Day2Args::default());
+    let text = display::text(&p);
+    assert!(
+        stage_names(&p).contains(&"distribute") && text.contains("operator -> h1"),
+        "{text}"
+    );
+    insta::assert_snapshot!("planner_relayed", text);
+}
