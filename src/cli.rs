@@ -139,7 +139,7 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub yes: bool,
     /// Act on one component only: its stages run, the others' are left out of the plan.
-    #[arg(long, value_enum, value_name = "COMPONENT")]
+    #[arg(long, value_name = "COMPONENT")]
     pub only: Option<Only>,
 }
 
@@ -161,20 +161,44 @@ pub struct Day2Args {
     pub no_start: bool,
 }
 
-/// A component `--only` can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Only {
-    Flink,
-    Fornaxee,
-}
+/// A registered component `--only` names (any case: `flink`, `Fornaxee`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Only(&'static str);
 
 impl Only {
     /// The component's name as plans give it.
     pub fn component(self) -> &'static str {
-        match self {
-            Only::Flink => crate::components::flink::NAME,
-            Only::Fornaxee => crate::components::fornaxee::NAME,
-        }
+        self.0
+    }
+
+    /// Whether it names this component.
+    pub fn is(self, name: &str) -> bool {
+        self.0 == name
+    }
+}
+
+impl std::str::FromStr for Only {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let names: Vec<&'static str> = crate::components::registry()
+            .iter()
+            .map(|c| c.name())
+            .collect();
+        names
+            .iter()
+            .find(|n| n.eq_ignore_ascii_case(s))
+            .map(|n| Only(n))
+            .ok_or_else(|| {
+                format!(
+                    "no component named `{s}`; components: {}",
+                    names
+                        .iter()
+                        .map(|n| n.to_lowercase())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
     }
 }
 

@@ -164,8 +164,8 @@ pub fn smoke(
         day2: Default::default(),
         record: None,
     };
-    // Fornaxee alone is proven by its health check; Flink's preflight has no say there.
-    let mut plan = if only == Some(Only::Fornaxee) {
+    // Another component alone is proven by its own checks; Flink's preflight has no say there.
+    let mut plan = if only.is_some_and(|o| !o.is(flink::NAME)) {
         flink::plan::skeleton(&inp, "smoke")
     } else {
         flink::plan::smoke(&inp, job)

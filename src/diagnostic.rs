@@ -8,7 +8,7 @@ use std::fmt;
 use serde::Serialize;
 
 /// A host as the inventory names it (Flink's name for it); unique within an inventory.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct HostId(pub String);
 

@@ -188,7 +188,14 @@ impl Runner<'_> {
                 action: step.action.verb().to_string(),
                 detail: exec::detail(&step.action),
             });
-            let presses = if step.action.is_transfer() { 1 } else { 2 };
+            // A transfer over the operator's link stops at the first Ctrl-C (a re-run resumes
+            // it); a copy on this machine's own disk is quick and finishes like any action.
+            let local = matches!(self.fleet.get(id), Ok(crate::remote::Remote::Local));
+            let presses = if step.action.is_transfer() && !local {
+                1
+            } else {
+                2
+            };
             let r = tokio::select! {
                 r = exec::execute(&step.action, id, self.fleet, self.rep, record) => r,
                 () = self.cancel.reached(presses) => Err(Error::Interrupted),

@@ -4,7 +4,7 @@
 use super::{
     cancel_on_ctrl_c, connect, execute, gather, locked, print_plan, reporter, Asks, Execute,
 };
-use crate::cli::{JobsArgs, Only, OutputArgs, RemoteArgs, RunArgs};
+use crate::cli::{JobsArgs, OutputArgs, RemoteArgs, RunArgs};
 use crate::components::flink;
 use crate::compose;
 use crate::error::{exit, Result};
@@ -79,11 +79,17 @@ pub async fn smoke(
     output: &OutputArgs,
 ) -> Result<i32> {
     let c = &loaded.cluster;
-    if run.only == Some(Only::Fornaxee) && c.fornaxee.is_none() {
-        return Err(crate::error::Error::Usage(
-            "nothing to prove with --only fornaxee: this inventory does not install Fornaxee"
-                .into(),
-        ));
+    if let Some(o) = run.only {
+        let installed = crate::components::registry()
+            .iter()
+            .any(|k| o.is(k.name()) && k.in_inventory(c));
+        if !installed {
+            return Err(crate::error::Error::Usage(format!(
+                "nothing to prove with --only {}: this inventory does not install {}",
+                o.component().to_lowercase(),
+                o.component()
+            )));
+        }
     }
     let job = super::smoke_job(c, jar, args)?;
     let fleet = connect(c, remote).await?;
@@ -103,17 +109,15 @@ pub async fn smoke(
             ask: false,
         };
         execute(&plan, how, &fleet, rep.clone(), cancel).await?;
-        crate::report::summary(format!(
-            "{}: {}",
-            c.name,
-            match run.only {
-                Some(Only::Fornaxee) => "Fornaxee answers on every host",
-                Some(Only::Flink) => "the smoke job finished",
-                None if c.fornaxee.is_some() =>
-                    "the smoke job finished; Fornaxee answers on every host",
-                None => "the smoke job finished",
-            }
-        ));
+        let has = |name: &str| plan.components.iter().any(|k| k.name == name);
+        let mut proven = Vec::new();
+        if has(crate::components::flink::NAME) {
+            proven.push("the smoke job finished");
+        }
+        if has(crate::components::fornaxee::NAME) {
+            proven.push("Fornaxee answers on every host");
+        }
+        crate::report::summary(format!("{}: {}", c.name, proven.join("; ")));
         Ok(exit::OK)
     }
     .await;

@@ -3,7 +3,6 @@
 
 use serde::Serialize;
 
-use crate::components::Check;
 use crate::facts::SshPeer;
 use crate::fleet::HostId;
 
@@ -134,8 +133,41 @@ pub enum Action {
     },
     /// Remove the deploy lock left by a run that is gone.
     Unlock { lock_dir: String, holder: String },
-    /// A product's own check (Flink: the REST API lists every TaskManager).
-    Check(Check),
+    /// A component's own check (Flink: the REST API lists every TaskManager), run by the
+    /// component that planned it.
+    Check(CheckStep),
+}
+
+/// A component's check as plan data: which component runs it, its kind (the plan's JSON
+/// `check` field), the line the plan shows, and its parameters. The engine runs it through
+/// the component registry and knows nothing else of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckStep {
+    pub component: String,
+    pub kind: String,
+    pub text: String,
+    /// Shown as something the plan runs (`+ smoke`) rather than a verification.
+    pub runs: Option<String>,
+    pub spec: serde_json::Map<String, serde_json::Value>,
+}
+
+impl std::fmt::Display for CheckStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// As the plan's JSON shows it: `{"check": kind, …its parameters}`.
+impl Serialize for CheckStep {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.spec.len() + 1))?;
+        m.serialize_entry("check", &self.kind)?;
+        for (k, v) in &self.spec {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
 }
 
 /// A host that holds the verified file before the run.

@@ -230,10 +230,10 @@ fn action_line(out: &mut String, host: &HostId, a: &Action, shown: &mut Vec<(Hos
         Action::Unlock { lock_dir, holder } => {
             writeln!(out, "    - unlock   {lock_dir}, held by {holder}")
         }
-        Action::Check(c @ crate::components::Check::FlinkSmoke(_)) => {
-            writeln!(out, "    + smoke    {c}")
-        }
-        Action::Check(c) => writeln!(out, "      verify   {c}"),
+        Action::Check(c) => match &c.runs {
+            Some(verb) => writeln!(out, "    + {verb:<8} {c}"),
+            None => writeln!(out, "      verify   {c}"),
+        },
     };
 }
 

@@ -12,7 +12,7 @@ pub mod distribute;
 use serde::Serialize;
 
 pub use crate::diagnostic::{Finding, Severity};
-pub use action::{Action, Change, Hop, Seed};
+pub use action::{Action, Change, CheckStep, Hop, Seed};
 
 use crate::fleet::HostId;
 

@@ -391,6 +391,17 @@ fn smoke_only_fornaxee_without_fornaxee_is_refused_before_any_connection() {
 }
 
 #[test]
+fn only_takes_a_registered_component_in_any_case() {
+    let run = flinkup(["deploy", "-i", "inventories/local.yaml", "--dry-run", "--only", "kafka"])
+        .expect_code(2);
+    assert!(
+        run.stderr().contains("no component named `kafka`; components: flink, fornaxee"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
 fn usage_errors_exit_2() {
     flinkup(["frobnicate"]).expect_code(2);
     flinkup(["validate", "-i", "does/not/exist.yaml"]).expect_code(2);

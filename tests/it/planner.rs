@@ -652,7 +652,7 @@ fn only_fornaxee_and_no_start() {
         &l,
         &facts,
         Some(&b),
-        Some(Only::Fornaxee),
+        Some("fornaxee".parse::<Only>().unwrap()),
         &Day2Args::default(),
     );
     assert!(

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::rest::Rest;
 use crate::error::{Error, Result};
@@ -15,7 +15,7 @@ use crate::remote::{q, qp};
 use crate::report::{Event, Reporter};
 
 /// Submit a job with `bin/flink run -d` on the JobManager host and wait for it to finish.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SmokeCheck {
     /// `<release>/bin/flink` on the JobManager host.
     pub flink: String,
@@ -681,7 +681,7 @@ mod tests {
 
 /// Stop each running job with a savepoint (`flink stop -p DIR <job>`), reporting each
 /// savepoint's path and how to resume from it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Savepoint {
     pub flink: String,
     /// (id, name) of each job.

@@ -14,7 +14,7 @@ pub mod sizing;
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::facts::{Facts, MachineProbe, SshPeer};
 use crate::fleet::{lock, HostId};
@@ -132,5 +132,67 @@ pub fn machine_probe(c: &Cluster, host: &Host) -> MachineProbe {
         // Read even in direct mode, so a block left from cluster-script mode can be removed.
         ssh_block: host.jobmanager.then(|| ssh_markers(c)),
         lock: host.jobmanager.then(|| lock_site(c)),
+    }
+}
+
+/// Flink's own checks, each run from the host its step names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "check", rename_all = "snake_case")]
+pub enum Check {
+    /// Flink's REST API lists every expected TaskManager and slot.
+    FlinkCluster(rest::ClusterCheck),
+    /// Running jobs stopped with a savepoint.
+    FlinkSavepoint(jobs::Savepoint),
+    /// A restarted TaskManager registered again.
+    FlinkTaskManagerBack(rest::TaskManagerBack),
+    /// A job submitted with `bin/flink run -d` finishes.
+    FlinkSmoke(jobs::SmokeCheck),
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Check::FlinkCluster(c) => c.fmt(f),
+            Check::FlinkSmoke(c) => c.fmt(f),
+            Check::FlinkSavepoint(c) => c.fmt(f),
+            Check::FlinkTaskManagerBack(c) => c.fmt(f),
+        }
+    }
+}
+
+/// A Flink check as a plan step (the smoke job shows as something the plan runs).
+pub fn check_action(c: Check) -> crate::plan::Action {
+    let runs = matches!(c, Check::FlinkSmoke(_)).then_some("smoke");
+    super::check_step(NAME, &c, runs)
+}
+
+/// Flink as the engine sees it.
+pub struct Flink;
+
+impl super::Component for Flink {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// Every inventory has Flink: a cluster flinkup runs, or the client for an existing one.
+    fn in_inventory(&self, _: &Cluster) -> bool {
+        true
+    }
+
+    fn run_check<'a>(
+        &'a self,
+        step: &'a crate::plan::CheckStep,
+        host: &'a HostId,
+        fleet: &'a crate::fleet::Fleet,
+        rep: &'a dyn crate::report::Reporter,
+    ) -> futures_util::future::BoxFuture<'a, crate::error::Result<()>> {
+        Box::pin(async move {
+            match super::parse_check::<Check>(step)? {
+                Check::FlinkCluster(c) => rest::check(&c, host, fleet, rep).await,
+                Check::FlinkSmoke(c) => jobs::smoke(&c, host, fleet, rep).await,
+                Check::FlinkSavepoint(c) => jobs::savepoint(&c, host, fleet, rep).await,
+                Check::FlinkTaskManagerBack(c) => rest::taskmanager_back(&c, fleet, rep).await,
+            }
+        })
     }
 }

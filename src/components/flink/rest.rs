@@ -185,13 +185,13 @@ pub fn not_verified(url: &str, timeout: Duration, why: &str, details: &str) -> E
 }
 
 /// A TaskManager host, for finding its registration and its logs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TmHost {
     pub host: HostId,
     pub name: String,
     pub address: String,
     /// The host's own addresses, from facts.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ips: Vec<String>,
     /// The release's log directory on that host.
     pub log_dir: String,
@@ -207,7 +207,7 @@ impl TmHost {
 
 /// The check that ends a deploy or start: the JobManager's REST API lists exactly the
 /// expected TaskManagers and slots. Run on the JobManager host's connection.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterCheck {
     /// Flink's name for the JobManager host, as the REST URL names it.
     pub jobmanager: String,
@@ -341,14 +341,14 @@ pub async fn diagnose(c: &ClusterCheck, fleet: &Fleet, rest: &Rest<'_>) -> Strin
 
 /// After a TaskManager's restart: a TaskManager on its host registered again, one that is
 /// not among the ids it had before. Asked through the JobManager host's connection.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskManagerBack {
     pub jobmanager_host: HostId,
     pub jobmanager: String,
     pub rest_port: u16,
     pub name: String,
     pub address: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ips: Vec<String>,
     pub old: Vec<String>,
     pub timeout_secs: u64,

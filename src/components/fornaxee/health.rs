@@ -11,7 +11,7 @@ use crate::fleet::{Fleet, HostId};
 use crate::remote::{qp, Remote};
 use crate::report::{Event, Reporter};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct HealthCheck {
     /// Where the operator reaches the host.
     pub address: String,

@@ -8,7 +8,6 @@ use super::health::HealthCheck;
 use super::render::{self, EnvValues};
 use super::{NAME, SERVICE};
 use crate::components::flink::plan::{artifact_info, resolve, unified_diff};
-use crate::components::Check;
 use crate::error::Result;
 use crate::facts::{Facts, HostFacts};
 use crate::fleet::HostId;
@@ -133,7 +132,10 @@ fn port_in(properties: &str) -> Option<u16> {
 fn verify_stage(inp: &Inputs) -> Stage {
     let mut verify = Stage::new("fornaxee verify", Some(NAME));
     for (id, check) in health_checks(inp) {
-        verify.push(&id, Action::Check(Check::FornaxeeHealth(check)));
+        verify.push(
+            &id,
+            crate::components::check_step(NAME, &super::Check::FornaxeeHealth(check), None),
+        );
     }
     verify
 }

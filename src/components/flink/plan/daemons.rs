@@ -193,7 +193,7 @@ pub(super) fn verify_stage(inp: &Inputs, missing: &[(HostId, Role)]) -> Stage {
     let mut verify = Stage::new("verify", Some(NAME));
     verify.push(
         &jm,
-        Action::Check(Check::FlinkCluster(ClusterCheck {
+        crate::components::flink::check_action(Check::FlinkCluster(ClusterCheck {
             jobmanager: c.jobmanager().name.clone(),
             rest_port: c.rest_port,
             taskmanagers: c.taskmanager_count(),

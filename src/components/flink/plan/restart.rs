@@ -76,7 +76,7 @@ pub fn protect_jobs(inp: &Inputs, plan: &mut Plan, what: &str) -> Option<Stage> 
             let p = paths(c, jf);
             s.push(
                 &jm,
-                Action::Check(Check::FlinkSavepoint(
+                crate::components::flink::check_action(Check::FlinkSavepoint(
                     crate::components::flink::jobs::Savepoint {
                         flink: format!("{}/bin/flink", p.link),
                         jobs,
@@ -178,7 +178,7 @@ pub(super) fn restart_stages(
                 [
                     stop_roles(c, f, &[Role::TaskManager], "stop", false, &reason(&why)),
                     start_action(c, f, Some(Role::TaskManager), &reason(&why)),
-                    Action::Check(Check::FlinkTaskManagerBack(
+                    crate::components::flink::check_action(Check::FlinkTaskManagerBack(
                         crate::components::flink::rest::TaskManagerBack {
                             jobmanager_host: jm.clone(),
                             jobmanager: c.jobmanager().name.clone(),

@@ -49,7 +49,7 @@ pub(super) fn smoke_stages(inp: &Inputs, job: &SmokeJob) -> Vec<Stage> {
     s.if_failed = "The cluster keeps running; only the smoke job failed.".into();
     s.push(
         &jm,
-        Action::Check(Check::FlinkSmoke(SmokeCheck {
+        crate::components::flink::check_action(Check::FlinkSmoke(SmokeCheck {
             flink: format!("{}/bin/flink", p.link),
             jar,
             args: job.args.clone(),
