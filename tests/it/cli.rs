@@ -392,10 +392,18 @@ fn smoke_only_fornaxee_without_fornaxee_is_refused_before_any_connection() {
 
 #[test]
 fn only_takes_a_registered_component_in_any_case() {
-    let run = flinkup(["deploy", "-i", "inventories/local.yaml", "--dry-run", "--only", "kafka"])
-        .expect_code(2);
+    let run = flinkup([
+        "deploy",
+        "-i",
+        "inventories/local.yaml",
+        "--dry-run",
+        "--only",
+        "kafka",
+    ])
+    .expect_code(2);
     assert!(
-        run.stderr().contains("no component named `kafka`; components: flink, fornaxee"),
+        run.stderr()
+            .contains("no component named `kafka`; components: flink, fornaxee"),
         "{}",
         run.stderr()
     );
