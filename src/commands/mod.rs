@@ -366,6 +366,8 @@ async fn connect_recorded(c: &Cluster, args: &RemoteArgs) -> Result<(Fleet, Remo
             .and_then(|o| serde_json::from_str(&o.stdout).ok()),
         Err(_) => None,
     };
+    // Read once: the facts of this run take it from here.
+    removed.record = Some(record.clone());
     let Some(record) = record else {
         return Ok((fleet, removed));
     };
@@ -395,6 +397,8 @@ async fn connect_recorded(c: &Cluster, args: &RemoteArgs) -> Result<(Fleet, Remo
 struct Removed {
     hosts: Vec<inventory::Host>,
     unreachable: Vec<(HostId, String)>,
+    /// The record as read on the JobManager host, when it was read already.
+    record: Option<Option<flink::record::Record>>,
 }
 
 /// What the probes ask beyond the inventory: connector jars whose sha512 Flink's probe
@@ -445,7 +449,7 @@ async fn gather(c: &Cluster, fleet: &Fleet, asks: &Asks) -> Result<Facts> {
             let mut probe = facts::MachineProbe::default();
             if let Some(h) = managed {
                 probe = flink::machine_probe(c, h);
-                script = flink::probe::script(c, h, &asks.jars);
+                script = flink::probe::script(c, h, &asks.jars, asks.removed.record.is_none());
                 if let (true, Some(fx)) = (h.fornaxee, &c.fornaxee) {
                     probe.ports.extend(asks.fornaxee_port);
                     script.push_str(&fornaxee::probe::script(fx));
@@ -477,6 +481,12 @@ async fn gather(c: &Cluster, fleet: &Fleet, asks: &Asks) -> Result<Facts> {
         .iter()
         .filter_map(|id| Some((id.clone(), fleet.get(id).ok()?.route()?.clone())))
         .collect();
+    if let (Some(record), Some(jf)) = (
+        &asks.removed.record,
+        f.hosts.get_mut(&flink::coordinator(c)),
+    ) {
+        jf.flink.record = record.clone();
+    }
     f.removed = asks.removed.hosts.clone();
     f.removed_unreachable = asks.removed.unreachable.clone();
     let jm = flink::coordinator(c);

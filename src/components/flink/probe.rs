@@ -80,7 +80,7 @@ pub fn pid_dir(cluster: &Cluster) -> String {
 
 /// The read-only script that reports Flink's state on a host as `key=value` lines; `jars`
 /// are lib/ files whose sha512 is asked for (connector jars another component places).
-pub fn script(cluster: &Cluster, host: &Host, jars: &[String]) -> String {
+pub fn script(cluster: &Cluster, host: &Host, jars: &[String], read_record: bool) -> String {
     // The same choice Flink 1.9's config.sh makes: env.java.home if it is a directory, else
     // JAVA_HOME if it is one, else whatever `java` is on PATH.
     let java = format!(
@@ -133,11 +133,13 @@ done
             j = crate::remote::q(j)
         ));
     }
-    if host.jobmanager {
+    if host.jobmanager && read_record {
         s.push_str(&format!(
             "if [ -f {rec} ]; then echo \"record=$(base64 -w0 < {rec})\"; fi\n",
             rec = qp(&super::record::file(cluster))
         ));
+    }
+    if host.jobmanager {
         s.push_str(&format!(
             "for j in {smoke}/*.jar; do [ -f \"$j\" ] && echo \"smoke_jar.$j=$(sha512sum \"$j\" | cut -d' ' -f1)\"; done\n",
             smoke = qp(&format!("{}/smoke", cluster.state_dir()))
