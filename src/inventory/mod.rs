@@ -3,10 +3,10 @@
 //! `load` reads a file, `validate` resolves defaults and checks every rule; the result is a
 //! [`Cluster`] in which nothing is optional any more, or a list of diagnostics.
 
-mod load;
+pub(crate) mod load;
 pub mod schema;
 pub mod units;
-mod validate;
+pub(crate) mod validate;
 
 pub use validate::{DEFAULT_REST_PORT, DEFAULT_RPC_PORT, GUIDE_KEYS, SUPPORTED};
 

@@ -11,6 +11,7 @@ pub mod registrations;
 pub mod render;
 pub mod rest;
 pub mod sizing;
+pub mod validate;
 
 use std::fmt;
 

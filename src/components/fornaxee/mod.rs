@@ -7,6 +7,7 @@ pub mod health;
 pub mod plan;
 pub mod probe;
 pub mod render;
+pub mod validate;
 
 /// The component's name in plans and output.
 pub const NAME: &str = "Fornaxee";

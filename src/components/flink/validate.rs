@@ -1,0 +1,343 @@
+//! Flink's part of the inventory: the versions flinkup installs, the Scala flavour, and the
+//! `config:` keys with their ports, memory sizes and memory model per release.
+
+use std::collections::BTreeMap;
+
+use crate::components::flink::keys::{self as flink_keys, KeyCheck};
+use crate::inventory::schema::{RawInventory, Scalar};
+use crate::inventory::units::{self, parse_memory, MIB};
+use crate::inventory::validate::*;
+use crate::inventory::Version;
+
+/// Flink versions flinkup knows how to install and configure.
+pub const SUPPORTED: &[(u32, u32, u32)] = &[(1, 9, 3), (1, 10, 3), (1, 11, 6)];
+
+pub(crate) const SCALAS: &[&str] = &["2.11", "2.12"];
+
+/// The keys the deployment guide sets, in the guide's order; they open flink-conf.yaml.
+pub const GUIDE_KEYS: &[(&str, &str)] = &[
+    ("jobmanager.rpc.address", "address of the JobManager"),
+    ("jobmanager.rpc.port", "RPC port inside the cluster"),
+    ("jobmanager.heap.size", "JVM heap of the JobManager"),
+    ("taskmanager.heap.size", "JVM heap of each TaskManager"),
+    (
+        "taskmanager.numberOfTaskSlots",
+        "task slots per TaskManager",
+    ),
+    ("parallelism.default", "default parallelism of a job"),
+    ("rest.port", "port of the REST API and web UI"),
+    (
+        "jobmanager.web.submit.enable",
+        "whether jobs may be submitted from the web UI",
+    ),
+];
+
+pub const DEFAULT_RPC_PORT: u16 = 6123;
+
+pub const DEFAULT_REST_PORT: u16 = 8081;
+
+pub(crate) fn version(c: &mut Checker, v: Option<&Scalar>) -> Option<Version> {
+    let text = v.map(Scalar::render).unwrap_or_else(|| "1.9.2".into());
+    let supported = SUPPORTED
+        .iter()
+        .map(|(a, b, p)| format!("{a}.{b}.0–{a}.{b}.{p}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let parts: Vec<Option<u32>> = text.split('.').map(|p| p.parse().ok()).collect();
+    let parsed = match parts.as_slice() {
+        [Some(a), Some(b), Some(p)] => Some(Version {
+            major: *a,
+            minor: *b,
+            patch: *p,
+        }),
+        _ => None,
+    };
+    match parsed {
+        Some(ver)
+            if SUPPORTED
+                .iter()
+                .any(|(a, b, p)| ver.major == *a && ver.minor == *b && ver.patch <= *p) =>
+        {
+            Some(ver)
+        }
+        Some(ver) => {
+            c.error(
+                &["flink", "version"],
+                format!("Flink {ver} is not supported"),
+                format!("supported versions: {supported}"),
+            );
+            None
+        }
+        None => {
+            c.error(
+                &["flink", "version"],
+                format!("`{text}` is not a Flink version"),
+                "write the full release number in quotes, e.g. `version: \"1.9.2\"`",
+            );
+            None
+        }
+    }
+}
+
+pub(crate) fn scala(c: &mut Checker, s: Option<&Scalar>) -> Option<String> {
+    let text = s.map(Scalar::render).unwrap_or_else(|| "2.11".into());
+    if SCALAS.contains(&text.as_str()) {
+        Some(text)
+    } else {
+        c.error(
+            &["flink", "scala"],
+            format!("Scala `{text}` is not a Flink binary flavour"),
+            "use \"2.11\" or \"2.12\", in quotes (a bare 2.10 reads as the number 2.1)",
+        );
+        None
+    }
+}
+
+pub(crate) struct Settings {
+    pub(crate) rpc: u16,
+    pub(crate) rest: u16,
+    pub(crate) slots: u32,
+    pub(crate) jm_heap: u64,
+    pub(crate) tm_heap: u64,
+}
+
+pub(crate) fn is_memory_key(key: &str) -> bool {
+    key.ends_with(".heap.size")
+        || key == "taskmanager.memory.segment-size"
+        || ((key.starts_with("taskmanager.memory.") || key.starts_with("jobmanager.memory."))
+            && (key.ends_with(".size") || key.ends_with(".min") || key.ends_with(".max")))
+        || key == "taskmanager.network.memory.min"
+        || key == "taskmanager.network.memory.max"
+}
+
+pub(crate) fn config(
+    c: &mut Checker,
+    raw: &RawInventory,
+    version: Option<Version>,
+    jm_name: Option<&str>,
+) -> (BTreeMap<String, String>, Option<Settings>) {
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    let mut ports: Vec<(&str, u16)> = Vec::new();
+    for (key, value) in &raw.config {
+        let path = ["config", key.as_str()];
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
+        {
+            c.key_error(
+                &path,
+                format!(
+                    "config key `{}` contains characters Flink cannot read",
+                    key.escape_default()
+                ),
+                "keys are dotted names of letters, digits, `.`, `_` and `-`, e.g. rest.port",
+            );
+            ok = false;
+            continue;
+        }
+        let text = value.render();
+        if text.contains('\n') || text.contains('\r') {
+            c.error(
+                &path,
+                format!("config value of `{key}` spans several lines"),
+                "Flink's config.sh reads one line per key; write the value on one line",
+            );
+            ok = false;
+            continue;
+        }
+        if text.contains('#') {
+            c.error(
+                &path,
+                format!("config value of `{key}` contains `#`"),
+                "Flink 1.9's config.sh drops everything after `#`, so the value would be cut short; remove the `#`",
+            );
+            ok = false;
+            continue;
+        }
+        if key == "jobmanager.rpc.address" {
+            if Some(text.as_str()) != jm_name {
+                c.error(
+                    &path,
+                    format!(
+                        "jobmanager.rpc.address is `{text}` but the jobmanager is `{}`",
+                        jm_name.unwrap_or("?")
+                    ),
+                    "remove jobmanager.rpc.address from config; flinkup sets it from `jobmanager`",
+                );
+                ok = false;
+            }
+            continue;
+        }
+        match key.as_str() {
+            "jobmanager.rpc.port" | "rest.port" | "taskmanager.data.port" => {
+                let min = if key == "taskmanager.data.port" { 0 } else { 1 };
+                match as_int(value).filter(|p| (min..=65535).contains(p)) {
+                    Some(p) => {
+                        if p != 0 {
+                            ports.push((key.as_str(), p as u16));
+                        }
+                    }
+                    None => {
+                        c.error(
+                            &path,
+                            format!("{key} `{text}` is not a port from {min} to 65535"),
+                            "use a free TCP port, e.g. 8081 for rest.port",
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            "taskmanager.numberOfTaskSlots" | "parallelism.default"
+                if !as_int(value).is_some_and(|n| (1..=i64::from(u32::MAX)).contains(&n)) =>
+            {
+                c.error(
+                    &path,
+                    format!("{key} must be a whole number of at least 1, found `{text}`"),
+                    "the guide uses 4 slots per TaskManager, one per CPU core",
+                );
+                ok = false;
+            }
+            k if is_memory_key(k) && text.trim() != "0" => {
+                if let Err(e) = parse_memory(&text) {
+                    c.error(
+                        &path,
+                        format!("{key}: {e}"),
+                        "write a size with a unit: 1024m, 1g, 512mb",
+                    );
+                    ok = false;
+                }
+            }
+            _ => {}
+        }
+        if let Some(v) = version {
+            if let KeyCheck::Unknown(near) = flink_keys::check(v, key) {
+                let help = near.map(|n| format!("did you mean `{n}`?"));
+                c.warn(
+                    &path,
+                    format!("`{key}` is not a Flink {}.{} configuration key flinkup knows; Flink ignores unknown keys", v.major, v.minor),
+                    help.or_else(|| Some("check the key against Flink's configuration reference".into())),
+                );
+            }
+        }
+        out.insert(key.clone(), text);
+    }
+    if ports.len() > 1 {
+        for i in 0..ports.len() {
+            for j in i + 1..ports.len() {
+                if ports[i].1 == ports[j].1 {
+                    let (a, b) = (ports[i].0, ports[j].0);
+                    c.error(
+                        &["config", b],
+                        format!("{b} and {a} are both {}", ports[j].1),
+                        "each port must be distinct on the JobManager host; the guide uses rpc 6123 and rest 8082",
+                    );
+                    ok = false;
+                }
+            }
+        }
+    }
+    let port_of = |k: &str, d: u16| ports.iter().find(|(n, _)| *n == k).map_or(d, |(_, p)| *p);
+    let rpc = port_of("jobmanager.rpc.port", DEFAULT_RPC_PORT);
+    let rest = port_of("rest.port", DEFAULT_REST_PORT);
+    if rpc == rest && ok {
+        // One of them is set and the other is its default: point at the one that is set.
+        let (set, default) = if ports.iter().any(|(n, _)| *n == "rest.port") {
+            ("rest.port", "jobmanager.rpc.port")
+        } else {
+            ("jobmanager.rpc.port", "rest.port")
+        };
+        c.error(
+            &["config", set],
+            format!("{set} is {rpc}, the port {default} takes by default"),
+            format!("set {set} to another port, or set {default} explicitly to a free one"),
+        );
+        ok = false;
+    }
+    let mem = |k: &str| {
+        out.get(k)
+            .and_then(|v| parse_memory(v).ok())
+            .unwrap_or(1024 * MIB)
+    };
+    if let Some(v) = version {
+        ok &= memory_model(c, &out, v);
+    }
+    let settings = Settings {
+        rpc,
+        rest,
+        slots: out
+            .get("taskmanager.numberOfTaskSlots")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1),
+        jm_heap: mem("jobmanager.heap.size"),
+        tm_heap: mem("taskmanager.heap.size"),
+    };
+    (out, ok.then_some(settings))
+}
+
+/// What each version expects of the guide's memory keys: from 1.10 the TaskManager's memory
+/// is `taskmanager.memory.*` (`taskmanager.heap.size` is deprecated there and means total
+/// Flink memory), from 1.11 the JobManager's is `jobmanager.memory.*`. Deprecated keys are
+/// warnings with their replacement; a TaskManager memory 1.10+ rejects at start is an error
+/// with the numbers.
+pub(crate) fn memory_model(c: &mut Checker, conf: &BTreeMap<String, String>, v: Version) -> bool {
+    let at_least = |minor: u32| (v.major, v.minor) >= (1, minor);
+    for (old, new, since) in [
+        ("taskmanager.heap.size", "taskmanager.memory.flink.size", 10),
+        ("jobmanager.heap.size", "jobmanager.memory.heap.size", 11),
+    ] {
+        if at_least(since) && conf.contains_key(old) {
+            c.warn(
+                &["config", old],
+                format!("`{old}` is deprecated in Flink {v}: flinkup writes it as `{new}`"),
+                Some(format!("write `{new}` instead")),
+            );
+        }
+    }
+    if !at_least(10) {
+        return true;
+    }
+    let key = if conf.contains_key("taskmanager.memory.flink.size") {
+        "taskmanager.memory.flink.size"
+    } else {
+        "taskmanager.heap.size"
+    };
+    let Some(size) = conf.get(key).and_then(|t| parse_memory(t).ok()) else {
+        return true;
+    };
+    let fraction: f64 = conf
+        .get("taskmanager.memory.managed.fraction")
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(0.4);
+    let framework = 256 * MIB; // framework heap 128m + framework off-heap 128m
+    let network = ((size as f64 * 0.1) as u64).clamp(64 * MIB, 1024 * MIB);
+    let managed = (size as f64 * fraction) as u64;
+    let taken = framework + network + managed;
+    if taken >= size {
+        let mb = |b: u64| format!("{:.1}m", b as f64 / MIB as f64);
+        let need = ((framework + network) as f64 / (1.0 - fraction)).ceil() as u64 + 64 * MIB;
+        c.error(
+            &["config", key],
+            format!(
+                "{key} {} is too small for Flink {v}'s memory model: framework heap 128m + framework off-heap 128m + network {} + managed {} ({fraction} × {}) = {} leave no task heap, and the TaskManager refuses to start",
+                mb(size),
+                mb(network),
+                mb(managed),
+                mb(size),
+                mb(taken)
+            ),
+            format!("give it at least {}, e.g. {key}: 1024m", units::format_memory(need.div_ceil(MIB) * MIB)),
+        );
+        return false;
+    }
+    true
+}
+
+pub(crate) fn as_int(v: &Scalar) -> Option<i64> {
+    match v {
+        Scalar::Int(i) => Some(*i),
+        Scalar::Str(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
