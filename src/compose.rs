@@ -99,21 +99,15 @@ pub fn lifecycle(
     jobs: &JobsArgs,
 ) -> Plan {
     let c = &loaded.cluster;
-    let inp = flink::plan::Inputs {
-        cluster: c,
+    let inp = installed(
+        loaded,
         facts,
-        mode: PlanMode::Live,
-        artifact: Default::default(),
-        warnings: warnings(loaded),
-        jars: Vec::new(),
-        smoke: None,
-        day2: flink::plan::Day2 {
+        flink::plan::Day2 {
             savepoint: jobs.savepoint.clone(),
             force: jobs.force,
             ..Default::default()
         },
-        record: None,
-    };
+    );
     let fx = fornaxee_inputs(c, facts, None);
     let mut plan = match verb {
         Verb::Start => {
@@ -153,17 +147,7 @@ pub fn smoke(
     only: Option<Only>,
 ) -> Plan {
     let c = &loaded.cluster;
-    let inp = flink::plan::Inputs {
-        cluster: c,
-        facts,
-        mode: PlanMode::Live,
-        artifact: Default::default(),
-        warnings: warnings(loaded),
-        jars: Vec::new(),
-        smoke: None,
-        day2: Default::default(),
-        record: None,
-    };
+    let inp = installed(loaded, facts, Default::default());
     // Another component alone is proven by its own checks; Flink's preflight has no say there.
     let mut plan = if only.is_some_and(|o| !o.is(flink::NAME)) {
         flink::plan::skeleton(&inp, "smoke")
@@ -177,6 +161,25 @@ pub fn smoke(
         plan.only(o.component());
     }
     plan
+}
+
+/// Flink's inputs for a verb that acts on what is installed: no artifact, no jars, no record.
+fn installed<'a>(
+    loaded: &'a Loaded,
+    facts: &'a Facts,
+    day2: flink::plan::Day2,
+) -> flink::plan::Inputs<'a> {
+    flink::plan::Inputs {
+        cluster: &loaded.cluster,
+        facts,
+        mode: PlanMode::Live,
+        artifact: Default::default(),
+        warnings: warnings(loaded),
+        jars: Vec::new(),
+        smoke: None,
+        day2,
+        record: None,
+    }
 }
 
 /// The REST address of the Flink cluster Fornaxee talks to.
