@@ -31,6 +31,28 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// The global flags resolved into the command's own arguments, so nothing below reads a
+    /// process-wide setting.
+    pub fn resolved(mut self) -> Cli {
+        let verbose = self.verbose;
+        let remote = match &mut self.command {
+            Command::Plan { remote, .. }
+            | Command::Deploy { remote, .. }
+            | Command::Check { remote, .. }
+            | Command::Status { remote, .. }
+            | Command::Smoke { remote, .. } => Some(remote),
+            Command::Start(a) | Command::Unlock(a) => Some(&mut a.remote),
+            Command::Stop(a) | Command::Rollback(a) | Command::Destroy(a) => {
+                Some(&mut a.base.remote)
+            }
+            _ => None,
+        };
+        if let Some(r) = remote {
+            r.verbose = verbose;
+        }
+        self
+    }
+
     /// The command's name when it was asked for JSON Lines (`--json`).
     pub fn json_command(&self) -> Option<&'static str> {
         match &self.command {
@@ -80,6 +102,9 @@ pub struct RemoteArgs {
     /// How many hosts are worked on at once.
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub concurrency: usize,
+    /// `-v`, resolved from the global flag once the command line is parsed.
+    #[arg(skip)]
+    pub verbose: bool,
 }
 
 /// How progress is shown.

@@ -21,7 +21,7 @@ use clap::Parser;
 
 /// Runs the command line and returns the process exit code.
 pub fn run() -> i32 {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse().resolved();
     let color = match cli.color {
         cli::ColorChoice::Always => true,
         cli::ColorChoice::Never => false,
@@ -32,7 +32,6 @@ pub fn run() -> i32 {
     };
     console::set_colors_enabled(color);
     console::set_colors_enabled_stderr(color);
-    remote::set_verbose(cli.verbose);
     if let Some(command) = cli.json_command() {
         report::begin_json(command);
     }
@@ -42,8 +41,7 @@ pub fn run() -> i32 {
             code
         }
         Err(e) => {
-            let text = error::render(&e);
-            eprintln!("{text}");
+            report::error_text(&error::render(&e));
             report::finish_json(e.exit_code(), Some(e.to_string()));
             e.exit_code()
         }

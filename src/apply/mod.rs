@@ -190,7 +190,7 @@ impl Runner<'_> {
             });
             // A transfer over the operator's link stops at the first Ctrl-C (a re-run resumes
             // it); a copy on this machine's own disk is quick and finishes like any action.
-            let local = matches!(self.fleet.get(id), Ok(crate::remote::Remote::Local));
+            let local = matches!(self.fleet.get(id), Ok(crate::remote::Remote::Local { .. }));
             let presses = if step.action.is_transfer() && !local {
                 1
             } else {
@@ -258,7 +258,7 @@ mod tests {
     async fn run_locally(names: &[&str], stage: Stage) -> Result<()> {
         let remotes: BTreeMap<HostId, Remote> = names
             .iter()
-            .map(|n| (HostId((*n).into()), Remote::Local))
+            .map(|n| (HostId((*n).into()), Remote::Local { verbose: false }))
             .collect();
         let fleet = Fleet::from_remotes(remotes, 4);
         let rep = Collect::default();

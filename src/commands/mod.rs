@@ -9,7 +9,6 @@ mod status;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::apply::{Interrupt, Runner};
@@ -21,16 +20,23 @@ use crate::compose::{self, BundleAtHand};
 use crate::error::{exit, Error, Result};
 use crate::facts::{self, Facts, HostFacts};
 use crate::fleet::{lock, Fleet, HostId, CONNECT_TIMEOUT};
-use crate::inventory::{self, Cluster, Diagnostic, LoadOptions, Loaded, StartMode};
+use crate::inventory::{self, Cluster, LoadOptions, Loaded, StartMode};
 use crate::plan::{self, Plan, PlanMode};
 use crate::remote::ConnectOptions;
 use crate::report::{self, Event, Reporter, Style};
 
-/// `--deny-warnings`, for every command that loads the inventory.
-static DENY_WARNINGS: AtomicBool = AtomicBool::new(false);
-
 pub fn dispatch(cli: Cli) -> Result<i32> {
-    DENY_WARNINGS.store(cli.deny_warnings, Ordering::Relaxed);
+    // `--deny-warnings`, for every command that loads the inventory.
+    let deny = cli.deny_warnings;
+    let load = |path: &Path, insecure_no_checksum: bool| {
+        load(
+            path,
+            LoadOptions {
+                insecure_no_checksum,
+                deny_warnings: deny,
+            },
+        )
+    };
     match cli.command {
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -46,8 +52,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 .map_err(|e| Error::io("cannot render the man page", e))?;
             write_stdout(&buf)
         }
-        Command::Validate { inv } => validate(&inv.inventory),
-        Command::Render { inv, output } => render(&inv.inventory, &output),
+        Command::Validate { inv } => validate(load(&inv.inventory, false)?),
+        Command::Render { inv, output } => render(load(&inv.inventory, false)?, &output),
         Command::Plan {
             inv,
             offline,
@@ -105,10 +111,22 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let loaded = load(&inv.inventory, false)?;
             runtime()?.block_on(status::status(&loaded, &remote, json, watch))
         }
-        Command::Start(a) => lifecycle(lifecycle::Verb::Start, a, None),
-        Command::Stop(a) => lifecycle(lifecycle::Verb::Stop, a.base, Some(a.jobs)),
-        Command::Destroy(a) => lifecycle(lifecycle::Verb::Destroy, a.base, Some(a.jobs)),
-        Command::Rollback(a) => lifecycle(lifecycle::Verb::Rollback, a.base, Some(a.jobs)),
+        Command::Start(a) => {
+            let loaded = load(&a.inv.inventory, false)?;
+            lifecycle(lifecycle::Verb::Start, &loaded, a, None)
+        }
+        Command::Stop(a) => {
+            let loaded = load(&a.base.inv.inventory, false)?;
+            lifecycle(lifecycle::Verb::Stop, &loaded, a.base, Some(a.jobs))
+        }
+        Command::Destroy(a) => {
+            let loaded = load(&a.base.inv.inventory, false)?;
+            lifecycle(lifecycle::Verb::Destroy, &loaded, a.base, Some(a.jobs))
+        }
+        Command::Rollback(a) => {
+            let loaded = load(&a.base.inv.inventory, false)?;
+            lifecycle(lifecycle::Verb::Rollback, &loaded, a.base, Some(a.jobs))
+        }
         Command::Unlock(a) => {
             let loaded = load(&a.inv.inventory, false)?;
             runtime()?.block_on(lifecycle::unlock(&loaded, &a.run, &a.remote, &a.output))
@@ -165,11 +183,15 @@ fn write_stdout(bytes: &[u8]) -> Result<i32> {
     }
 }
 
-fn lifecycle(verb: lifecycle::Verb, a: LifecycleArgs, jobs: Option<JobsArgs>) -> Result<i32> {
-    let loaded = load(&a.inv.inventory, false)?;
+fn lifecycle(
+    verb: lifecycle::Verb,
+    loaded: &Loaded,
+    a: LifecycleArgs,
+    jobs: Option<JobsArgs>,
+) -> Result<i32> {
     runtime()?.block_on(lifecycle::run(
         verb,
-        &loaded,
+        loaded,
         &a.run,
         &a.remote,
         &a.output,
@@ -177,30 +199,19 @@ fn lifecycle(verb: lifecycle::Verb, a: LifecycleArgs, jobs: Option<JobsArgs>) ->
     ))
 }
 
-fn load(path: &Path, insecure_no_checksum: bool) -> Result<Loaded> {
-    let loaded = inventory::load(
-        path,
-        LoadOptions {
-            insecure_no_checksum,
-            deny_warnings: DENY_WARNINGS.load(Ordering::Relaxed),
-        },
-    )?;
-    print_warnings(&loaded.warnings);
+fn load(path: &Path, opts: LoadOptions) -> Result<Loaded> {
+    let loaded = inventory::load(path, opts)?;
+    for w in &loaded.warnings {
+        report::trace(&format!("{w}\n"));
+    }
     Ok(loaded)
 }
 
-fn print_warnings(warnings: &[Diagnostic]) {
-    for w in warnings {
-        eprintln!("{w}\n");
-    }
-}
-
-fn validate(path: &Path) -> Result<i32> {
-    let loaded = load(path, false)?;
+fn validate(loaded: Loaded) -> Result<i32> {
     let c = &loaded.cluster;
-    println!(
-        "{}: valid. Cluster {}, Flink {}: {}{}",
-        path.display(),
+    report::stdout(&format!(
+        "{}: valid. Cluster {}, Flink {}: {}{}\n",
+        c.source.display(),
         c.name,
         c.version,
         c.topology(),
@@ -208,13 +219,12 @@ fn validate(path: &Path) -> Result<i32> {
             0 => String::new(),
             n => format!(" ({n} warning{})", if n == 1 { "" } else { "s" }),
         }
-    );
+    ));
     Ok(exit::OK)
 }
 
-fn render(path: &Path, out: &Path) -> Result<i32> {
+fn render(loaded: Loaded, out: &Path) -> Result<i32> {
     use crate::components::flink::render::HostExtras;
-    let loaded = load(path, false)?;
     let c = &loaded.cluster;
     let renderer = Renderer::new(c)?;
     if out.exists() && !out.is_dir() {
@@ -236,7 +246,7 @@ fn render(path: &Path, out: &Path) -> Result<i32> {
         let p = out.join(&f.name);
         std::fs::write(&p, &f.content)
             .map_err(|e| Error::io(format!("cannot write {}", p.display()), e))?;
-        println!("wrote {}", p.display());
+        report::stdout(&format!("wrote {}\n", p.display()));
     }
     Ok(exit::OK)
 }
@@ -325,6 +335,7 @@ fn connect_options(args: &RemoteArgs) -> ConnectOptions {
     ConnectOptions {
         ssh_config: args.ssh_config.clone(),
         connect_timeout: Some(CONNECT_TIMEOUT),
+        verbose: args.verbose,
     }
 }
 

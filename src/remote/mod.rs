@@ -19,13 +19,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::error::{Error, Result};
 use crate::inventory::{Connection, Host};
 
-static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// `-v`: every remote command is printed with its host and duration.
-pub fn set_verbose(on: bool) {
-    VERBOSE.store(on, std::sync::atomic::Ordering::Relaxed);
-}
-
 /// The first line of a script, shortened, for `-v` (values that look secret are masked).
 fn summary(script: &str) -> String {
     let first = script
@@ -93,11 +86,16 @@ pub struct ConnectOptions {
     /// An ssh_config file used instead of ~/.ssh/config (`ssh -F`).
     pub ssh_config: Option<PathBuf>,
     pub connect_timeout: Option<Duration>,
+    /// Report every command with its host, duration and exit status (`-v`).
+    pub verbose: bool,
 }
 
 pub enum Remote {
     Ssh(ssh::SshRemote),
-    Local,
+    /// This machine, through a local shell; `verbose` as for ssh.
+    Local {
+        verbose: bool,
+    },
 }
 
 /// Where the operator's ssh really lands for a host, as `ssh -G` resolves its address with
@@ -114,7 +112,9 @@ pub struct Route {
 impl Remote {
     pub async fn connect(host: &Host, opts: &ConnectOptions) -> Result<Remote> {
         match host.connection {
-            Connection::Local => Ok(Remote::Local),
+            Connection::Local => Ok(Remote::Local {
+                verbose: opts.verbose,
+            }),
             Connection::Ssh => ssh::SshRemote::connect(host, opts).await.map(Remote::Ssh),
         }
     }
@@ -179,12 +179,16 @@ http_get {}",
     }
 
     async fn run(&self, host: &str, script: &str, input: Input<'_>) -> Result<Output> {
-        if !VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
+        let verbose = match self {
+            Remote::Ssh(s) => s.verbose,
+            Remote::Local { verbose } => *verbose,
+        };
+        if !verbose {
             return self.run_quiet(host, script, input).await;
         }
         let start = std::time::Instant::now();
         let r = self.run_quiet(host, script, input).await;
-        eprintln!(
+        crate::report::trace(&format!(
             "[{host}] {} — {:.2}s, {}",
             summary(script),
             start.elapsed().as_secs_f64(),
@@ -192,14 +196,14 @@ http_get {}",
                 Ok(o) => format!("exit {}", o.code),
                 Err(e) => format!("failed: {e}"),
             }
-        );
+        ));
         r
     }
 
     async fn run_quiet(&self, host: &str, script: &str, input: Input<'_>) -> Result<Output> {
         match self {
             Remote::Ssh(s) => s.run(host, script, input).await,
-            Remote::Local => {
+            Remote::Local { .. } => {
                 let mut cmd = tokio::process::Command::new("sh");
                 // Its own process group: Ctrl-C at the terminal reaches flinkup alone, which
                 // lets the action under way finish and then stops (exit 130), as over ssh.
@@ -232,7 +236,7 @@ http_get {}",
     pub fn route(&self) -> Option<&Route> {
         match self {
             Remote::Ssh(s) => s.route.as_ref(),
-            Remote::Local => None,
+            Remote::Local { .. } => None,
         }
     }
 }

@@ -15,6 +15,8 @@ pub struct SshRemote {
     _sockets: tempfile::TempDir,
     /// Where `ssh -G` says this host's address leads.
     pub route: Option<super::Route>,
+    /// Report every command (`-v`).
+    pub verbose: bool,
 }
 
 /// Explains an ssh connection failure, with what to do about host keys.
@@ -69,6 +71,7 @@ impl SshRemote {
             session,
             _sockets: sockets,
             route: resolve(host, opts).await,
+            verbose: opts.verbose,
         })
     }
 

@@ -129,6 +129,16 @@ pub fn stdout(text: &str) {
     let _ = out.flush();
 }
 
+/// A line about the run for the person at the terminal (`-v` traces), on standard error.
+pub fn trace(line: &str) {
+    eprintln!("{line}");
+}
+
+/// The rendered error that ends a run, on standard error.
+pub fn error_text(text: &str) {
+    eprintln!("{text}");
+}
+
 /// The outcome for the JSON result event only (text output already says it).
 pub fn result_summary(text: impl Into<String>) {
     if let Ok(mut s) = SUMMARY.lock() {
