@@ -188,19 +188,17 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
                     st.taskmanagers = Some(o.taskmanagers);
                     st.slots_total = Some(o.slots_total);
                     st.slots_available = Some(o.slots_available);
+                    // Read once: its heartbeat and backpressure sampling settings.
+                    let config = rest.json("/jobmanager/config").await.unwrap_or_default();
                     if c.manages_flink() {
                         if let Ok(all) = rest.taskmanagers().await {
-                            let hb = rest
-                                .json("/jobmanager/config")
-                                .await
-                                .map(|v| Heartbeat::from_config(&v))
-                                .unwrap_or_default();
+                            let hb = Heartbeat::from_config(&config);
                             let answering = answering(&all, &expected, jm_remote, &jm.name).await;
                             st.registrations =
                                 Some(registrations::judge(&all, &expected, &hb, &answering));
                         }
                     }
-                    match jobs::health(&rest).await {
+                    match jobs::health(&rest, &config).await {
                         Ok(j) => st.jobs = j,
                         Err(e) => st.problems.push(format!("cannot read the jobs: {e}")),
                     }

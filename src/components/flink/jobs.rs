@@ -297,13 +297,9 @@ impl Sampling {
     /// deprecated `jobmanager.web.backpressure.*` ones.
     pub fn from_config(config: &serde_json::Value) -> Sampling {
         let get = |keys: &[&str]| {
-            keys.iter().find_map(|k| {
-                config
-                    .as_array()?
-                    .iter()
-                    .find(|e| e["key"] == *k)
-                    .and_then(|e| e["value"].as_str().map(str::to_string))
-            })
+            keys.iter()
+                .find_map(|k| super::rest::config_value(config, k))
+                .map(str::to_string)
         };
         let num = |keys: &[&str], default: u64| {
             get(keys)
@@ -421,14 +417,11 @@ async fn backpressure(rest: &Rest<'_>, job: &str, vertex: &str, s: &Sampling) ->
     }
 }
 
-/// Every job the cluster lists, with the health of the running ones.
-pub async fn health(rest: &Rest<'_>) -> Result<Vec<JobHealth>, String> {
+/// Every job the cluster lists, with the health of the running ones; `config` is the running
+/// JobManager's configuration (`GET /jobmanager/config`), its backpressure sampling settings.
+pub async fn health(rest: &Rest<'_>, config: &serde_json::Value) -> Result<Vec<JobHealth>, String> {
     let overview = rest.json("/jobs/overview").await?;
-    let sampling = rest
-        .json("/jobmanager/config")
-        .await
-        .map(|c| Sampling::from_config(&c))
-        .unwrap_or_default();
+    let sampling = Sampling::from_config(config);
     let mut out = Vec::new();
     for j in overview["jobs"].as_array().cloned().unwrap_or_default() {
         let id = j["jid"].as_str().unwrap_or_default().to_string();

@@ -29,10 +29,7 @@ impl Heartbeat {
     /// From `/jobmanager/config`'s `[{"key":…,"value":…}]`.
     pub fn from_config(config: &serde_json::Value) -> Heartbeat {
         let get = |key: &str, default: u64| {
-            config
-                .as_array()
-                .and_then(|a| a.iter().find(|e| e["key"] == key))
-                .and_then(|e| e["value"].as_str())
+            super::rest::config_value(config, key)
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(default)
         };

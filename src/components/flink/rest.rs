@@ -126,6 +126,16 @@ impl Rest<'_> {
     }
 }
 
+/// The value of `key` in the running JobManager's configuration, as
+/// `GET /jobmanager/config` lists it (`[{"key":…,"value":…}]`); None when it does not set it.
+pub fn config_value<'a>(config: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+    config
+        .as_array()?
+        .iter()
+        .find(|e| e["key"] == key)
+        .and_then(|e| e["value"].as_str())
+}
+
 /// Polls until `tms` TaskManagers with `slots` slots in all have registered, or the timeout
 /// passes. `stale` TaskManager ids do not count: registrations of processes that died, which
 /// the JobManager keeps listing until their heartbeat times out.
