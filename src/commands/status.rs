@@ -163,16 +163,9 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
         .map(|h| {
             let id = HostId::of(h);
             let reached = !failures.iter().any(|f| f.host == id);
-            let mut names = vec![h.name.clone(), h.address.clone()];
-            names.extend(facts.host(&id).machine.addresses.iter().cloned());
-            if h.jobmanager {
-                // A TaskManager beside the JobManager may reach it over loopback and register
-                // under that address.
-                names.extend(LOOPBACK.iter().map(|s| s.to_string()));
-            }
             Expected {
                 name: h.name.clone(),
-                names,
+                names: registrations::names(h, facts.host(&id)),
                 running: reached.then(|| facts.host(&id).flink.runs(Role::TaskManager)),
             }
         })
@@ -253,9 +246,6 @@ async fn answering(
         Err(_) => unknown.into_iter().map(|(id, _)| id).collect(),
     }
 }
-
-/// Addresses a TaskManager on the JobManager's own host may register under.
-const LOOPBACK: [&str; 3] = ["127.0.0.1", "127.0.1.1", "localhost"];
 
 /// Asks each running Fornaxee's health path, as deploy's verification does (from here, or on
 /// the host when this machine does not reach the port).

@@ -41,6 +41,21 @@ impl Heartbeat {
     }
 }
 
+/// Addresses a TaskManager on the JobManager's own host may register under: it reaches the
+/// JobManager over loopback.
+const LOOPBACK: [&str; 3] = ["127.0.0.1", "127.0.1.1", "localhost"];
+
+/// Every name a TaskManager of host `h` may register under: its name, its address, the
+/// addresses the host has (from facts), and loopback on the JobManager's host.
+pub fn names(h: &crate::inventory::Host, f: &crate::facts::HostFacts) -> Vec<String> {
+    let mut v = vec![h.name.clone(), h.address.clone()];
+    v.extend(f.machine.addresses.iter().cloned());
+    if h.jobmanager {
+        v.extend(LOOPBACK.iter().map(|s| s.to_string()));
+    }
+    v
+}
+
 /// A TaskManager host of the inventory, as the hosts tell.
 #[derive(Debug, Clone)]
 pub struct Expected {

@@ -76,14 +76,6 @@ pub(super) fn start_action(c: &Cluster, f: &HostFacts, role: Option<Role>, reaso
     }
 }
 
-/// The names a TaskManager of host `h` may register under: its name, its address, and the
-/// addresses the host has.
-pub(super) fn tm_names(h: &crate::inventory::Host, f: &HostFacts) -> Vec<String> {
-    let mut v = vec![h.name.clone(), h.address.clone()];
-    v.extend(f.machine.addresses.iter().cloned());
-    v
-}
-
 /// The ids of the TaskManagers the running JobManager lists on a host.
 pub(super) fn registered_on(jf: &HostFacts, names: &[String]) -> Vec<String> {
     jf.flink
@@ -186,7 +178,7 @@ pub(super) fn verify_stage(inp: &Inputs, missing: &[(HostId, Role)]) -> Stage {
         for h in restarted.chain(inp.facts.removed.iter()) {
             ignore.extend(registered_on(
                 jf,
-                &tm_names(h, inp.facts.host(&HostId::of(h))),
+                &crate::components::flink::registrations::names(h, inp.facts.host(&HostId::of(h))),
             ));
         }
     }

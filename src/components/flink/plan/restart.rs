@@ -172,7 +172,7 @@ pub(super) fn restart_stages(
         for (h, why) in tm_hosts {
             let id = HostId::of(h);
             let f = inp.facts.host(&id);
-            let old = registered_on(jf, &tm_names(h, f));
+            let old = registered_on(jf, &crate::components::flink::registrations::names(h, f));
             s.extend_host(
                 &id,
                 [
