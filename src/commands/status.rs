@@ -232,10 +232,10 @@ async fn answering(
     if unknown.is_empty() {
         return Vec::new();
     }
-    let mut script = String::from("set +e\n");
+    let mut script = format!("set +e\n{}\n", crate::remote::shell::PORT_OPEN_FN);
     for (id, (host, port)) in &unknown {
         script.push_str(&format!(
-            "timeout 2 bash -c 'exec 3<>/dev/tcp/'{}'/{port}' >/dev/null 2>&1 && echo {}\n",
+            "port_open 2 {} {port} && echo {}\n",
             crate::remote::q(host),
             crate::remote::q(id)
         ));

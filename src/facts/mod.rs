@@ -270,10 +270,10 @@ pub fn parse_machine(out: &str) -> Machine {
 /// The read-only script the coordinating host runs to see its peers: can it log in to each
 /// without a password (strict host keys), and does each one's ssh port answer at all.
 pub fn peers_script(peers: &[SshPeer]) -> String {
-    let mut s = String::from("set +e\n");
+    let mut s = format!("set +e\n{}\n", crate::remote::shell::PORT_OPEN_FN);
     for p in peers {
         s.push_str(&format!(
-            "( ssh -n -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 {name} true >/dev/null 2>&1 && echo trusted={name} ) &\n( timeout 5 bash -c 'exec 3<>/dev/tcp/'{addr}'/'{port} >/dev/null 2>&1 && echo reachable={name} ) &\n",
+            "( ssh -n -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 {name} true >/dev/null 2>&1 && echo trusted={name} ) &\n( port_open 5 {addr} {port} && echo reachable={name} ) &\n",
             name = q(&p.name),
             addr = q(&p.address),
             port = p.port,

@@ -7,6 +7,9 @@
 /// it (a pid can be reused by something else). Without /proc, `kill -0` alone.
 pub const ALIVE_FN: &str = r#"alive() { kill -0 "$1" 2>/dev/null || return 1; [ -d /proc/"$1" ] || return 0; [ "$(cut -d' ' -f3 /proc/"$1"/stat 2>/dev/null)" != Z ] || return 1; [ -z "$2" ] || grep -qaF -- "$2" /proc/"$1"/cmdline 2>/dev/null; }"#;
 
+/// `port_open SECONDS HOST PORT`: something accepts a TCP connection there within SECONDS.
+pub const PORT_OPEN_FN: &str = r#"port_open() { timeout "$1" bash -c 'exec 3<>/dev/tcp/"$0"/"$1"' "$2" "$3" >/dev/null 2>&1; }"#;
+
 /// `http_get URL`: the HTTP status on the first line (000 when nothing answered), the body
 /// after it; with curl, else wget, whichever the host has.
 pub const HTTP_GET_FN: &str = r#"http_get() {
@@ -67,6 +70,21 @@ mod tests {
             "{HTTP_GET_FN}\nhttp_body http://127.0.0.1:{port}/ || echo none"
         ))
         .contains("200"));
+    }
+
+    #[test]
+    fn a_port_is_open_while_something_listens() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let script = format!("{PORT_OPEN_FN}\nport_open 2 127.0.0.1 {port} && echo open");
+        assert_eq!(sh(&script), "open\n");
+        drop(l);
+        assert_eq!(
+            sh(&format!(
+                "{PORT_OPEN_FN}\nport_open 2 127.0.0.1 {port} || echo shut"
+            )),
+            "shut\n"
+        );
     }
 
     #[test]
