@@ -160,9 +160,9 @@ pub async fn execute(
             // Once the release is in place, a host that does not seed later transfers drops
             // the archive and what a relay left beside it (a release's worth of disk each).
             let tidy = if *keep_archive {
-                ":".to_string()
+                ":"
             } else {
-                "rm -f \"$A\" \"$A\".resume-*".to_string()
+                r#"rm -f "$A" "$A".resume-*"#
             };
             let script = format!(
                 r#"A={a}; R={r}; S={s}; U="$A.unpacked"
