@@ -4,17 +4,114 @@
 
 use crate::cli::{Day2Args, JobsArgs, Only};
 use crate::components::flink::{self, plan::ArtifactState, render::Renderer};
-use crate::components::fornaxee::{self, bundle::Bundle};
+use crate::components::{registry, PlanCtx, ProbeAsk};
+pub use crate::components::{BundleAtHand, Verb};
 use crate::error::Result;
-use crate::facts::{Facts, SshPeer};
-use crate::fleet::HostId;
-use crate::inventory::{Cluster, Connection, Distribution, Loaded};
+use crate::facts::{self, Facts, HostFacts, SshPeer};
+use crate::fleet::{Fleet, HostId};
+use crate::inventory::{self, Cluster, Connection, Distribution, Loaded, StartMode};
 use crate::plan::{distribute, Plan, PlanMode};
 
-/// The Fornaxee bundle, fetched and verified like any artifact, then inspected.
-pub struct BundleAtHand {
-    pub art: ArtifactState,
-    pub bundle: Bundle,
+/// Hosts the record knows and the inventory dropped, as found when connecting.
+#[derive(Debug, Clone, Default)]
+pub struct Removed {
+    pub hosts: Vec<inventory::Host>,
+    pub unreachable: Vec<(HostId, String)>,
+    /// The record as read on the JobManager host, when it was read already.
+    pub record: Option<Option<flink::record::Record>>,
+}
+
+/// Reads every connected host's state, bounded by the fleet's concurrency; read-only. Each
+/// host runs one script: the engine's machine probe, then every registered component's
+/// fragment, each in its own section of the output so no component reads another's keys. In
+/// cluster-script mode the JobManager host also reports what it sees of its peers.
+pub async fn gather(
+    c: &Cluster,
+    fleet: &Fleet,
+    bundle: Option<&BundleAtHand>,
+    removed: &Removed,
+) -> Result<Facts> {
+    let ask = ProbeAsk {
+        removed: &removed.hosts,
+        record: removed.record.as_ref(),
+        bundle: bundle.map(|b| &b.bundle),
+    };
+    let mut all = all_hosts(c);
+    all.extend(removed.hosts.iter());
+    let ids: Vec<HostId> = all
+        .iter()
+        .map(|h| HostId::of(h))
+        .filter(|id| fleet.has(id))
+        .collect();
+    let ask = &ask;
+    let results = fleet
+        .for_each(&ids, |id, remote| async move {
+            let mut machine = facts::MachineProbe::default();
+            let mut script = String::new();
+            let mut asked = Vec::new();
+            for k in registry() {
+                if let Some(fragment) = k.probe(c, &id, ask, &mut machine) {
+                    script.push_str(&format!("\necho {}\n{fragment}\n", section(k.name())));
+                    asked.push(*k);
+                }
+            }
+            let script = format!("{}\n{script}", facts::machine_script(&machine));
+            let out = remote.sh(id.as_str(), &script).await?;
+            let mut sections = out.stdout.split(SECTION);
+            let mut hf = HostFacts {
+                gathered: true,
+                machine: facts::parse_machine(sections.next().unwrap_or_default()),
+                ..Default::default()
+            };
+            for text in sections {
+                let (name, body) = text.split_once('\n').unwrap_or((text, ""));
+                if let Some(k) = asked.iter().find(|k| k.name() == name.trim()) {
+                    hf.parts.insert_boxed(k.parse(c, &id, ask, body));
+                }
+            }
+            Ok(hf)
+        })
+        .await;
+    let mut f = Facts::default();
+    for (id, r) in results {
+        f.hosts.insert(id, r?);
+    }
+    f.routes = ids
+        .iter()
+        .filter_map(|id| Some((id.clone(), fleet.get(id).ok()?.route()?.clone())))
+        .collect();
+    f.removed = removed.hosts.clone();
+    f.removed_unreachable = removed.unreachable.clone();
+    // Flink's cluster scripts log in from the JobManager host to every TaskManager host.
+    let jm = flink::coordinator(c);
+    if c.manages_flink() && c.start == StartMode::ClusterScript && fleet.has(&jm) {
+        let peers = flink::ssh_peers(c, &f);
+        let out = fleet
+            .get(&jm)?
+            .sh(jm.as_str(), &facts::peers_script(&peers))
+            .await?;
+        f.peers = facts::parse_peers(&out.stdout, &peers);
+    }
+    Ok(f)
+}
+
+/// The line that opens a component's section of a host's probe output.
+const SECTION: &str = "@@flinkup-probe:";
+
+fn section(name: &str) -> String {
+    crate::remote::q(&format!("{SECTION}{name}"))
+}
+
+/// Every host a run reaches: the cluster's, then an existing cluster's hosts flinkup may ssh
+/// to (for connector jars), each once.
+pub fn all_hosts(c: &Cluster) -> Vec<&inventory::Host> {
+    let mut hosts: Vec<&inventory::Host> = c.hosts.iter().collect();
+    for h in c.external().map(|e| e.hosts.iter()).into_iter().flatten() {
+        if !hosts.iter().any(|x| x.name == h.name) {
+            hosts.push(h);
+        }
+    }
+    hosts
 }
 
 /// What a deploy plan is built from beyond the facts.
@@ -26,68 +123,47 @@ pub struct DeployAsk<'a> {
     pub only: Option<Only>,
     pub day2: &'a Day2Args,
     pub smoke: flink::plan::SmokeJob,
+    /// Flink's files, rendered once for every plan this run builds.
+    pub renderer: &'a Renderer,
 }
 
-/// The inventory's warnings, as plans show them.
-pub fn warnings(loaded: &Loaded) -> Vec<String> {
-    loaded.warnings.iter().map(|w| w.message.clone()).collect()
-}
-
-/// `deploy` (and `plan`, `plan --offline`, `check`): every component's deploy rules, then
-/// `--no-start`, `--only` and the relay, in that order.
-pub fn deploy(loaded: &Loaded, facts: &Facts, ask: DeployAsk) -> Result<Plan> {
-    let c = &loaded.cluster;
-    let mut plan = flink::plan::deploy(
-        &flink::plan::Inputs {
-            cluster: c,
-            facts,
-            mode: ask.mode,
-            artifact: ask.art,
-            warnings: warnings(loaded),
-            jars: ask
-                .bundle
-                .map(|b| b.bundle.jars.clone())
-                .unwrap_or_default(),
-            smoke: Some(ask.smoke),
-            day2: ask.day2.into(),
-            record: (ask.mode == PlanMode::Live).then(|| record_meta(c)),
-        },
-        &Renderer::new(c)?,
-    )?;
-    if let Some(fx) = fornaxee_inputs(c, facts, ask.bundle) {
-        fornaxee::plan::deploy(&fx, &mut plan)?;
+/// Every registered component's rules for the context's verb, in registry order, then what
+/// the command line asks of the whole plan: `--no-start`, `--only` and the relay, in that
+/// order. Every verb's plan comes from here.
+pub fn plan(ctx: &PlanCtx) -> Result<Plan> {
+    let c = ctx.cluster();
+    let mut plan = Plan::new(ctx.verb.name(), &c.name, ctx.mode);
+    for k in registry() {
+        k.plan(ctx, &mut plan)?;
     }
-    if ask.day2.no_start {
+    if ctx.verb == Verb::Deploy && ctx.day2.no_start {
         // Staging: every component's starts, stops and checks are left out.
         plan.keep_installation();
     }
-    if let Some(o) = ask.only {
+    if let Some(o) = ctx.only {
         plan.only(o.component());
     }
-    if c.distribution == Distribution::Relay {
-        distribute::relay(&mut plan, &relay_network(c, facts));
+    if ctx.verb == Verb::Deploy && c.distribution == Distribution::Relay {
+        distribute::relay(&mut plan, &relay_network(c, ctx.facts));
     }
     Ok(plan)
 }
 
-/// The verbs that act on what is installed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verb {
-    Start,
-    Stop,
-    Destroy,
-    Rollback,
-}
-
-impl Verb {
-    pub fn name(self) -> &'static str {
-        match self {
-            Verb::Start => "start",
-            Verb::Stop => "stop",
-            Verb::Destroy => "destroy",
-            Verb::Rollback => "rollback",
-        }
-    }
+/// `deploy` (and `plan`, `plan --offline`, `check`).
+pub fn deploy(loaded: &Loaded, facts: &Facts, ask: DeployAsk) -> Result<Plan> {
+    plan(&PlanCtx {
+        verb: Verb::Deploy,
+        loaded,
+        facts,
+        mode: ask.mode,
+        release: ask.art,
+        bundle: ask.bundle,
+        only: ask.only,
+        day2: ask.day2.into(),
+        smoke: Some(&ask.smoke),
+        record: (ask.mode == PlanMode::Live).then(|| record_meta(&loaded.cluster)),
+        renderer: Some(ask.renderer),
+    })
 }
 
 /// `start`, `stop`, `destroy`, `rollback`: each component's rules for the verb, then `--only`.
@@ -97,114 +173,48 @@ pub fn lifecycle(
     facts: &Facts,
     only: Option<Only>,
     jobs: &JobsArgs,
-) -> Plan {
-    let c = &loaded.cluster;
-    let inp = installed(
-        loaded,
-        facts,
-        flink::plan::Day2 {
+) -> Result<Plan> {
+    plan(&PlanCtx {
+        day2: flink::plan::Day2 {
             savepoint: jobs.savepoint.clone(),
             force: jobs.force,
             ..Default::default()
         },
-    );
-    let fx = fornaxee_inputs(c, facts, None);
-    let mut plan = match verb {
-        Verb::Start => {
-            let mut p = flink::plan::start(&inp);
-            if let Some(fx) = &fx {
-                fornaxee::plan::start(fx, &mut p);
-            }
-            p
-        }
-        Verb::Stop => {
-            let mut p = flink::plan::stop(&inp);
-            if let Some(fx) = &fx {
-                fornaxee::plan::stop(fx, &mut p, "flinkup stop: every service of the cluster");
-            }
-            p
-        }
-        Verb::Rollback => flink::plan::rollback(&inp),
-        Verb::Destroy => {
-            let mut p = flink::plan::destroy(&inp);
-            if let Some(fx) = &fx {
-                fornaxee::plan::destroy(fx, &mut p);
-            }
-            p
-        }
-    };
-    if let Some(o) = only {
-        plan.only(o.component());
-    }
-    plan
+        only,
+        ..installed(verb, loaded, facts)
+    })
 }
 
-/// `smoke`: Flink's job (unless `--only fornaxee`), then Fornaxee's health check.
+/// `smoke`: Flink's job (unless `--only` names another component), then each other
+/// component's own proof.
 pub fn smoke(
     loaded: &Loaded,
     facts: &Facts,
     job: &flink::plan::SmokeJob,
     only: Option<Only>,
-) -> Plan {
-    let c = &loaded.cluster;
-    let inp = installed(loaded, facts, Default::default());
-    // Another component alone is proven by its own checks; Flink's preflight has no say there.
-    let mut plan = if only.is_some_and(|o| !o.is(flink::NAME)) {
-        flink::plan::skeleton(&inp, "smoke")
-    } else {
-        flink::plan::smoke(&inp, job)
-    };
-    if let Some(fx) = fornaxee_inputs(c, facts, None) {
-        fornaxee::plan::smoke(&fx, &mut plan);
-    }
-    if let Some(o) = only {
-        plan.only(o.component());
-    }
-    plan
+) -> Result<Plan> {
+    plan(&PlanCtx {
+        smoke: Some(job),
+        only,
+        ..installed(Verb::Smoke, loaded, facts)
+    })
 }
 
-/// Flink's inputs for a verb that acts on what is installed: no artifact, no jars, no record.
-fn installed<'a>(
-    loaded: &'a Loaded,
-    facts: &'a Facts,
-    day2: flink::plan::Day2,
-) -> flink::plan::Inputs<'a> {
-    flink::plan::Inputs {
-        cluster: &loaded.cluster,
+/// The context of a verb that acts on what is installed: no artifact, no bundle, no record.
+fn installed<'a>(verb: Verb, loaded: &'a Loaded, facts: &'a Facts) -> PlanCtx<'a> {
+    PlanCtx {
+        verb,
+        loaded,
         facts,
         mode: PlanMode::Live,
-        artifact: Default::default(),
-        warnings: warnings(loaded),
-        jars: Vec::new(),
+        release: Default::default(),
+        bundle: None,
+        only: None,
+        day2: Default::default(),
         smoke: None,
-        day2,
         record: None,
+        renderer: None,
     }
-}
-
-/// The REST address of the Flink cluster Fornaxee talks to.
-pub fn flink_rest(c: &Cluster) -> String {
-    match c.external() {
-        Some(e) => e.rest.clone(),
-        None => format!("http://{}:{}", c.jobmanager().name, c.rest_port),
-    }
-}
-
-/// Fornaxee's plan inputs, when the inventory installs it.
-pub fn fornaxee_inputs<'a>(
-    c: &'a Cluster,
-    facts: &'a Facts,
-    bundle: Option<&'a BundleAtHand>,
-) -> Option<fornaxee::plan::Inputs<'a>> {
-    c.fornaxee.as_ref().map(|fx| fornaxee::plan::Inputs {
-        cluster: c,
-        fx,
-        facts,
-        bundle: bundle.map(|b| &b.bundle),
-        artifact: bundle.map(|b| b.art.clone()).unwrap_or_default(),
-        flink_rest: flink_rest(c),
-        flink_version: c.version.to_string(),
-    })
 }
 
 /// The hosts a relay may use: every host flinkup reaches over ssh, the coordinating host
@@ -239,7 +249,7 @@ fn relay_network(c: &Cluster, facts: &Facts) -> distribute::Network {
 }
 
 /// Who deploys, when, and the inventory's hash, for the record deploy leaves.
-fn record_meta(c: &Cluster) -> flink::record::RecordMeta {
+pub fn record_meta(c: &Cluster) -> flink::record::RecordMeta {
     use sha2::Digest;
     let me = crate::fleet::lock::Owner::me("deploy");
     let bytes = std::fs::read(&c.source).unwrap_or_default();

@@ -4,6 +4,7 @@
 
 use super::{artifact_state, connect, gather, smoke_job};
 use crate::cli::{Day2Args, FetchArgs, RemoteArgs};
+use crate::components::flink::FlinkFactsOf;
 use crate::components::flink::Role;
 use crate::compose::{self, DeployAsk};
 use crate::error::{exit, Result};
@@ -14,7 +15,7 @@ use crate::plan::{Finding, PlanMode, Severity};
 pub async fn check(loaded: &Loaded, remote: &RemoteArgs) -> Result<i32> {
     let c = &loaded.cluster;
     let fleet = connect(c, remote).await?;
-    let facts = gather(c, &fleet, &super::Asks::of(None, c)).await;
+    let facts = gather(c, &fleet, None, &Default::default()).await;
     fleet.close().await;
     let facts = facts?;
     let plan = compose::deploy(
@@ -27,6 +28,7 @@ pub async fn check(loaded: &Loaded, remote: &RemoteArgs) -> Result<i32> {
             only: None,
             day2: &Day2Args::default(),
             smoke: smoke_job(c, None, None)?,
+            renderer: &crate::components::flink::render::Renderer::new(c)?,
         },
     )?;
     let show = |f: &Finding| {
@@ -44,7 +46,7 @@ pub async fn check(loaded: &Loaded, remote: &RemoteArgs) -> Result<i32> {
     for h in &c.hosts {
         let id = HostId::of(h);
         let hf = facts.host(&id);
-        let (f, m) = (&hf.flink, &hf.machine);
+        let (f, m) = (hf.flink(), &hf.machine);
         out.push_str(&format!("Host {} ({})\n", h.name, h.roles()));
         let mut fact = |text: String| out.push_str(&format!("  ok   {text}\n"));
         fact(format!("connected as {}", m.user));

@@ -3,11 +3,12 @@
 
 use super::{
     artifact_state, cancel_on_ctrl_c, connect_recorded, execute, fornaxee_bundle, gather, locked,
-    print_plan, reporter, smoke_job, Asks, Execute,
+    print_plan, reporter, smoke_job, Execute,
 };
 use crate::artifact::{self, FetchOptions};
 use crate::cli::{Day2Args, FetchArgs, Only, OutputArgs, RemoteArgs, RunArgs};
-use crate::components::flink;
+use crate::components::flink::FlinkFactsOf;
+use crate::components::flink::{self, render::Renderer};
 use crate::compose::{self, BundleAtHand, DeployAsk};
 use crate::error::{exit, Error, Result};
 use crate::facts::Facts;
@@ -21,6 +22,7 @@ fn build(
     bundle: Option<&BundleAtHand>,
     only: Option<Only>,
     day2: &Day2Args,
+    renderer: &Renderer,
 ) -> Result<Plan> {
     compose::deploy(
         loaded,
@@ -32,6 +34,7 @@ fn build(
             only,
             day2,
             smoke: smoke_job(&loaded.cluster, None, None)?,
+            renderer,
         },
     )
 }
@@ -49,9 +52,7 @@ pub async fn preview(
     let rep = reporter(true, json);
     let bundle = fornaxee_bundle(c, fetch, rep.as_ref(), true).await?;
     let (fleet, removed) = connect_recorded(c, remote).await?;
-    let mut asks = Asks::of(bundle.as_ref(), c);
-    asks.removed = removed;
-    let facts = gather(c, &fleet, &asks).await;
+    let facts = gather(c, &fleet, bundle.as_ref(), &removed).await;
     fleet.close().await;
     let plan = build(
         loaded,
@@ -60,6 +61,7 @@ pub async fn preview(
         bundle.as_ref(),
         only,
         day2,
+        &Renderer::new(c)?,
     )?;
     print_plan(&plan, json);
     Ok(exit::OK)
@@ -79,15 +81,23 @@ pub async fn deploy(
     // The bundle is small and checked before any host is touched: a bad one refuses the run.
     let bundle = fornaxee_bundle(c, fetch, rep.as_ref(), false).await?;
     let (fleet, removed) = connect_recorded(c, remote).await?;
-    let mut asks = Asks::of(bundle.as_ref(), c);
-    asks.removed = removed;
     let work = async {
         let fleet = &fleet;
         let cancel = cancel_on_ctrl_c(rep.clone());
-        let facts = gather(c, fleet, &asks).await?;
+        let facts = gather(c, fleet, bundle.as_ref(), &removed).await?;
         let mut art = artifact_state(c, fetch);
+        // Flink's files are rendered once, for both plans.
+        let renderer = Renderer::new(c)?;
         // Refusals that facts alone show come before any download.
-        let first = build(loaded, &facts, art.clone(), bundle.as_ref(), run.only, day2)?;
+        let first = build(
+            loaded,
+            &facts,
+            art.clone(),
+            bundle.as_ref(),
+            run.only,
+            day2,
+            &renderer,
+        )?;
         let refusals = first.refusals();
         if !refusals.is_empty() {
             print_plan(&first, output.json);
@@ -97,14 +107,22 @@ pub async fn deploy(
         let uploads_tarball = first
             .actions()
             .any(|a| a.sends() == Some(c.artifact.file_name.as_str()));
-        if uploads_tarball || facts.hosts.values().any(|f| !f.flink.release_present) {
+        if uploads_tarball || facts.hosts.values().any(|f| !f.flink().release_present) {
             let got = artifact::fetch(&c.artifact, &opts, rep.as_ref()).await?;
             art.local = Some(got.path.display().to_string());
             art.sha512 = Some(got.sha512.clone());
             art.size = Some(got.size);
             art.cached = Some(true);
         }
-        let plan = build(loaded, &facts, art, bundle.as_ref(), run.only, day2)?;
+        let plan = build(
+            loaded,
+            &facts,
+            art,
+            bundle.as_ref(),
+            run.only,
+            day2,
+            &renderer,
+        )?;
         let how = Execute {
             command: "deploy",
             yes: run.yes,

@@ -1,9 +1,7 @@
 //! `flinkup start`, `stop`, `destroy` and `unlock`: each builds its plan from facts and runs
 //! exactly it; `--dry-run` prints the plan and changes nothing.
 
-use super::{
-    cancel_on_ctrl_c, connect, execute, gather, locked, print_plan, reporter, Asks, Execute,
-};
+use super::{cancel_on_ctrl_c, connect, execute, gather, locked, print_plan, reporter, Execute};
 use crate::cli::{JobsArgs, OutputArgs, RemoteArgs, RunArgs};
 use crate::components::flink;
 use crate::compose;
@@ -24,10 +22,10 @@ pub async fn run(
     let c = &loaded.cluster;
     let fleet = connect(c, remote).await?;
     if run.dry_run {
-        let facts = gather(c, &fleet, &Asks::of(None, c)).await;
+        let facts = gather(c, &fleet, None, &Default::default()).await;
         fleet.close().await;
         print_plan(
-            &compose::lifecycle(verb, loaded, &facts?, run.only, jobs),
+            &compose::lifecycle(verb, loaded, &facts?, run.only, jobs)?,
             output.json,
         );
         return Ok(exit::OK);
@@ -36,8 +34,8 @@ pub async fn run(
     let work = async {
         let fleet = &fleet;
         let cancel = cancel_on_ctrl_c(rep.clone());
-        let facts = gather(c, fleet, &Asks::of(None, c)).await?;
-        let plan = compose::lifecycle(verb, loaded, &facts, run.only, jobs);
+        let facts = gather(c, fleet, None, &Default::default()).await?;
+        let plan = compose::lifecycle(verb, loaded, &facts, run.only, jobs)?;
         let how = Execute {
             command: verb.name(),
             yes: run.yes,
@@ -57,6 +55,7 @@ pub async fn run(
                     Verb::Stop => "stopped; no Flink daemon is running on any host",
                     Verb::Destroy => "destroyed: what flinkup installed is gone from every host",
                     Verb::Rollback => "rolled back and verified",
+                    Verb::Deploy | Verb::Smoke => "done",
                 }
             ));
         }
@@ -94,8 +93,8 @@ pub async fn smoke(
     let job = super::smoke_job(c, jar, args)?;
     let fleet = connect(c, remote).await?;
     let result = async {
-        let facts = gather(c, &fleet, &Asks::of(None, c)).await?;
-        let plan = compose::smoke(loaded, &facts, &job, run.only);
+        let facts = gather(c, &fleet, None, &Default::default()).await?;
+        let plan = compose::smoke(loaded, &facts, &job, run.only)?;
         if run.dry_run {
             print_plan(&plan, output.json);
             return Ok(exit::OK);
@@ -136,7 +135,7 @@ pub async fn unlock(
     let site = flink::lock_site(c);
     let jm = c.jobmanager();
     let fleet = crate::fleet::Fleet::connect(&[jm], &super::connect_options(remote), 1).await?;
-    let facts = gather(c, &fleet, &Asks::of(None, c)).await;
+    let facts = gather(c, &fleet, None, &Default::default()).await;
     let result = async {
         let facts = facts?;
         let holder = facts.host(&site.host).machine.lock.clone();

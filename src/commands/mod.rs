@@ -16,11 +16,11 @@ use crate::artifact::{self, FetchOptions};
 use crate::cli::{Cli, Command, FetchArgs, JobsArgs, LifecycleArgs, RemoteArgs};
 use crate::components::flink::{self, plan::ArtifactState, render::Renderer};
 use crate::components::fornaxee;
-use crate::compose::{self, BundleAtHand};
+use crate::compose::{self, gather, BundleAtHand, Removed};
 use crate::error::{exit, Error, Result};
-use crate::facts::{self, Facts, HostFacts};
-use crate::fleet::{lock, Fleet, HostId, CONNECT_TIMEOUT};
-use crate::inventory::{self, Cluster, LoadOptions, Loaded, StartMode};
+use crate::facts::Facts;
+use crate::fleet::{lock, Fleet, CONNECT_TIMEOUT};
+use crate::inventory::{self, Cluster, LoadOptions, Loaded};
 use crate::plan::{self, Plan, PlanMode};
 use crate::remote::ConnectOptions;
 use crate::report::{self, Event, Reporter, Style};
@@ -309,6 +309,7 @@ fn offline_plan(loaded: &Loaded, fetch: &FetchArgs, json: bool) -> Result<i32> {
             only: None,
             day2: &Default::default(),
             smoke: smoke_job(c, None, None)?,
+            renderer: &Renderer::new(c)?,
         },
     )?;
     print_plan(&plan, json);
@@ -339,21 +340,14 @@ fn connect_options(args: &RemoteArgs) -> ConnectOptions {
     }
 }
 
-/// Every host a run reaches: the cluster's, then an existing cluster's hosts flinkup may ssh
-/// to (for connector jars), each once.
-fn all_hosts(c: &Cluster) -> Vec<&inventory::Host> {
-    let mut hosts: Vec<&inventory::Host> = c.hosts.iter().collect();
-    for h in c.external().map(|e| e.hosts.iter()).into_iter().flatten() {
-        if !hosts.iter().any(|x| x.name == h.name) {
-            hosts.push(h);
-        }
-    }
-    hosts
-}
-
 /// Connects to every host of the run; any unreachable host refuses the command.
 async fn connect(c: &Cluster, args: &RemoteArgs) -> Result<Fleet> {
-    Fleet::connect(&all_hosts(c), &connect_options(args), args.concurrency).await
+    Fleet::connect(
+        &compose::all_hosts(c),
+        &connect_options(args),
+        args.concurrency,
+    )
+    .await
 }
 
 /// Like [`connect`], then also to the hosts flinkup recorded at its last deploy that the
@@ -401,115 +395,6 @@ async fn connect_recorded(c: &Cluster, args: &RemoteArgs) -> Result<(Fleet, Remo
         .collect();
     removed.hosts = gone;
     Ok((fleet, removed))
-}
-
-/// Hosts the record knows and the inventory dropped.
-#[derive(Debug, Clone, Default)]
-struct Removed {
-    hosts: Vec<inventory::Host>,
-    unreachable: Vec<(HostId, String)>,
-    /// The record as read on the JobManager host, when it was read already.
-    record: Option<Option<flink::record::Record>>,
-}
-
-/// What the probes ask beyond the inventory: connector jars whose sha512 Flink's probe
-/// reads, and the port Fornaxee will listen on.
-#[derive(Debug, Clone, Default)]
-struct Asks {
-    jars: Vec<String>,
-    fornaxee_port: Option<u16>,
-    removed: Removed,
-}
-
-impl Asks {
-    fn of(bundle: Option<&BundleAtHand>, c: &Cluster) -> Asks {
-        match (bundle, &c.fornaxee) {
-            (Some(b), Some(fx)) => Asks {
-                jars: b.bundle.jars.iter().map(|j| j.name.clone()).collect(),
-                fornaxee_port: fornaxee::plan::http_port(fx, Some(&b.bundle)),
-                removed: Removed::default(),
-            },
-            (None, Some(fx)) => Asks {
-                jars: Vec::new(),
-                fornaxee_port: fornaxee::plan::http_port(fx, None),
-                removed: Removed::default(),
-            },
-            _ => Asks::default(),
-        }
-    }
-}
-
-/// Reads every connected host's state, bounded by the fleet's concurrency; read-only. In
-/// cluster-script mode the JobManager host also reports what it sees of its peers.
-async fn gather(c: &Cluster, fleet: &Fleet, asks: &Asks) -> Result<Facts> {
-    let mut all = all_hosts(c);
-    all.extend(asks.removed.hosts.iter());
-    let ids: Vec<HostId> = all
-        .iter()
-        .map(|h| HostId::of(h))
-        .filter(|id| fleet.has(id))
-        .collect();
-    let results = fleet
-        .for_each(&ids, |id, remote| async move {
-            let managed = c
-                .hosts
-                .iter()
-                .chain(asks.removed.hosts.iter())
-                .find(|h| HostId::of(h) == id);
-            let mut script = String::new();
-            let mut probe = facts::MachineProbe::default();
-            if let Some(h) = managed {
-                probe = flink::machine_probe(c, h);
-                script = flink::probe::script(c, h, &asks.jars, asks.removed.record.is_none());
-                if let (true, Some(fx)) = (h.fornaxee, &c.fornaxee) {
-                    probe.ports.extend(asks.fornaxee_port);
-                    script.push_str(&fornaxee::probe::script(fx));
-                }
-            }
-            if let Some(e) = c.external() {
-                if e.hosts.iter().any(|h| HostId::of(h) == id) {
-                    if managed.is_none() {
-                        probe.install_dir = e.home.clone();
-                    }
-                    script.push_str(&fornaxee::probe::existing_script(&e.home, &asks.jars));
-                }
-            }
-            let script = format!("{}\n{script}", facts::machine_script(&probe));
-            let out = remote.sh(id.as_str(), &script).await?;
-            Ok(HostFacts {
-                gathered: true,
-                machine: facts::parse_machine(&out.stdout),
-                flink: flink::probe::parse(&out.stdout),
-                fornaxee: fornaxee::probe::parse(&out.stdout),
-            })
-        })
-        .await;
-    let mut f = Facts::default();
-    for (id, r) in results {
-        f.hosts.insert(id, r?);
-    }
-    f.routes = ids
-        .iter()
-        .filter_map(|id| Some((id.clone(), fleet.get(id).ok()?.route()?.clone())))
-        .collect();
-    if let (Some(record), Some(jf)) = (
-        &asks.removed.record,
-        f.hosts.get_mut(&flink::coordinator(c)),
-    ) {
-        jf.flink.record = record.clone();
-    }
-    f.removed = asks.removed.hosts.clone();
-    f.removed_unreachable = asks.removed.unreachable.clone();
-    let jm = flink::coordinator(c);
-    if c.manages_flink() && c.start == StartMode::ClusterScript && fleet.has(&jm) {
-        let peers = flink::ssh_peers(c, &f);
-        let out = fleet
-            .get(&jm)?
-            .sh(jm.as_str(), &facts::peers_script(&peers))
-            .await?;
-        f.peers = facts::parse_peers(&out.stdout, &peers);
-    }
-    Ok(f)
 }
 
 /// Fetches (verifying its checksum) and inspects the inventory's Fornaxee bundle. With

@@ -13,7 +13,9 @@ use crate::cli::RemoteArgs;
 use crate::components::flink::jobs::{self, JobHealth};
 use crate::components::flink::registrations::{self, Expected, Heartbeat, Judged};
 use crate::components::flink::rest::Rest;
+use crate::components::flink::FlinkFactsOf;
 use crate::components::flink::Role;
+use crate::components::fornaxee::FornaxeeFactsOf;
 use crate::error::{exit, Result};
 use crate::fleet::{Fleet, HostId};
 use crate::inventory::{units, Cluster, Loaded};
@@ -110,10 +112,10 @@ fn print(c: &Cluster, st: &ClusterStatus, json: bool, refresh: bool) {
 
 /// Reads everything once; unreachable hosts and a silent REST API are findings.
 async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
-    let all = super::all_hosts(c);
+    let all = crate::compose::all_hosts(c);
     let (fleet, failures) =
         Fleet::connect_lenient(&all, &super::connect_options(remote), remote.concurrency).await;
-    let facts = gather(c, &fleet, &super::Asks::of(None, c))
+    let facts = gather(c, &fleet, None, &Default::default())
         .await
         .unwrap_or_default();
     let hosts = c
@@ -122,7 +124,7 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
         .map(|h| {
             let id = HostId::of(h);
             let failure = failures.iter().find(|f| f.host == id);
-            let f = &facts.host(&id).flink;
+            let f = facts.host(&id).flink();
             HostStatus {
                 host: h.name.clone(),
                 reachable: failure.is_none(),
@@ -130,7 +132,7 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
                 daemons: f.running.keys().map(|r| r.to_string()).collect(),
                 java: f.java.as_ref().map(|j| j.version.clone()),
                 fornaxee: h.fornaxee.then(|| {
-                    let x = &facts.host(&id).fornaxee;
+                    let x = facts.host(&id).fornaxee();
                     FornaxeeStatus {
                         release: x.current_link.clone(),
                         pid: x.running,
@@ -166,7 +168,7 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
             Expected {
                 name: h.name.clone(),
                 names: registrations::names(h, facts.host(&id)),
-                running: reached.then(|| facts.host(&id).flink.runs(Role::TaskManager)),
+                running: reached.then(|| facts.host(&id).flink().runs(Role::TaskManager)),
             }
         })
         .collect();
@@ -255,13 +257,13 @@ async fn fornaxee_health(
     fleet: &Fleet,
     hosts: &mut [HostStatus],
 ) {
-    let Some(inp) = crate::compose::fornaxee_inputs(c, facts, None) else {
+    let Some(inp) = crate::components::fornaxee::inputs(c, facts, None) else {
         return;
     };
     let checks = crate::components::fornaxee::plan::health_checks(&inp);
     let ids: Vec<HostId> = checks
         .iter()
-        .filter(|(id, _)| facts.host(id).fornaxee.running.is_some())
+        .filter(|(id, _)| facts.host(id).fornaxee().running.is_some())
         .map(|(id, _)| id.clone())
         .collect();
     let answers = fleet
@@ -482,7 +484,7 @@ fn text(c: &Cluster, st: &ClusterStatus) -> String {
             );
         }
     }
-    let url = format!("{}/overview", crate::compose::flink_rest(c));
+    let url = format!("{}/overview", crate::components::fornaxee::flink_rest(c));
     match (&st.taskmanagers, &st.rest_error) {
         (Some(t), _) => {
             let _ = writeln!(

@@ -1,11 +1,14 @@
-//! The products flinkup installs. Each one sits behind one boundary and provides its
-//! inventory section's meaning, its artifacts, templates, a read-only facts probe, the plan
-//! rules that turn desired state and facts into stages, its services and its health check.
-//! The engine (plan, apply, fleet, remote, artifact, facts) knows no product: it runs
-//! stages of self-contained actions and hands a product's own checks back to it.
+//! The products flinkup installs. Each one is a folder here and one line in [`registry`]: it
+//! provides its inventory section's meaning, its artifacts, templates, a read-only facts probe
+//! and its parser, the plan rules of every verb, its services and its checks. The engine
+//! (plan, apply, fleet, remote, artifact, facts, report, the error type) knows no product: it
+//! probes hosts with the fragments components hand it, keeps their results by type, runs
+//! stages of self-contained actions and hands a component's own checks back to it.
 
 pub mod flink;
 pub mod fornaxee;
+#[cfg(test)]
+mod marker;
 
 use std::fmt;
 
@@ -13,10 +16,103 @@ use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::cli::Only;
 use crate::error::{Error, Result};
+use crate::facts::{Facts, MachineProbe, Part};
 use crate::fleet::{Fleet, HostId};
-use crate::plan::{Action, CheckStep};
+use crate::inventory::{Cluster, Host, Loaded};
+use crate::plan::{Action, ArtifactState, CheckStep, Plan, PlanMode};
 use crate::report::Reporter;
+
+/// The verbs every component has plan rules for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Deploy,
+    Start,
+    Stop,
+    Destroy,
+    Rollback,
+    Smoke,
+}
+
+impl Verb {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verb::Deploy => "deploy",
+            Verb::Start => "start",
+            Verb::Stop => "stop",
+            Verb::Destroy => "destroy",
+            Verb::Rollback => "rollback",
+            Verb::Smoke => "smoke",
+        }
+    }
+}
+
+/// What a run's probes may need beyond the inventory.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProbeAsk<'a> {
+    /// Hosts the last deploy recorded that the inventory no longer lists: probed like the
+    /// cluster's own, so their daemons can be stopped.
+    pub removed: &'a [Host],
+    /// The deploy record, when it was read already (the probe then leaves it alone).
+    pub record: Option<&'a Option<flink::record::Record>>,
+    /// The Fornaxee bundle at hand: the port its service takes, the jars it brings.
+    pub bundle: Option<&'a fornaxee::bundle::Bundle>,
+}
+
+impl ProbeAsk<'_> {
+    /// The inventory's host, or a removed one, of this id.
+    pub fn host<'h>(&'h self, c: &'h Cluster, id: &HostId) -> Option<&'h Host> {
+        c.hosts
+            .iter()
+            .chain(self.removed.iter())
+            .find(|h| HostId::of(h) == *id)
+    }
+}
+
+/// The Fornaxee bundle, fetched and verified like any artifact, then inspected.
+pub struct BundleAtHand {
+    pub art: ArtifactState,
+    pub bundle: fornaxee::bundle::Bundle,
+}
+
+/// Everything a verb's plan is built from: the inventory, the facts, and what the operator
+/// holds and asked for on the command line.
+pub struct PlanCtx<'a> {
+    pub verb: Verb,
+    pub loaded: &'a Loaded,
+    pub facts: &'a Facts,
+    pub mode: PlanMode,
+    /// The Flink release as far as it is known (fetched, cached, pinned); deploy only.
+    pub release: ArtifactState,
+    pub bundle: Option<&'a BundleAtHand>,
+    pub only: Option<Only>,
+    /// How day-2 changes are carried out (deploy) and how running jobs are treated (stop,
+    /// destroy, rollback).
+    pub day2: flink::plan::Day2,
+    /// The job deploy runs when `verify.smoke` asks for it, and the one `smoke` runs.
+    pub smoke: Option<&'a flink::plan::SmokeJob>,
+    /// Who deploys, when, and from what inventory: what a live deploy records (the planner
+    /// itself reads no clock).
+    pub record: Option<flink::record::RecordMeta>,
+    /// Flink's files as rendered for this run (rendered once, whatever asks for them).
+    pub renderer: Option<&'a flink::render::Renderer>,
+}
+
+impl PlanCtx<'_> {
+    pub fn cluster(&self) -> &Cluster {
+        &self.loaded.cluster
+    }
+
+    /// The inventory's warnings, as plans show them.
+    pub fn warnings(&self) -> Vec<String> {
+        self.loaded
+            .warnings
+            .iter()
+            .map(|w| w.message.clone())
+            .collect()
+    }
+}
 
 /// What a product gives the engine. The engine names none of them: it finds a component
 /// by the name a plan step carries.
@@ -25,7 +121,26 @@ pub trait Component: Sync {
     fn name(&self) -> &'static str;
 
     /// Whether the inventory installs (or configures) this component at all.
-    fn in_inventory(&self, cluster: &crate::inventory::Cluster) -> bool;
+    fn in_inventory(&self, cluster: &Cluster) -> bool;
+
+    /// Adds to one host's read-only probe: what the engine's machine probe should look at
+    /// (`machine`: install directory, ports) and a shell fragment whose `key=value` lines
+    /// only this component's [`Component::parse`] reads. None: nothing to ask there.
+    fn probe(
+        &self,
+        c: &Cluster,
+        host: &HostId,
+        ask: &ProbeAsk,
+        machine: &mut MachineProbe,
+    ) -> Option<String>;
+
+    /// This component's facts from the output of its fragment on that host.
+    fn parse(&self, c: &Cluster, host: &HostId, ask: &ProbeAsk, out: &str) -> Box<dyn Part>;
+
+    /// The component's rules for a verb. Components run in registry order: the first lays the
+    /// plan's header, hosts and preflight (Flink: the cluster every other one runs beside or
+    /// against); each later one adds its own stages and findings.
+    fn plan(&self, ctx: &PlanCtx, plan: &mut Plan) -> Result<()>;
 
     /// Runs one of the component's own checks from the host its step names.
     fn run_check<'a>(
@@ -39,7 +154,17 @@ pub trait Component: Sync {
 
 /// Every component flinkup knows, in the order their stages run.
 pub fn registry() -> &'static [&'static dyn Component] {
-    &[&flink::Flink, &fornaxee::Fornaxee]
+    &[
+        &flink::Flink,
+        &fornaxee::Fornaxee,
+        #[cfg(test)]
+        &marker::Marker,
+    ]
+}
+
+/// The registered component of this name.
+pub fn named(name: &str) -> Option<&'static dyn Component> {
+    registry().iter().copied().find(|c| c.name() == name)
 }
 
 /// Runs a check through the component that planned it.
@@ -49,7 +174,7 @@ pub async fn run_check(
     fleet: &Fleet,
     rep: &dyn Reporter,
 ) -> Result<()> {
-    match registry().iter().find(|c| c.name() == check.component) {
+    match named(&check.component) {
         Some(c) => c.run_check(check, host, fleet, rep).await,
         None => Err(Error::Failed(format!(
             "no component named {} runs the {} check",

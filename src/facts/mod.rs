@@ -1,16 +1,16 @@
 //! What is true on each host right now, gathered read-only, in parallel, before planning.
 //!
 //! The engine's probe reads the machine (home, user, name resolution, disk, ports, the ssh
-//! client config block, the lock); each component adds its own probe (Flink: java, releases,
-//! conf files, daemons). Planners are pure functions of these facts; an offline plan uses
-//! [`HostFacts::default`] for every host.
+//! client config block, the lock); each component adds its own probe, whose result the engine
+//! keeps without knowing its type ([`Parts`]). Planners are pure functions of these facts; an
+//! offline plan uses [`HostFacts::default`] for every host.
 
+use std::any::{Any, TypeId};
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::Serialize;
 
-use crate::components::flink::probe::FlinkFacts;
-use crate::components::fornaxee::probe::FornaxeeFacts;
 use crate::fleet::lock::{self, Owner};
 use crate::fleet::HostId;
 use crate::remote::{q, qp, Route};
@@ -55,8 +55,118 @@ pub struct HostFacts {
     /// Whether these facts came from the host (false: offline, the host assumed empty).
     pub gathered: bool,
     pub machine: Machine,
-    pub flink: FlinkFacts,
-    pub fornaxee: FornaxeeFacts,
+    /// What each component's own probe found, kept by its type.
+    pub parts: Parts,
+}
+
+impl HostFacts {
+    /// These facts with a component's probe result added (replacing one of the same type).
+    pub fn with<T: Part>(mut self, part: T) -> HostFacts {
+        self.parts.insert(part);
+        self
+    }
+}
+
+/// A component's probe result as the engine keeps it: any value that can be cloned, compared
+/// and shown. Components read theirs back by type.
+pub trait Part: Any + Send + Sync + fmt::Debug {
+    fn clone_part(&self) -> Box<dyn Part>;
+    fn eq_part(&self, other: &dyn Part) -> bool;
+    fn json(&self) -> serde_json::Value;
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Any + Send + Sync + fmt::Debug + Clone + PartialEq + Serialize> Part for T {
+    fn clone_part(&self) -> Box<dyn Part> {
+        Box::new(self.clone())
+    }
+    fn eq_part(&self, other: &dyn Part) -> bool {
+        other.as_any().downcast_ref::<T>() == Some(self)
+    }
+    fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// Every component's probe result for one host, one per type.
+#[derive(Default)]
+pub struct Parts(BTreeMap<TypeId, Box<dyn Part>>);
+
+impl Parts {
+    pub fn insert<T: Part>(&mut self, part: T) {
+        self.0.insert(TypeId::of::<T>(), Box::new(part));
+    }
+
+    /// A result already boxed (as a component's probe parser returns it).
+    pub fn insert_boxed(&mut self, part: Box<dyn Part>) {
+        let id = part.as_any().type_id();
+        self.0.insert(id, part);
+    }
+
+    pub fn get<T: Part>(&self) -> Option<&T> {
+        self.0
+            .get(&TypeId::of::<T>())
+            .and_then(|p| p.as_any().downcast_ref())
+    }
+
+    /// The result of type `T`, or the empty one a component keeps for hosts its probe did
+    /// not run on.
+    pub fn get_or<'a, T: Part + Default>(
+        &'a self,
+        empty: &'static std::sync::OnceLock<T>,
+    ) -> &'a T {
+        self.get().unwrap_or_else(|| empty.get_or_init(T::default))
+    }
+
+    /// The result of type `T`, made empty first when there is none.
+    pub fn get_mut<T: Part + Default>(&mut self) -> &mut T {
+        self.0
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Box::new(T::default()))
+            .as_any_mut()
+            .downcast_mut()
+            .expect("a part is kept under its own type")
+    }
+}
+
+impl Clone for Parts {
+    fn clone(&self) -> Parts {
+        Parts(self.0.iter().map(|(k, v)| (*k, v.clone_part())).collect())
+    }
+}
+
+impl PartialEq for Parts {
+    fn eq(&self, other: &Parts) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .all(|(k, v)| other.0.get(k).is_some_and(|o| v.eq_part(o.as_ref())))
+    }
+}
+
+impl fmt::Debug for Parts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.values()).finish()
+    }
+}
+
+impl Serialize for Parts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for p in self.0.values() {
+            seq.serialize_element(&p.json())?;
+        }
+        seq.end()
+    }
 }
 
 /// What the coordinating host sees of another host over its own ssh.

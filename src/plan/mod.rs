@@ -246,6 +246,22 @@ pub struct Rollback {
 }
 
 impl Plan {
+    /// A plan with nothing in it yet: components fill it in.
+    pub fn new(command: &str, cluster: &str, mode: PlanMode) -> Plan {
+        Plan {
+            command: command.into(),
+            cluster: cluster.into(),
+            mode,
+            components: Vec::new(),
+            hosts: Vec::new(),
+            preflight: Vec::new(),
+            stages: Vec::new(),
+            rollback: None,
+            sizing: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
     pub fn steps(&self) -> impl Iterator<Item = &Step> {
         self.stages.iter().flat_map(|s| s.steps.iter())
     }

@@ -6,7 +6,9 @@ use std::path::Path;
 use flinkup::components::flink::plan::{self, ArtifactState, Inputs};
 use flinkup::components::flink::probe::{FlinkFacts, Java, Registered};
 use flinkup::components::flink::render::{HostExtras, Renderer};
+use flinkup::components::flink::FlinkFactsOf;
 use flinkup::components::flink::Role;
+use flinkup::components::fornaxee::FornaxeeFactsOf;
 use flinkup::facts::{Facts, HostFacts, Machine, Peer, PortHolder};
 use flinkup::fleet::HostId;
 use flinkup::inventory::{load_str, Cluster};
@@ -39,16 +41,16 @@ fn empty_host(name: &str) -> HostFacts {
             ssh_client: true,
             ..Machine::default()
         },
-        flink: FlinkFacts {
-            java: Some(Java {
-                path: "/usr/bin/java".into(),
-                major: 17,
-                version: "openjdk version \"17.0.15\"".into(),
-            }),
-            ..FlinkFacts::default()
-        },
         ..HostFacts::default()
     }
+    .with(FlinkFacts {
+        java: Some(Java {
+            path: "/usr/bin/java".into(),
+            major: 17,
+            version: "openjdk version \"17.0.15\"".into(),
+        }),
+        ..FlinkFacts::default()
+    })
 }
 
 /// A host running what `c` asks of it, deployed from `c` (so its files match), with pids.
@@ -63,13 +65,13 @@ fn deployed_host(c: &Cluster, name: &str) -> HostFacts {
         .unwrap()
         .render(c, &HostExtras::for_host(c, h, Some(17)))
         .unwrap();
-    f.flink.release_present = true;
-    f.flink.current_link = Some(c.release_dir());
-    f.flink.conf = files.into_iter().map(|r| (r.name, r.content)).collect();
+    f.flink_mut().release_present = true;
+    f.flink_mut().current_link = Some(c.release_dir());
+    f.flink_mut().conf = files.into_iter().map(|r| (r.name, r.content)).collect();
     let mut pid = 100;
     for role in flinkup::components::flink::roles(h) {
         pid += 1;
-        f.flink.running.insert(role, pid);
+        f.flink_mut().running.insert(role, pid);
     }
     if h.jobmanager {
         f.machine.ports.insert(
@@ -79,7 +81,7 @@ fn deployed_host(c: &Cluster, name: &str) -> HostFacts {
                 pid: Some(101),
             },
         );
-        f.flink.registered = Some(
+        f.flink_mut().registered = Some(
             c.taskmanagers()
                 .map(|t| Registered {
                     id: format!("tm-{}", t.name),
@@ -205,7 +207,7 @@ fn java_problems_are_preflight_findings() {
         .hosts
         .get_mut(&id("h1"))
         .unwrap()
-        .flink
+        .flink_mut()
         .java_home_missing = Some("/opt/jdk".into());
     let p = deploy(&c, &facts);
     assert!(p.refusals().is_empty());
@@ -216,7 +218,7 @@ fn java_problems_are_preflight_findings() {
         ),
         "{text}"
     );
-    facts.hosts.get_mut(&id("h2")).unwrap().flink.java = None;
+    facts.hosts.get_mut(&id("h2")).unwrap().flink_mut().java = None;
     let p = deploy(&c, &facts);
     let refused = p.refusals();
     assert_eq!(refused.len(), 1, "{}", display::text(&p));
@@ -251,7 +253,7 @@ fn one_daemon_dead_starts_only_it_and_ignores_its_old_registration() {
         .hosts
         .get_mut(&id("h2"))
         .unwrap()
-        .flink
+        .flink_mut()
         .running
         .remove(&Role::TaskManager);
     let p = deploy(&c, &facts);
@@ -293,7 +295,7 @@ fn host_removed() {
         None,
         "/opt/flink-1.9.3",
     );
-    facts.hosts.get_mut(&id("h1")).unwrap().flink.record = Some(record.clone());
+    facts.hosts.get_mut(&id("h1")).unwrap().flink_mut().record = Some(record.clone());
     let h3 = record.hosts.iter().find(|h| h.name == "h3").unwrap();
     facts.removed.push(flinkup::components::flink::record::host(
         h3,
@@ -317,8 +319,8 @@ fn version_change() {
     let mut facts = running_cluster(&before);
     // The probe looks at the new version's release directory: not there yet.
     for f in facts.hosts.values_mut() {
-        f.flink.release_present = false;
-        f.flink.conf.clear();
+        f.flink_mut().release_present = false;
+        f.flink_mut().conf.clear();
     }
     let c = cluster("1.9.3", 4, "");
     let p = deploy(&c, &facts);
@@ -437,8 +439,12 @@ fn stop_and_destroy_plans() {
 fn stop_destroy_and_rollback_protect_running_jobs() {
     let c = cluster("1.9.3", 4, "");
     let mut facts = running_cluster(&c);
-    facts.hosts.get_mut(&id("h1")).unwrap().flink.running_jobs =
-        Some(vec![("0123abcd".into(), "orders".into())]);
+    facts
+        .hosts
+        .get_mut(&id("h1"))
+        .unwrap()
+        .flink_mut()
+        .running_jobs = Some(vec![("0123abcd".into(), "orders".into())]);
     let inp = |day2: plan::Day2| Inputs {
         cluster: &c,
         facts: &facts,
@@ -489,11 +495,11 @@ fn upgrade_keeps_two_releases_and_knows_the_way_back() {
     );
     record.releases.push("/opt/flink-1.9.3".into());
     for f in facts.hosts.values_mut() {
-        f.flink.releases = vec!["/opt/flink-1.9.2".into(), "/opt/flink-1.9.3".into()];
-        f.flink.release_present = false;
-        f.flink.conf.clear();
+        f.flink_mut().releases = vec!["/opt/flink-1.9.2".into(), "/opt/flink-1.9.3".into()];
+        f.flink_mut().release_present = false;
+        f.flink_mut().conf.clear();
     }
-    facts.hosts.get_mut(&id("h1")).unwrap().flink.record = Some(record);
+    facts.hosts.get_mut(&id("h1")).unwrap().flink_mut().record = Some(record);
     let c = cluster("1.10.3", 4, "");
     let p = deploy(&c, &facts);
     assert_eq!(
@@ -516,9 +522,9 @@ fn upgrade_keeps_two_releases_and_knows_the_way_back() {
         flinkup::components::flink::record::of(&c, &Default::default(), None, "/opt/flink-1.9.3");
     rec.releases.push("/opt/flink-1.10.3".into());
     for f in after.hosts.values_mut() {
-        f.flink.releases = vec!["/opt/flink-1.9.3".into(), "/opt/flink-1.10.3".into()];
+        f.flink_mut().releases = vec!["/opt/flink-1.9.3".into(), "/opt/flink-1.10.3".into()];
     }
-    after.hosts.get_mut(&id("h1")).unwrap().flink.record = Some(rec);
+    after.hosts.get_mut(&id("h1")).unwrap().flink_mut().record = Some(rec);
     let inp = Inputs {
         cluster: &c,
         facts: &after,
@@ -622,6 +628,7 @@ fn composed(
                 args: Vec::new(),
                 timeout: std::time::Duration::from_secs(120),
             },
+            renderer: &flinkup::components::flink::render::Renderer::new(&l.cluster).unwrap(),
         },
     )
     .unwrap()
@@ -684,10 +691,10 @@ fn fornaxee_against_an_existing_flink() {
     let mut facts = Facts::default();
     // The customer's JobManager and TaskManager run on h1.
     let mut h1 = empty_host("h1");
-    h1.fornaxee.existing_daemons = vec!["standalonesession".into(), "taskexecutor".into()];
+    h1.fornaxee_mut().existing_daemons = vec!["standalonesession".into(), "taskexecutor".into()];
     facts.hosts.insert(id("h1"), h1);
     let mut h2 = empty_host("h2");
-    h2.fornaxee.cluster_version = Some("1.9.3".into());
+    h2.fornaxee_mut().cluster_version = Some("1.9.3".into());
     facts.hosts.insert(id("h2"), h2);
     let b = bundle();
     let p = composed(&l, &facts, Some(&b), None, &Day2Args::default());

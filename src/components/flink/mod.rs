@@ -6,6 +6,7 @@ pub mod jobs;
 pub mod keys;
 pub mod plan;
 pub mod probe;
+pub use probe::FlinkFactsOf;
 pub mod record;
 pub mod registrations;
 pub mod render;
@@ -178,6 +179,79 @@ impl super::Component for Flink {
     /// Every inventory has Flink: a cluster flinkup runs, or the client for an existing one.
     fn in_inventory(&self, _: &Cluster) -> bool {
         true
+    }
+
+    /// The cluster's hosts and those the record still lists: java, releases, conf files,
+    /// daemons; the JobManager host also its ports, ssh block, lock and record.
+    fn probe(
+        &self,
+        c: &Cluster,
+        id: &HostId,
+        ask: &super::ProbeAsk,
+        machine: &mut MachineProbe,
+    ) -> Option<String> {
+        let h = ask.host(c, id)?;
+        *machine = machine_probe(c, h);
+        let jars: Vec<String> = ask
+            .bundle
+            .map(|b| b.jars.iter().map(|j| j.name.clone()).collect())
+            .unwrap_or_default();
+        Some(probe::script(c, h, &jars, ask.record.is_none()))
+    }
+
+    fn parse(
+        &self,
+        c: &Cluster,
+        id: &HostId,
+        ask: &super::ProbeAsk,
+        out: &str,
+    ) -> Box<dyn crate::facts::Part> {
+        let mut f = probe::parse(out);
+        if let Some(record) = ask.record.filter(|_| *id == coordinator(c)) {
+            f.record = record.clone();
+        }
+        Box::new(f)
+    }
+
+    fn plan(&self, ctx: &super::PlanCtx, out: &mut crate::plan::Plan) -> crate::error::Result<()> {
+        use super::Verb;
+        let c = ctx.cluster();
+        let deploy = ctx.verb == Verb::Deploy;
+        let inp = plan::Inputs {
+            cluster: c,
+            facts: ctx.facts,
+            mode: ctx.mode,
+            artifact: if deploy {
+                ctx.release.clone()
+            } else {
+                Default::default()
+            },
+            warnings: ctx.warnings(),
+            jars: match ctx.bundle {
+                Some(b) if deploy => b.bundle.jars.clone(),
+                _ => Vec::new(),
+            },
+            smoke: ctx.smoke.filter(|_| deploy).cloned(),
+            day2: ctx.day2.clone(),
+            record: ctx.record.clone().filter(|_| deploy),
+        };
+        *out = match ctx.verb {
+            Verb::Deploy => match ctx.renderer {
+                Some(r) => plan::deploy(&inp, r)?,
+                None => plan::deploy(&inp, &render::Renderer::new(c)?)?,
+            },
+            Verb::Start => plan::start(&inp),
+            Verb::Stop => plan::stop(&inp),
+            Verb::Destroy => plan::destroy(&inp),
+            Verb::Rollback => plan::rollback(&inp),
+            // Another component alone is proven by its own checks: Flink's preflight has no
+            // say there.
+            Verb::Smoke => match ctx.smoke {
+                Some(job) if ctx.only.is_none_or(|o| o.is(NAME)) => plan::smoke(&inp, job),
+                _ => plan::skeleton(&inp, "smoke"),
+            },
+        };
+        Ok(())
     }
 
     fn run_check<'a>(

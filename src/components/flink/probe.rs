@@ -60,6 +60,23 @@ pub struct FlinkFacts {
     pub smoke_jars: BTreeMap<String, String>,
 }
 
+/// Flink's part of a host's facts.
+pub trait FlinkFactsOf {
+    /// What Flink's probe found (empty facts when it did not run there).
+    fn flink(&self) -> &FlinkFacts;
+    fn flink_mut(&mut self) -> &mut FlinkFacts;
+}
+
+impl FlinkFactsOf for crate::facts::HostFacts {
+    fn flink(&self) -> &FlinkFacts {
+        static EMPTY: std::sync::OnceLock<FlinkFacts> = std::sync::OnceLock::new();
+        self.parts.get_or(&EMPTY)
+    }
+    fn flink_mut(&mut self) -> &mut FlinkFacts {
+        self.parts.get_mut()
+    }
+}
+
 impl FlinkFacts {
     pub fn runs(&self, role: Role) -> bool {
         self.running.contains_key(&role)

@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod health;
 pub mod plan;
 pub mod probe;
+pub use probe::FornaxeeFactsOf;
 pub mod render;
 pub mod validate;
 
@@ -31,6 +32,31 @@ impl std::fmt::Display for Check {
     }
 }
 
+/// The REST address of the Flink cluster Fornaxee talks to.
+pub fn flink_rest(c: &crate::inventory::Cluster) -> String {
+    match c.external() {
+        Some(e) => e.rest.clone(),
+        None => format!("http://{}:{}", c.jobmanager().name, c.rest_port),
+    }
+}
+
+/// Fornaxee's plan inputs, when the inventory installs it.
+pub fn inputs<'a>(
+    c: &'a crate::inventory::Cluster,
+    facts: &'a crate::facts::Facts,
+    bundle: Option<&'a super::BundleAtHand>,
+) -> Option<plan::Inputs<'a>> {
+    c.fornaxee.as_ref().map(|fx| plan::Inputs {
+        cluster: c,
+        fx,
+        facts,
+        bundle: bundle.map(|b| &b.bundle),
+        artifact: bundle.map(|b| b.art.clone()).unwrap_or_default(),
+        flink_rest: flink_rest(c),
+        flink_version: c.version.to_string(),
+    })
+}
+
 /// Fornaxee as the engine sees it.
 pub struct Fornaxee;
 
@@ -41,6 +67,63 @@ impl super::Component for Fornaxee {
 
     fn in_inventory(&self, cluster: &crate::inventory::Cluster) -> bool {
         cluster.fornaxee.is_some()
+    }
+
+    /// Its own hosts (release, etc/ files, service, the Flink REST API as seen from there),
+    /// and an existing Flink's hosts flinkup may reach (connector jars, daemons).
+    fn probe(
+        &self,
+        c: &crate::inventory::Cluster,
+        id: &crate::fleet::HostId,
+        ask: &super::ProbeAsk,
+        machine: &mut crate::facts::MachineProbe,
+    ) -> Option<String> {
+        let fx = c.fornaxee.as_ref()?;
+        let mut script = String::new();
+        if ask.host(c, id).is_some_and(|h| h.fornaxee) {
+            machine.ports.extend(plan::http_port(fx, ask.bundle));
+            script.push_str(&probe::script(fx));
+        }
+        if let Some(e) = c.external() {
+            if e.hosts.iter().any(|h| crate::fleet::HostId::of(h) == *id) {
+                if machine.install_dir.is_empty() {
+                    machine.install_dir = e.home.clone();
+                }
+                let jars: Vec<String> = ask
+                    .bundle
+                    .map(|b| b.jars.iter().map(|j| j.name.clone()).collect())
+                    .unwrap_or_default();
+                script.push_str(&probe::existing_script(&e.home, &jars));
+            }
+        }
+        (!script.is_empty()).then_some(script)
+    }
+
+    fn parse(
+        &self,
+        _: &crate::inventory::Cluster,
+        _: &crate::fleet::HostId,
+        _: &super::ProbeAsk,
+        out: &str,
+    ) -> Box<dyn crate::facts::Part> {
+        Box::new(probe::parse(out))
+    }
+
+    fn plan(&self, ctx: &super::PlanCtx, out: &mut crate::plan::Plan) -> crate::error::Result<()> {
+        use super::Verb;
+        let Some(inp) = inputs(ctx.cluster(), ctx.facts, ctx.bundle) else {
+            return Ok(());
+        };
+        match ctx.verb {
+            Verb::Deploy => plan::deploy(&inp, out)?,
+            Verb::Start => plan::start(&inp, out),
+            Verb::Stop => plan::stop(&inp, out, "flinkup stop: every service of the cluster"),
+            Verb::Destroy => plan::destroy(&inp, out),
+            // A rollback puts Flink's previous release back; Fornaxee stays as it is.
+            Verb::Rollback => {}
+            Verb::Smoke => plan::smoke(&inp, out),
+        }
+        Ok(())
     }
 
     fn run_check<'a>(

@@ -8,6 +8,7 @@ use super::health::HealthCheck;
 use super::render::{self, EnvValues};
 use super::{NAME, SERVICE};
 use crate::components::flink::plan::{artifact_info, resolve, unified_diff};
+use crate::components::fornaxee::FornaxeeFactsOf;
 use crate::error::Result;
 use crate::facts::{Facts, HostFacts};
 use crate::fleet::HostId;
@@ -96,7 +97,7 @@ fn component_info(inp: &Inputs, with_artifact: bool) -> ComponentInfo {
 }
 
 fn stop_action(f: &HostFacts, p: &Paths, reason: &str) -> Option<Action> {
-    f.fornaxee.running?;
+    f.fornaxee().running?;
     Some(Action::StopServices {
         services: vec![SERVICE.into()],
         scripts: Vec::new(),
@@ -146,7 +147,7 @@ pub fn health_checks(inp: &Inputs) -> Vec<(HostId, HealthCheck)> {
     let mut out = Vec::new();
     for (h, id, f) in fx_hosts(inp) {
         // From the bundle at hand, else from what the host has installed.
-        let installed = &f.fornaxee;
+        let installed = f.fornaxee();
         let port = http_port(inp.fx, inp.bundle)
             .or_else(|| {
                 installed
@@ -211,7 +212,7 @@ pub fn deploy(inp: &Inputs, plan: &mut Plan) -> Result<()> {
     let seed = fx_hosts(inp).next().map(|(_, id, _)| id);
     for (h, id, f) in fx_hosts(inp) {
         let p = paths(inp, f);
-        let ff = &f.fornaxee;
+        let ff = f.fornaxee();
         let mut changed = false;
         if !ff.release_present {
             changed = true;
@@ -353,7 +354,7 @@ fn existing_cluster(inp: &Inputs, e: &ExternalFlink, plan: &mut Plan) {
         if !f.gathered {
             continue;
         }
-        let ff = &f.fornaxee;
+        let ff = f.fornaxee();
         if let Some(err) = &ff.cluster_error {
             plan.preflight.push(Finding::error(
                 Some(&id),
@@ -414,7 +415,7 @@ fn existing_cluster(inp: &Inputs, e: &ExternalFlink, plan: &mut Plan) {
         let f = inp.facts.host(&id);
         let mut copied = false;
         for j in &b.jars {
-            if f.fornaxee.existing_libs.get(&j.name) == Some(&j.sha512) {
+            if f.fornaxee().existing_libs.get(&j.name) == Some(&j.sha512) {
                 continue;
             }
             copied = true;
@@ -429,8 +430,11 @@ fn existing_cluster(inp: &Inputs, e: &ExternalFlink, plan: &mut Plan) {
                 },
             );
         }
-        if copied && !f.fornaxee.existing_daemons.is_empty() {
-            restart.push(format!("{id} ({})", f.fornaxee.existing_daemons.join(", ")));
+        if copied && !f.fornaxee().existing_daemons.is_empty() {
+            restart.push(format!(
+                "{id} ({})",
+                f.fornaxee().existing_daemons.join(", ")
+            ));
         }
     }
     if !restart.is_empty() {
@@ -450,7 +454,7 @@ pub fn start(inp: &Inputs, plan: &mut Plan) {
     plan.components.push(component_info(inp, false));
     let mut start = Stage::new("fornaxee start", Some(NAME));
     for (_, id, f) in fx_hosts(inp) {
-        if f.fornaxee.running.is_none() && f.fornaxee.current_link.is_some() {
+        if f.fornaxee().running.is_none() && f.fornaxee().current_link.is_some() {
             start.push(&id, start_action(&paths(inp, f), "not running"));
         }
     }
@@ -492,7 +496,7 @@ pub fn destroy(inp: &Inputs, plan: &mut Plan) {
             crate::plan::remove_installation(
                 &p.link,
                 &p.release,
-                f.fornaxee.current_link.as_ref(),
+                f.fornaxee().current_link.as_ref(),
                 &p.state,
             ),
         );

@@ -31,6 +31,23 @@ pub struct FornaxeeFacts {
     pub existing_daemons: Vec<String>,
 }
 
+/// Fornaxee's part of a host's facts.
+pub trait FornaxeeFactsOf {
+    /// What Fornaxee's probe found (empty facts when it did not run there).
+    fn fornaxee(&self) -> &FornaxeeFacts;
+    fn fornaxee_mut(&mut self) -> &mut FornaxeeFacts;
+}
+
+impl FornaxeeFactsOf for crate::facts::HostFacts {
+    fn fornaxee(&self) -> &FornaxeeFacts {
+        static EMPTY: std::sync::OnceLock<FornaxeeFacts> = std::sync::OnceLock::new();
+        self.parts.get_or(&EMPTY)
+    }
+    fn fornaxee_mut(&mut self) -> &mut FornaxeeFacts {
+        self.parts.get_mut()
+    }
+}
+
 /// The etc/ files flinkup writes.
 pub const ETC_FILES: &[&str] = &["fornaxee.properties", "fornaxee-env.sh"];
 

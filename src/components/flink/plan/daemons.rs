@@ -39,7 +39,7 @@ pub(super) fn stop_roles(
 /// Stops the daemons running on a host, by the pid files (independent of the workers file,
 /// which may just have changed); None when nothing runs there.
 pub(super) fn stop_action(c: &Cluster, f: &HostFacts, reason: &str) -> Option<Action> {
-    let running: Vec<Role> = f.flink.running.keys().copied().collect();
+    let running: Vec<Role> = f.flink().running.keys().copied().collect();
     (!running.is_empty()).then(|| stop_roles(c, f, &running, "stop-all", false, reason))
 }
 
@@ -78,7 +78,7 @@ pub(super) fn start_action(c: &Cluster, f: &HostFacts, role: Option<Role>, reaso
 
 /// The ids of the TaskManagers the running JobManager lists on a host.
 pub(super) fn registered_on(jf: &HostFacts, names: &[String]) -> Vec<String> {
-    jf.flink
+    jf.flink()
         .registered
         .iter()
         .flatten()
@@ -94,7 +94,7 @@ pub(super) fn missing(inp: &Inputs) -> Vec<(HostId, Role)> {
         .iter()
         .flat_map(|h| {
             let id = HostId::of(h);
-            let f = &inp.facts.host(&id).flink;
+            let f = inp.facts.host(&id).flink();
             roles(h)
                 .into_iter()
                 .filter(|r| !f.runs(*r))
@@ -111,7 +111,7 @@ pub(super) fn start_stages(inp: &Inputs, restart: bool) -> Vec<Stage> {
     let any_running = c
         .hosts
         .iter()
-        .any(|h| !inp.facts.host(&HostId::of(h)).flink.running.is_empty());
+        .any(|h| !inp.facts.host(&HostId::of(h)).flink().running.is_empty());
     let missing = missing(inp);
     let mut stages = Vec::new();
     if restart || !any_running {
@@ -170,7 +170,7 @@ pub(super) fn verify_stage(inp: &Inputs, missing: &[(HostId, Role)]) -> Stage {
     let jm = coordinator(c);
     let jf = inp.facts.host(&jm);
     let mut ignore = Vec::new();
-    if jf.flink.runs(Role::JobManager) {
+    if jf.flink().runs(Role::JobManager) {
         let restarted = missing
             .iter()
             .filter(|(_, r)| *r == Role::TaskManager)

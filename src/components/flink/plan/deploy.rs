@@ -20,7 +20,7 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
     for (i, h) in c.hosts.iter().enumerate() {
         let id = HostId::of(h);
         let f = inp.facts.host(&id);
-        let fl = &f.flink;
+        let fl = f.flink();
         let p = paths(c, f);
         let extras = HostExtras::for_host(c, h, fl.java.as_ref().map(|j| j.major));
         let files = renderer.render(c, &extras)?;
@@ -181,7 +181,7 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
     let any_running = c
         .hosts
         .iter()
-        .any(|h| !inp.facts.host(&HostId::of(h)).flink.running.is_empty());
+        .any(|h| !inp.facts.host(&HostId::of(h)).flink().running.is_empty());
     if !c.manages_flink() {
         // Only Flink clients here: nothing to start, stop or verify.
         return Ok(plan);
@@ -230,7 +230,7 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
     }
     if let Some(meta) = &inp.record {
         let jf = inp.facts.host(&coordinator(c));
-        let previous = jf.flink.record.as_ref();
+        let previous = jf.flink().record.as_ref();
         let release = paths(c, jf).release;
         let record = crate::components::flink::record::of(c, meta, previous, &release);
         let same = previous.is_some_and(|p| {

@@ -13,7 +13,7 @@ pub fn start(inp: &Inputs) -> Plan {
     for h in &c.hosts {
         let id = HostId::of(h);
         let f = inp.facts.host(&id);
-        if f.gathered && f.flink.current_link.is_none() {
+        if f.gathered && f.flink().current_link.is_none() {
             plan.preflight.push(Finding::error(
                 Some(&id),
                 "has no installed release",
@@ -57,13 +57,13 @@ pub fn destroy(inp: &Inputs) -> Plan {
         let recorded = inp
             .facts
             .host(&coordinator(c))
-            .flink
+            .flink()
             .record
             .as_ref()
             .map(|r| r.releases.clone())
             .unwrap_or_default();
         let install = resolve(&c.install_dir, f.machine.home.as_deref());
-        for r in f.flink.current_link.iter().chain(recorded.iter()) {
+        for r in f.flink().current_link.iter().chain(recorded.iter()) {
             if !trees.contains(r) && r.starts_with(&format!("{install}/flink-")) {
                 trees.push(r.clone());
             }

@@ -19,6 +19,7 @@ use similar::TextDiff;
 
 use super::jobs::SmokeCheck;
 use super::probe::FlinkFacts;
+use super::probe::FlinkFactsOf;
 use super::render::{HostExtras, Renderer};
 use super::rest::{ClusterCheck, TmHost};
 use super::{coordinator, roles, sizing, ssh_markers, ssh_peers, Role, NAME};
@@ -191,7 +192,7 @@ pub fn skeleton(inp: &Inputs, command: &str) -> Plan {
         .hosts
         .iter()
         .map(|h| {
-            let f = &inp.facts.host(&HostId::of(h)).flink;
+            let f = inp.facts.host(&HostId::of(h)).flink();
             HostView {
                 host: HostId::of(h),
                 address: h.address.clone(),
@@ -229,7 +230,7 @@ pub fn skeleton(inp: &Inputs, command: &str) -> Plan {
 
 /// JVM options the Flink client needs on this host.
 fn jvm_args(c: &Cluster, f: &HostFacts) -> Option<String> {
-    let java16 = f.flink.java.as_ref().is_some_and(|j| j.major >= 16);
+    let java16 = f.flink().java.as_ref().is_some_and(|j| j.major >= 16);
     (c.version.needs_jdk_opens() && java16).then(|| super::render::JDK_OPENS.to_string())
 }
 

@@ -20,7 +20,7 @@ pub(super) fn start_preflight(inp: &Inputs, plan: &mut Plan) {
     }
     let jm = coordinator(c);
     let jf = inp.facts.host(&jm);
-    if jf.gathered && !jf.flink.runs(Role::JobManager) {
+    if jf.gathered && !jf.flink().runs(Role::JobManager) {
         for (key, port) in [
             ("jobmanager.rpc.port", c.rpc_port),
             ("rest.port", c.rest_port),
@@ -47,7 +47,7 @@ pub(super) fn start_preflight(inp: &Inputs, plan: &mut Plan) {
 /// (Flink's config.sh silently falls back to another Java) warns; no working Java at all on a
 /// host that runs a daemon refuses, since nothing could start there.
 pub(super) fn java_preflight(h: &Host, id: &HostId, f: &HostFacts, plan: &mut Plan) {
-    let fl = &f.flink;
+    let fl = f.flink();
     if let Some(j) = &fl.java_home_missing {
         plan.preflight.push(Finding {
             severity: crate::plan::Severity::Warning,
@@ -78,7 +78,7 @@ pub(super) fn java_preflight(h: &Host, id: &HostId, f: &HostFacts, plan: &mut Pl
 
 pub(super) fn host_notes(c: &Cluster, f: &HostFacts, extras: &HostExtras) -> Vec<String> {
     let mut notes = Vec::new();
-    let fl: &FlinkFacts = &f.flink;
+    let fl: &FlinkFacts = f.flink();
     if extras.jdk_opens {
         notes.push(format!(
             "Java {} with Flink {}: env.java.opts gets --add-exports/--add-opens so NetUtils can reach JDK internals",

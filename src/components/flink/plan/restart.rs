@@ -65,7 +65,7 @@ pub fn protect_jobs(inp: &Inputs, plan: &mut Plan, what: &str) -> Option<Stage> 
     let c = inp.cluster;
     let jm = coordinator(c);
     let jf = inp.facts.host(&jm);
-    let jobs = jf.flink.running_jobs.clone().unwrap_or_default();
+    let jobs = jf.flink().running_jobs.clone().unwrap_or_default();
     if jobs.is_empty() {
         return None;
     }
@@ -129,7 +129,7 @@ pub(super) fn restart_stages(
     let jm_why = effects
         .get(&jm)
         .map(|e| e.0.clone())
-        .filter(|w| !w.is_empty() && jf.flink.runs(Role::JobManager));
+        .filter(|w| !w.is_empty() && jf.flink().runs(Role::JobManager));
     let tm_hosts: Vec<(&Host, Vec<String>)> = c
         .taskmanagers()
         .filter_map(|h| {
@@ -138,7 +138,7 @@ pub(super) fn restart_stages(
             effects
                 .get(&id)
                 .map(|e| e.1.clone())
-                .filter(|w| !w.is_empty() && f.flink.runs(Role::TaskManager))
+                .filter(|w| !w.is_empty() && f.flink().runs(Role::TaskManager))
                 .map(|w| (h, w))
         })
         .collect();

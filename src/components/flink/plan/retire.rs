@@ -9,7 +9,7 @@ use super::*;
 pub(super) fn retire(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
     let c = inp.cluster;
     let jm = coordinator(c);
-    let record = inp.facts.host(&jm).flink.record.as_ref()?;
+    let record = inp.facts.host(&jm).flink().record.as_ref()?;
     let force = inp.day2.force;
     for r in record
         .hosts
@@ -85,7 +85,7 @@ pub(super) fn retire(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
                 crate::plan::remove_installation(
                     &p.link,
                     &p.release,
-                    f.flink.current_link.as_ref(),
+                    f.flink().current_link.as_ref(),
                     &p.state,
                 ),
             );

@@ -4,7 +4,7 @@
 use super::*;
 
 /// The job that proves the cluster runs jobs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SmokeJob {
     /// A jar from the operator's machine, verified: (path, sha512, size). None: the
     /// distribution's examples/streaming/WordCount.jar.
@@ -27,7 +27,7 @@ pub(super) fn smoke_stages(inp: &Inputs, job: &SmokeJob) -> Vec<Stage> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "job.jar".into());
             let dest = format!("{}/smoke/{name}", p.state);
-            if jf.flink.smoke_jars.get(&dest) != Some(sha) {
+            if jf.flink().smoke_jars.get(&dest) != Some(sha) {
                 let mut s = Stage::new("smoke upload", Some(NAME));
                 s.push(
                     &jm,
@@ -85,7 +85,7 @@ pub fn smoke(inp: &Inputs, job: &SmokeJob) -> Plan {
         ));
         return plan;
     }
-    if jf.gathered && !jf.flink.runs(Role::JobManager) {
+    if jf.gathered && !jf.flink().runs(Role::JobManager) {
         plan.preflight.push(Finding::error(
             Some(&jm),
             "the JobManager does not run",

@@ -54,7 +54,7 @@ pub(super) fn back_to(
             .iter()
             .map(|(k, v)| {
                 let mut v = v.clone();
-                v.flink.running.clear();
+                v.flink_mut().running.clear();
                 (k.clone(), v)
             })
             .collect(),
@@ -88,7 +88,7 @@ pub(super) fn switch_back(
         .iter()
         .filter_map(|h| {
             let id = HostId::of(h);
-            let cur = inp.facts.host(&id).flink.current_link.clone()?;
+            let cur = inp.facts.host(&id).flink().current_link.clone()?;
             Some((id, cur))
         })
         .collect();
@@ -111,13 +111,13 @@ pub(super) fn prune_stage(inp: &Inputs) -> Option<Stage> {
     let jf = inp.facts.host(&coordinator(c));
     let current = paths(c, jf).release;
     let mut known: Vec<String> = jf
-        .flink
+        .flink()
         .record
         .as_ref()
         .map(|r| r.releases.clone())
         .unwrap_or_default();
     for h in &c.hosts {
-        if let Some(l) = &inp.facts.host(&HostId::of(h)).flink.current_link {
+        if let Some(l) = &inp.facts.host(&HostId::of(h)).flink().current_link {
             if !known.contains(l) {
                 known.push(l.clone());
             }
@@ -137,7 +137,7 @@ pub(super) fn prune_stage(inp: &Inputs) -> Option<Stage> {
         let present: Vec<String> = inp
             .facts
             .host(&id)
-            .flink
+            .flink()
             .releases
             .iter()
             .filter(|r| old.contains(r))
@@ -162,8 +162,8 @@ pub fn rollback(inp: &Inputs) -> Plan {
     let c = inp.cluster;
     let mut plan = skeleton(inp, "rollback");
     let jf = inp.facts.host(&coordinator(c));
-    let current = jf.flink.current_link.clone();
-    let previous = jf.flink.record.as_ref().and_then(|r| {
+    let current = jf.flink().current_link.clone();
+    let previous = jf.flink().record.as_ref().and_then(|r| {
         r.releases
             .iter()
             .rev()
@@ -182,7 +182,7 @@ pub fn rollback(inp: &Inputs) -> Plan {
     for h in &c.hosts {
         let id = HostId::of(h);
         let f = inp.facts.host(&id);
-        if f.gathered && !f.flink.releases.contains(&previous) {
+        if f.gathered && !f.flink().releases.contains(&previous) {
             plan.preflight.push(Finding::error(
                 Some(&id),
                 format!("{previous} is not on this host any more"),
