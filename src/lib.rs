@@ -27,7 +27,7 @@ pub fn run() -> i32 {
         cli::ColorChoice::Never => false,
         cli::ColorChoice::Auto => {
             std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::IsTerminal::is_terminal(&std::io::stdout())
+                && report::stdout_is_terminal()
         }
     };
     console::set_colors_enabled(color);

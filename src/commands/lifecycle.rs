@@ -188,7 +188,11 @@ pub async fn unlock(
             return Ok(exit::OK);
         };
         if !output.json {
-            println!("{}: locked by {}", site.host, h.describe_state());
+            crate::report::stdout(&format!(
+                "{}: locked by {}\n",
+                site.host,
+                h.describe_state()
+            ));
         }
         super::confirm(
             run.yes,

@@ -7,7 +7,6 @@ mod deploy;
 mod lifecycle;
 mod status;
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -166,7 +165,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             ))?;
             if !json {
                 // sha512sum format, so the line can be checked with `sha512sum -c`.
-                println!("{}  {}", got.sha512, got.path.display());
+                report::stdout(&format!("{}  {}\n", got.sha512, got.path.display()));
             }
             Ok(exit::OK)
         }
@@ -175,12 +174,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
 
 /// Writes generated text; a reader that closed the pipe early (`| head`) is fine.
 fn write_stdout(bytes: &[u8]) -> Result<i32> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|_| out.flush()) {
-        Ok(()) => Ok(exit::OK),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(exit::OK),
-        Err(e) => Err(Error::io("cannot write to standard output", e)),
-    }
+    report::stdout_bytes(bytes)
+        .map(|_| exit::OK)
+        .map_err(|e| Error::io("cannot write to standard output", e))
 }
 
 fn lifecycle(
@@ -326,9 +322,9 @@ pub(crate) fn print_plan(plan: &Plan, json: bool) {
         if plan.refusals().len() == 1 { "" } else { "s" }
     ));
     if json {
-        plan::display::print_json(plan);
+        let _ = report::stdout_bytes(&plan::display::json_line(plan));
     } else {
-        print!("{}", plan::display::colored(&plan::display::text(plan)));
+        report::stdout(&plan::display::colored(&plan::display::text(plan)));
     }
 }
 
@@ -476,17 +472,10 @@ fn confirm(yes: bool, question: &str, no_tty: &str, declined: &str) -> Result<()
     if yes {
         return Ok(());
     }
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(no_tty.into()));
-    }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
-        Ok(())
-    } else {
-        Err(Error::Usage(declined.into()))
+    match report::ask_yes_no(question) {
+        None => Err(Error::Usage(no_tty.into())),
+        Some(true) => Ok(()),
+        Some(false) => Err(Error::Usage(declined.into())),
     }
 }
 

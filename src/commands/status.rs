@@ -3,7 +3,6 @@
 //! and their start delay) with the guide's advice. Exit 0 healthy, 1 degraded.
 
 use std::fmt::Write;
-use std::io::IsTerminal;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -72,7 +71,7 @@ pub async fn status(
         crate::report::result_summary(if st.healthy { "healthy" } else { "degraded" });
         return Ok(code(&st));
     };
-    let tty = std::io::stdout().is_terminal();
+    let tty = crate::report::stdout_is_terminal();
     loop {
         let st = read(c, remote).await;
         print(c, &st, json, tty);
@@ -103,10 +102,9 @@ fn print(c: &Cluster, st: &ClusterStatus, json: bool, refresh: bool) {
     }
     let text = text(c, st);
     if refresh {
-        // Clear the screen and go home, so the status refreshes in place.
-        print!("\x1b[2J\x1b[H{text}");
+        crate::report::stdout_refresh(&text);
     } else {
-        print!("{text}");
+        crate::report::stdout(&text);
     }
 }
 

@@ -42,12 +42,11 @@ pub fn write_json(plan: &Plan, out: &mut impl std::io::Write) -> std::io::Result
     writeln!(out)
 }
 
-/// Prints the plan event on standard output, buffered: large plans are megabytes.
-pub fn print_json(plan: &Plan) {
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+/// The plan event, one JSON line.
+pub fn json_line(plan: &Plan) -> Vec<u8> {
+    let mut out = Vec::new();
     let _ = write_json(plan, &mut out);
-    let _ = std::io::Write::flush(&mut out);
+    out
 }
 
 /// Prints one action. A file whose diff was already printed for an earlier host is named, not
