@@ -192,8 +192,8 @@ pub struct Only(&'static str);
 
 impl Only {
     /// The component's name as plans give it.
-    pub fn component(self) -> &'static str {
-        self.0
+    pub fn component(self) -> crate::plan::ComponentId {
+        crate::plan::ComponentId(self.0)
     }
 
     /// Whether it names this component.

@@ -85,7 +85,7 @@ pub async fn smoke(
         if !installed {
             return Err(crate::error::Error::Usage(format!(
                 "nothing to prove with --only {}: this inventory does not install {}",
-                o.component().to_lowercase(),
+                o.component().as_str().to_lowercase(),
                 o.component()
             )));
         }

@@ -174,7 +174,7 @@ pub async fn run_check(
     fleet: &Fleet,
     rep: &dyn Reporter,
 ) -> Result<()> {
-    match named(&check.component) {
+    match named(check.component.as_str()) {
         Some(c) => c.run_check(check, host, fleet, rep).await,
         None => Err(Error::Failed(format!(
             "no component named {} runs the {} check",
@@ -187,7 +187,7 @@ pub async fn run_check(
 /// the tag becomes the step's kind, the parameters its spec; `runs` shows it as something the
 /// plan runs (`+ smoke`) rather than a verification.
 pub fn check_step<C: Serialize + fmt::Display>(
-    component: &str,
+    component: &'static str,
     check: &C,
     runs: Option<&str>,
 ) -> Action {
@@ -200,7 +200,7 @@ pub fn check_step<C: Serialize + fmt::Display>(
         .and_then(|k| k.as_str().map(str::to_string))
         .unwrap_or_default();
     Action::Check(CheckStep {
-        component: component.to_string(),
+        component: component.into(),
         kind,
         text: check.to_string(),
         runs: runs.map(str::to_string),
@@ -253,6 +253,6 @@ mod tests {
         assert_eq!(json["check"], "flink_cluster");
         assert_eq!(json["rest_port"], 8082);
         assert_eq!(parse_check::<flink::Check>(&step).unwrap(), c);
-        assert!(registry().iter().any(|r| r.name() == step.component));
+        assert!(registry().iter().any(|r| step.component == r.name()));
     }
 }

@@ -143,7 +143,7 @@ pub enum Action {
 /// the component registry and knows nothing else of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckStep {
-    pub component: String,
+    pub component: super::ComponentId,
     pub kind: String,
     pub text: String,
     /// Shown as something the plan runs (`+ smoke`) rather than a verification.

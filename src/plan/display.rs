@@ -382,10 +382,7 @@ pub fn text(plan: &Plan) -> String {
             "\nStage {}/{n}: {}{} · {batch} · on failure: {}",
             i + 1,
             st.name,
-            st.component
-                .as_deref()
-                .map(|c| format!(" ({c})"))
-                .unwrap_or_default(),
+            st.component.map(|c| format!(" ({c})")).unwrap_or_default(),
             match st.on_failure {
                 OnFailure::Stop => "stop",
                 OnFailure::Undo => "undo this stage, then stop",

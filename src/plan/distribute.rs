@@ -218,7 +218,7 @@ pub fn relay(plan: &mut Plan, net: &Network) {
                 }
             }
             let relayers = vec![root.clone()];
-            let mut trust = Stage::new("relay trust", stage.component.as_deref());
+            let mut trust = Stage::new("relay trust", stage.component.map(|c| c.as_str()));
             trust.if_failed = "Nothing was installed, started or stopped.".into();
             for r in &senders {
                 let known = trusted_before(stages, r, net);
@@ -256,7 +256,7 @@ pub fn relay(plan: &mut Plan, net: &Network) {
                 _ if !trust.steps.is_empty() => before.push(trust),
                 _ => {}
             }
-            let mut dist = Stage::new("distribute", stage.component.as_deref());
+            let mut dist = Stage::new("distribute", stage.component.map(|c| c.as_str()));
             dist.if_failed = "Hosts that verified the archive keep it and feed the others on the next run; nothing was unpacked, started or stopped.".into();
             drop_steps.extend(
                 g.targets

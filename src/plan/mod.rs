@@ -119,7 +119,7 @@ pub struct ArtifactInfo {
 /// One product the plan is about.
 #[derive(Debug, Clone, Serialize)]
 pub struct ComponentInfo {
-    pub name: String,
+    pub name: ComponentId,
     pub version: String,
     /// "Scala 2.11"
     pub detail: String,
@@ -168,11 +168,40 @@ pub struct Step {
     pub action: Action,
 }
 
+/// A registered component's name, as plans carry it (`"Flink"` in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ComponentId(pub &'static str);
+
+impl ComponentId {
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for ComponentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl From<&'static str> for ComponentId {
+    fn from(name: &'static str) -> ComponentId {
+        ComponentId(name)
+    }
+}
+
+impl PartialEq<&str> for ComponentId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Stage {
     pub name: String,
     /// Which product's stage this is, or None for the engine's own (trust, lock).
-    pub component: Option<String>,
+    pub component: Option<ComponentId>,
     pub batch: Batch,
     pub on_failure: OnFailure,
     /// What a failure here means for the cluster, told with the error.
@@ -181,10 +210,10 @@ pub struct Stage {
 }
 
 impl Stage {
-    pub fn new(name: &str, component: Option<&str>) -> Stage {
+    pub fn new(name: &str, component: Option<&'static str>) -> Stage {
         Stage {
             name: name.into(),
-            component: component.map(str::to_string),
+            component: component.map(ComponentId),
             batch: Batch::All,
             on_failure: OnFailure::Stop,
             if_failed: String::new(),
@@ -292,8 +321,8 @@ impl Plan {
     }
 
     /// Keeps one component's stages and header only (`--only`).
-    pub fn only(&mut self, component: &str) {
-        self.retain_stages(|s| s.component.as_deref() == Some(component));
+    pub fn only(&mut self, component: ComponentId) {
+        self.retain_stages(|s| s.component == Some(component));
         self.components.retain(|c| c.name == component);
     }
 

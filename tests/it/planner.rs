@@ -665,7 +665,7 @@ fn only_fornaxee_and_no_start() {
     assert!(
         p.stages
             .iter()
-            .all(|s| s.component.as_deref() == Some("Fornaxee") || s.name == "distribute"),
+            .all(|s| s.component.is_some_and(|c| c == "Fornaxee") || s.name == "distribute"),
         "{:?}",
         stage_names(&p)
     );
