@@ -36,7 +36,7 @@ pub enum Error {
     #[error("{0}")]
     Bundle(String),
     #[error("{host}: {message}")]
-    Remote { host: String, message: String },
+    Remote { host: HostId, message: String },
     #[error("{0}")]
     Failed(String),
     #[error("interrupted: stopped between two actions; run the same command again to continue")]
@@ -123,7 +123,7 @@ impl Error {
 
     pub fn remote(host: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Remote {
-            host: host.into(),
+            host: HostId(host.into()),
             message: message.into(),
         }
     }

@@ -556,7 +556,7 @@ pub(super) fn sent_counter<'a>(
     total: u64,
 ) -> impl Fn(u64) + Send + Sync + 'a {
     let sent = AtomicU64::new(from);
-    let host = host.to_string();
+    let host = HostId(host.to_string());
     move |n: u64| {
         let now = sent.fetch_add(n, Ordering::Relaxed) + n;
         rep.event(&Event::UploadProgress {

@@ -109,7 +109,7 @@ impl Runner<'_> {
             let results = bounded(batch, self.fleet.concurrency, |id| async move {
                 let (undo, r) = self.host_steps(stage, &id, record).await;
                 self.rep.event(&Event::HostDone {
-                    host: id.to_string(),
+                    host: id.clone(),
                     ok: r.is_ok(),
                     message: match &r {
                         Ok(n) => {
@@ -184,7 +184,7 @@ impl Runner<'_> {
                 return (undo, Err(Error::Interrupted));
             }
             self.rep.event(&Event::Step {
-                host: id.to_string(),
+                host: id.clone(),
                 action: step.action.verb().to_string(),
                 detail: exec::detail(&step.action),
             });
@@ -215,7 +215,7 @@ impl Runner<'_> {
             let mut failed = Vec::new();
             for u in undo.iter().rev() {
                 self.rep.event(&Event::Step {
-                    host: id.to_string(),
+                    host: id.clone(),
                     action: "undo".into(),
                     detail: u.to_string(),
                 });

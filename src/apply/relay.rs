@@ -285,7 +285,7 @@ impl Relay<'_> {
         // Progress is polled: close every verified host's count at the end.
         for h in &verified {
             rep.event(&Event::UploadProgress {
-                host: h.to_string(),
+                host: (*h).clone(),
                 bytes: self.size,
                 total: self.size,
             });
@@ -549,7 +549,7 @@ impl Relay<'_> {
             for (h, n) in sizes {
                 if let Some(n) = n {
                     rep.event(&Event::UploadProgress {
-                        host: h.host.to_string(),
+                        host: h.host.clone(),
                         bytes: n.min(self.size),
                         total: self.size,
                     });

@@ -1,6 +1,7 @@
 //! Events from the runners, and the reporters that show them: the only code that touches the
 //! terminal's progress bars. Runners emit [`Event`]s and never print.
 
+use crate::diagnostic::HostId;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -50,19 +51,19 @@ pub enum Event {
     },
     /// One step on one host has started.
     Step {
-        host: String,
+        host: HostId,
         action: String,
         detail: String,
     },
     /// Bytes sent to a host during an upload.
     UploadProgress {
-        host: String,
+        host: HostId,
         bytes: u64,
         total: u64,
     },
     /// A host finished its steps (ok) or failed (with the reason).
     HostDone {
-        host: String,
+        host: HostId,
         ok: bool,
         message: String,
     },
@@ -333,7 +334,9 @@ impl Json {
 impl Reporter for Json {
     fn event(&self, e: &Event) {
         let skip = match e {
-            Event::UploadProgress { host, bytes, total } => self.throttled(host, bytes >= total),
+            Event::UploadProgress { host, bytes, total } => {
+                self.throttled(host.as_str(), bytes >= total)
+            }
             Event::FetchProgress { .. } => self.throttled("", false),
             _ => false,
         };
@@ -415,16 +418,16 @@ impl Reporter for Bars {
                 let Ok(mut ups) = self.uploads.lock() else {
                     return;
                 };
-                let bar = ups.entry(host.clone()).or_insert_with(|| {
+                let bar = ups.entry(host.to_string()).or_insert_with(|| {
                     let b = self.multi.add(ProgressBar::new(*total));
                     b.set_style(bar_style("{prefix:>20} upload [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}"));
-                    b.set_prefix(host.clone());
+                    b.set_prefix(host.to_string());
                     b
                 });
                 bar.set_position(*bytes);
                 if bytes >= total {
                     bar.finish_and_clear();
-                    ups.remove(host);
+                    ups.remove(host.as_str());
                 }
             }
             Event::Step {
@@ -432,11 +435,11 @@ impl Reporter for Bars {
                 action,
                 detail,
             } if matches!(action.as_str(), "start" | "stop" | "verify") => {
-                self.spin(host, format!("{action} {detail}"));
+                self.spin(host.as_str(), format!("{action} {detail}"));
             }
             other => {
                 if let Event::HostDone { host, .. } = other {
-                    self.unspin(host);
+                    self.unspin(host.as_str());
                 }
                 if let Some(l) = line(other) {
                     let _ = self.multi.println(l);

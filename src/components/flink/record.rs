@@ -17,6 +17,15 @@ pub struct RecordHost {
     pub roles: Vec<String>,
 }
 
+impl RecordHost {
+    /// Whether the record gives this host the daemon `role`.
+    pub fn runs(&self, role: super::Role) -> bool {
+        self.roles
+            .iter()
+            .any(|x| super::Role::parse(x) == Some(role))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub cluster: String,
@@ -87,8 +96,8 @@ pub fn host(r: &RecordHost, template: &Host) -> Host {
         known_hosts: template.known_hosts,
         connection: template.connection,
         java_home: None,
-        jobmanager: r.roles.iter().any(|x| x == "jobmanager"),
-        taskmanager: r.roles.iter().any(|x| x == "taskmanager"),
+        jobmanager: r.runs(super::Role::JobManager),
+        taskmanager: r.runs(super::Role::TaskManager),
         fornaxee: false,
     }
 }

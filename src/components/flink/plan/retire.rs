@@ -11,11 +11,7 @@ pub(super) fn retire(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
     let jm = coordinator(c);
     let record = inp.facts.host(&jm).flink().record.as_ref()?;
     let force = inp.day2.force;
-    for r in record
-        .hosts
-        .iter()
-        .filter(|r| r.roles.iter().any(|x| x == "jobmanager"))
-    {
+    for r in record.hosts.iter().filter(|r| r.runs(Role::JobManager)) {
         if r.name != c.jobmanager().name && !force {
             plan.preflight.push(Finding::error(
                 Some(&HostId(r.name.clone())),
@@ -31,7 +27,7 @@ pub(super) fn retire(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
     let recorded_tms: Vec<&str> = record
         .hosts
         .iter()
-        .filter(|r| r.roles.iter().any(|x| x == "taskmanager"))
+        .filter(|r| r.runs(Role::TaskManager))
         .map(|r| r.name.as_str())
         .collect();
     if !recorded_tms.is_empty()
