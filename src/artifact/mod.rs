@@ -1,4 +1,5 @@
-//! Gets the Flink tarball onto the operator's machine, verified, before any host sees it.
+//! Gets an artifact (a release tarball, a bundle) onto the operator's machine, verified,
+//! before any host sees it.
 //!
 //! Nothing unverified is ever used: downloads are hashed while they stream into a `.part`
 //! file in the cache and renamed into place only when the hash matches; cached files are
@@ -184,8 +185,9 @@ async fn expected(
             secondary: None,
         }),
         (Err(e), None) if art.path.is_some() => Err(Error::Fetch(format!(
-            "no checksum for the local file {}: {e}. Pin flink.artifact.sha512 in the inventory, put a sha512sum-format {} next to it, or pass --insecure-no-checksum to use it unverified",
+            "no checksum for the local file {}: {e}. Pin {}.sha512 in the inventory, put a sha512sum-format {} next to it, or pass --insecure-no-checksum to use it unverified",
             art.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            art.key,
             side
         ))),
         (Err(e), None) if unreachable(&e) => Err(Error::Fetch(format!(
@@ -193,7 +195,8 @@ async fn expected(
             offline(&art.file_name)
         ))),
         (Err(e), None) => Err(Error::Fetch(format!(
-            "cannot get the checksum: {e}. Pin flink.artifact.sha512 in the inventory or set flink.artifact.checksum_url"
+            "cannot get the checksum: {e}. Pin {k}.sha512 in the inventory or set {k}.checksum_url",
+            k = art.key
         ))),
     }
 }
@@ -212,7 +215,7 @@ pub async fn fetch(art: &Artifact, opts: &FetchOptions, rep: &dyn Reporter) -> R
     let client = client(opts)?;
     let exp = expected(art, &client, rep).await?;
     if let Some(path) = &art.path {
-        return local(path, &exp, rep);
+        return local(art, path, &exp, rep);
     }
     let Some((algo, hex)) = exp.primary.clone() else {
         return Err(Error::Fetch("no checksum for the download".into()));
@@ -318,11 +321,12 @@ fn offline(file: &str) -> String {
     )
 }
 
-fn local(path: &Path, exp: &Expected, rep: &dyn Reporter) -> Result<Fetched> {
+fn local(art: &Artifact, path: &Path, exp: &Expected, rep: &dyn Reporter) -> Result<Fetched> {
     if !path.is_file() {
         return Err(Error::Fetch(format!(
-            "the artifact {} does not exist; check flink.artifact.path (relative paths start at the inventory's directory)",
-            path.display()
+            "the artifact {} does not exist; check {}.path (relative paths start at the inventory's directory)",
+            path.display(),
+            art.key
         )));
     }
     let d = hash_file(path, exp.needs_sha256())
@@ -343,4 +347,37 @@ fn local(path: &Path, exp: &Expected, rep: &dyn Reporter) -> Result<Fetched> {
         hex: hex.clone(),
     });
     Ok(Fetched::at(path.to_path_buf(), d.sha512, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{Checksum, HashAlgo, Pinned};
+
+    /// An artifact's errors name the inventory key it came from, not always Flink's.
+    #[tokio::test]
+    async fn errors_name_the_artifacts_own_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let art = Artifact {
+            key: "fornaxee.artifact".into(),
+            file_name: "fornaxee-2.3.0.tgz".into(),
+            urls: Vec::new(),
+            path: Some(dir.path().join("fornaxee-2.3.0.tgz")),
+            checksum: Checksum {
+                pinned: Some(Pinned {
+                    algorithm: HashAlgo::Sha512,
+                    hex: "0".repeat(128),
+                }),
+                sidecar: None,
+                insecure: false,
+            },
+        };
+        let opts = FetchOptions::new(Some(dir.path().join("cache")));
+        let rep = crate::report::reporter(crate::report::Style::Plain);
+        let e = fetch(&art, &opts, rep.as_ref())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("check fornaxee.artifact.path"), "{e}");
+    }
 }

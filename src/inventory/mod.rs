@@ -209,6 +209,8 @@ impl fmt::Display for HashAlgo {
 /// Where the Flink tarball comes from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Artifact {
+    /// Where the inventory sets it (`flink.artifact`), for messages.
+    pub key: String,
     pub file_name: String,
     /// URLs in the order they are tried (primary first, then mirrors). Empty for `path:`.
     pub urls: Vec<String>,

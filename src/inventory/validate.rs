@@ -462,6 +462,7 @@ pub(crate) fn artifact_at(
         }
     }
     ok.then(|| Artifact {
+        key: format!("{section}.artifact"),
         file_name,
         urls: if local.is_some() { Vec::new() } else { urls },
         path: local,

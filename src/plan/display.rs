@@ -328,7 +328,7 @@ pub fn text(plan: &Plan) -> String {
                 "    now      release {}; running: {}",
                 h.current_release.as_deref().unwrap_or("none"),
                 if h.running.is_empty() {
-                    "no Flink daemon".to_string()
+                    "no daemon".to_string()
                 } else {
                     h.running.join(", ")
                 }

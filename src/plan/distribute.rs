@@ -374,7 +374,7 @@ mod tests {
     }
 
     fn install(names: &[&str]) -> Plan {
-        let mut st = Stage::new("install", Some("flink"));
+        let mut st = Stage::new("install", Some("Product"));
         for n in names {
             st.extend_host(
                 &HostId((*n).into()),
