@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "flinkup",
     version,
-    long_version = LONG_VERSION,
+    long_version = long_version(),
     propagate_version = true,
     max_term_width = 100
 )]
@@ -71,13 +71,28 @@ impl Cli {
     }
 }
 
-/// `--version`: the version, the commit it was built from, the Flink versions it supports.
-pub const LONG_VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("FLINKUP_COMMIT"),
-    ")\nsupported Flink versions: 1.9.0–1.9.3, 1.10.0–1.10.3, 1.11.0–1.11.6 (default 1.9.2)"
-);
+/// `--version`: the version, the commit it was built from, the Flink versions it deploys, and
+/// the releases its key catalogue knows.
+pub fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let deploys: Vec<String> = crate::inventory::SUPPORTED
+            .iter()
+            .map(|(a, b, p)| format!("{a}.{b}.0–{a}.{b}.{p}"))
+            .collect();
+        let known: Vec<String> = crate::components::flink::catalogue::releases()
+            .iter()
+            .map(|r| r.version.to_string())
+            .collect();
+        format!(
+            "{} (commit {})\nsupported Flink versions: {} (default 1.9.2)\nkey catalogue, read from the releases: {}",
+            env!("CARGO_PKG_VERSION"),
+            env!("FLINKUP_COMMIT"),
+            deploys.join(", "),
+            known.join(", ")
+        )
+    })
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorChoice {

@@ -191,7 +191,7 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
                                 Some(registrations::judge(&all, &expected, &hb, &answering));
                         }
                     }
-                    match jobs::health(&rest, &config).await {
+                    match jobs::health(&rest, &config, c.version).await {
                         Ok(j) => st.jobs = j,
                         Err(e) => st.problems.push(format!("cannot read the jobs: {e}")),
                     }

@@ -65,6 +65,22 @@ const BAD: &[(&str, &str)] = &[
         "is indented more than `jobmanager.heap.size` on line 13",
     ),
     ("key-indented-too-little", "so it belongs to neither"),
+    (
+        "unknown-config-key",
+        "did you mean `taskmanager.numberOfTaskSlots`?",
+    ),
+    (
+        "removed-config-key",
+        "`taskmanager.memory.fraction` was removed in Flink 1.10",
+    ),
+    (
+        "version-newer-than-the-catalogue",
+        "Flink 2.4.0 is newer than every release flinkup knows",
+    ),
+    (
+        "high-availability-in-config",
+        "which flinkup does not set up",
+    ),
 ];
 
 #[test]
@@ -117,19 +133,56 @@ fn bad_inventory_writes_nothing() {
 }
 
 #[test]
-fn unknown_flink_key_is_a_warning_with_a_suggestion() {
-    let run = flinkup(["validate", "-i", "tests/inventories/good/typo-key.yaml"]).expect_code(0);
+fn unknown_flink_key_is_an_error_with_the_nearest_key_of_that_release() {
+    let run = flinkup([
+        "validate",
+        "-i",
+        "tests/inventories/bad/unknown-config-key.yaml",
+    ])
+    .expect_code(2);
     let err = run.stderr();
     assert!(
-        err.contains("warning: `taskmanager.numberOfTaskSlot` is not a Flink 1.9"),
-        "{err}"
-    );
-    assert!(
-        err.contains("did you mean `taskmanager.numberOfTaskSlots`?"),
+        err.contains("error: `taskmanager.numberOfTaskSlot` is not a Flink 1.9 configuration key"),
         "{err}"
     );
     assert!(err.contains(":20:3"), "points at the key: {err}");
-    assert!(run.stdout().contains("valid"), "{}", run.stdout());
+}
+
+/// A key the release deprecates in favour of another is accepted with a warning and written
+/// under the name the release reads, saying so in the file.
+#[test]
+fn deprecated_key_is_written_under_the_name_the_release_reads() {
+    let run = flinkup([
+        "validate",
+        "-i",
+        "tests/inventories/good/deprecated-key.yaml",
+    ])
+    .expect_code(0);
+    assert!(
+        run.stderr().contains(
+            "warning: `taskmanager.network.memory.fraction` is deprecated in Flink 1.11: flinkup writes it as `taskmanager.memory.network.fraction`"
+        ),
+        "{}",
+        run.stderr()
+    );
+    let out = tempfile::tempdir().unwrap();
+    flinkup([
+        "render",
+        "-i",
+        "tests/inventories/good/deprecated-key.yaml",
+        "-o",
+        out.path().to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let conf = std::fs::read_to_string(out.path().join("flink-conf.yaml")).unwrap();
+    assert!(
+        conf.contains("# taskmanager.network.memory.fraction in the inventory (Flink 1.11 reads it as taskmanager.memory.network.fraction)\ntaskmanager.memory.network.fraction: 0.15\n"),
+        "{conf}"
+    );
+    assert!(
+        !conf.contains("taskmanager.network.memory.fraction:"),
+        "{conf}"
+    );
 }
 
 #[test]

@@ -77,18 +77,23 @@ fn local_artifacts_are_checked_by_validate_and_plan() {
 
 #[test]
 fn warnings_become_errors_on_request() {
-    flinkup(["validate", "-i", "tests/inventories/good/typo-key.yaml"]).expect_code(0);
+    flinkup([
+        "validate",
+        "-i",
+        "tests/inventories/good/deprecated-key.yaml",
+    ])
+    .expect_code(0);
     for flag in ["--deny-warnings", "--strict"] {
         let run = flinkup([
             "validate",
             "-i",
-            "tests/inventories/good/typo-key.yaml",
+            "tests/inventories/good/deprecated-key.yaml",
             flag,
         ])
         .expect_code(2);
         assert!(
             run.stderr()
-                .contains("error: `taskmanager.numberOfTaskSlot`"),
+                .contains("error: `taskmanager.network.memory.fraction` is deprecated"),
             "{}",
             run.stderr()
         );

@@ -268,7 +268,7 @@ fn u(v: &serde_json::Value) -> Option<u64> {
 
 /// How the running JobManager samples backpressure (Flink up to 1.12: stack traces), read from
 /// its own configuration (`GET /jobmanager/config`), with the release's defaults for keys it
-/// does not set (`WebOptions` and `AkkaOptions` of 1.9–1.11).
+/// does not set, from the key catalogue.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sampling {
     /// `web.backpressure.refresh-interval`: a sample younger than this is the current one;
@@ -281,21 +281,31 @@ pub struct Sampling {
     pub timeout_ms: u64,
 }
 
-impl Default for Sampling {
-    fn default() -> Self {
+impl Sampling {
+    /// The release's own defaults, as its key catalogue records them (a release without stack
+    /// sampling keeps the 1.9 figures, which then go unused).
+    pub fn defaults(v: crate::inventory::Version) -> Sampling {
+        let rel = super::catalogue::release(v).unwrap_or(&super::catalogue::releases()[0]);
+        let num = |k: &str, fallback: u64| {
+            rel.default(k)
+                .and_then(|d| d.trim().parse().ok())
+                .unwrap_or(fallback)
+        };
         Sampling {
-            refresh_ms: 60_000,
-            num_samples: 100,
-            delay_ms: 50,
-            timeout_ms: 10_000,
+            refresh_ms: num("web.backpressure.refresh-interval", 60_000),
+            num_samples: num("web.backpressure.num-samples", 100),
+            delay_ms: num("web.backpressure.delay-between-samples", 50),
+            timeout_ms: ["pekko.ask.timeout", "akka.ask.timeout"]
+                .iter()
+                .find_map(|k| rel.default(k))
+                .and_then(|d| crate::inventory::units::parse_duration(&d.replace(' ', "")).ok())
+                .map_or(10_000, |t| t.as_millis() as u64),
         }
     }
-}
 
-impl Sampling {
     /// From `/jobmanager/config`'s `[{"key":…,"value":…}]`; the current key names win over the
     /// deprecated `jobmanager.web.backpressure.*` ones.
-    pub fn from_config(config: &serde_json::Value) -> Sampling {
+    pub fn from_config(config: &serde_json::Value, v: crate::inventory::Version) -> Sampling {
         let get = |keys: &[&str]| {
             keys.iter()
                 .find_map(|k| super::rest::config_value(config, k))
@@ -306,7 +316,7 @@ impl Sampling {
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .unwrap_or(default)
         };
-        let d = Sampling::default();
+        let d = Sampling::defaults(v);
         Sampling {
             refresh_ms: num(
                 &[
@@ -329,7 +339,7 @@ impl Sampling {
                 ],
                 d.delay_ms,
             ),
-            timeout_ms: get(&["akka.ask.timeout"])
+            timeout_ms: get(&["pekko.ask.timeout", "akka.ask.timeout"])
                 .and_then(|v| crate::inventory::units::parse_duration(&v.replace(' ', "")).ok())
                 .map_or(d.timeout_ms, |t| t.as_millis() as u64),
         }
@@ -419,9 +429,13 @@ async fn backpressure(rest: &Rest<'_>, job: &str, vertex: &str, s: &Sampling) ->
 
 /// Every job the cluster lists, with the health of the running ones; `config` is the running
 /// JobManager's configuration (`GET /jobmanager/config`), its backpressure sampling settings.
-pub async fn health(rest: &Rest<'_>, config: &serde_json::Value) -> Result<Vec<JobHealth>, String> {
+pub async fn health(
+    rest: &Rest<'_>,
+    config: &serde_json::Value,
+    version: crate::inventory::Version,
+) -> Result<Vec<JobHealth>, String> {
     let overview = rest.json("/jobs/overview").await?;
-    let sampling = Sampling::from_config(config);
+    let sampling = Sampling::from_config(config, version);
     let mut out = Vec::new();
     for j in overview["jobs"].as_array().cloned().unwrap_or_default() {
         let id = j["jid"].as_str().unwrap_or_default().to_string();
@@ -623,6 +637,12 @@ fn problems(h: &JobHealth) -> Vec<String> {
 mod tests {
     use super::*;
 
+    const V19: crate::inventory::Version = crate::inventory::Version {
+        major: 1,
+        minor: 9,
+        patch: 3,
+    };
+
     #[test]
     fn sampling_follows_the_clusters_settings() {
         let cfg = serde_json::json!([
@@ -630,7 +650,7 @@ mod tests {
             {"key": "web.backpressure.delay-between-samples", "value": "100"},
             {"key": "akka.ask.timeout", "value": "30 s"},
         ]);
-        let s = Sampling::from_config(&cfg);
+        let s = Sampling::from_config(&cfg, V19);
         assert_eq!(
             s,
             Sampling {
@@ -642,14 +662,14 @@ mod tests {
         );
         assert_eq!(s.budget(), Duration::from_millis(2000 + 30_000 + 1000));
         assert_eq!(
-            Sampling::from_config(&serde_json::json!([])).budget(),
+            Sampling::from_config(&serde_json::json!([]), V19).budget(),
             Duration::from_secs(16)
         );
     }
 
     #[test]
     fn a_sample_within_the_refresh_interval_is_current() {
-        let s = Sampling::default();
+        let s = Sampling::defaults(V19);
         // Taken by an earlier status 20 s ago: the JobManager keeps answering with it.
         assert!(current(100_000, 120_000, None, &s));
         // Older than the refresh interval: wait for the one it triggers.

@@ -2,8 +2,8 @@
 //! templates ([`render`]), facts probe ([`probe`]), plan rules ([`plan`]), daemons and REST
 //! health ([`rest`]) and the guide's sizing advice ([`sizing`]) all live here.
 
+pub mod catalogue;
 pub mod jobs;
-pub mod keys;
 pub mod plan;
 pub mod probe;
 pub use probe::FlinkFactsOf;

@@ -120,10 +120,25 @@ impl Renderer {
                         .iter()
                         .any(|g| renamed(cluster, g) == Some(k.as_str()))
             })
-            .map(|(k, v)| Entry {
-                key: k.clone(),
-                value: v.clone(),
-                comment: String::new(),
+            .filter_map(|(k, v)| {
+                // A key the release deprecates in favour of another is written under the
+                // name the release reads (and left out when the inventory sets that one too).
+                match super::catalogue::release(cluster.version).and_then(|r| r.replaced(k)) {
+                    Some(new) if cluster.config.contains_key(new) => None,
+                    Some(new) => Some(Entry {
+                        key: new.to_string(),
+                        value: v.clone(),
+                        comment: format!(
+                            "{k} in the inventory (Flink {}.{} reads it as {new})",
+                            cluster.version.major, cluster.version.minor
+                        ),
+                    }),
+                    None => Some(Entry {
+                        key: k.clone(),
+                        value: v.clone(),
+                        comment: String::new(),
+                    }),
+                }
             })
             .collect();
         ctx.insert("extra", &extra);

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::components::flink::keys::{self as flink_keys, KeyCheck};
+use crate::components::flink::catalogue;
 use crate::inventory::schema::{RawInventory, Scalar};
 use crate::inventory::units::{self, parse_memory, MIB};
 use crate::inventory::validate::*;
-use crate::inventory::Version;
+use crate::inventory::{suggest, Version};
 
 /// Flink versions flinkup knows how to install and configure.
 pub const SUPPORTED: &[(u32, u32, u32)] = &[(1, 9, 3), (1, 10, 3), (1, 11, 6)];
@@ -59,6 +59,18 @@ pub(crate) fn version(c: &mut Checker, v: Option<&Scalar>) -> Option<Version> {
                 .any(|(a, b, p)| ver.major == *a && ver.minor == *b && ver.patch <= *p) =>
         {
             Some(ver)
+        }
+        Some(ver) if catalogue::release(ver).is_none() && ver > newest() => {
+            let n = catalogue::newest();
+            c.error(
+                &["flink", "version"],
+                format!(
+                    "Flink {ver} is newer than every release flinkup knows (its key catalogue ends at {})",
+                    n.version
+                ),
+                format!("supported versions: {supported}; a newer flinkup knows newer releases"),
+            );
+            None
         }
         Some(ver) => {
             c.error(
@@ -156,6 +168,15 @@ pub(crate) fn config(
             ok = false;
             continue;
         }
+        if key == "high-availability" || key.starts_with("high-availability.") {
+            c.key_error(
+                &path,
+                format!("`{key}` under config: asks for high availability, which flinkup does not set up"),
+                "remove the high-availability keys: with them alone the JobManager waits for a ZooKeeper quorum and shared storage nobody installed",
+            );
+            ok = false;
+            continue;
+        }
         if key == "jobmanager.rpc.address" {
             if Some(text.as_str()) != jm_name {
                 c.error(
@@ -212,14 +233,7 @@ pub(crate) fn config(
             _ => {}
         }
         if let Some(v) = version {
-            if let KeyCheck::Unknown(near) = flink_keys::check(v, key) {
-                let help = near.map(|n| format!("did you mean `{n}`?"));
-                c.warn(
-                    &path,
-                    format!("`{key}` is not a Flink {}.{} configuration key flinkup knows; Flink ignores unknown keys", v.major, v.minor),
-                    help.or_else(|| Some("check the key against Flink's configuration reference".into())),
-                );
-            }
+            ok &= key_in_release(c, &path, key, v);
         }
         out.insert(key.clone(), text);
     }
@@ -276,6 +290,95 @@ pub(crate) fn config(
     (out, ok.then_some(settings))
 }
 
+/// The newest release of the catalogue as a version.
+fn newest() -> Version {
+    let n = catalogue::newest();
+    Version {
+        major: n.major,
+        minor: n.minor,
+        patch: n
+            .version
+            .rsplit('.')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0),
+    }
+}
+
+/// The guide's memory keys: flinkup writes them under the name each release reads (see
+/// [`memory_model`]), whatever the catalogue says of the old names.
+const GUIDE_MEMORY_KEYS: &[&str] = &["taskmanager.heap.size", "jobmanager.heap.size"];
+
+/// A `config:` key against the chosen release's catalogue: known, deprecated (flinkup writes
+/// the key the release reads in its place), removed (an error naming the release that
+/// removed it and what replaced it), or unknown (an error with the nearest key of that
+/// release). Families a release leaves open pass.
+fn key_in_release(c: &mut Checker, path: &[&str], key: &str, v: Version) -> bool {
+    let Some(rel) = catalogue::release(v) else {
+        return true;
+    };
+    // The guide's keys are written as the guide writes them while the release reads them.
+    if GUIDE_MEMORY_KEYS.contains(&key) || (crate::inventory::is_guide_key(key) && rel.reads(key)) {
+        return true;
+    }
+    if let Some(new) = rel.replaced(key) {
+        c.warn(
+            path,
+            format!(
+                "`{key}` is deprecated in Flink {}: flinkup writes it as `{new}`",
+                rel.name()
+            ),
+            Some(format!("write `{new}` instead")),
+        );
+        return true;
+    }
+    if let Some(k) = rel.get(key) {
+        if k.deprecated {
+            c.warn(
+                path,
+                format!("`{key}` is deprecated in Flink {}", rel.name()),
+                Some(format!(
+                    "it still works in {v}; Flink's release notes say what replaces it"
+                )),
+            );
+        }
+        return true;
+    }
+    if rel.reads(key) || catalogue::open_family(key) {
+        return true;
+    }
+    if let Some((gone, by)) = catalogue::removed(v, key) {
+        c.key_error(
+            path,
+            format!(
+                "`{key}` was removed in Flink {}: Flink {v} ignores it",
+                gone.name()
+            ),
+            match by {
+                Some(b) => format!("use `{b}` instead"),
+                None => format!(
+                    "remove it; Flink {}'s release notes say what took its place",
+                    gone.name()
+                ),
+            },
+        );
+        return false;
+    }
+    let near = suggest(key, rel.keys().map(|k| k.key));
+    c.key_error(
+        path,
+        format!(
+            "`{key}` is not a Flink {} configuration key: Flink ignores keys it does not know, so it would have no effect",
+            rel.name()
+        ),
+        match near {
+            Some(n) => format!("did you mean `{n}`?"),
+            None => "check the key against Flink's configuration reference for this release".into(),
+        },
+    );
+    false
+}
+
 /// What each version expects of the guide's memory keys: from 1.10 the TaskManager's memory
 /// is `taskmanager.memory.*` (`taskmanager.heap.size` is deprecated there and means total
 /// Flink memory), from 1.11 the JobManager's is `jobmanager.memory.*`. Deprecated keys are
@@ -306,12 +409,31 @@ pub(crate) fn memory_model(c: &mut Checker, conf: &BTreeMap<String, String>, v: 
     let Some(size) = conf.get(key).and_then(|t| parse_memory(t).ok()) else {
         return true;
     };
-    let fraction: f64 = conf
-        .get("taskmanager.memory.managed.fraction")
-        .and_then(|f| f.parse().ok())
-        .unwrap_or(0.4);
-    let framework = 256 * MIB; // framework heap 128m + framework off-heap 128m
-    let network = ((size as f64 * 0.1) as u64).clamp(64 * MIB, 1024 * MIB);
+    // Each setting as the inventory gives it, else the release's default from the catalogue.
+    let rel = catalogue::release(v);
+    let setting = |k: &str| {
+        conf.get(k)
+            .map(String::as_str)
+            .or_else(|| rel.and_then(|r| r.default(k)))
+    };
+    let size_of = |k: &str, fallback: u64| {
+        setting(k)
+            .and_then(|t| parse_memory(t).ok())
+            .unwrap_or(fallback)
+    };
+    let fraction_of = |k: &str, fallback: f64| {
+        setting(k)
+            .and_then(|f| f.trim().parse().ok())
+            .unwrap_or(fallback)
+    };
+    let fraction = fraction_of("taskmanager.memory.managed.fraction", 0.4);
+    let framework = size_of("taskmanager.memory.framework.heap.size", 128 * MIB)
+        + size_of("taskmanager.memory.framework.off-heap.size", 128 * MIB);
+    let network = ((size as f64 * fraction_of("taskmanager.memory.network.fraction", 0.1)) as u64)
+        .clamp(
+            size_of("taskmanager.memory.network.min", 64 * MIB),
+            size_of("taskmanager.memory.network.max", 1024 * MIB),
+        );
     let managed = (size as f64 * fraction) as u64;
     let taken = framework + network + managed;
     if taken >= size {
@@ -320,8 +442,9 @@ pub(crate) fn memory_model(c: &mut Checker, conf: &BTreeMap<String, String>, v: 
         c.error(
             &["config", key],
             format!(
-                "{key} {} is too small for Flink {v}'s memory model: framework heap 128m + framework off-heap 128m + network {} + managed {} ({fraction} × {}) = {} leave no task heap, and the TaskManager refuses to start",
+                "{key} {} is too small for Flink {v}'s memory model: framework heap and off-heap {} + network {} + managed {} ({fraction} × {}) = {} leave no task heap, and the TaskManager refuses to start",
                 mb(size),
+                mb(framework),
                 mb(network),
                 mb(managed),
                 mb(size),

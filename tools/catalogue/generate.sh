@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Regenerates Flink's key catalogue from the releases themselves:
+#
+#   tools/catalogue/generate.sh [MINOR...]     (all of them, or only these: 1.20 2.0)
+#
+# For every minor release flinkup knows (the newest patch of each on PyPI), the jars of its
+# lib/ are taken from PyPI (1.9–1.12: the `apache-flink` source package, whose deps/ is the
+# binary distribution; 1.13 on: `apache-flink-libraries`, whose pyflink/lib is), and
+# tools/catalogue/Catalogue.java reads every configuration option they define. The result is
+# src/components/flink/catalogue/<minor>.tsv, committed and embedded in the binary.
+# Downloads are kept in target/catalogue-cache (FLINK_CATALOGUE_CACHE to move it). Needs
+# python3 with pip, a JDK (11 or later: the program runs as a single source file) and unzip.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=src/components/flink/catalogue
+cache=${FLINK_CATALOGUE_CACHE:-target/catalogue-cache}
+mkdir -p "$out" "$cache"
+
+# minor  version  package
+RELEASES="
+1.9 1.9.3 apache-flink
+1.10 1.10.3 apache-flink
+1.11 1.11.4 apache-flink
+1.12 1.12.5 apache-flink
+1.13 1.13.6 apache-flink-libraries
+1.14 1.14.6 apache-flink-libraries
+1.15 1.15.4 apache-flink-libraries
+1.16 1.16.3 apache-flink-libraries
+1.17 1.17.2 apache-flink-libraries
+1.18 1.18.1 apache-flink-libraries
+1.19 1.19.3 apache-flink-libraries
+1.20 1.20.5 apache-flink-libraries
+2.0 2.0.2 apache-flink-libraries
+2.1 2.1.3 apache-flink-libraries
+2.2 2.2.1 apache-flink-libraries
+2.3 2.3.0 apache-flink-libraries
+"
+
+echo "$RELEASES" | while read -r minor version package; do
+  [ -n "$minor" ] || continue
+  if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "$minor"; then continue; fi
+  norm=${package//-/_}
+  file=$(ls "$cache"/{"$package","$norm"}-"$version"[.-]* 2>/dev/null | head -n1 || true)
+  if [ -z "$file" ]; then
+    python3 -m pip download --quiet --no-deps --no-build-isolation -d "$cache" "$package==$version" >&2 \
+      || python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$cache" "$package==$version" >&2
+    file=$(ls "$cache"/{"$package","$norm"}-"$version"[.-]* 2>/dev/null | head -n1)
+  fi
+  lib=$cache/lib-$version
+  if [ ! -d "$lib" ]; then
+    tmp=$(mktemp -d "$cache/unpack.XXXXXX")
+    case "$file" in
+      *.whl) unzip -q -o "$file" 'pyflink/lib/*' -d "$tmp"; mv "$tmp/pyflink/lib" "$lib" ;;
+      *.tar.gz)
+        top=$(basename "$file" .tar.gz)
+        if tar tzf "$file" "$top/deps/lib" >/dev/null 2>&1; then
+          tar xzf "$file" -C "$tmp" "$top/deps/lib"; mv "$tmp/$top/deps/lib" "$lib"
+        else
+          tar xzf "$file" -C "$tmp" --wildcards "$top/pyflink/lib/*"; mv "$tmp/$top/pyflink/lib" "$lib"
+        fi ;;
+      *) echo "cannot unpack $file" >&2; exit 1 ;;
+    esac
+    rm -rf "$tmp"
+  fi
+  {
+    printf '# Flink %s: every configuration option its lib/ jars define (tools/catalogue/generate.sh)\n' "$version"
+    # Loading the option classes wakes Log4j, which has nothing to say here.
+    java -Dlog4j2.StatusLogger.level=OFF -Dlog4j2.level=OFF -cp "$lib/*" tools/catalogue/Catalogue.java "$lib"
+  } > "$out/$minor.tsv.tmp"
+  mv "$out/$minor.tsv.tmp" "$out/$minor.tsv"
+  echo "$minor ($version): $(($(wc -l < "$out/$minor.tsv") - 1)) keys" >&2
+done
