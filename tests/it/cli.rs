@@ -319,7 +319,9 @@ fn rendered_flink_conf_follows_the_guide() {
             "taskmanager.numberOfTaskSlots",
             "parallelism.default",
             "rest.port",
-            "jobmanager.web.submit.enable"
+            "jobmanager.web.submit.enable",
+            // What Flink 1.9 ships in its own flink-conf.yaml beyond the guide's keys.
+            "jobmanager.execution.failover-strategy"
         ]
     );
     insta::assert_snapshot!("render_seed_flink_conf", conf);

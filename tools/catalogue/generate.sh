@@ -7,7 +7,10 @@
 # lib/ are taken from PyPI (1.9–1.12: the `apache-flink` source package, whose deps/ is the
 # binary distribution; 1.13 on: `apache-flink-libraries`, whose pyflink/lib is), and
 # tools/catalogue/Catalogue.java reads every configuration option they define. The result is
-# src/components/flink/catalogue/<minor>.tsv, committed and embedded in the binary.
+# src/components/flink/catalogue/<minor>.tsv, committed and embedded in the binary. Beside it,
+# <minor>.conf is the configuration file the release ships (conf/flink-conf.yaml, or
+# conf/config.yaml from 1.19; 1.13 on from the `apache-flink` wheel's pyflink/conf), its
+# comments and blank lines left out: flinkup renders on top of it, as the guide edits it.
 # Downloads are kept in target/catalogue-cache (FLINK_CATALOGUE_CACHE to move it). Needs
 # python3 with pip, a JDK (11 or later: the program runs as a single source file) and unzip.
 set -euo pipefail
@@ -62,10 +65,35 @@ echo "$RELEASES" | while read -r minor version package; do
     esac
     rm -rf "$tmp"
   fi
+  conf=$cache/conf-$version
+  if [ ! -d "$conf" ]; then
+    tmp=$(mktemp -d "$cache/unpack.XXXXXX")
+    case "$file" in
+      *apache-flink-"$version".tar.gz)
+        tar xzf "$file" -C "$tmp" "apache-flink-$version/deps/conf"; mv "$tmp/apache-flink-$version/deps/conf" "$conf" ;;
+      *)
+        wheel=$(ls "$cache"/apache_flink-"$version"-*.whl 2>/dev/null | head -n1 || true)
+        if [ -z "$wheel" ]; then
+          for py in 3.11 3.10 3.9 3.8 3.7; do
+            python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version "$py" \
+              --platform manylinux2014_x86_64 -d "$cache" "apache-flink==$version" >/dev/null 2>&1 && break
+          done
+          wheel=$(ls "$cache"/apache_flink-"$version"-*.whl | head -n1)
+        fi
+        unzip -q -o "$wheel" 'pyflink/conf/*' -d "$tmp"; mv "$tmp/pyflink/conf" "$conf" ;;
+    esac
+    rm -rf "$tmp"
+  fi
+  shipped=$conf/config.yaml
+  [ -f "$shipped" ] || shipped=$conf/flink-conf.yaml
+  {
+    printf '# Flink %s ships this %s (comments left out; tools/catalogue/generate.sh)\n' "$version" "$(basename "$shipped")"
+    grep -v '^[[:space:]]*#' "$shipped" | grep -v '^[[:space:]]*$'
+  } > "$out/$minor.conf"
   {
     printf '# Flink %s: every configuration option its lib/ jars define (tools/catalogue/generate.sh)\n' "$version"
     # Loading the option classes wakes Log4j, which has nothing to say here.
-    java -Dlog4j2.StatusLogger.level=OFF -Dlog4j2.level=OFF -cp "$lib/*" tools/catalogue/Catalogue.java "$lib"
+    java -Dlog4j2.StatusLogger.level=OFF -Dlog4j2.statusLoggerLevel=OFF -Dlog4j2.level=OFF -cp "$lib/*" tools/catalogue/Catalogue.java "$lib"
   } > "$out/$minor.tsv.tmp"
   mv "$out/$minor.tsv.tmp" "$out/$minor.tsv"
   echo "$minor ($version): $(($(wc -l < "$out/$minor.tsv") - 1)) keys" >&2

@@ -9,6 +9,26 @@ use std::sync::OnceLock;
 
 use crate::inventory::Version;
 
+/// The configuration file each release ships (`<minor>.conf`), oldest release first.
+const SHIPPED: &[(u32, u32, &str)] = &[
+    (1, 9, include_str!("catalogue/1.9.conf")),
+    (1, 10, include_str!("catalogue/1.10.conf")),
+    (1, 11, include_str!("catalogue/1.11.conf")),
+    (1, 12, include_str!("catalogue/1.12.conf")),
+    (1, 13, include_str!("catalogue/1.13.conf")),
+    (1, 14, include_str!("catalogue/1.14.conf")),
+    (1, 15, include_str!("catalogue/1.15.conf")),
+    (1, 16, include_str!("catalogue/1.16.conf")),
+    (1, 17, include_str!("catalogue/1.17.conf")),
+    (1, 18, include_str!("catalogue/1.18.conf")),
+    (1, 19, include_str!("catalogue/1.19.conf")),
+    (1, 20, include_str!("catalogue/1.20.conf")),
+    (2, 0, include_str!("catalogue/2.0.conf")),
+    (2, 1, include_str!("catalogue/2.1.conf")),
+    (2, 2, include_str!("catalogue/2.2.conf")),
+    (2, 3, include_str!("catalogue/2.3.conf")),
+];
+
 /// The generated files, oldest release first.
 const DATA: &[(u32, u32, &str)] = &[
     (1, 9, include_str!("catalogue/1.9.tsv")),
@@ -155,6 +175,61 @@ pub fn release(v: Version) -> Option<&'static Release> {
         .find(|r| (r.major, r.minor) == (v.major, v.minor))
 }
 
+/// The settings `v`'s release ships in its configuration file, in the file's order, as flat
+/// keys (`config.yaml` of 1.19 on nests them); empty for a release the catalogue lacks.
+pub fn shipped(v: Version) -> Vec<(String, String)> {
+    let Some((_, _, text)) = SHIPPED
+        .iter()
+        .find(|(ma, mi, _)| (*ma, *mi) == (v.major, v.minor))
+    else {
+        return Vec::new();
+    };
+    if (v.major, v.minor) >= (1, 19) {
+        let mut out = Vec::new();
+        if let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(text) {
+            flatten("", &doc, &mut out);
+        }
+        return out;
+    }
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// Nested YAML maps as Flink reads them: `a: {b: 1}` is `a.b: 1`.
+fn flatten(prefix: &str, v: &serde_yaml::Value, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_yaml::Value::Mapping(m) => {
+            for (k, v) in m {
+                let k = match k {
+                    serde_yaml::Value::String(s) => s.clone(),
+                    other => serde_yaml::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                };
+                let key = if prefix.is_empty() {
+                    k
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        serde_yaml::Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        serde_yaml::Value::Null => out.push((prefix.to_string(), String::new())),
+        other => out.push((
+            prefix.to_string(),
+            serde_yaml::to_string(other)
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        )),
+    }
+}
+
 /// The newest minor release the catalogue knows.
 pub fn newest() -> &'static Release {
     releases().last().expect("the catalogue is not empty")
@@ -239,6 +314,23 @@ mod tests {
             assert!(r.version.starts_with(&r.name()), "{}", r.version);
             assert_eq!(r.default("taskmanager.numberOfTaskSlots"), Some("1"));
         }
+    }
+
+    #[test]
+    fn shipped_configuration_is_read_flat_from_both_formats() {
+        let old = shipped(v(1, 11));
+        assert!(old.contains(&(
+            "jobmanager.execution.failover-strategy".into(),
+            "region".into()
+        )));
+        let new = shipped(v(2, 2));
+        assert!(new.contains(&("taskmanager.bind-host".into(), "localhost".into())));
+        assert!(new
+            .iter()
+            .any(|(k, v)| k == "env.java.opts.all" && v.contains("--add-opens")));
+        assert!(new
+            .iter()
+            .any(|(k, _)| k == "jobmanager.memory.process.size"));
     }
 
     #[test]

@@ -142,6 +142,7 @@ impl Renderer {
             })
             .collect();
         ctx.insert("extra", &extra);
+        ctx.insert("shipped", &shipped_entries(cluster));
         let mut managed = Vec::new();
         if let Some(j) = &extras.java_home {
             if !cluster.config.contains_key("env.java.home") {
@@ -191,6 +192,47 @@ fn template_error(name: &str, e: &tera::Error) -> Error {
         name: name.to_string(),
         message: crate::error::chain(e),
     }
+}
+
+/// The settings the release ships in its own configuration file that flinkup keeps, as the
+/// guide keeps them when it edits that file: everything but what flinkup sets itself (the
+/// guide's keys, addresses and ports, memory sizes, which the inventory's sizes replace as a
+/// whole) and what the inventory sets.
+fn shipped_entries(cluster: &Cluster) -> Vec<Entry> {
+    const OWN: &[&str] = &[
+        "jobmanager.rpc.address",
+        "jobmanager.rpc.port",
+        "jobmanager.bind-host",
+        "taskmanager.bind-host",
+        "taskmanager.host",
+        "rest.address",
+        "rest.bind-address",
+        "rest.port",
+        "jobmanager.heap.size",
+        "taskmanager.heap.size",
+    ];
+    let rel = super::catalogue::release(cluster.version);
+    let set = |k: &str| {
+        cluster.config.contains_key(k)
+            || cluster.config.keys().any(|c| {
+                rel.is_some_and(|r| r.replaced(c) == Some(k) || r.replaced(k) == Some(c.as_str()))
+            })
+    };
+    super::catalogue::shipped(cluster.version)
+        .into_iter()
+        .filter(|(k, _)| {
+            !crate::inventory::is_guide_key(k)
+                && !OWN.contains(&k.as_str())
+                && !k.starts_with("jobmanager.memory.")
+                && !k.starts_with("taskmanager.memory.")
+                && !set(k)
+        })
+        .map(|(key, value)| Entry {
+            key,
+            value,
+            comment: String::new(),
+        })
+        .collect()
 }
 
 /// The name a guide key has in this cluster's version, when it was renamed.
