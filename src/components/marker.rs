@@ -93,7 +93,6 @@ impl Marker {
 
     fn start_and_check(&self, c: &Cluster, ctx: &PlanCtx, plan: &mut Plan) {
         let mut start = Stage::new("marker start", Some(NAME));
-        let mut verify = Stage::new("marker verify", Some(NAME));
         for h in &c.hosts {
             let id = HostId::of(h);
             if facts(ctx.facts.host(&id)).running.is_none() {
@@ -111,8 +110,19 @@ impl Marker {
                     },
                 );
             }
+        }
+        if !start.steps.is_empty() {
+            plan.stages.push(start);
+        }
+        plan.stages.push(self.verify(c));
+    }
+
+    /// Every host's file and daemon checked.
+    fn verify(&self, c: &Cluster) -> Stage {
+        let mut verify = Stage::new("marker verify", Some(NAME));
+        for h in &c.hosts {
             verify.push(
-                &id,
+                &HostId::of(h),
                 super::check_step(
                     NAME,
                     &Check::MarkerPresent {
@@ -124,10 +134,7 @@ impl Marker {
                 ),
             );
         }
-        if !start.steps.is_empty() {
-            plan.stages.push(start);
-        }
-        plan.stages.push(verify);
+        verify
     }
 }
 
@@ -234,24 +241,7 @@ impl Component for Marker {
                 plan.stages.push(remove);
             }
             Verb::Rollback => {}
-            Verb::Smoke => {
-                let mut verify = Stage::new("marker verify", Some(NAME));
-                for h in &c.hosts {
-                    verify.push(
-                        &HostId::of(h),
-                        super::check_step(
-                            NAME,
-                            &Check::MarkerPresent {
-                                file: file(c),
-                                content: content(c),
-                                pid_file: pid_file(c),
-                            },
-                            None,
-                        ),
-                    );
-                }
-                plan.stages.push(verify);
-            }
+            Verb::Smoke => plan.stages.push(self.verify(c)),
         }
         Ok(())
     }

@@ -9,44 +9,32 @@ use std::sync::OnceLock;
 
 use crate::inventory::Version;
 
-/// The configuration file each release ships (`<minor>.conf`), oldest release first.
-const SHIPPED: &[(u32, u32, &str)] = &[
-    (1, 9, include_str!("catalogue/1.9.conf")),
-    (1, 10, include_str!("catalogue/1.10.conf")),
-    (1, 11, include_str!("catalogue/1.11.conf")),
-    (1, 12, include_str!("catalogue/1.12.conf")),
-    (1, 13, include_str!("catalogue/1.13.conf")),
-    (1, 14, include_str!("catalogue/1.14.conf")),
-    (1, 15, include_str!("catalogue/1.15.conf")),
-    (1, 16, include_str!("catalogue/1.16.conf")),
-    (1, 17, include_str!("catalogue/1.17.conf")),
-    (1, 18, include_str!("catalogue/1.18.conf")),
-    (1, 19, include_str!("catalogue/1.19.conf")),
-    (1, 20, include_str!("catalogue/1.20.conf")),
-    (2, 0, include_str!("catalogue/2.0.conf")),
-    (2, 1, include_str!("catalogue/2.1.conf")),
-    (2, 2, include_str!("catalogue/2.2.conf")),
-    (2, 3, include_str!("catalogue/2.3.conf")),
-];
+/// Each release's generated files, oldest first: its keys (`<minor>.tsv`) and the
+/// configuration file it ships (`<minor>.conf`).
+macro_rules! release_files {
+    ($(($ma:literal, $mi:literal, $name:literal)),* $(,)?) => {
+        &[$(($ma, $mi, include_str!(concat!("catalogue/", $name, ".tsv")),
+             include_str!(concat!("catalogue/", $name, ".conf")))),*]
+    };
+}
 
-/// The generated files, oldest release first.
-const DATA: &[(u32, u32, &str)] = &[
-    (1, 9, include_str!("catalogue/1.9.tsv")),
-    (1, 10, include_str!("catalogue/1.10.tsv")),
-    (1, 11, include_str!("catalogue/1.11.tsv")),
-    (1, 12, include_str!("catalogue/1.12.tsv")),
-    (1, 13, include_str!("catalogue/1.13.tsv")),
-    (1, 14, include_str!("catalogue/1.14.tsv")),
-    (1, 15, include_str!("catalogue/1.15.tsv")),
-    (1, 16, include_str!("catalogue/1.16.tsv")),
-    (1, 17, include_str!("catalogue/1.17.tsv")),
-    (1, 18, include_str!("catalogue/1.18.tsv")),
-    (1, 19, include_str!("catalogue/1.19.tsv")),
-    (1, 20, include_str!("catalogue/1.20.tsv")),
-    (2, 0, include_str!("catalogue/2.0.tsv")),
-    (2, 1, include_str!("catalogue/2.1.tsv")),
-    (2, 2, include_str!("catalogue/2.2.tsv")),
-    (2, 3, include_str!("catalogue/2.3.tsv")),
+const DATA: &[(u32, u32, &str, &str)] = release_files![
+    (1, 9, "1.9"),
+    (1, 10, "1.10"),
+    (1, 11, "1.11"),
+    (1, 12, "1.12"),
+    (1, 13, "1.13"),
+    (1, 14, "1.14"),
+    (1, 15, "1.15"),
+    (1, 16, "1.16"),
+    (1, 17, "1.17"),
+    (1, 18, "1.18"),
+    (1, 19, "1.19"),
+    (1, 20, "1.20"),
+    (2, 0, "2.0"),
+    (2, 1, "2.1"),
+    (2, 2, "2.2"),
+    (2, 3, "2.3"),
 ];
 
 /// One configuration key as a release defines it.
@@ -163,7 +151,7 @@ pub fn releases() -> &'static [Release] {
     static ALL: OnceLock<Vec<Release>> = OnceLock::new();
     ALL.get_or_init(|| {
         DATA.iter()
-            .map(|(ma, mi, text)| Release::parse(*ma, *mi, text))
+            .map(|(ma, mi, keys, _)| Release::parse(*ma, *mi, keys))
             .collect()
     })
 }
@@ -178,9 +166,9 @@ pub fn release(v: Version) -> Option<&'static Release> {
 /// The settings `v`'s release ships in its configuration file, in the file's order, as flat
 /// keys (`config.yaml` of 1.19 on nests them); empty for a release the catalogue lacks.
 pub fn shipped(v: Version) -> Vec<(String, String)> {
-    let Some((_, _, text)) = SHIPPED
+    let Some((_, _, _, text)) = DATA
         .iter()
-        .find(|(ma, mi, _)| (*ma, *mi) == (v.major, v.minor))
+        .find(|(ma, mi, _, _)| (*ma, *mi) == (v.major, v.minor))
     else {
         return Vec::new();
     };
