@@ -475,3 +475,35 @@ fn clap_definition_is_consistent() {
     use clap::CommandFactory;
     flinkup::cli::Cli::command().debug_assert();
 }
+
+/// The guide's inventory against every release of the key catalogue: what validation says and
+/// what it renders where flinkup deploys the release, the refusal where it does not yet.
+#[test]
+fn the_guides_inventory_on_every_release() {
+    let seed = std::fs::read_to_string(root().join("inventories/seed.yaml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for rel in flinkup::components::flink::catalogue::releases() {
+        let inv = dir.path().join(format!("guide-{}.yaml", rel.version));
+        std::fs::write(
+            &inv,
+            seed.replace("version: 1.9.2 ", &format!("version: {} ", rel.version)),
+        )
+        .unwrap();
+        let out = dir.path().join(format!("out-{}", rel.version));
+        let run = flinkup([
+            "render",
+            "-i",
+            inv.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        let mut text = format!("exit {}\n{}", run.code(), run.stderr())
+            .replace(&dir.path().display().to_string(), "<dir>");
+        for f in ["flink-conf.yaml", "slaves", "workers", "masters"] {
+            if let Ok(c) = std::fs::read_to_string(out.join(f)) {
+                text.push_str(&format!("--- {f}\n{c}"));
+            }
+        }
+        insta::assert_snapshot!(format!("guide_on_flink_{}", rel.name()), text);
+    }
+}
