@@ -43,6 +43,26 @@ impl fmt::Display for Version {
 
 impl Version {
     /// Flink renamed `conf/slaves` to `conf/workers` in 1.11.
+    /// The configuration file the release reads: `conf/config.yaml` (standard YAML) from 1.19,
+    /// `conf/flink-conf.yaml` before.
+    pub fn config_file(&self) -> &'static str {
+        if (self.major, self.minor) >= (1, 19) {
+            "config.yaml"
+        } else {
+            "flink-conf.yaml"
+        }
+    }
+
+    /// The jar every release's lib/ holds: `flink-dist_<scala>-<v>.jar`, Scala-free
+    /// (`flink-dist-<v>.jar`) from 1.15.
+    pub fn dist_jar(&self, scala: &str) -> String {
+        if (self.major, self.minor) >= (1, 15) {
+            format!("flink-dist-{self}.jar")
+        } else {
+            format!("flink-dist_{scala}-{self}.jar")
+        }
+    }
+
     pub fn workers_file(&self) -> &'static str {
         if (self.major, self.minor) >= (1, 11) {
             "workers"

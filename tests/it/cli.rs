@@ -499,7 +499,13 @@ fn the_guides_inventory_on_every_release() {
         ]);
         let mut text = format!("exit {}\n{}", run.code(), run.stderr())
             .replace(&dir.path().display().to_string(), "<dir>");
-        for f in ["flink-conf.yaml", "slaves", "workers", "masters"] {
+        for f in [
+            "flink-conf.yaml",
+            "config.yaml",
+            "slaves",
+            "workers",
+            "masters",
+        ] {
             if let Ok(c) = std::fs::read_to_string(out.join(f)) {
                 text.push_str(&format!("--- {f}\n{c}"));
             }

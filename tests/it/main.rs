@@ -10,6 +10,7 @@ mod fornaxee;
 mod fuzz;
 mod httpd;
 mod jobs;
+mod modern;
 mod planner;
 mod support;
 mod testbed;

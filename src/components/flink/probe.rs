@@ -84,7 +84,13 @@ impl FlinkFacts {
 }
 
 /// Conf file names flinkup manages (both spellings of the TaskManager list).
-const CONF_FILES: &[&str] = &["flink-conf.yaml", "slaves", "workers", "masters"];
+const CONF_FILES: &[&str] = &[
+    "flink-conf.yaml",
+    "config.yaml",
+    "slaves",
+    "workers",
+    "masters",
+];
 
 /// Where Flink's daemons keep their pid files.
 pub fn pid_dir(cluster: &Cluster) -> String {
@@ -119,7 +125,7 @@ U=${{USER:-$(id -un)}}
 {java}
 if [ -n "$J" ] && [ -x "$J" ]; then echo "java=$J"; echo "java_version=$("$J" -version 2>&1 | head -n1)"; fi
 REL={rel}
-if [ -x "$REL/bin/start-cluster.sh" ] && [ -f "$REL/lib/flink-dist_{scala}-{version}.jar" ]; then echo release=1; [ -f "$REL/.flinkup-sha512" ] && echo "release_sha512=$(cat "$REL/.flinkup-sha512")"
+if [ -x "$REL/bin/start-cluster.sh" ] && [ -f "$REL/lib/"{dist} ]; then echo release=1; [ -f "$REL/.flinkup-sha512" ] && echo "release_sha512=$(cat "$REL/.flinkup-sha512")"
 elif [ -f {art} ]; then echo "artifact_sha512=$(sha512sum {art} | cut -d' ' -f1)"; fi
 for f in {confs}; do if [ -f "$REL/conf/$f" ]; then echo "conf.$f=$(base64 -w0 < "$REL/conf/$f")"; fi; done
 if [ -L {link} ]; then echo "link=$(readlink {link})"; fi
@@ -130,8 +136,7 @@ for d in {daemons}; do
 done
 "#,
         rel = qp(&cluster.release_dir()),
-        scala = cluster.scala,
-        version = cluster.version,
+        dist = crate::remote::q(&cluster.version.dist_jar(&cluster.scala)),
         art = qp(&format!(
             "{}/{}",
             cluster.state_dir(),

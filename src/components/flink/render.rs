@@ -110,6 +110,7 @@ impl Renderer {
     fn render_uncached(&self, cluster: &Cluster, extras: &HostExtras) -> Result<Vec<RenderedFile>> {
         let mut ctx = Context::new();
         ctx.insert("cluster", &cluster.name);
+        ctx.insert("file", cluster.version.config_file());
         ctx.insert("guide", &guide_entries(cluster));
         let extra: Vec<Entry> = cluster
             .config
@@ -170,7 +171,7 @@ impl Renderer {
         ctx.insert("rest_port", &cluster.rest_port);
         let mut out = Vec::with_capacity(3);
         for (tpl, file) in [
-            ("flink-conf.yaml.tera", "flink-conf.yaml"),
+            ("flink-conf.yaml.tera", cluster.version.config_file()),
             ("slaves.tera", cluster.version.workers_file()),
             ("masters.tera", "masters"),
         ] {

@@ -10,7 +10,8 @@ use crate::inventory::validate::*;
 use crate::inventory::{suggest, Version};
 
 /// Flink versions flinkup knows how to install and configure.
-pub const SUPPORTED: &[(u32, u32, u32)] = &[(1, 9, 3), (1, 10, 3), (1, 11, 6)];
+pub const SUPPORTED: &[(u32, u32, u32)] =
+    &[(1, 9, 3), (1, 10, 3), (1, 11, 6), (1, 20, 5), (2, 2, 1)];
 
 pub(crate) const SCALAS: &[&str] = &["2.11", "2.12"];
 
@@ -391,9 +392,13 @@ pub(crate) fn memory_model(c: &mut Checker, conf: &BTreeMap<String, String>, v: 
         ("jobmanager.heap.size", "jobmanager.memory.heap.size", 11),
     ] {
         if at_least(since) && conf.contains_key(old) {
+            let status = match catalogue::removed(v, old) {
+                Some((gone, _)) => format!("was removed in Flink {}", gone.name()),
+                None => format!("is deprecated in Flink {v}"),
+            };
             c.warn(
                 &["config", old],
-                format!("`{old}` is deprecated in Flink {v}: flinkup writes it as `{new}`"),
+                format!("`{old}` {status}: flinkup writes it as `{new}`"),
                 Some(format!("write `{new}` instead")),
             );
         }

@@ -121,7 +121,7 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
             } else {
                 Change::Create
             };
-            if fl_present && file.name == "flink-conf.yaml" {
+            if fl_present && file.name == c.version.config_file() {
                 let (jm, tm) = conf_effects(old.map_or("", String::as_str), &file.content);
                 let e = effects.entry(id.clone()).or_default();
                 e.0.extend(jm);

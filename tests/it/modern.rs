@@ -1,0 +1,54 @@
+//! Flink releases after 1.11 on real hosts, from distributions built out of PyPI's packages
+//! (tests/fixtures/flink-modern.sh).
+
+use crate::support::flinkup;
+use crate::testbed::{flink_dist, flink_lock, Spec, Testbed};
+
+/// Flink 2.2 on two hosts with the guide's keys (see [`two_hosts_with_the_guides_keys`]).
+#[test]
+fn flink_2_2_on_two_hosts_with_the_guides_keys() {
+    two_hosts_with_the_guides_keys("2.2.1");
+}
+
+/// Flink 1.20, the long-term line, likewise.
+#[test]
+fn flink_1_20_on_two_hosts_with_the_guides_keys() {
+    two_hosts_with_the_guides_keys("1.20.5");
+}
+
+/// A release on two hosts with the guide's keys: `config.yaml` rendered on top of the one the
+/// release ships (its localhost bindings left out, its Java options kept), the guide's memory
+/// keys written as the release reads them, every TaskManager verified through REST; a re-run
+/// changes nothing and destroy removes it.
+fn two_hosts_with_the_guides_keys(version: &str) {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec::default());
+    let tgz = flink_dist(&format!("flink-{version}-bin-scala_2.12.tgz"));
+    let inv = tb.inventory(
+        "modern",
+        &format!(
+            "flink:\n  version: {version}\n  scala: \"2.12\"\n  install_dir: /opt\n  start: cluster-script\n  artifact:\n    path: {}\nssh:\n  user: root\n  known_hosts: strict\njobmanager: {h1}\ntaskmanagers: [{h2}, {h1}]\nconfig:\n  jobmanager.rpc.port: 6123\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 1024m\n  taskmanager.numberOfTaskSlots: 2\n  parallelism.default: 1\n  rest.port: 8082\n  jobmanager.web.submit.enable: false\nverify:\n  timeout: 180s\n  smoke: false\n",
+            tgz.display(),
+            h1 = tb.ip(0),
+            h2 = tb.ip(1),
+        ),
+    );
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    assert!(run.stdout().contains("config.yaml"), "{}", run.stdout());
+    assert_eq!(tb.overview(), Some((2, 4)));
+    let release = tb.hosts[0].opt().join(format!("flink-{version}"));
+    let conf = std::fs::read_to_string(release.join("conf/config.yaml")).unwrap();
+    for needle in [
+        "taskmanager.memory.flink.size: 1024m",
+        "jobmanager.memory.heap.size: 512m",
+        "env.java.opts.all: --add-exports",
+    ] {
+        assert!(conf.contains(needle), "{needle}:\n{conf}");
+    }
+    assert!(!conf.contains("bind-host"), "{conf}");
+    assert!(!release.join("conf/flink-conf.yaml").exists());
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    assert!(run.stdout().contains("0 changes"), "{}", run.stdout());
+    flinkup(tb.cmd("destroy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    assert!(!tb.hosts[1].opt().join(format!("flink-{version}")).exists());
+}
