@@ -47,8 +47,9 @@ echo "$RELEASES" | while read -r minor version package; do
   if [ -z "$file" ]; then
     python3 -m pip download --quiet --no-deps --no-build-isolation -d "$cache" "$package==$version" >&2 \
       || python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$cache" "$package==$version" >&2
-    file=$(ls "$cache"/{"$package","$norm"}-"$version"[.-]* 2>/dev/null | head -n1)
+    file=$(ls "$cache"/{"$package","$norm"}-"$version"[.-]* 2>/dev/null | head -n1 || true)
   fi
+  [ -n "$file" ] || { echo "$package $version could not be downloaded from PyPI" >&2; exit 1; }
   lib=$cache/lib-$version
   if [ ! -d "$lib" ]; then
     tmp=$(mktemp -d "$cache/unpack.XXXXXX")
@@ -78,7 +79,8 @@ echo "$RELEASES" | while read -r minor version package; do
             python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version "$py" \
               --platform manylinux2014_x86_64 -d "$cache" "apache-flink==$version" >/dev/null 2>&1 && break
           done
-          wheel=$(ls "$cache"/apache_flink-"$version"-*.whl | head -n1)
+          wheel=$(ls "$cache"/apache_flink-"$version"-*.whl 2>/dev/null | head -n1 || true)
+          [ -n "$wheel" ] || { echo "no apache-flink $version wheel on PyPI" >&2; exit 1; }
         fi
         unzip -q -o "$wheel" 'pyflink/conf/*' -d "$tmp"; mv "$tmp/pyflink/conf" "$conf" ;;
     esac
