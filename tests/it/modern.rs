@@ -19,7 +19,8 @@ fn flink_1_20_on_two_hosts_with_the_guides_keys() {
 /// A release on two hosts with the guide's keys: `config.yaml` rendered on top of the one the
 /// release ships (its localhost bindings left out, its Java options kept), the guide's memory
 /// keys written as the release reads them, every TaskManager verified through REST; a re-run
-/// changes nothing and destroy removes it.
+/// changes nothing, status reads it healthy, stop and start go through its scripts, destroy
+/// removes it.
 fn two_hosts_with_the_guides_keys(version: &str) {
     let _flink = flink_lock();
     let tb = Testbed::new(Spec::default());
@@ -49,6 +50,20 @@ fn two_hosts_with_the_guides_keys(version: &str) {
     assert!(!release.join("conf/flink-conf.yaml").exists());
     let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
     assert!(run.stdout().contains("0 changes"), "{}", run.stdout());
+    // Status reads the release's REST replies (2.x names TaskManagers without `host`).
+    let run = flinkup(tb.cmd("status", &inv, &["--json"])).expect_code(0);
+    let v = run.event("status");
+    assert_eq!(
+        (v["taskmanagers"].as_u64(), v["slots_total"].as_u64()),
+        (Some(2), Some(4)),
+        "{v}"
+    );
+    assert_eq!(v["healthy"], serde_json::json!(true), "{v}");
+    // Stop and start through the release's own scripts.
+    flinkup(tb.cmd("stop", &inv, &["--yes", "--quiet"])).expect_code(0);
+    assert_eq!(tb.overview(), None);
+    flinkup(tb.cmd("start", &inv, &["--yes", "--quiet"])).expect_code(0);
+    assert_eq!(tb.overview(), Some((2, 4)));
     flinkup(tb.cmd("destroy", &inv, &["--yes", "--quiet"])).expect_code(0);
     assert!(!tb.hosts[1].opt().join(format!("flink-{version}")).exists());
 }
