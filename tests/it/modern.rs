@@ -1,10 +1,15 @@
 //! Flink releases after 1.11 on real hosts, from distributions built out of PyPI's packages
 //! (tests/fixtures/flink-modern.sh).
 
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
 use crate::support::flinkup;
 use crate::testbed::{flink_dist, flink_lock, Spec, Testbed};
 
-/// Flink 2.2 on two hosts with the guide's keys (see [`two_hosts_with_the_guides_keys`]).
+/// Flink 2.2 on two hosts with the guide's keys (see [`two_hosts_with_the_guides_keys`]), and
+/// jobs of the 2.x API: the smoke job, and a job with a slow operator whose backpressure status
+/// reports HIGH (2.x measures it from busy and backpressured time).
 #[test]
 fn flink_2_2_on_two_hosts_with_the_guides_keys() {
     two_hosts_with_the_guides_keys("2.2.1");
@@ -59,6 +64,9 @@ fn two_hosts_with_the_guides_keys(version: &str) {
         "{v}"
     );
     assert_eq!(v["healthy"], serde_json::json!(true), "{v}");
+    if version.starts_with("2.") {
+        jobs_of_the_2_api(&tb, &inv, version);
+    }
     // Stop and start through the release's own scripts.
     flinkup(tb.cmd("stop", &inv, &["--yes", "--quiet"])).expect_code(0);
     assert_eq!(tb.overview(), None);
@@ -66,4 +74,68 @@ fn two_hosts_with_the_guides_keys(version: &str) {
     assert_eq!(tb.overview(), Some((2, 4)));
     flinkup(tb.cmd("destroy", &inv, &["--yes", "--quiet"])).expect_code(0);
     assert!(!tb.hosts[1].opt().join(format!("flink-{version}")).exists());
+}
+
+/// A test job compiled against the release's lib/ (tests/fixtures/flink-modern.sh).
+fn job(version: &str, jar: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target/flink-jobs")
+        .join(version)
+        .join(jar);
+    assert!(
+        p.is_file(),
+        "{} is missing: run tests/fixtures/flink-modern.sh {version} (as .ci/run does)",
+        p.display()
+    );
+    p
+}
+
+fn jobs_of_the_2_api(tb: &Testbed, inv: &Path, version: &str) {
+    let count = job(version, "count.jar");
+    let run = flinkup(tb.cmd("smoke", inv, &["--jar", count.to_str().unwrap()])).expect_code(0);
+    assert!(
+        run.stdout().contains("the smoke job finished"),
+        "{}",
+        run.stdout()
+    );
+    // Submitted as a user would on the JobManager host, with the installed client as it is.
+    std::fs::copy(
+        job(version, "pressure.jar"),
+        tb.hosts[0].root.join("tmp/pressure.jar"),
+    )
+    .unwrap();
+    let out = tb.hosts[0]
+        .exec("export USER=root HOME=/root; /opt/flink/bin/flink run -d /tmp/pressure.jar 2>&1");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let id = text
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .find(|w| w.len() == 32)
+        .unwrap_or_else(|| panic!("no JobID in:\n{text}"))
+        .to_string();
+    // Busy and backpressured time are averaged over a while: wait for the level to show.
+    let start = Instant::now();
+    let v = loop {
+        let run = flinkup(tb.cmd("status", inv, &["--json"]));
+        let v = run.event("status");
+        let high = v["jobs"][0]["vertices"]
+            .as_array()
+            .is_some_and(|vs| vs.iter().any(|x| x["backpressure"] == "high"));
+        if high {
+            assert_eq!(
+                run.code(),
+                1,
+                "a backpressured job makes the cluster degraded"
+            );
+            break v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "no HIGH backpressure reported: {v}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    assert_eq!(v["healthy"], false, "{v}");
+    tb.hosts[0].exec(&format!(
+        "export USER=root HOME=/root; /opt/flink/bin/flink cancel {id} >/dev/null 2>&1"
+    ));
 }
