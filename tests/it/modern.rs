@@ -139,3 +139,57 @@ fn jobs_of_the_2_api(tb: &Testbed, inv: &Path, version: &str) {
         "export USER=root HOME=/root; /opt/flink/bin/flink cancel {id} >/dev/null 2>&1"
     ));
 }
+
+/// What the cluster's REST API says it runs.
+fn flink_version(tb: &Testbed) -> String {
+    tb.get(&format!("http://{}:8082/config", tb.ip(0)))
+        .and_then(|v| v["flink-version"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The guide's 1.9 cluster carried forward in place: 1.9.3 → 1.20.5 → 2.2.1, each step verified
+/// (the configuration file changes format on the way: flink-conf.yaml, then config.yaml with the
+/// guide's memory keys under their new names), then `rollback` to 1.20.5, verified.
+#[test]
+fn upgrade_from_1_9_to_1_20_to_2_2_and_roll_back() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec::default());
+    let inv = |version: &str, scala: &str| {
+        let tgz = flink_dist(&format!("flink-{version}-bin-scala_{scala}.tgz"));
+        let text = format!(
+            "cluster: forward\nflink:\n  version: {version}\n  scala: \"{scala}\"\n  install_dir: /opt\n  artifact:\n    path: {}\nssh:\n  user: root\njobmanager: {h1}\ntaskmanagers: [{h2}, {h1}]\nconfig:\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 1024m\n  taskmanager.numberOfTaskSlots: 2\n  rest.port: 8082\n  jobmanager.web.submit.enable: false\nverify:\n  timeout: 120s\n  smoke: false\n",
+            tgz.display(),
+            h1 = tb.ip(0),
+            h2 = tb.ip(1),
+        );
+        let dir = tb.dir.join(version);
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("forward.yaml");
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let steps = [("1.9.3", "2.11"), ("1.20.5", "2.12"), ("2.2.1", "2.12")];
+    let mut last = None;
+    for (version, scala) in steps {
+        let p = inv(version, scala);
+        flinkup(tb.cmd("deploy", &p, &["--yes", "--quiet"])).expect_code(0);
+        assert_eq!(flink_version(&tb), version);
+        assert_eq!(tb.overview(), Some((2, 4)), "on {version}");
+        last = Some(p);
+    }
+    let conf = tb.hosts[1].opt().join("flink-2.2.1/conf/config.yaml");
+    let conf = std::fs::read_to_string(conf).unwrap();
+    assert!(
+        conf.contains("taskmanager.memory.flink.size: 1024m"),
+        "{conf}"
+    );
+    let last = last.unwrap();
+    let plan = flinkup(tb.cmd("rollback", &last, &["--dry-run"]))
+        .expect_code(0)
+        .stdout();
+    assert!(plan.contains("/opt/flink -> /opt/flink-1.20.5"), "{plan}");
+    flinkup(tb.cmd("rollback", &last, &["--yes", "--quiet"])).expect_code(0);
+    assert_eq!(flink_version(&tb), "1.20.5");
+    assert_eq!(tb.overview(), Some((2, 4)));
+    flinkup(tb.cmd("destroy", &last, &["--yes", "--quiet"])).expect_code(0);
+}
