@@ -264,12 +264,6 @@ fn resize_restart_what_changed_and_protect_jobs() {
     assert_eq!(stale[0]["host"], tb.ip(1));
 }
 
-fn flink_version(tb: &Testbed) -> String {
-    tb.get(&format!("http://{}:8082/config", tb.ip(0)))
-        .and_then(|v| v["flink-version"].as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 #[test]
 fn upgrade_with_automatic_rollback_and_rollback_on_purpose() {
     let _flink = flink_lock();
@@ -305,7 +299,7 @@ fn upgrade_with_automatic_rollback_and_rollback_on_purpose() {
         "{}",
         run.stdout()
     );
-    assert_eq!(flink_version(&tb), "1.9.3");
+    assert_eq!(tb.flink_version(), "1.9.3");
 
     // A new release that cannot start: rolled back automatically, 1.9.3 verified again.
     let damaged = inv(
@@ -324,7 +318,7 @@ fn upgrade_with_automatic_rollback_and_rollback_on_purpose() {
         run.stdout().contains("If stages"),
         "the plan shows the way back"
     );
-    assert_eq!(flink_version(&tb), "1.9.3");
+    assert_eq!(tb.flink_version(), "1.9.3");
 
     // The real 1.10.3: unpacked beside 1.9.3 (the damaged one replaced), verified.
     let new = inv(
@@ -343,7 +337,7 @@ fn upgrade_with_automatic_rollback_and_rollback_on_purpose() {
         "1.10's memory key: {}",
         run.stdout()
     );
-    assert_eq!(flink_version(&tb), "1.10.3");
+    assert_eq!(tb.flink_version(), "1.10.3");
     for h in &tb.hosts {
         assert!(
             h.opt().join("flink-1.9.3/bin/start-cluster.sh").exists(),
@@ -356,14 +350,14 @@ fn upgrade_with_automatic_rollback_and_rollback_on_purpose() {
         .expect_code(0)
         .stdout();
     assert!(plan.contains("/opt/flink -> /opt/flink-1.9.3"), "{plan}");
-    assert_eq!(flink_version(&tb), "1.10.3", "a dry run changes nothing");
+    assert_eq!(tb.flink_version(), "1.10.3", "a dry run changes nothing");
     let run = flinkup(tb.cmd("rollback", &new, &["--yes", "--quiet"])).expect_code(0);
     assert!(
         run.stdout().contains("rolled back and verified"),
         "{}",
         run.stdout()
     );
-    assert_eq!(flink_version(&tb), "1.9.3");
+    assert_eq!(tb.flink_version(), "1.9.3");
 
     // Destroy removes every release flinkup installed.
     flinkup(tb.cmd("destroy", &new, &["--yes"])).expect_code(0);

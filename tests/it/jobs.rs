@@ -21,17 +21,14 @@ fn job_jar(name: &str) -> PathBuf {
 /// Submits a job as a user would, on the JobManager host, without flinkup.
 fn submit(tb: &Testbed, jar: &str, args: &str) -> String {
     std::fs::copy(job_jar(jar), tb.hosts[0].root.join("tmp").join(jar)).unwrap();
-    let out = tb.hosts[0].exec(&format!(
-        "export USER=root HOME=/root JVM_ARGS='{opens}'; /opt/flink/bin/flink run -d /tmp/{jar} {args} 2>&1",
-        opens = flinkup::components::flink::render::JDK_OPENS
-    ));
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let id = text
-        .split(|c: char| !c.is_ascii_hexdigit())
-        .find(|w| w.len() == 32)
-        .unwrap_or_else(|| panic!("no JobID in:\n{text}"))
-        .to_string();
-    id
+    tb.submit(
+        &format!(
+            "JVM_ARGS='{}'",
+            flinkup::components::flink::render::JDK_OPENS
+        ),
+        &format!("/tmp/{jar}"),
+        args,
+    )
 }
 
 fn cancel(tb: &Testbed, id: &str) {

@@ -104,14 +104,7 @@ fn jobs_of_the_2_api(tb: &Testbed, inv: &Path, version: &str) {
         tb.hosts[0].root.join("tmp/pressure.jar"),
     )
     .unwrap();
-    let out = tb.hosts[0]
-        .exec("export USER=root HOME=/root; /opt/flink/bin/flink run -d /tmp/pressure.jar 2>&1");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let id = text
-        .split(|c: char| !c.is_ascii_hexdigit())
-        .find(|w| w.len() == 32)
-        .unwrap_or_else(|| panic!("no JobID in:\n{text}"))
-        .to_string();
+    let id = tb.submit("", "/tmp/pressure.jar", "");
     // Busy and backpressured time are averaged over a while: wait for the level to show.
     let start = Instant::now();
     let v = loop {
@@ -140,13 +133,6 @@ fn jobs_of_the_2_api(tb: &Testbed, inv: &Path, version: &str) {
     ));
 }
 
-/// What the cluster's REST API says it runs.
-fn flink_version(tb: &Testbed) -> String {
-    tb.get(&format!("http://{}:8082/config", tb.ip(0)))
-        .and_then(|v| v["flink-version"].as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 /// The guide's 1.9 cluster carried forward in place: 1.9.3 → 1.20.5 → 2.2.1, each step verified
 /// (the configuration file changes format on the way: flink-conf.yaml, then config.yaml with the
 /// guide's memory keys under their new names), then `rollback` to 1.20.5, verified.
@@ -173,7 +159,7 @@ fn upgrade_from_1_9_to_1_20_to_2_2_and_roll_back() {
     for (version, scala) in steps {
         let p = inv(version, scala);
         flinkup(tb.cmd("deploy", &p, &["--yes", "--quiet"])).expect_code(0);
-        assert_eq!(flink_version(&tb), version);
+        assert_eq!(tb.flink_version(), version);
         assert_eq!(tb.overview(), Some((2, 4)), "on {version}");
         last = Some(p);
     }
@@ -189,7 +175,7 @@ fn upgrade_from_1_9_to_1_20_to_2_2_and_roll_back() {
         .stdout();
     assert!(plan.contains("/opt/flink -> /opt/flink-1.20.5"), "{plan}");
     flinkup(tb.cmd("rollback", &last, &["--yes", "--quiet"])).expect_code(0);
-    assert_eq!(flink_version(&tb), "1.20.5");
+    assert_eq!(tb.flink_version(), "1.20.5");
     assert_eq!(tb.overview(), Some((2, 4)));
     flinkup(tb.cmd("destroy", &last, &["--yes", "--quiet"])).expect_code(0);
 }

@@ -607,6 +607,26 @@ impl Testbed {
     }
 
     /// (TaskManagers, slots) from the JobManager on host 1, if it answers.
+    /// The Flink version the cluster's REST API reports (empty when it does not answer).
+    pub fn flink_version(&self) -> String {
+        self.get(&format!("http://{}:8082/config", self.ip(0)))
+            .and_then(|v| v["flink-version"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// Runs `bin/flink run -d` on the JobManager host as a user would (`env` first, e.g.
+    /// `JVM_ARGS=…`) and returns the JobID it printed.
+    pub fn submit(&self, env: &str, jar: &str, args: &str) -> String {
+        let out = self.hosts[0].exec(&format!(
+            "export USER=root HOME=/root {env}; /opt/flink/bin/flink run -d {jar} {args} 2>&1"
+        ));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.split(|c: char| !c.is_ascii_hexdigit())
+            .find(|w| w.len() == 32)
+            .unwrap_or_else(|| panic!("no JobID in:\n{text}"))
+            .to_string()
+    }
+
     pub fn overview(&self) -> Option<(u64, u64)> {
         let v = self.get(&format!("http://{}:8082/overview", self.ip(0)))?;
         Some((v["taskmanagers"].as_u64()?, v["slots-total"].as_u64()?))
