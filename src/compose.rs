@@ -249,7 +249,7 @@ fn relay_network(c: &Cluster, facts: &Facts) -> distribute::Network {
 }
 
 /// Who deploys, when, and the inventory's hash, for the record deploy leaves.
-pub fn record_meta(c: &Cluster) -> flink::record::RecordMeta {
+fn record_meta(c: &Cluster) -> flink::record::RecordMeta {
     use sha2::Digest;
     let me = crate::fleet::lock::Owner::me("deploy");
     let bytes = std::fs::read(&c.source).unwrap_or_default();

@@ -61,6 +61,13 @@ pub struct ProbeAsk<'a> {
 }
 
 impl ProbeAsk<'_> {
+    /// The names of the jars the bundle at hand brings (none without a bundle).
+    pub fn jar_names(&self) -> Vec<String> {
+        self.bundle
+            .map(|b| b.jars.iter().map(|j| j.name.clone()).collect())
+            .unwrap_or_default()
+    }
+
     /// The inventory's host, or a removed one, of this id.
     pub fn host<'h>(&'h self, c: &'h Cluster, id: &HostId) -> Option<&'h Host> {
         c.hosts

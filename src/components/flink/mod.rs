@@ -192,11 +192,7 @@ impl super::Component for Flink {
     ) -> Option<String> {
         let h = ask.host(c, id)?;
         *machine = machine_probe(c, h);
-        let jars: Vec<String> = ask
-            .bundle
-            .map(|b| b.jars.iter().map(|j| j.name.clone()).collect())
-            .unwrap_or_default();
-        Some(probe::script(c, h, &jars, ask.record.is_none()))
+        Some(probe::script(c, h, &ask.jar_names(), ask.record.is_none()))
     }
 
     fn parse(

@@ -112,19 +112,20 @@ impl Renderer {
         ctx.insert("cluster", &cluster.name);
         ctx.insert("file", cluster.version.config_file());
         ctx.insert("guide", &guide_entries(cluster));
+        let rel = super::catalogue::release(cluster.version);
         let extra: Vec<Entry> = cluster
             .config
             .iter()
             .filter(|(k, _)| {
                 !crate::inventory::is_guide_key(k)
-                    && !["taskmanager.heap.size", "jobmanager.heap.size"]
+                    && !super::validate::GUIDE_MEMORY_KEYS
                         .iter()
                         .any(|g| renamed(cluster, g) == Some(k.as_str()))
             })
             .filter_map(|(k, v)| {
                 // A key the release deprecates in favour of another is written under the
                 // name the release reads (and left out when the inventory sets that one too).
-                match super::catalogue::release(cluster.version).and_then(|r| r.replaced(k)) {
+                match rel.and_then(|r| r.replaced(k)) {
                     Some(new) if cluster.config.contains_key(new) => None,
                     Some(new) => Some(Entry {
                         key: new.to_string(),
@@ -143,7 +144,7 @@ impl Renderer {
             })
             .collect();
         ctx.insert("extra", &extra);
-        ctx.insert("shipped", &shipped_entries(cluster));
+        ctx.insert("shipped", &shipped_entries(cluster, rel));
         let mut managed = Vec::new();
         if let Some(j) = &extras.java_home {
             if !cluster.config.contains_key("env.java.home") {
@@ -199,20 +200,16 @@ fn template_error(name: &str, e: &tera::Error) -> Error {
 /// guide keeps them when it edits that file: everything but what flinkup sets itself (the
 /// guide's keys, addresses and ports, memory sizes, which the inventory's sizes replace as a
 /// whole) and what the inventory sets.
-fn shipped_entries(cluster: &Cluster) -> Vec<Entry> {
+fn shipped_entries(cluster: &Cluster, rel: Option<&super::catalogue::Release>) -> Vec<Entry> {
+    // Beside the guide's keys (ports and memory among them): the addresses each host binds
+    // and is reached at.
     const OWN: &[&str] = &[
-        "jobmanager.rpc.address",
-        "jobmanager.rpc.port",
         "jobmanager.bind-host",
         "taskmanager.bind-host",
         "taskmanager.host",
         "rest.address",
         "rest.bind-address",
-        "rest.port",
-        "jobmanager.heap.size",
-        "taskmanager.heap.size",
     ];
-    let rel = super::catalogue::release(cluster.version);
     let set = |k: &str| {
         cluster.config.contains_key(k)
             || cluster.config.keys().any(|c| {

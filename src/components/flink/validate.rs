@@ -61,7 +61,12 @@ pub(crate) fn version(c: &mut Checker, v: Option<&Scalar>) -> Option<Version> {
         {
             Some(ver)
         }
-        Some(ver) if catalogue::release(ver).is_none() && ver > newest() => {
+        Some(ver)
+            if (ver.major, ver.minor) > {
+                let n = catalogue::newest();
+                (n.major, n.minor)
+            } =>
+        {
             let n = catalogue::newest();
             c.error(
                 &["flink", "version"],
@@ -291,24 +296,9 @@ pub(crate) fn config(
     (out, ok.then_some(settings))
 }
 
-/// The newest release of the catalogue as a version.
-fn newest() -> Version {
-    let n = catalogue::newest();
-    Version {
-        major: n.major,
-        minor: n.minor,
-        patch: n
-            .version
-            .rsplit('.')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0),
-    }
-}
-
 /// The guide's memory keys: flinkup writes them under the name each release reads (see
 /// [`memory_model`]), whatever the catalogue says of the old names.
-const GUIDE_MEMORY_KEYS: &[&str] = &["taskmanager.heap.size", "jobmanager.heap.size"];
+pub(crate) const GUIDE_MEMORY_KEYS: &[&str] = &["taskmanager.heap.size", "jobmanager.heap.size"];
 
 /// A `config:` key against the chosen release's catalogue: known, deprecated (flinkup writes
 /// the key the release reads in its place), removed (an error naming the release that

@@ -89,11 +89,7 @@ impl super::Component for Fornaxee {
                 if machine.install_dir.is_empty() {
                     machine.install_dir = e.home.clone();
                 }
-                let jars: Vec<String> = ask
-                    .bundle
-                    .map(|b| b.jars.iter().map(|j| j.name.clone()).collect())
-                    .unwrap_or_default();
-                script.push_str(&probe::existing_script(&e.home, &jars));
+                script.push_str(&probe::existing_script(&e.home, &ask.jar_names()));
             }
         }
         (!script.is_empty()).then_some(script)
