@@ -179,3 +179,56 @@ fn upgrade_from_1_9_to_1_20_to_2_2_and_roll_back() {
     assert_eq!(tb.overview(), Some((2, 4)));
     flinkup(tb.cmd("destroy", &last, &["--yes", "--quiet"])).expect_code(0);
 }
+
+/// A host whose Java the release cannot run on is refused by preflight, naming the range,
+/// before anything is uploaded: Flink 2.2 with a Java 8 on one host, Flink 1.9 with a Java 21.
+/// The Java is a stand-in under the host's java_home that only answers `-version`.
+#[test]
+fn a_java_outside_the_releases_range_is_refused_before_anything_runs() {
+    let tb = Testbed::new(Spec::default());
+    for (version, scala, reports, range) in [
+        ("2.2.1", "2.12", "1.8.0_292", "11 to 21"),
+        ("1.9.3", "2.11", "21.0.5", "8 to 17"),
+    ] {
+        let jdk = tb.hosts[1].opt().join("jdk/bin");
+        std::fs::create_dir_all(&jdk).unwrap();
+        std::fs::write(
+            jdk.join("java"),
+            format!("#!/bin/sh\necho 'openjdk version \"{reports}\" 2024-01-16' >&2\n"),
+        )
+        .unwrap();
+        std::process::Command::new("chmod")
+            .args(["+x", jdk.join("java").to_str().unwrap()])
+            .status()
+            .unwrap();
+        let tgz = flink_dist(&format!("flink-{version}-bin-scala_{scala}.tgz"));
+        let inv = tb.inventory(
+            &format!("java-{version}"),
+            &format!(
+                "flink:\n  version: {version}\n  scala: \"{scala}\"\n  install_dir: /opt\n  artifact:\n    path: {}\nssh:\n  user: root\njobmanager: {h1}\ntaskmanagers:\n  - {{host: {h2}, java_home: /opt/jdk}}\nconfig:\n  rest.port: 8082\n",
+                tgz.display(),
+                h1 = tb.ip(0),
+                h2 = tb.ip(1),
+            ),
+        );
+        let run = flinkup(tb.cmd("deploy", &inv, &["--yes"])).expect_code(1);
+        let major = reports.split('.').next().unwrap();
+        let major = if major == "1" { "8" } else { major };
+        assert!(
+            run.stderr().contains(&format!(
+                "{}: Flink {version} runs on Java {range}; /opt/jdk/bin/java here is Java {major}",
+                tb.ip(1)
+            )),
+            "{}",
+            run.stderr()
+        );
+        for h in &tb.hosts {
+            let left: Vec<_> = std::fs::read_dir(h.opt())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|n| n != "jdk")
+                .collect();
+            assert!(left.is_empty(), "nothing installed, found {left:?}");
+        }
+    }
+}

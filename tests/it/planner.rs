@@ -230,6 +230,31 @@ fn java_problems_are_preflight_findings() {
 }
 
 #[test]
+fn a_java_outside_the_releases_range_is_refused_before_anything_changes() {
+    for (version, major, range) in [("2.2.1", 8, "11 to 21"), ("1.9.3", 21, "8 to 17")] {
+        let c = cluster(version, 4, "");
+        let mut facts = empty_cluster(&c, &["h1", "h2"]);
+        let java = facts.hosts.get_mut(&id("h2")).unwrap().flink_mut();
+        java.java = Some(Java {
+            path: "/opt/jdk/bin/java".into(),
+            major,
+            version: format!("openjdk version \"{major}.0.2\""),
+        });
+        let p = deploy(&c, &facts);
+        let refused = p.refusals();
+        assert_eq!(refused.len(), 1, "{}", display::text(&p));
+        assert_eq!(
+            refused[0].to_string(),
+            format!(
+                "h2: Flink {version} runs on Java {range}; /opt/jdk/bin/java here is Java {major}\n    \
+                 help: install a JDK {} there and point the host's java_home at it (or put it first on PATH)",
+                range.replace(" to ", "–")
+            )
+        );
+    }
+}
+
+#[test]
 fn config_change_restarts() {
     let before = cluster("1.9.3", 4, "");
     let facts = running_cluster(&before);

@@ -7,7 +7,8 @@
 # lib/ are taken from PyPI (1.9–1.12: the `apache-flink` source package, whose deps/ is the
 # binary distribution; 1.13 on: `apache-flink-libraries`, whose pyflink/lib is), and
 # tools/catalogue/Catalogue.java reads every configuration option they define. The result is
-# src/components/flink/catalogue/<minor>.tsv, committed and embedded in the binary. Beside it,
+# src/components/flink/catalogue/<minor>.tsv, committed and embedded in the binary, with the
+# oldest Java the release runs on (the class-file level of its flink-dist jar). Beside it,
 # <minor>.conf is the configuration file the release ships (conf/flink-conf.yaml, or
 # conf/config.yaml from 1.19; 1.13 on from the `apache-flink` wheel's pyflink/conf), its
 # comments and blank lines left out: flinkup renders on top of it, as the guide edits it.
@@ -94,6 +95,11 @@ echo "$RELEASES" | while read -r minor version package; do
   } > "$out/$minor.conf"
   {
     printf '# Flink %s: every configuration option its lib/ jars define (tools/catalogue/generate.sh)\n' "$version"
+    # The oldest Java the release runs on: the class-file level its flink-dist jar is built for
+    # (major version 52 is Java 8, 55 is Java 11).
+    level=$(unzip -p "$(ls "$lib"/flink-dist*.jar | head -n1)" org/apache/flink/configuration/Configuration.class \
+      | head -c 8 | od -An -tu1 | awk '{print $7 * 256 + $8}')
+    printf '# java-min %s\n' "$((level - 44))"
     # Loading the option classes wakes Log4j, which has nothing to say here.
     java -Dlog4j2.StatusLogger.level=OFF -Dlog4j2.statusLoggerLevel=OFF -Dlog4j2.level=OFF -cp "$lib/*" tools/catalogue/Catalogue.java "$lib"
   } > "$out/$minor.tsv.tmp"

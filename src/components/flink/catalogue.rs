@@ -57,6 +57,8 @@ pub struct Release {
     pub minor: u32,
     /// The release the keys were read from (`1.9.3`).
     pub version: &'static str,
+    /// The oldest Java it runs on: the class-file level of its flink-dist jar.
+    pub java_min: u32,
     keys: BTreeMap<&'static str, Key>,
     /// Each fallback key, and the key that reads it.
     fallback_of: BTreeMap<&'static str, &'static str>,
@@ -97,17 +99,35 @@ impl Release {
         self.get(key).and_then(|k| k.default)
     }
 
+    /// The Java feature releases this release runs on: from the catalogue's `java_min` to the
+    /// newest Java it is known to run on. That end is not in a release's files: it comes from
+    /// Flink's release notes (Java 17 from 1.18, Java 21 from 1.19) and, for 1.9–1.17, from
+    /// runs on Java 17 here with the module options flinkup adds (see `needs_jdk_opens`).
+    pub fn java_range(&self) -> (u32, u32) {
+        let max = if (self.major, self.minor) >= (1, 19) {
+            21
+        } else {
+            17
+        };
+        (self.java_min, max)
+    }
+
     pub fn name(&self) -> String {
         format!("{}.{}", self.major, self.minor)
     }
 
     fn parse(major: u32, minor: u32, text: &'static str) -> Release {
         let mut version = "";
+        let mut java_min = 8;
         let mut keys = BTreeMap::new();
         let mut fallback_of = BTreeMap::new();
         for line in text.lines() {
             if let Some(head) = line.strip_prefix("# Flink ") {
                 version = head.split(':').next().unwrap_or_default();
+                continue;
+            }
+            if let Some(j) = line.strip_prefix("# java-min ") {
+                java_min = j.trim().parse().unwrap_or(java_min);
                 continue;
             }
             let f: Vec<&'static str> = line.split('\t').collect();
@@ -140,6 +160,7 @@ impl Release {
             major,
             minor,
             version,
+            java_min,
             keys,
             fallback_of,
         }
@@ -301,6 +322,15 @@ mod tests {
             );
             assert!(r.version.starts_with(&r.name()), "{}", r.version);
             assert_eq!(r.default("taskmanager.numberOfTaskSlots"), Some("1"));
+        }
+    }
+
+    #[test]
+    fn java_ranges_come_from_the_releases_bytecode() {
+        assert_eq!(release(v(1, 9)).unwrap().java_range(), (8, 17));
+        assert_eq!(release(v(1, 20)).unwrap().java_range(), (8, 21));
+        for minor in 0..=3 {
+            assert_eq!(release(v(2, minor)).unwrap().java_range(), (11, 21));
         }
     }
 

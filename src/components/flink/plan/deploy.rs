@@ -155,7 +155,7 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
             );
         }
         plan.hosts[i].notes = [plan.hosts[i].notes.clone(), host_notes(c, f, &extras)].concat();
-        java_preflight(h, &id, f, &mut plan);
+        java_preflight(c, h, &id, f, &mut plan);
         if f.gathered && !f.machine.install_dir_writable {
             plan.preflight.push(Finding::error(
                 Some(&id),

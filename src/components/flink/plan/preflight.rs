@@ -46,8 +46,23 @@ pub(super) fn start_preflight(inp: &Inputs, plan: &mut Plan) {
 /// The Java a host will run Flink with, as preflight findings: a java_home that is not there
 /// (Flink's config.sh silently falls back to another Java) warns; no working Java at all on a
 /// host that runs a daemon refuses, since nothing could start there.
-pub(super) fn java_preflight(h: &Host, id: &HostId, f: &HostFacts, plan: &mut Plan) {
+pub(super) fn java_preflight(c: &Cluster, h: &Host, id: &HostId, f: &HostFacts, plan: &mut Plan) {
     let fl = f.flink();
+    let range = crate::components::flink::catalogue::release(c.version).map(|r| r.java_range());
+    if let (Some(j), Some((min, max))) = (&fl.java, range) {
+        if j.major < min || j.major > max {
+            plan.preflight.push(Finding::error(
+                Some(id),
+                format!(
+                    "Flink {} runs on Java {min} to {max}; {} here is Java {}",
+                    c.version, j.path, j.major
+                ),
+                format!(
+                    "install a JDK {min}–{max} there and point the host's java_home at it (or put it first on PATH)"
+                ),
+            ));
+        }
+    }
     if let Some(j) = &fl.java_home_missing {
         plan.preflight.push(Finding {
             severity: crate::plan::Severity::Warning,
@@ -70,7 +85,10 @@ pub(super) fn java_preflight(h: &Host, id: &HostId, f: &HostFacts, plan: &mut Pl
             plan.preflight.push(Finding::error(
                 Some(id),
                 format!("{message}: Flink's daemons cannot start"),
-                "install a JDK 8 or later there, or point java_home at one",
+                format!(
+                    "install a JDK {} or later there, or point java_home at one",
+                    range.map_or(8, |r| r.0)
+                ),
             ));
         }
     }
