@@ -25,6 +25,7 @@ pub enum Undo {
     File {
         path: String,
         previous: Option<String>,
+        executable: bool,
     },
 }
 
@@ -42,10 +43,12 @@ impl fmt::Display for Undo {
             Undo::File {
                 path,
                 previous: Some(_),
+                ..
             } => write!(f, "{path} as it was"),
             Undo::File {
                 path,
                 previous: None,
+                ..
             } => write!(f, "remove {path}"),
         }
     }
@@ -199,7 +202,12 @@ put "$T"/{dir} || exit 1
             );
             r.must(host, "unpack", &script).await.map(|_| None)
         }
-        Action::WriteFile { path, content, .. } => {
+        Action::WriteFile {
+            path,
+            content,
+            executable,
+            ..
+        } => {
             let p = qp(path);
             let before = if record {
                 let out = r
@@ -211,11 +219,12 @@ put "$T"/{dir} || exit 1
                 Some(Undo::File {
                     path: path.clone(),
                     previous: out.stdout.strip_prefix("present\n").map(str::to_string),
+                    executable: *executable,
                 })
             } else {
                 None
             };
-            write_file(r, host, path, content).await?;
+            write_file(r, host, path, content, *executable).await?;
             Ok(before)
         }
         Action::Link {
@@ -406,10 +415,12 @@ pub async fn undo(u: &Undo, id: &HostId, fleet: &Fleet) -> Result<()> {
         Undo::File {
             path,
             previous: Some(p),
-        } => write_file(r, host, path, p).await,
+            executable,
+        } => write_file(r, host, path, p, *executable).await,
         Undo::File {
             path,
             previous: None,
+            ..
         } => r
             .must(host, "remove the file", &format!("rm -f {}", qp(path)))
             .await
@@ -417,10 +428,21 @@ pub async fn undo(u: &Undo, id: &HostId, fleet: &Fleet) -> Result<()> {
     }
 }
 
-async fn write_file(r: &Remote, host: &str, path: &str, content: &str) -> Result<()> {
+async fn write_file(
+    r: &Remote,
+    host: &str,
+    path: &str,
+    content: &str,
+    executable: bool,
+) -> Result<()> {
     let p = qp(path);
     let script = format!(
-        "mkdir -p \"$(dirname {p})\" && cat > {p}.flinkup-tmp && mv -f {p}.flinkup-tmp {p}"
+        "mkdir -p \"$(dirname {p})\" && cat > {p}.flinkup-tmp{chmod} && mv -f {p}.flinkup-tmp {p}",
+        chmod = if executable {
+            format!(" && chmod 755 {p}.flinkup-tmp")
+        } else {
+            String::new()
+        }
     );
     let out = r.sh_input(host, &script, Some(content.as_bytes())).await?;
     if out.ok() {

@@ -249,6 +249,7 @@ mod tests {
             preflight: Vec::new(),
             stages,
             rollback: None,
+            notes: Vec::new(),
             sizing: Vec::new(),
             warnings: Vec::new(),
         }

@@ -165,6 +165,7 @@ pub async fn unlock(
             preflight: Vec::new(),
             stages: Vec::new(),
             rollback: None,
+            notes: Vec::new(),
             sizing: Vec::new(),
             warnings: Vec::new(),
         };

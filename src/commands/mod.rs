@@ -237,7 +237,7 @@ fn render(loaded: Loaded, out: &Path) -> Result<i32> {
         ))
     })?;
     let jm = c.jobmanager();
-    let files = renderer.render(c, &HostExtras::for_host(c, jm, None))?;
+    let files = renderer.render(c, &HostExtras::for_host(c, jm, None, &c.release_dir()))?;
     for f in &files {
         let p = out.join(&f.name);
         std::fs::write(&p, &f.content)

@@ -213,6 +213,7 @@ impl Component for Marker {
                                 },
                                 content: content(c),
                                 diff: String::new(),
+                                executable: false,
                             },
                         );
                     }

@@ -71,6 +71,12 @@ impl Version {
         }
     }
 
+    /// Flink 1.9's `bin/flink` starts the client with `JVM_ARGS` only, not `env.java.opts`
+    /// (1.10 added `env.java.opts.client` and passes both).
+    pub fn client_ignores_java_opts(&self) -> bool {
+        (self.major, self.minor) < (1, 10)
+    }
+
     /// Flink's NetUtils reaches into JDK internals that Java 16+ closes: seen failing with
     /// IllegalAccessError on 1.9.3 and 1.10.3, so every supported version gets the opens.
     pub fn needs_jdk_opens(&self) -> bool {

@@ -69,6 +69,8 @@ pub enum Action {
         change: Change,
         content: String,
         diff: String,
+        /// Written with its execute bits (a program, not a configuration file).
+        executable: bool,
     },
     /// Point a symlink at a release, atomically.
     Link {

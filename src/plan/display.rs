@@ -360,6 +360,12 @@ pub fn text(plan: &Plan) -> String {
         };
         let _ = writeln!(out, "  {label}  {f}");
     }
+    for n in &plan.notes {
+        let _ = writeln!(out, "\n{}", n.title);
+        for l in &n.lines {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
     let mut shown: Vec<(HostId, String)> = Vec::new();
     let n = plan.stages.len();
     for (i, st) in plan.stages.iter().enumerate() {

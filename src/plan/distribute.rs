@@ -407,6 +407,7 @@ mod tests {
             preflight: Vec::new(),
             stages: vec![st],
             rollback: None,
+            notes: Vec::new(),
             sizing: Vec::new(),
             warnings: Vec::new(),
         }

@@ -260,8 +260,17 @@ pub struct Plan {
     /// What puts the previous state back when a stage from `from_stage` on fails (an upgrade
     /// whose new release does not come up).
     pub rollback: Option<Rollback>,
+    /// Sections a component adds to explain the change (an upgrade's translated settings).
+    pub notes: Vec<Section>,
     pub sizing: Vec<String>,
     pub warnings: Vec<String>,
+}
+
+/// A titled block of lines in a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Section {
+    pub title: String,
+    pub lines: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -286,6 +295,7 @@ impl Plan {
             preflight: Vec::new(),
             stages: Vec::new(),
             rollback: None,
+            notes: Vec::new(),
             sizing: Vec::new(),
             warnings: Vec::new(),
         }

@@ -50,6 +50,14 @@ const BAD: &[(&str, &str)] = &[
     ("empty", "empty"),
     ("not-a-map", "not a map of settings"),
     ("taskmanager-memory-too-small-1-10", "leave no task heap"),
+    (
+        "taskmanager-process-size-too-small-2-2",
+        "452.0m of Flink memory) is too small for Flink 2.2.1",
+    ),
+    (
+        "jobmanager-process-size-too-small-1-20",
+        "leaves no JVM heap, and the JobManager refuses to start",
+    ),
     ("several-mistakes", "4 errors in the inventory"),
     ("templates-dir-missing", "not a directory"),
     ("templates-dir-escape", "climbs out with `..`"),

@@ -169,10 +169,9 @@ fn resize_restart_what_changed_and_protect_jobs() {
     // A running job and a JobManager key: refused without --savepoint or --force.
     let jar = root().join("target/flink-jobs/pressure.jar");
     std::fs::copy(&jar, tb.hosts[0].root.join("tmp/pressure.jar")).unwrap();
-    let out = tb.hosts[0].exec(&format!(
-        "export USER=root HOME=/root JVM_ARGS='{}'; /opt/flink/bin/flink run -d /tmp/pressure.jar fast 2>&1",
-        flinkup::components::flink::render::JDK_OPENS
-    ));
+    let out = tb.hosts[0].exec(
+        "export USER=root HOME=/root; /opt/flink/bin/flink run -d /tmp/pressure.jar fast 2>&1",
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -338,6 +337,7 @@ fn upgrade_with_automatic_rollback_and_rollback_on_purpose() {
         run.stdout()
     );
     assert_eq!(tb.flink_version(), "1.10.3");
+    tb.user_job_runs(&root().join("target/flink-jobs/pressure.jar"), "fast");
     for h in &tb.hosts {
         assert!(
             h.opt().join("flink-1.9.3/bin/start-cluster.sh").exists(),

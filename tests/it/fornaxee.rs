@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::flinkup;
-use crate::testbed::{flink_lock, flink_tarball, Spec, Testbed};
+use crate::testbed::{flink_dist, flink_lock, flink_tarball, Spec, Testbed};
 
 const SERVICE: &str = r#"import http.server, os, sys, urllib.request
 props = {}
@@ -58,8 +58,29 @@ fn sh(script: &str) {
     );
 }
 
-/// Builds `fornaxee-<version>.tgz` (and its `.sha512`) in `dir`.
+/// Builds `fornaxee-<version>.tgz` (and its `.sha512`) in `dir`, its connector jar the 1.9.3
+/// distribution's Prometheus reporter.
 pub fn bundle(dir: &Path, version: &str, range: &str, flaw: Flaw) -> PathBuf {
+    bundle_with(
+        dir,
+        version,
+        range,
+        flaw,
+        (
+            &flink_tarball(),
+            "flink-1.9.3/opt/flink-metrics-prometheus-1.9.3.jar",
+        ),
+    )
+}
+
+/// A bundle whose connector jar is `connector`: (a Flink distribution, the jar's path in it).
+pub fn bundle_with(
+    dir: &Path,
+    version: &str,
+    range: &str,
+    flaw: Flaw,
+    connector: (&Path, &str),
+) -> PathBuf {
     let work = dir.join(format!("bundle-build-{version}"));
     let _ = std::fs::remove_dir_all(&work);
     let top = work.join(format!("fornaxee-{version}"));
@@ -89,11 +110,13 @@ pub fn bundle(dir: &Path, version: &str, range: &str, flaw: Flaw) -> PathBuf {
     )
     .unwrap();
     std::fs::write(top.join("lib/service.py"), SERVICE).unwrap();
-    // A real connector jar: the distribution's Prometheus reporter.
+    // A real connector jar: a metrics reporter of the Flink release the bundle is made for.
     sh(&format!(
-        "tar xzf {tgz} -C {out} --strip-components=2 flink-1.9.3/opt/flink-metrics-prometheus-1.9.3.jar",
-        tgz = flink_tarball().display(),
-        out = top.join("flink-lib").display()
+        "tar xzf {tgz} -C {out} --strip-components={depth} {member}",
+        tgz = connector.0.display(),
+        out = top.join("flink-lib").display(),
+        depth = connector.1.matches('/').count(),
+        member = connector.1,
     ));
     if flaw == Flaw::TwoTops {
         std::fs::create_dir_all(work.join("extra")).unwrap();
@@ -514,4 +537,74 @@ setsid /opt/flink/bin/start-cluster.sh < /dev/null > /tmp/start.log 2>&1"
         get_code(&format!("http://{}:18630/rest/v1/ping", tb.ip(1))),
         "200"
     );
+}
+
+/// Fornaxee beside a Flink 2.2 cluster: a bundle made for 1.x is refused against it before
+/// anything changes; one made for 2.x installs with its connector jar in every Flink host's
+/// lib/, its service reaches the 2.2 REST API and finds the client, and status and smoke see it.
+#[test]
+fn fornaxee_beside_flink_2_2() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec::default());
+    let flink = flink_dist("flink-2.2.1-bin-scala_2.12.tgz");
+    let jar = "flink-2.2.1/plugins/metrics-prometheus/flink-metrics-prometheus-2.2.1.jar";
+    let inv = |name: &str, bundle: &Path| {
+        tb.inventory(
+            name,
+            &format!(
+                "flink:\n  version: 2.2.1\n  scala: \"2.12\"\n  install_dir: /opt\n  artifact:\n    path: {}\nssh:\n  user: root\njobmanager: {h1}\ntaskmanagers: [{h2}, {h1}]\nconfig:\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 1024m\n  taskmanager.numberOfTaskSlots: 2\n  rest.port: 8082\nverify:\n  timeout: 180s\n  smoke: false\nfornaxee:\n  artifact: {{path: {}}}\n  hosts: [{h2}]\n  heap: 256m\n  properties:\n    http.port: 18630\n",
+                flink.display(),
+                bundle.display(),
+                h1 = tb.ip(0),
+                h2 = tb.ip(1),
+            ),
+        )
+    };
+    let old_dir = tb.dir.join("for-1x");
+    std::fs::create_dir_all(&old_dir).unwrap();
+    let old = bundle_with(&old_dir, "2.3.0", ">=1.9, <1.12", Flaw::None, (&flink, jar));
+    let run = flinkup(tb.cmd("deploy", &inv("old", &old), &["--yes", "--quiet"])).expect_code(1);
+    assert!(
+        run.stderr()
+            .contains("works with Flink >=1.9, <1.12; this inventory runs it with Flink 2.2.1"),
+        "{}",
+        run.stderr()
+    );
+    for h in &tb.hosts {
+        assert!(std::fs::read_dir(h.opt()).unwrap().next().is_none());
+    }
+
+    let tgz = bundle_with(&tb.dir, "3.0.0", ">=2.0, <3", Flaw::None, (&flink, jar));
+    let inv = inv("fx2", &tgz);
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    assert!(
+        run.stdout()
+            .contains("Fornaxee 3.0.0 (for Flink >=2.0, <3)"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(tb.overview(), Some((2, 4)));
+    for h in &tb.hosts {
+        assert!(
+            h.opt()
+                .join("flink-2.2.1/lib/flink-metrics-prometheus-2.2.1.jar")
+                .is_file(),
+            "the connector jar on {}",
+            h.hostname
+        );
+    }
+    // Its service answers 200 only when the 2.2 REST API answers and bin/flink is there.
+    assert_eq!(
+        get_code(&format!("http://{}:18630/rest/v1/ping", tb.ip(1))),
+        "200"
+    );
+    let status = flinkup(tb.cmd("status", &inv, &[])).expect_code(0).stdout();
+    assert!(status.contains("Fornaxee"), "{status}");
+    let run = flinkup(tb.cmd("smoke", &inv, &["--only", "fornaxee"])).expect_code(0);
+    assert!(
+        run.stdout().contains("Fornaxee answers on every host"),
+        "{}",
+        run.stdout()
+    );
+    flinkup(tb.cmd("destroy", &inv, &["--yes", "--quiet"])).expect_code(0);
 }

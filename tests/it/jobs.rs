@@ -18,23 +18,16 @@ fn job_jar(name: &str) -> PathBuf {
     p
 }
 
-/// Submits a job as a user would, on the JobManager host, without flinkup.
+/// Submits a job as a user would, on the JobManager host, with the installed client and no
+/// environment of its own.
 fn submit(tb: &Testbed, jar: &str, args: &str) -> String {
     std::fs::copy(job_jar(jar), tb.hosts[0].root.join("tmp").join(jar)).unwrap();
-    tb.submit(
-        &format!(
-            "JVM_ARGS='{}'",
-            flinkup::components::flink::render::JDK_OPENS
-        ),
-        &format!("/tmp/{jar}"),
-        args,
-    )
+    tb.submit("", &format!("/tmp/{jar}"), args)
 }
 
 fn cancel(tb: &Testbed, id: &str) {
     tb.hosts[0].exec(&format!(
-        "export USER=root HOME=/root JVM_ARGS='{}'; /opt/flink/bin/flink cancel {id} >/dev/null 2>&1",
-        flinkup::components::flink::render::JDK_OPENS
+        "export USER=root HOME=/root; /opt/flink/bin/flink cancel {id} >/dev/null 2>&1"
     ));
 }
 

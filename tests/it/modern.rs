@@ -161,6 +161,13 @@ fn upgrade_from_1_9_to_1_20_to_2_2_and_roll_back() {
         flinkup(tb.cmd("deploy", &p, &["--yes", "--quiet"])).expect_code(0);
         assert_eq!(tb.flink_version(), version);
         assert_eq!(tb.overview(), Some((2, 4)), "on {version}");
+        // The installed client works on each release for whoever logs in.
+        let jar = if version == "1.9.3" {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/flink-jobs/pressure.jar")
+        } else {
+            job(version, "pressure.jar")
+        };
+        tb.user_job_runs(&jar, "");
         last = Some(p);
     }
     let conf = tb.hosts[1].opt().join("flink-2.2.1/conf/config.yaml");

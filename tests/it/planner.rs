@@ -63,7 +63,10 @@ fn deployed_host(c: &Cluster, name: &str) -> HostFacts {
         .expect("host in the inventory");
     let files = Renderer::new(c)
         .unwrap()
-        .render(c, &HostExtras::for_host(c, h, Some(17)))
+        .render(
+            c,
+            &HostExtras::for_host(c, h, Some(("/usr/bin/java", 17)), &c.release_dir()),
+        )
         .unwrap();
     f.flink_mut().release_present = true;
     f.flink_mut().current_link = Some(c.release_dir());
@@ -110,6 +113,10 @@ fn id(name: &str) -> HostId {
 }
 
 fn deploy(c: &Cluster, facts: &Facts) -> Plan {
+    deploy_with(c, facts, Default::default())
+}
+
+fn deploy_with(c: &Cluster, facts: &Facts, day2: plan::Day2) -> Plan {
     plan::deploy(
         &Inputs {
             cluster: c,
@@ -124,7 +131,7 @@ fn deploy(c: &Cluster, facts: &Facts) -> Plan {
             warnings: Vec::new(),
             jars: Vec::new(),
             smoke: None,
-            day2: Default::default(),
+            day2,
             record: None,
         },
         &Renderer::new(c).unwrap(),
@@ -568,6 +575,63 @@ fn upgrade_keeps_two_releases_and_knows_the_way_back() {
         text.contains("~ link     /opt/flink -> /opt/flink-1.9.3 (was /opt/flink-1.10.3)"),
         "{text}"
     );
+}
+
+/// The guide's 1.9 cluster, running a job, upgraded to 2.2: the plan shows each setting under
+/// the key 2.2 reads, the files it reads under other names, and that savepoints need not
+/// restore across major releases; the running job refuses the plan unless it is savepointed
+/// first, while the old release still runs.
+#[test]
+fn an_upgrade_across_formats_shows_its_translation_and_protects_jobs() {
+    let before = cluster("1.9.3", 4, "");
+    let mut facts = running_cluster(&before);
+    facts
+        .hosts
+        .get_mut(&id("h1"))
+        .unwrap()
+        .flink_mut()
+        .running_jobs = Some(vec![("0123abcd".into(), "orders".into())]);
+    for f in facts.hosts.values_mut() {
+        f.flink_mut().release_present = false;
+        f.flink_mut().conf.clear();
+    }
+    let c = cluster("2.2.1", 4, "");
+    let p = deploy(&c, &facts);
+    let text = display::text(&p);
+    for line in [
+        "Upgrade from Flink 1.9.3 to 2.2.1",
+        "  conf/flink-conf.yaml → conf/config.yaml",
+        "  conf/slaves → conf/workers",
+        "  jobmanager.heap.size: 1g → jobmanager.memory.heap.size: 1g",
+        "  taskmanager.heap.size: 1g → taskmanager.memory.flink.size: 1g",
+        "  job state: Flink does not guarantee that savepoints taken on 1.9.3 restore on 2.2.1",
+    ] {
+        assert!(text.contains(line), "{line}:\n{text}");
+    }
+    let refused = p.refusals();
+    assert_eq!(refused.len(), 1, "{text}");
+    assert!(
+        refused[0].to_string().contains(
+            "1 running job (0123abcd `orders`) would be lost: the upgrade to Flink 2.2.1 restarts the cluster (and Flink does not guarantee that savepoints of 1.9.3 restore on 2.2.1)"
+        ),
+        "{}",
+        refused[0]
+    );
+    let p = deploy_with(
+        &c,
+        &facts,
+        plan::Day2 {
+            savepoint: Some("/shared/savepoints".into()),
+            ..Default::default()
+        },
+    );
+    assert!(p.refusals().is_empty(), "{}", display::text(&p));
+    assert_eq!(
+        stage_names(&p)[..4],
+        ["install", "savepoint", "switch", "stop"],
+        "jobs are savepointed while 1.9.3 still runs"
+    );
+    insta::assert_snapshot!("planner_upgrade_across_formats", display::text(&p));
 }
 
 // Plans through the one composition every command uses (compose), for what only real hosts

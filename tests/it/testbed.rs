@@ -627,6 +627,67 @@ impl Testbed {
             .to_string()
     }
 
+    /// Runs a command on host `i` over ssh, as a person who logs in there would: the login's
+    /// own environment, nothing added.
+    pub fn ssh(&self, i: usize, command: &str) -> std::process::Output {
+        Command::new("ssh")
+            .arg("-F")
+            .arg(&self.ssh_config)
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                self.ip(i),
+                command,
+            ])
+            .output()
+            .expect("ssh")
+    }
+
+    /// The installed client works for whoever logs in to the JobManager host: over ssh, with
+    /// no environment of its own, `bin/flink run -d` submits `jar`, the job runs, and
+    /// `bin/flink cancel` ends it.
+    pub fn user_job_runs(&self, jar: &Path, args: &str) {
+        std::fs::copy(jar, self.hosts[0].root.join("tmp/user-job.jar")).unwrap();
+        let out = self.ssh(
+            0,
+            &format!("/opt/flink/bin/flink run -d /tmp/user-job.jar {args}"),
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "bin/flink run over ssh failed:\n{text}"
+        );
+        let id = text
+            .split(|c: char| !c.is_ascii_hexdigit())
+            .find(|w| w.len() == 32)
+            .unwrap_or_else(|| panic!("no JobID in:\n{text}"))
+            .to_string();
+        let url = format!("http://{}:8082/jobs/{id}", self.ip(0));
+        let start = Instant::now();
+        while self
+            .get(&url)
+            .and_then(|v| v["state"].as_str().map(str::to_string))
+            != Some("RUNNING".into())
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "job {id} never ran: {:?}",
+                self.get(&url)
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let out = self.ssh(0, &format!("/opt/flink/bin/flink cancel {id}"));
+        assert!(
+            out.status.success(),
+            "bin/flink cancel over ssh failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn overview(&self) -> Option<(u64, u64)> {
         let v = self.get(&format!("http://{}:8082/overview", self.ip(0)))?;
         Some((v["taskmanagers"].as_u64()?, v["slots-total"].as_u64()?))

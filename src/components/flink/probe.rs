@@ -90,6 +90,7 @@ const CONF_FILES: &[&str] = &[
     "slaves",
     "workers",
     "masters",
+    "java-launcher/bin/java",
 ];
 
 /// Where Flink's daemons keep their pid files.

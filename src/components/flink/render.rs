@@ -11,7 +11,7 @@ use serde::Serialize;
 use tera::{Context, Tera};
 
 use crate::error::{Error, Result};
-use crate::inventory::{units, Cluster, Host};
+use crate::inventory::{units, Cluster, Host, Version};
 
 const EMBEDDED: &[(&str, &str)] = &[
     (
@@ -34,21 +34,56 @@ pub const JDK_OPENS: &str = "--add-exports=java.base/sun.net.util=ALL-UNNAMED \
 --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED \
 --add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED";
 
+/// Where, under the release's conf/, the Java launcher of a 1.9 release on Java 16+ lives:
+/// `env.java.home` names the directory, Flink's scripts run its `bin/java`.
+pub const LAUNCHER: &str = "java-launcher";
+
 /// What a host adds to the shared configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct HostExtras {
     pub java_home: Option<String>,
     /// The host's Java is 16 or later and this Flink needs `JDK_OPENS`.
     pub jdk_opens: bool,
+    /// Flink 1.9 on Java 16+: its `bin/flink` passes the client no `env.java.opts`, so the
+    /// options come from a launcher every script runs as its Java (`env.java.home`), for the
+    /// daemons and for whoever runs the installed client.
+    pub launcher: Option<Launcher>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Launcher {
+    /// The release's conf/java-launcher on the host, what `env.java.home` names.
+    pub home: String,
+    /// The java the host runs Flink with (java_home's, JAVA_HOME's or PATH's, as probed).
+    pub java: String,
 }
 
 impl HostExtras {
-    pub fn for_host(cluster: &Cluster, host: &Host, java_major: Option<u32>) -> Self {
+    /// `java`: the host's Java as probed (path, feature release); `release`: where the
+    /// release sits on the host.
+    pub fn for_host(
+        cluster: &Cluster,
+        host: &Host,
+        java: Option<(&str, u32)>,
+        release: &str,
+    ) -> Self {
+        let jdk_opens = cluster.version.needs_jdk_opens()
+            && java.is_some_and(|(_, v)| v >= 16)
+            && !cluster.config.contains_key("env.java.opts");
+        let launcher = java
+            .filter(|_| {
+                jdk_opens
+                    && cluster.version.client_ignores_java_opts()
+                    && !cluster.config.contains_key("env.java.home")
+            })
+            .map(|(path, _)| Launcher {
+                home: format!("{release}/conf/{LAUNCHER}"),
+                java: path.to_string(),
+            });
         HostExtras {
             java_home: host.java_home.clone(),
-            jdk_opens: cluster.version.needs_jdk_opens()
-                && java_major.is_some_and(|v| v >= 16)
-                && !cluster.config.contains_key("env.java.opts"),
+            jdk_opens,
+            launcher,
         }
     }
 }
@@ -58,6 +93,22 @@ impl HostExtras {
 pub struct RenderedFile {
     pub name: String,
     pub content: String,
+    /// A program (the Java launcher), written with its execute bits.
+    pub executable: bool,
+}
+
+/// The launcher's `bin/java`: the host's java with the options 1.9 needs on Java 16+.
+fn launcher_script(cluster: &Cluster, l: &Launcher) -> String {
+    format!(
+        "#!/bin/sh\n\
+         # Written by flinkup. Flink {v}'s scripts run Java through here (env.java.home), so\n\
+         # the daemons and bin/flink, whose client reads no env.java.opts in {v}, get the\n\
+         # options Java 16 and later need for Flink's NetUtils.\n\
+         exec {java} {opens} \"$@\"\n",
+        v = cluster.version,
+        java = crate::remote::q(&l.java),
+        opens = JDK_OPENS,
+    )
 }
 
 #[derive(Serialize)]
@@ -146,7 +197,16 @@ impl Renderer {
         ctx.insert("extra", &extra);
         ctx.insert("shipped", &shipped_entries(cluster, rel));
         let mut managed = Vec::new();
-        if let Some(j) = &extras.java_home {
+        if let Some(l) = &extras.launcher {
+            managed.push(Entry {
+                key: "env.java.home".into(),
+                value: l.home.clone(),
+                comment: format!(
+                    "runs {} with the options Flink {} needs on Java 16+, the client's too ({}'s bin/flink reads no env.java.opts)",
+                    l.java, cluster.version, cluster.version
+                ),
+            });
+        } else if let Some(j) = &extras.java_home {
             if !cluster.config.contains_key("env.java.home") {
                 managed.push(Entry {
                     key: "env.java.home".into(),
@@ -155,7 +215,7 @@ impl Renderer {
                 });
             }
         }
-        if extras.jdk_opens {
+        if extras.jdk_opens && extras.launcher.is_none() {
             managed.push(Entry {
                 key: "env.java.opts".into(),
                 value: JDK_OPENS.into(),
@@ -183,6 +243,14 @@ impl Renderer {
             out.push(RenderedFile {
                 name: file.to_string(),
                 content,
+                executable: false,
+            });
+        }
+        if let Some(l) = &extras.launcher {
+            out.push(RenderedFile {
+                name: format!("{LAUNCHER}/bin/java"),
+                content: launcher_script(cluster, l),
+                executable: true,
             });
         }
         Ok(out)
@@ -235,12 +303,41 @@ fn shipped_entries(cluster: &Cluster, rel: Option<&super::catalogue::Release>) -
 
 /// The name a guide key has in this cluster's version, when it was renamed.
 fn renamed(cluster: &Cluster, key: &str) -> Option<&'static str> {
-    let v = (cluster.version.major, cluster.version.minor);
+    renamed_in(cluster.version, key)
+}
+
+fn renamed_in(v: Version, key: &str) -> Option<&'static str> {
+    let v = (v.major, v.minor);
     match key {
         "taskmanager.heap.size" if v >= (1, 10) => Some("taskmanager.memory.flink.size"),
         "jobmanager.heap.size" if v >= (1, 11) => Some("jobmanager.memory.heap.size"),
         _ => None,
     }
+}
+
+/// The key flinkup writes an inventory key under for release `v`: the guide's memory keys
+/// under the names that release reads them by, a key it deprecates under its replacement.
+pub fn written_as(v: Version, key: &str) -> String {
+    renamed_in(v, key)
+        .or_else(|| super::catalogue::release(v).and_then(|r| r.replaced(key)))
+        .unwrap_or(key)
+        .to_string()
+}
+
+/// The inventory's Flink settings (the guide's keys with their values, then `config:`), as
+/// (key, value) in the inventory's terms.
+pub fn inventory_settings(cluster: &Cluster) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = guide_entries(cluster)
+        .into_iter()
+        .zip(crate::inventory::GUIDE_KEYS)
+        .map(|(e, (key, _))| (key.to_string(), e.value))
+        .collect();
+    for (k, v) in &cluster.config {
+        if !out.iter().any(|(o, _)| o == k) {
+            out.push((k.clone(), v.clone()));
+        }
+    }
+    out
 }
 
 fn guide_entries(cluster: &Cluster) -> Vec<Entry> {

@@ -113,9 +113,16 @@ pub fn notes(c: &Cluster) -> Vec<Note> {
             warn: true,
         });
     }
-    if !c.config.contains_key("state.checkpoints.dir") {
+    // Under the name the release reads (execution.checkpointing.dir from 1.20), set under
+    // either name.
+    let dir = super::render::written_as(c.version, "state.checkpoints.dir");
+    if !c
+        .config
+        .keys()
+        .any(|k| super::render::written_as(c.version, k) == dir)
+    {
         out.push(Note {
-            text: "state.checkpoints.dir is not set: checkpoints stay in JobManager memory and are lost with it; set a shared directory (hdfs://, s3://, NFS) for jobs that need to recover".into(),
+            text: format!("{dir} is not set: checkpoints stay in JobManager memory and are lost with it; set a shared directory (hdfs://, s3://, NFS) for jobs that need to recover"),
             warn: false,
         });
     }

@@ -396,14 +396,6 @@ pub(crate) fn memory_model(c: &mut Checker, conf: &BTreeMap<String, String>, v: 
     if !at_least(10) {
         return true;
     }
-    let key = if conf.contains_key("taskmanager.memory.flink.size") {
-        "taskmanager.memory.flink.size"
-    } else {
-        "taskmanager.heap.size"
-    };
-    let Some(size) = conf.get(key).and_then(|t| parse_memory(t).ok()) else {
-        return true;
-    };
     // Each setting as the inventory gives it, else the release's default from the catalogue.
     let rel = catalogue::release(v);
     let setting = |k: &str| {
@@ -421,35 +413,133 @@ pub(crate) fn memory_model(c: &mut Checker, conf: &BTreeMap<String, String>, v: 
             .and_then(|f| f.trim().parse().ok())
             .unwrap_or(fallback)
     };
-    let fraction = fraction_of("taskmanager.memory.managed.fraction", 0.4);
-    let framework = size_of("taskmanager.memory.framework.heap.size", 128 * MIB)
-        + size_of("taskmanager.memory.framework.off-heap.size", 128 * MIB);
-    let network = ((size as f64 * fraction_of("taskmanager.memory.network.fraction", 0.1)) as u64)
-        .clamp(
-            size_of("taskmanager.memory.network.min", 64 * MIB),
-            size_of("taskmanager.memory.network.max", 1024 * MIB),
+    let given = |k: &str| conf.get(k).and_then(|t| parse_memory(t).ok());
+    let mb = |b: u64| format!("{:.1}m", b as f64 / MIB as f64);
+    let round = |b: u64| units::format_memory(b.div_ceil(64 * MIB) * 64 * MIB);
+    // A process size is Flink's own memory plus JVM metaspace and overhead (a fraction of the
+    // process, within its min and max), as Flink derives it: (Flink memory, metaspace + overhead,
+    // and the process size that leaves `flink` for Flink).
+    let jvm = |prefix: &str, process: u64| {
+        let fraction = fraction_of(&format!("{prefix}.jvm-overhead.fraction"), 0.1);
+        let (min, max) = (
+            size_of(&format!("{prefix}.jvm-overhead.min"), 192 * MIB),
+            size_of(&format!("{prefix}.jvm-overhead.max"), 1024 * MIB),
         );
-    let managed = (size as f64 * fraction) as u64;
-    let taken = framework + network + managed;
-    if taken >= size {
-        let mb = |b: u64| format!("{:.1}m", b as f64 / MIB as f64);
-        let need = ((framework + network) as f64 / (1.0 - fraction)).ceil() as u64 + 64 * MIB;
-        c.error(
-            &["config", key],
-            format!(
-                "{key} {} is too small for Flink {v}'s memory model: framework heap and off-heap {} + network {} + managed {} ({fraction} × {}) = {} leave no task heap, and the TaskManager refuses to start",
-                mb(size),
-                mb(framework),
-                mb(network),
-                mb(managed),
-                mb(size),
-                mb(taken)
-            ),
-            format!("give it at least {}, e.g. {key}: 1024m", units::format_memory(need.div_ceil(MIB) * MIB)),
-        );
-        return false;
+        let meta = size_of(&format!("{prefix}.jvm-metaspace.size"), 256 * MIB);
+        let overhead = ((process as f64 * fraction) as u64).clamp(min, max);
+        let process_for = move |flink: u64| {
+            let base = flink + meta;
+            base + ((base as f64 * fraction / (1.0 - fraction)) as u64).clamp(min, max)
+        };
+        (
+            process.checked_sub(meta + overhead),
+            meta + overhead,
+            process_for,
+        )
+    };
+    let mut ok = true;
+
+    // The TaskManager: framework heap and off-heap, network and managed memory come out of
+    // Flink memory, and what is left is the task heap, which must not be empty.
+    let tm = if let Some(size) = given("taskmanager.memory.flink.size") {
+        Some(("taskmanager.memory.flink.size", size, None))
+    } else if let Some(size) = given("taskmanager.heap.size") {
+        Some(("taskmanager.heap.size", size, None))
+    } else {
+        given("taskmanager.memory.process.size").map(|p| {
+            let (flink, jvm_part, process_for) = jvm("taskmanager.memory", p);
+            (
+                "taskmanager.memory.process.size",
+                flink.unwrap_or(0),
+                Some((p, jvm_part, process_for)),
+            )
+        })
+    };
+    if let Some((key, size, process)) = tm {
+        let fraction = fraction_of("taskmanager.memory.managed.fraction", 0.4);
+        let framework = size_of("taskmanager.memory.framework.heap.size", 128 * MIB)
+            + size_of("taskmanager.memory.framework.off-heap.size", 128 * MIB);
+        let network =
+            ((size as f64 * fraction_of("taskmanager.memory.network.fraction", 0.1)) as u64).clamp(
+                size_of("taskmanager.memory.network.min", 64 * MIB),
+                size_of("taskmanager.memory.network.max", 1024 * MIB),
+            );
+        let managed = (size as f64 * fraction) as u64;
+        let taken = framework + network + managed;
+        if taken >= size {
+            let need = ((framework + network) as f64 / (1.0 - fraction)).ceil() as u64 + 64 * MIB;
+            let (given_text, need) = match &process {
+                Some((p, jvm_part, process_for)) => (
+                    format!(
+                        "{} (less JVM metaspace and overhead {}: {} of Flink memory)",
+                        mb(*p),
+                        mb(*jvm_part),
+                        mb(size)
+                    ),
+                    process_for(need),
+                ),
+                None => (mb(size), need),
+            };
+            c.error(
+                &["config", key],
+                format!(
+                    "{key} {given_text} is too small for Flink {v}'s memory model: framework heap and off-heap {} + network {} + managed {} ({fraction} × {}) = {} leave no task heap, and the TaskManager refuses to start",
+                    mb(framework),
+                    mb(network),
+                    mb(managed),
+                    mb(size),
+                    mb(taken)
+                ),
+                format!("give it at least {}, e.g. {key}: {}", round(need), round(need)),
+            );
+            ok = false;
+        }
     }
-    true
+
+    // The JobManager (1.11 on): its heap is what Flink memory leaves after off-heap memory.
+    if at_least(11) && given("jobmanager.memory.heap.size").is_none() {
+        let jm = if let Some(size) = given("jobmanager.memory.flink.size") {
+            Some(("jobmanager.memory.flink.size", size, None))
+        } else {
+            given("jobmanager.memory.process.size").map(|p| {
+                let (flink, jvm_part, process_for) = jvm("jobmanager.memory", p);
+                (
+                    "jobmanager.memory.process.size",
+                    flink.unwrap_or(0),
+                    Some((p, jvm_part, process_for)),
+                )
+            })
+        };
+        if let Some((key, size, process)) = jm {
+            let off_heap = size_of("jobmanager.memory.off-heap.size", 128 * MIB);
+            if size <= off_heap {
+                // A heap of at least 128m beside the off-heap memory.
+                let need = off_heap + 128 * MIB;
+                let (given_text, need) = match &process {
+                    Some((p, jvm_part, process_for)) => (
+                        format!(
+                            "{} (less JVM metaspace and overhead {}: {} of Flink memory)",
+                            mb(*p),
+                            mb(*jvm_part),
+                            mb(size)
+                        ),
+                        process_for(need),
+                    ),
+                    None => (mb(size), need),
+                };
+                c.error(
+                    &["config", key],
+                    format!(
+                        "{key} {given_text} is too small for Flink {v}'s memory model: off-heap memory {} leaves no JVM heap, and the JobManager refuses to start",
+                        mb(off_heap)
+                    ),
+                    format!("give it at least {}, e.g. {key}: {}", round(need), round(need)),
+                );
+                ok = false;
+            }
+        }
+    }
+    ok
 }
 
 pub(crate) fn as_int(v: &Scalar) -> Option<i64> {

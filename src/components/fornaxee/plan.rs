@@ -267,6 +267,7 @@ pub fn deploy(inp: &Inputs, plan: &mut Plan) -> Result<()> {
                         Change::Create
                     },
                     content,
+                    executable: false,
                 },
             );
         }

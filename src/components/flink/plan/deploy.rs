@@ -22,7 +22,12 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
         let f = inp.facts.host(&id);
         let fl = f.flink();
         let p = paths(c, f);
-        let extras = HostExtras::for_host(c, h, fl.java.as_ref().map(|j| j.major));
+        let extras = HostExtras::for_host(
+            c,
+            h,
+            fl.java.as_ref().map(|j| (j.path.as_str(), j.major)),
+            &p.release,
+        );
         let files = renderer.render(c, &extras)?;
         // A release of the same name from another archive (a re-packed or damaged tarball)
         // is installed again.
@@ -134,6 +139,7 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
                     path,
                     change,
                     content: file.content.clone(),
+                    executable: file.executable,
                 },
             );
         }
@@ -172,16 +178,41 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
         let trust = trust_stage(inp, &mut plan);
         plan.stages.extend(trust);
     }
-    if !install.steps.is_empty() {
-        plan.stages.push(install);
-    }
-    if !switch.steps.is_empty() {
-        plan.stages.push(switch);
-    }
     let any_running = c
         .hosts
         .iter()
         .any(|h| !inp.facts.host(&HostId::of(h)).flink().running.is_empty());
+    let from = c
+        .hosts
+        .iter()
+        .find_map(|h| inp.facts.host(&HostId::of(h)).flink().current_link.clone())
+        .and_then(|l| parse_version(&l))
+        .filter(|v| *v != c.version);
+    if let Some(from) = from {
+        plan.notes.push(upgrade_notes(c, from));
+    }
+    if !install.steps.is_empty() {
+        plan.stages.push(install);
+    }
+    if upgrade && any_running && c.manages_flink() {
+        // Running jobs are savepointed (or the plan refused) while the old release still
+        // runs and its client is the one the link names.
+        let what = format!(
+            "the upgrade to Flink {} restarts the cluster{}",
+            c.version,
+            from.filter(|f| f.major != c.version.major)
+                .map(|f| format!(
+                    " (and Flink does not guarantee that savepoints of {f} restore on {})",
+                    c.version
+                ))
+                .unwrap_or_default()
+        );
+        let protect = protect_jobs(inp, &mut plan, &what);
+        plan.stages.extend(protect);
+    }
+    if !switch.steps.is_empty() {
+        plan.stages.push(switch);
+    }
     if !c.manages_flink() {
         // Only Flink clients here: nothing to start, stop or verify.
         return Ok(plan);
@@ -261,6 +292,7 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
                     content: serde_json::to_string_pretty(&record).unwrap_or_default() + "\n",
                     diff: String::new(),
                     path,
+                    executable: false,
                 },
             );
             plan.stages.push(s);

@@ -20,7 +20,7 @@ use similar::TextDiff;
 use super::jobs::SmokeCheck;
 use super::probe::FlinkFacts;
 use super::probe::FlinkFactsOf;
-use super::render::{HostExtras, Renderer};
+use super::render::{self, HostExtras, Renderer};
 use super::rest::{ClusterCheck, TmHost};
 use super::{coordinator, roles, sizing, ssh_markers, ssh_peers, Role, NAME};
 use crate::components::flink::Check;
@@ -28,11 +28,11 @@ use crate::components::fornaxee::bundle::Jar;
 use crate::error::Result;
 use crate::facts::{Facts, HostFacts};
 use crate::fleet::HostId;
-use crate::inventory::{units, Cluster, Host, SmokeWhen, StartMode};
+use crate::inventory::{units, Cluster, Host, SmokeWhen, StartMode, Version};
 pub use crate::plan::ArtifactState;
 use crate::plan::{
     Action, ArtifactInfo, Change, ComponentInfo, Finding, HostView, OnFailure, Plan, PlanMode,
-    Stage,
+    Section, Stage,
 };
 
 use daemons::*;
@@ -223,6 +223,7 @@ pub fn skeleton(inp: &Inputs, command: &str) -> Plan {
         preflight: Vec::new(),
         stages: Vec::new(),
         rollback: None,
+        notes: Vec::new(),
         sizing: Vec::new(),
         warnings: inp.warnings.clone(),
     }

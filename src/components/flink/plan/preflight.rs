@@ -97,7 +97,14 @@ pub(super) fn java_preflight(c: &Cluster, h: &Host, id: &HostId, f: &HostFacts, 
 pub(super) fn host_notes(c: &Cluster, f: &HostFacts, extras: &HostExtras) -> Vec<String> {
     let mut notes = Vec::new();
     let fl: &FlinkFacts = f.flink();
-    if extras.jdk_opens {
+    if extras.launcher.is_some() {
+        notes.push(format!(
+            "Java {} with Flink {}: its scripts run Java through conf/{}/bin/java, which adds --add-exports/--add-opens so NetUtils can reach JDK internals (bin/flink included)",
+            fl.java.as_ref().map_or(0, |j| j.major),
+            c.version,
+            crate::components::flink::render::LAUNCHER
+        ));
+    } else if extras.jdk_opens {
         notes.push(format!(
             "Java {} with Flink {}: env.java.opts gets --add-exports/--add-opens so NetUtils can reach JDK internals",
             fl.java.as_ref().map_or(0, |j| j.major),

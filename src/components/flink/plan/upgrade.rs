@@ -13,6 +13,60 @@ pub(super) fn version_of(release: &str) -> String {
         .to_string()
 }
 
+/// The release a link names, as a version ("/opt/flink-1.9.3" → 1.9.3).
+pub(super) fn parse_version(release: &str) -> Option<Version> {
+    let v = version_of(release);
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(Some(major)), Some(Some(minor)), Some(Some(patch)), None) => Some(Version {
+            major,
+            minor,
+            patch,
+        }),
+        _ => None,
+    }
+}
+
+/// What an upgrade from `from` does to the cluster's configuration and its jobs' state, for
+/// the plan: the files the new release reads under other names, each inventory setting
+/// written under another key (the guide's keys as the new release reads them), and whether
+/// running jobs' savepoints can be expected to restore on the new release.
+pub(super) fn upgrade_notes(c: &Cluster, from: Version) -> Section {
+    let to = c.version;
+    let mut lines = Vec::new();
+    for (old, new) in [
+        (from.config_file(), to.config_file()),
+        (from.workers_file(), to.workers_file()),
+    ] {
+        if old != new {
+            lines.push(format!("conf/{old} → conf/{new}"));
+        }
+    }
+    for (key, value) in render::inventory_settings(c) {
+        let (old, new) = (render::written_as(from, &key), render::written_as(to, &key));
+        if old != new {
+            lines.push(format!("{old}: {value} → {new}: {value}"));
+        }
+    }
+    if lines.len() == lines.iter().filter(|l| l.starts_with("conf/")).count() {
+        lines.push("every setting keeps its key".into());
+    }
+    lines.push(if from.major != to.major {
+        format!(
+            "job state: Flink does not guarantee that savepoints taken on {from} restore on {to} (a major release apart); `--savepoint DIR` still stops running jobs with one first: try the restore before relying on it, or start the jobs afresh"
+        )
+    } else {
+        format!(
+            "job state: Flink {to} restores savepoints of earlier {}.x releases (its compatibility table lists the exceptions); `--savepoint DIR` stops running jobs with one first",
+            to.major
+        )
+    });
+    Section {
+        title: format!("Upgrade from Flink {from} to {to}"),
+        lines,
+    }
+}
+
 /// Stages that stop what runs, point every link back at the release it had, start and
 /// verify: the way back from a failed upgrade (and `rollback`).
 pub(super) fn back_to(
