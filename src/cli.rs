@@ -76,19 +76,16 @@ impl Cli {
 pub fn long_version() -> &'static str {
     static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     TEXT.get_or_init(|| {
-        let deploys: Vec<String> = crate::inventory::SUPPORTED
-            .iter()
-            .map(|(a, b, p)| format!("{a}.{b}.0–{a}.{b}.{p}"))
-            .collect();
         let known: Vec<String> = crate::components::flink::catalogue::releases()
             .iter()
             .map(|r| r.version.to_string())
             .collect();
         format!(
-            "{} (commit {})\nsupported Flink versions: {} (default 1.9.2)\nkey catalogue, read from the releases: {}",
+            "{} (commit {})\nsupported Flink versions: {} (default 1.9.2)\ntested on real hosts: {}\nkey catalogue, read from the releases: {}",
             env!("CARGO_PKG_VERSION"),
             env!("FLINKUP_COMMIT"),
-            deploys.join(", "),
+            crate::components::flink::validate::supported_text(),
+            crate::inventory::TESTED.join(", "),
             known.join(", ")
         )
     })

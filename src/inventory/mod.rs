@@ -8,7 +8,7 @@ pub mod schema;
 pub mod units;
 pub(crate) mod validate;
 
-pub use validate::{DEFAULT_REST_PORT, DEFAULT_RPC_PORT, GUIDE_KEYS, SUPPORTED};
+pub use validate::{DEFAULT_REST_PORT, DEFAULT_RPC_PORT, GUIDE_KEYS, TESTED};
 
 /// Whether flink-conf.yaml lists this key in the guide's block at the top.
 pub fn is_guide_key(key: &str) -> bool {
@@ -77,10 +77,13 @@ impl Version {
         (self.major, self.minor) < (1, 10)
     }
 
-    /// Flink's NetUtils reaches into JDK internals that Java 16+ closes: seen failing with
-    /// IllegalAccessError on 1.9.3 and 1.10.3, so every supported version gets the opens.
+    /// Flink's NetUtils reaches into JDK internals that Java 16+ closes (IllegalAccessError,
+    /// seen on 1.9.3, 1.10.3 and 1.15.4): releases whose shipped configuration carries no
+    /// module options of its own (all before 1.18, from the catalogue) need flinkup's.
     pub fn needs_jdk_opens(&self) -> bool {
-        (self.major, self.minor) < (1, 12)
+        !crate::components::flink::catalogue::shipped(*self)
+            .iter()
+            .any(|(k, v)| k.starts_with("env.java.opts") && v.contains("--add-exports"))
     }
 }
 

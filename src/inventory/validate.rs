@@ -14,7 +14,7 @@ use super::{
 };
 use crate::components::flink::validate::{config, scala, version};
 pub use crate::components::flink::validate::{
-    DEFAULT_REST_PORT, DEFAULT_RPC_PORT, GUIDE_KEYS, SUPPORTED,
+    DEFAULT_REST_PORT, DEFAULT_RPC_PORT, GUIDE_KEYS, TESTED,
 };
 use crate::components::fornaxee::validate::fornaxee;
 

@@ -599,7 +599,10 @@ fn fornaxee_beside_flink_2_2() {
         "200"
     );
     let status = flinkup(tb.cmd("status", &inv, &[])).expect_code(0).stdout();
-    assert!(status.contains("Fornaxee"), "{status}");
+    assert!(
+        status.contains("fornaxee /opt/fornaxee-3.0.0") && status.contains("answers 200"),
+        "{status}"
+    );
     let run = flinkup(tb.cmd("smoke", &inv, &["--only", "fornaxee"])).expect_code(0);
     assert!(
         run.stdout().contains("Fornaxee answers on every host"),

@@ -24,8 +24,8 @@ fn flink_1_20_on_two_hosts_with_the_guides_keys() {
 /// A release on two hosts with the guide's keys: `config.yaml` rendered on top of the one the
 /// release ships (its localhost bindings left out, its Java options kept), the guide's memory
 /// keys written as the release reads them, every TaskManager verified through REST; a re-run
-/// changes nothing, status reads it healthy, stop and start go through its scripts, destroy
-/// removes it.
+/// changes nothing, status reads it healthy, more slots restart what they change, stop and
+/// start go through its scripts, destroy removes it.
 fn two_hosts_with_the_guides_keys(version: &str) {
     let _flink = flink_lock();
     let tb = Testbed::new(Spec::default());
@@ -67,13 +67,77 @@ fn two_hosts_with_the_guides_keys(version: &str) {
     if version.starts_with("2.") {
         jobs_of_the_2_api(&tb, &inv, version);
     }
+    // Day 2: more slots restart the TaskManagers through the release's scripts, verified.
+    let text = std::fs::read_to_string(&inv).unwrap();
+    std::fs::write(
+        &inv,
+        text.replace(
+            "taskmanager.numberOfTaskSlots: 2",
+            "taskmanager.numberOfTaskSlots: 3",
+        ),
+    )
+    .unwrap();
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    assert!(
+        run.stdout()
+            .contains("taskmanager.numberOfTaskSlots changed"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(tb.overview(), Some((2, 6)));
     // Stop and start through the release's own scripts.
     flinkup(tb.cmd("stop", &inv, &["--yes", "--quiet"])).expect_code(0);
     assert_eq!(tb.overview(), None);
     flinkup(tb.cmd("start", &inv, &["--yes", "--quiet"])).expect_code(0);
-    assert_eq!(tb.overview(), Some((2, 4)));
+    assert_eq!(tb.overview(), Some((2, 6)));
     flinkup(tb.cmd("destroy", &inv, &["--yes", "--quiet"])).expect_code(0);
     assert!(!tb.hosts[1].opt().join(format!("flink-{version}")).exists());
+}
+
+/// The releases between those above, each as a lab admin installs it: in turn on the same two
+/// hosts, a fresh deploy with the guide's keys verified through REST (the release's own
+/// configuration file and format, its Scala-free or Scala-suffixed jars, Akka or Pekko), a job
+/// submitted over ssh with the installed client as it is, then destroy.
+#[test]
+fn each_release_deploys_and_runs_a_users_job() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec::default());
+    for version in ["1.15.4", "1.18.1", "1.19.3", "2.0.2", "2.3.0"] {
+        let tgz = flink_dist(&format!("flink-{version}-bin-scala_2.12.tgz"));
+        let inv = tb.inventory(
+            &format!("r{}", version.replace('.', "")),
+            &format!(
+                "flink:\n  version: {version}\n  scala: \"2.12\"\n  install_dir: /opt\n  artifact:\n    path: {}\nssh:\n  user: root\njobmanager: {h1}\ntaskmanagers: [{h2}, {h1}]\nconfig:\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 1024m\n  taskmanager.numberOfTaskSlots: 2\n  rest.port: 8082\n  jobmanager.web.submit.enable: false\nverify:\n  timeout: 180s\n  smoke: false\n",
+                tgz.display(),
+                h1 = tb.ip(0),
+                h2 = tb.ip(1),
+            ),
+        );
+        flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+        assert_eq!(tb.flink_version(), version);
+        assert_eq!(tb.overview(), Some((2, 4)), "on {version}");
+        let release = tb.hosts[0].opt().join(format!("flink-{version}/conf"));
+        let file = if version == "1.15.4" || version == "1.18.1" {
+            "flink-conf.yaml"
+        } else {
+            "config.yaml"
+        };
+        assert!(release.join(file).is_file(), "{version} reads {file}");
+        tb.user_job_runs(&users_job(version), "");
+        flinkup(tb.cmd("destroy", &inv, &["--yes", "--quiet"])).expect_code(0);
+        assert!(!tb.hosts[0].opt().join(format!("flink-{version}")).exists());
+    }
+}
+
+/// The job a user submits on `version`: the 2.x-API job compiled against it from 1.19 on,
+/// the 1.x test job before.
+fn users_job(version: &str) -> PathBuf {
+    let v: Vec<u32> = version.split('.').map(|p| p.parse().unwrap()).collect();
+    if (v[0], v[1]) >= (1, 19) {
+        job(version, "pressure.jar")
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/flink-jobs/pressure.jar")
+    }
 }
 
 /// A test job compiled against the release's lib/ (tests/fixtures/flink-modern.sh).
@@ -162,12 +226,7 @@ fn upgrade_from_1_9_to_1_20_to_2_2_and_roll_back() {
         assert_eq!(tb.flink_version(), version);
         assert_eq!(tb.overview(), Some((2, 4)), "on {version}");
         // The installed client works on each release for whoever logs in.
-        let jar = if version == "1.9.3" {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/flink-jobs/pressure.jar")
-        } else {
-            job(version, "pressure.jar")
-        };
-        tb.user_job_runs(&jar, "");
+        tb.user_job_runs(&users_job(version), "");
         last = Some(p);
     }
     let conf = tb.hosts[1].opt().join("flink-2.2.1/conf/config.yaml");

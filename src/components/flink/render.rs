@@ -28,7 +28,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ),
 ];
 
-/// JVM options Flink (1.9–1.11) needs on Java 16 and later, where the JDK closes its internals.
+/// JVM options Flink (before 1.18) needs on Java 16 and later, where the JDK closes its internals.
 pub const JDK_OPENS: &str = "--add-exports=java.base/sun.net.util=ALL-UNNAMED \
 --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED \
 --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED \
@@ -69,7 +69,7 @@ impl HostExtras {
     ) -> Self {
         let jdk_opens = cluster.version.needs_jdk_opens()
             && java.is_some_and(|(_, v)| v >= 16)
-            && !cluster.config.contains_key("env.java.opts");
+            && !sets(cluster, "env.java.opts");
         let launcher = java
             .filter(|_| {
                 jdk_opens
@@ -217,7 +217,7 @@ impl Renderer {
         }
         if extras.jdk_opens && extras.launcher.is_none() {
             managed.push(Entry {
-                key: "env.java.opts".into(),
+                key: written_as(cluster.version, "env.java.opts"),
                 value: JDK_OPENS.into(),
                 comment: format!(
                     "Flink {} on Java 16+ needs these to reach JDK internals (else IllegalAccessError in NetUtils)",
@@ -322,6 +322,16 @@ pub fn written_as(v: Version, key: &str) -> String {
         .or_else(|| super::catalogue::release(v).and_then(|r| r.replaced(key)))
         .unwrap_or(key)
         .to_string()
+}
+
+/// Whether the inventory sets `key` under any name the release reads it by
+/// (`env.java.opts` or, from 1.17, `env.java.opts.all`).
+pub fn sets(cluster: &Cluster, key: &str) -> bool {
+    let name = written_as(cluster.version, key);
+    cluster
+        .config
+        .keys()
+        .any(|k| k == key || written_as(cluster.version, k) == name)
 }
 
 /// The inventory's Flink settings (the guide's keys with their values, then `config:`), as

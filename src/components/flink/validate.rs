@@ -9,9 +9,19 @@ use crate::inventory::units::{self, parse_memory, MIB};
 use crate::inventory::validate::*;
 use crate::inventory::{suggest, Version};
 
-/// Flink versions flinkup knows how to install and configure.
-pub const SUPPORTED: &[(u32, u32, u32)] =
-    &[(1, 9, 3), (1, 10, 3), (1, 11, 6), (1, 20, 5), (2, 2, 1)];
+/// The releases the test suite deploys on real hosts (tests/it): every other patch of every
+/// minor release in the key catalogue is supported too, since a patch release changes no keys.
+pub const TESTED: &[&str] = &[
+    "1.9.3", "1.10.3", "1.15.4", "1.18.1", "1.19.3", "1.20.5", "2.0.2", "2.2.1", "2.3.0",
+];
+
+/// The supported versions in words: every minor release of the key catalogue.
+pub fn supported_text() -> String {
+    let all = catalogue::releases();
+    let first = all.first().map(|r| r.name()).unwrap_or_default();
+    let last = catalogue::newest().name();
+    format!("every release from {first}.0 to {last}.x (the minor releases of the key catalogue)")
+}
 
 pub(crate) const SCALAS: &[&str] = &["2.11", "2.12"];
 
@@ -39,11 +49,7 @@ pub const DEFAULT_REST_PORT: u16 = 8081;
 
 pub(crate) fn version(c: &mut Checker, v: Option<&Scalar>) -> Option<Version> {
     let text = v.map(Scalar::render).unwrap_or_else(|| "1.9.2".into());
-    let supported = SUPPORTED
-        .iter()
-        .map(|(a, b, p)| format!("{a}.{b}.0–{a}.{b}.{p}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let supported = supported_text();
     let parts: Vec<Option<u32>> = text.split('.').map(|p| p.parse().ok()).collect();
     let parsed = match parts.as_slice() {
         [Some(a), Some(b), Some(p)] => Some(Version {
@@ -54,13 +60,7 @@ pub(crate) fn version(c: &mut Checker, v: Option<&Scalar>) -> Option<Version> {
         _ => None,
     };
     match parsed {
-        Some(ver)
-            if SUPPORTED
-                .iter()
-                .any(|(a, b, p)| ver.major == *a && ver.minor == *b && ver.patch <= *p) =>
-        {
-            Some(ver)
-        }
+        Some(ver) if catalogue::release(ver).is_some() => Some(ver),
         Some(ver)
             if (ver.major, ver.minor) > {
                 let n = catalogue::newest();

@@ -106,12 +106,16 @@ pub(super) fn host_notes(c: &Cluster, f: &HostFacts, extras: &HostExtras) -> Vec
         ));
     } else if extras.jdk_opens {
         notes.push(format!(
-            "Java {} with Flink {}: env.java.opts gets --add-exports/--add-opens so NetUtils can reach JDK internals",
+            "Java {} with Flink {}: {} gets --add-exports/--add-opens so NetUtils can reach JDK internals",
             fl.java.as_ref().map_or(0, |j| j.major),
-            c.version
+            c.version,
+            crate::components::flink::render::written_as(c.version, "env.java.opts")
         ));
     }
-    if !f.gathered && c.version.needs_jdk_opens() && !c.config.contains_key("env.java.opts") {
+    if !f.gathered
+        && c.version.needs_jdk_opens()
+        && !crate::components::flink::render::sets(c, "env.java.opts")
+    {
         notes.push(
             "Java version unknown offline: if this host runs Java 16 or later, deploy adds the --add-opens options Flink needs there to env.java.opts".into(),
         );
