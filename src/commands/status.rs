@@ -54,6 +54,8 @@ struct ClusterStatus {
     /// Each TaskManager registration the JobManager lists, judged live or stale.
     registrations: Option<Judged>,
     jobs: Vec<JobHealth>,
+    /// The ZooKeeper ensemble as the JobManager host sees it (with `ha:`).
+    zookeeper: Option<crate::components::flink::ha::Ensemble>,
     /// Why the cluster counts as degraded, with what to do.
     problems: Vec<String>,
 }
@@ -155,6 +157,12 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
         rest_error: None,
         registrations: None,
         jobs: Vec::new(),
+        zookeeper: c.ha.as_ref().and_then(|ha| {
+            crate::components::flink::ha::Ensemble::of(
+                ha,
+                &facts.host(&HostId::of(jm)).flink().zookeeper,
+            )
+        }),
         problems: Vec::new(),
     };
     // What each TaskManager host runs, where it could be asked.
@@ -423,6 +431,12 @@ fn judge(c: &Cluster, st: &mut ClusterStatus) {
             p.push(format!("job `{}`: {q}", j.name));
         }
     }
+    if let Some(e) = st.zookeeper.as_ref().filter(|e| !e.working()) {
+        p.push(format!(
+            "{}: start the ZooKeeper servers that stopped (a majority must answer)",
+            e.summary()
+        ));
+    }
     p.append(&mut st.problems);
     st.healthy = p.is_empty();
     st.problems = p;
@@ -497,6 +511,9 @@ fn text(c: &Cluster, st: &ClusterStatus) -> String {
             let _ = writeln!(out, "  REST {url}: not answering ({e})");
         }
         _ => {}
+    }
+    if let Some(e) = &st.zookeeper {
+        let _ = writeln!(out, "  HA: {}", e.summary());
     }
     for r in st
         .registrations

@@ -277,6 +277,8 @@ pub struct Cluster {
     pub smoke: Smoke,
     pub templates_dir: Option<PathBuf>,
     pub fornaxee: Option<Fornaxee>,
+    /// ZooKeeper high availability (`ha:`).
+    pub ha: Option<crate::components::flink::ha::Ha>,
     /// How release archives reach the hosts; relay by default where host-to-host ssh is
     /// already part of the setup (cluster-script start).
     pub distribution: Distribution,

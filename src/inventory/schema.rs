@@ -28,6 +28,15 @@ pub struct RawInventory {
     pub fornaxee: Option<RawFornaxee>,
     pub distribution: Option<Distribution>,
     pub relay_fanout: Option<i64>,
+    pub ha: Option<RawHa>,
+}
+
+/// The `ha:` section: ZooKeeper high availability.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHa {
+    pub storage_dir: Option<String>,
+    pub zookeeper_quorum: Option<String>,
 }
 
 /// The `fornaxee:` section: the Fornaxee bundle, where it runs, and its settings.

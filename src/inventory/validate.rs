@@ -177,6 +177,18 @@ pub(crate) fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
         .fornaxee
         .as_ref()
         .map(|f| fornaxee(c, &raw, f, install_dir.trim_end_matches('/')));
+    let ha = match &raw.ha {
+        None => Some(None),
+        Some(_) if raw.fornaxee.as_ref().is_some_and(|f| f.flink.is_some()) => {
+            c.key_error(
+                &["ha"],
+                "ha: configures the Flink cluster flinkup deploys, and fornaxee.flink names an existing one",
+                "remove ha:; the existing cluster's high availability is its own",
+            );
+            None
+        }
+        Some(h) => crate::components::flink::ha::validate(c, h).map(Some),
+    };
     let version = version?;
     let scala = scala?;
     let artifact = artifact(c, raw.flink.artifact.as_ref(), version, &scala);
@@ -241,6 +253,7 @@ pub(crate) fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
         ),
         relay_fanout: relay_fanout?,
         fornaxee,
+        ha: ha?,
     })
 }
 

@@ -50,6 +50,11 @@ const BAD: &[(&str, &str)] = &[
     ("empty", "empty"),
     ("not-a-map", "not a map of settings"),
     ("taskmanager-memory-too-small-1-10", "leave no task heap"),
+    ("ha-without-quorum", "ha has no zookeeper_quorum"),
+    (
+        "ha-storage-without-scheme",
+        "storage_dir `/srv/flink-ha` has no scheme",
+    ),
     (
         "taskmanager-process-size-too-small-2-2",
         "452.0m of Flink memory) is too small for Flink 2.2.1",
@@ -87,7 +92,7 @@ const BAD: &[(&str, &str)] = &[
     ),
     (
         "high-availability-in-config",
-        "which flinkup does not set up",
+        "high availability is the inventory's ha: section",
     ),
 ];
 

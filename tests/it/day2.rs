@@ -29,19 +29,6 @@ fn tm_ids_by_host(tb: &Testbed) -> Vec<(String, String)> {
     out
 }
 
-/// The JobManager's pid on host 1 (its java process that is not a TaskManager).
-fn jm_pid(tb: &Testbed) -> u32 {
-    tb.hosts[0]
-        .java_pids()
-        .into_iter()
-        .find(|p| {
-            std::fs::read(format!("/proc/{p}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains("StandaloneSessionClusterEntrypoint"))
-                .unwrap_or(false)
-        })
-        .expect("the JobManager runs")
-}
-
 /// An inventory of cluster `day2`, each variant in its own directory.
 fn inventory(tb: &Testbed, tms: &[usize], slots: u32, jm_heap: &str) -> std::path::PathBuf {
     let base =
@@ -75,7 +62,7 @@ fn resize_restart_what_changed_and_protect_jobs() {
     });
     let two = inventory(&tb, &[1, 0], 2, "512m");
     flinkup(tb.cmd("deploy", &two, &["--yes", "--quiet"])).expect_code(0);
-    let jm = jm_pid(&tb);
+    let jm = tb.jm_pid();
     let before = tm_ids_by_host(&tb);
     assert_eq!(before.len(), 2);
 
@@ -87,7 +74,7 @@ fn resize_restart_what_changed_and_protect_jobs() {
         out.contains(&format!("+ start    taskmanager on {}", tb.ip(2))) && !out.contains("~ stop"),
         "{out}"
     );
-    assert_eq!(jm_pid(&tb), jm, "the JobManager kept running");
+    assert_eq!(tb.jm_pid(), jm, "the JobManager kept running");
     let now = tm_ids_by_host(&tb);
     for t in &before {
         assert!(now.contains(t), "{t:?} kept its id: {now:?}");
@@ -116,7 +103,7 @@ fn resize_restart_what_changed_and_protect_jobs() {
         "no Flink JVM on the removed host"
     );
     assert!(!tb.hosts[2].opt().join("flink-1.9.3").exists());
-    assert_eq!(jm_pid(&tb), jm, "the JobManager kept running");
+    assert_eq!(tb.jm_pid(), jm, "the JobManager kept running");
     let now = tm_ids_by_host(&tb);
     for t in &before {
         assert!(now.contains(t), "{t:?} kept its id: {now:?}");
@@ -154,7 +141,7 @@ fn resize_restart_what_changed_and_protect_jobs() {
         out.contains("restart taskmanagers (Flink) · 2 hosts, 1 at a time"),
         "{out}"
     );
-    assert_eq!(jm_pid(&tb), jm, "the JobManager kept running");
+    assert_eq!(tb.jm_pid(), jm, "the JobManager kept running");
     assert_eq!(tb.overview().expect("GET /overview"), (2, 6));
     let err = run.stderr();
     let first = err
@@ -197,7 +184,7 @@ fn resize_restart_what_changed_and_protect_jobs() {
         "{}",
         run.stderr()
     );
-    assert_eq!(jm_pid(&tb), jm, "nothing was restarted");
+    assert_eq!(tb.jm_pid(), jm, "nothing was restarted");
     let run = flinkup(tb.cmd(
         "deploy",
         &heap,
@@ -224,7 +211,7 @@ fn resize_restart_what_changed_and_protect_jobs() {
         "the savepoint exists: {path}"
     );
     assert_ne!(
-        jm_pid(&tb),
+        tb.jm_pid(),
         jm,
         "the JobManager restarted with its new heap"
     );

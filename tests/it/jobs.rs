@@ -3,7 +3,6 @@
 //! the tests' own, compiled with javac --release 8 by tests/fixtures/jobs.sh.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use crate::support::{flinkup, root};
 use crate::testbed::{flink_lock, Spec, Testbed};
@@ -29,25 +28,6 @@ fn cancel(tb: &Testbed, id: &str) {
     tb.hosts[0].exec(&format!(
         "export USER=root HOME=/root; /opt/flink/bin/flink cancel {id} >/dev/null 2>&1"
     ));
-}
-
-/// Waits until the job has completed `n` checkpoints.
-fn wait_checkpoints(tb: &Testbed, id: &str, n: u64) {
-    let start = Instant::now();
-    loop {
-        let done = tb
-            .get(&format!("http://{}:8082/jobs/{id}/checkpoints", tb.ip(0)))
-            .and_then(|v| v["counts"]["completed"].as_u64())
-            .unwrap_or(0);
-        if done >= n {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(90),
-            "job {id} completed {done} checkpoints, waited for {n}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
 }
 
 #[test]
@@ -89,7 +69,7 @@ fn smoke_job_and_job_health() {
     // A streaming job whose sink is slow: HIGH backpressure before the sink, checkpoints with
     // a start delay, exit 1.
     let slow = submit(&tb, "pressure.jar", "slow");
-    wait_checkpoints(&tb, &slow, 2);
+    tb.wait_checkpoints(&slow, 2);
     let run = flinkup(tb.cmd("status", &inv, &[])).expect_code(1);
     let out = run.stdout();
     assert!(out.contains("flinkup pressure slow"), "{out}");
@@ -117,7 +97,7 @@ fn smoke_job_and_job_health() {
 
     // The same job without the slow sink: OK everywhere, exit 0.
     let fast = submit(&tb, "pressure.jar", "fast");
-    wait_checkpoints(&tb, &fast, 2);
+    tb.wait_checkpoints(&fast, 2);
     let run = flinkup(tb.cmd("status", &inv, &[])).expect_code(0);
     let out = run.stdout();
     assert!(

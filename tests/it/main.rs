@@ -8,6 +8,7 @@ mod faults;
 mod fetch;
 mod fornaxee;
 mod fuzz;
+mod ha;
 mod httpd;
 mod jobs;
 mod modern;

@@ -634,6 +634,88 @@ fn an_upgrade_across_formats_shows_its_translation_and_protects_jobs() {
     insta::assert_snapshot!("planner_upgrade_across_formats", display::text(&p));
 }
 
+/// With `ha:`, the configuration carries the HA keys under the names the release reads, and
+/// preflight judges the ensemble as the JobManager host sees it: a server missing warns, a lost
+/// majority refuses, and so does a `file://` storage directory the JobManager cannot write.
+#[test]
+fn high_availability_keys_and_what_preflight_asks_of_zookeeper() {
+    for (version, kind_key) in [
+        ("1.9.3", "high-availability:"),
+        ("2.2.1", "high-availability.type:"),
+    ] {
+        let mut c = cluster(version, 4, "");
+        c.ha = Some(flinkup::components::flink::ha::Ha {
+            storage_dir: "file:///srv/flink-ha".into(),
+            quorum: vec![
+                ("zk1".into(), 2181),
+                ("zk2".into(), 2181),
+                ("zk3".into(), 2181),
+            ],
+        });
+        let mut facts = empty_cluster(&c, &["h1", "h2"]);
+        let answers = |modes: &[&str]| {
+            modes
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (i, m.to_string()))
+                .collect()
+        };
+        facts
+            .hosts
+            .get_mut(&id("h1"))
+            .unwrap()
+            .flink_mut()
+            .zookeeper = answers(&["follower", "leader", "follower"]);
+        let p = deploy(&c, &facts);
+        assert!(p.refusals().is_empty(), "{}", display::text(&p));
+        let text = display::text(&p);
+        for line in [
+            &format!("+{kind_key} zookeeper"),
+            "+high-availability.zookeeper.quorum: zk1:2181,zk2:2181,zk3:2181",
+            "+high-availability.storageDir: file:///srv/flink-ha",
+            "+high-availability.cluster-id: fixture",
+            "+high-availability.jobmanager.port: 6123",
+        ] {
+            assert!(text.contains(line), "{line}:\n{text}");
+        }
+        facts
+            .hosts
+            .get_mut(&id("h1"))
+            .unwrap()
+            .flink_mut()
+            .zookeeper = answers(&["follower", "leader", "unreachable"]);
+        let p = deploy(&c, &facts);
+        assert!(p.refusals().is_empty());
+        assert!(
+            display::text(&p).contains("h1: seen from here, ZooKeeper working, degraded: 2/3 servers answer, leader zk2:2181; not answering: zk3:2181"),
+            "{}",
+            display::text(&p)
+        );
+        facts
+            .hosts
+            .get_mut(&id("h1"))
+            .unwrap()
+            .flink_mut()
+            .zookeeper = answers(&["unreachable", "follower", "unreachable"]);
+        facts
+            .hosts
+            .get_mut(&id("h1"))
+            .unwrap()
+            .flink_mut()
+            .ha_storage_unwritable = Some("/srv".into());
+        let p = deploy(&c, &facts);
+        let refused: Vec<String> = p.refusals().iter().map(|f| f.to_string()).collect();
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        assert!(refused[0].contains("ZooKeeper quorum LOST: Flink cannot elect a leader or recover jobs: 1/3 servers answer"), "{refused:?}");
+        assert!(
+            refused[1].contains(
+                "ha.storage_dir file:///srv/flink-ha: /srv is not a directory this user can write"
+            ),
+            "{refused:?}"
+        );
+    }
+}
+
 // Plans through the one composition every command uses (compose), for what only real hosts
 // showed before: Fornaxee beside Flink and against an existing Flink, --only, --no-start and a
 // relayed distribution.

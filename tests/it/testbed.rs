@@ -688,6 +688,40 @@ impl Testbed {
         );
     }
 
+    /// The JobManager's pid on host 1 (its java process that is not a TaskManager).
+    pub fn jm_pid(&self) -> u32 {
+        self.hosts[0]
+            .java_pids()
+            .into_iter()
+            .find(|p| {
+                std::fs::read(format!("/proc/{p}/cmdline"))
+                    .map(|c| {
+                        String::from_utf8_lossy(&c).contains("StandaloneSessionClusterEntrypoint")
+                    })
+                    .unwrap_or(false)
+            })
+            .expect("the JobManager runs")
+    }
+
+    /// Waits until job `id` has completed `n` checkpoints (REST on host 1).
+    pub fn wait_checkpoints(&self, id: &str, n: u64) {
+        let start = Instant::now();
+        loop {
+            let done = self
+                .get(&format!("http://{}:8082/jobs/{id}/checkpoints", self.ip(0)))
+                .and_then(|v| v["counts"]["completed"].as_u64())
+                .unwrap_or(0);
+            if done >= n {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(90),
+                "job {id} completed {done} checkpoints, waited for {n}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
     pub fn overview(&self) -> Option<(u64, u64)> {
         let v = self.get(&format!("http://{}:8082/overview", self.ip(0)))?;
         Some((v["taskmanagers"].as_u64()?, v["slots-total"].as_u64()?))

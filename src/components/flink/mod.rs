@@ -3,6 +3,7 @@
 //! health ([`rest`]) and the guide's sizing advice ([`sizing`]) all live here.
 
 pub mod catalogue;
+pub mod ha;
 pub mod jobs;
 pub mod plan;
 pub mod probe;

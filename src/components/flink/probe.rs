@@ -58,6 +58,12 @@ pub struct FlinkFacts {
     pub running_jobs: Option<Vec<(String, String)>>,
     /// sha512 of smoke job jars uploaded earlier, by path (JobManager host only).
     pub smoke_jars: BTreeMap<String, String>,
+    /// How each server of `ha.zookeeper_quorum` answered from here, by its index in the
+    /// quorum (JobManager host only).
+    pub zookeeper: BTreeMap<usize, String>,
+    /// A `file://` HA storage directory the JobManager cannot write: the directory (or the
+    /// parent it would be created in) that is not writable (JobManager host only).
+    pub ha_storage_unwritable: Option<String>,
 }
 
 /// Flink's part of a host's facts.
@@ -162,6 +168,10 @@ done
             rec = qp(&super::record::file(cluster))
         ));
     }
+    if let Some(ha) = cluster.ha.as_ref().filter(|_| host.jobmanager) {
+        s.push_str(&super::ha::probe(ha));
+        s.push_str(&super::ha::storage_probe(ha));
+    }
     if host.jobmanager {
         s.push_str(&format!(
             "for j in {smoke}/*.jar; do [ -f \"$j\" ] && echo \"smoke_jar.$j=$(sha512sum \"$j\" | cut -d' ' -f1)\"; done\n",
@@ -260,6 +270,14 @@ pub fn parse(out: &str) -> FlinkFacts {
             k if k.starts_with("running.") => {
                 if let (Some(role), Ok(pid)) = (Role::parse(&k[8..]), v.trim().parse()) {
                     f.running.insert(role, pid);
+                }
+            }
+            "ha_storage" if v.trim() != "writable" => {
+                f.ha_storage_unwritable = Some(v.trim().to_string())
+            }
+            k if k.starts_with("zk.") => {
+                if let Ok(i) = k[3..].parse() {
+                    f.zookeeper.insert(i, v.trim().to_string());
                 }
             }
             k if k.starts_with("smoke_jar.") => {

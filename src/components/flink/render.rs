@@ -226,6 +226,19 @@ impl Renderer {
             });
         }
         ctx.insert("managed", &managed);
+        let ha: Vec<Entry> = cluster
+            .ha
+            .as_ref()
+            .map(|ha| super::ha::keys(cluster, ha))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(key, value)| Entry {
+                key,
+                value,
+                comment: String::new(),
+            })
+            .collect();
+        ctx.insert("ha", &ha);
         let tms: Vec<&str> = cluster.taskmanagers().map(|h| h.name.as_str()).collect();
         ctx.insert("taskmanagers", &tms);
         ctx.insert("jobmanager", cluster.rpc_address());

@@ -177,8 +177,8 @@ pub(crate) fn config(
         if key == "high-availability" || key.starts_with("high-availability.") {
             c.key_error(
                 &path,
-                format!("`{key}` under config: asks for high availability, which flinkup does not set up"),
-                "remove the high-availability keys: with them alone the JobManager waits for a ZooKeeper quorum and shared storage nobody installed",
+                format!("`{key}` under config: high availability is the inventory's ha: section"),
+                "remove the high-availability keys from config and write `ha: {storage_dir: file:///srv/flink-ha, zookeeper_quorum: \"zk1:2181,zk2:2181,zk3:2181\"}`: flinkup sets every HA key from it and checks the ensemble before anything starts",
             );
             ok = false;
             continue;

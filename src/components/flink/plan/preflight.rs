@@ -20,6 +20,9 @@ pub(super) fn start_preflight(inp: &Inputs, plan: &mut Plan) {
     }
     let jm = coordinator(c);
     let jf = inp.facts.host(&jm);
+    if let Some(ha) = c.ha.as_ref().filter(|_| jf.gathered) {
+        ha_preflight(ha, &jm, jf.flink(), plan);
+    }
     if jf.gathered && !jf.flink().runs(Role::JobManager) {
         for (key, port) in [
             ("jobmanager.rpc.port", c.rpc_port),
@@ -121,4 +124,39 @@ pub(super) fn host_notes(c: &Cluster, f: &HostFacts, extras: &HostExtras) -> Vec
         );
     }
     notes
+}
+
+/// What high availability needs before the JobManager starts, as its host sees it: a working
+/// ZooKeeper quorum (a server missing warns, a lost majority refuses) and, for `file://`
+/// storage, a directory it can write.
+fn ha_preflight(
+    ha: &crate::components::flink::ha::Ha,
+    jm: &HostId,
+    fl: &FlinkFacts,
+    plan: &mut Plan,
+) {
+    if let Some(e) = crate::components::flink::ha::Ensemble::of(ha, &fl.zookeeper) {
+        if !e.working() {
+            plan.preflight.push(Finding::error(
+                Some(jm),
+                format!("seen from here, {}", e.summary()),
+                "start the ensemble or correct ha.zookeeper_quorum, then run again: without a quorum the JobManager never becomes leader",
+            ));
+        } else if e.answering() < e.servers.len() {
+            plan.preflight.push(Finding::warning(
+                Some(jm),
+                format!("seen from here, {}", e.summary()),
+            ));
+        }
+    }
+    if let Some(dir) = &fl.ha_storage_unwritable {
+        plan.preflight.push(Finding::error(
+            Some(jm),
+            format!(
+                "ha.storage_dir {}: {dir} is not a directory this user can write, so the JobManager could not store job metadata",
+                ha.storage_dir
+            ),
+            "create the directory and give the ssh user write access to it (on shared storage when several hosts need it)",
+        ));
+    }
 }

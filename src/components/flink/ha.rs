@@ -1,0 +1,263 @@
+//! High availability through ZooKeeper: the inventory's `ha:` section, the keys each release
+//! reads for it, what the JobManager host's probe asks of the ensemble, and the findings and
+//! status lines that come from the answers.
+//!
+//! The ensemble is the site's (`ha.zookeeper_quorum`): flinkup checks that it answers from the
+//! JobManager host and how many of its servers do, and never starts or stops it. Job metadata
+//! lives in `ha.storage_dir`; with it the JobManager recovers its jobs after a restart.
+
+use serde::Serialize;
+
+use crate::inventory::schema::RawHa;
+use crate::inventory::units;
+use crate::inventory::validate::Checker;
+use crate::inventory::Cluster;
+
+/// The validated `ha:` section.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ha {
+    /// Where the JobManager keeps job metadata (`file:///…`, `hdfs://…`, `s3://…`).
+    pub storage_dir: String,
+    /// The ZooKeeper servers, as `host:port`, in the inventory's order.
+    pub quorum: Vec<(String, u16)>,
+}
+
+impl Ha {
+    /// `host:port,host:port`, as Flink reads the quorum.
+    pub fn quorum_text(&self) -> String {
+        self.quorum
+            .iter()
+            .map(|(h, p)| format!("{h}:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Storage schemes the JobManager can write job metadata to: the local file system (shared
+/// by NFS or the like when several hosts need it) and the distributed ones Flink supports
+/// through Hadoop or its file system plugins.
+const SCHEMES: &[&str] = &[
+    "file", "hdfs", "s3", "s3a", "s3p", "gs", "oss", "abfs", "abfss", "wasb", "wasbs", "viewfs",
+];
+
+/// Checks the `ha:` section; None when it has errors (they are in the checker).
+pub(crate) fn validate(c: &mut Checker, raw: &RawHa) -> Option<Ha> {
+    let mut ok = true;
+    let storage_dir = match raw.storage_dir.as_deref().map(str::trim) {
+        None | Some("") => {
+            c.key_error(
+                &["ha"],
+                "ha has no storage_dir: the JobManager keeps job metadata there and recovers its jobs from it",
+                "add `storage_dir: file:///srv/flink-ha` (a directory every JobManager host sees) or an hdfs://, s3:// URI",
+            );
+            None
+        }
+        Some(dir) => match dir.split_once("://") {
+            Some((scheme, rest)) if SCHEMES.contains(&scheme) => {
+                if scheme == "file" && !rest.starts_with('/') {
+                    c.error(
+                        &["ha", "storage_dir"],
+                        format!("storage_dir `{dir}` is not an absolute path"),
+                        "write file:// followed by an absolute path: file:///srv/flink-ha",
+                    );
+                    None
+                } else if rest.contains(char::is_whitespace) || dir.contains('#') {
+                    c.error(
+                        &["ha", "storage_dir"],
+                        format!("storage_dir `{dir}` contains a space or `#`"),
+                        "Flink's scripts read one word per value: choose a path without them",
+                    );
+                    None
+                } else {
+                    Some(dir.trim_end_matches('/').to_string())
+                }
+            }
+            Some((scheme, _)) => {
+                c.error(
+                    &["ha", "storage_dir"],
+                    format!("storage_dir scheme `{scheme}://` is not one Flink can store job metadata in"),
+                    format!("use one of {}", SCHEMES.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(", ")),
+                );
+                None
+            }
+            None => {
+                c.error(
+                    &["ha", "storage_dir"],
+                    format!("storage_dir `{dir}` has no scheme"),
+                    format!("write it as a URI: file://{dir} for a directory every JobManager host mounts"),
+                );
+                None
+            }
+        },
+    };
+    let mut quorum = Vec::new();
+    match raw.zookeeper_quorum.as_deref().map(str::trim) {
+        None | Some("") => {
+            c.key_error(
+                &["ha"],
+                "ha has no zookeeper_quorum: Flink elects its leader and finds its jobs through ZooKeeper",
+                "name the site's ensemble: `zookeeper_quorum: \"zk1:2181,zk2:2181,zk3:2181\"`",
+            );
+            ok = false;
+        }
+        Some(text) => {
+            for server in text.split(',').map(str::trim) {
+                let (host, port) = server.rsplit_once(':').unwrap_or((server, "2181"));
+                let port = port.parse::<u16>().ok().filter(|p| *p > 0);
+                match (units::check_host(host), port) {
+                    (Ok(()), Some(p)) => quorum.push((host.to_string(), p)),
+                    (Err(e), _) => {
+                        c.error(
+                            &["ha", "zookeeper_quorum"],
+                            format!("ZooKeeper server `{server}`: {e}"),
+                            "list servers as host:port, separated by commas",
+                        );
+                        ok = false;
+                    }
+                    (Ok(()), None) => {
+                        c.error(
+                            &["ha", "zookeeper_quorum"],
+                            format!("ZooKeeper server `{server}` has no valid port"),
+                            "list servers as host:port with a port from 1 to 65535, e.g. zk1:2181",
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            if ok && quorum.len() == 1 {
+                c.warn(
+                    &["ha", "zookeeper_quorum"],
+                    "one ZooKeeper server: when it stops, Flink loses its leader and every job stops",
+                    Some("run three (or five) servers: a majority of them keeps the ensemble working".into()),
+                );
+            } else if ok && quorum.len() % 2 == 0 {
+                c.warn(
+                    &["ha", "zookeeper_quorum"],
+                    format!(
+                        "{} ZooKeeper servers survive no more failures than {}: a majority must answer",
+                        quorum.len(),
+                        quorum.len() - 1
+                    ),
+                    Some("run an odd number of servers".into()),
+                );
+            }
+        }
+    }
+    Some(Ha {
+        storage_dir: storage_dir?,
+        quorum,
+    })
+    .filter(|_| ok)
+}
+
+/// The keys a release reads for ZooKeeper HA, with their values: under the names the release
+/// reads them by (`high-availability.type` where it replaced `high-availability`), the cluster's
+/// name as its id under ZooKeeper and storage, and the JobManager's RPC port pinned to
+/// `jobmanager.rpc.port` (HA picks a random one otherwise, which no firewall can allow).
+pub fn keys(c: &Cluster, ha: &Ha) -> Vec<(String, String)> {
+    let name = |k: &str| super::render::written_as(c.version, k);
+    vec![
+        (name("high-availability"), "zookeeper".into()),
+        (name("high-availability.zookeeper.quorum"), ha.quorum_text()),
+        (name("high-availability.storageDir"), ha.storage_dir.clone()),
+        (name("high-availability.cluster-id"), c.name.clone()),
+        (
+            name("high-availability.jobmanager.port"),
+            c.rpc_port.to_string(),
+        ),
+    ]
+}
+
+/// The JobManager host's probe: each ZooKeeper server's answer to `srvr` (its mode), asked with
+/// bash's /dev/tcp and a time limit, so no ZooKeeper client is needed there.
+pub fn probe(ha: &Ha) -> String {
+    let mut s = String::new();
+    for (i, (h, p)) in ha.quorum.iter().enumerate() {
+        s.push_str(&format!(
+            "M=$(timeout 3 bash -c 'exec 3<>/dev/tcp/'{h}'/{p}; printf srvr >&3; cat <&3' 2>/dev/null | sed -n 's/^Mode: //p'); echo \"zk.{i}=${{M:-unreachable}}\"\n",
+            h = crate::remote::q(h),
+        ));
+    }
+    s
+}
+
+/// Whether the JobManager host can write a `file://` storage directory: the directory, or the
+/// nearest parent that exists (the JobManager creates the rest).
+pub fn storage_probe(ha: &Ha) -> String {
+    match ha.storage_dir.strip_prefix("file://") {
+        Some(path) => format!(
+            "D={}; while [ ! -e \"$D\" ]; do D=$(dirname \"$D\"); done; if [ -d \"$D\" ] && [ -w \"$D\" ]; then echo ha_storage=writable; else echo \"ha_storage=$D\"; fi\n",
+            crate::remote::q(path)
+        ),
+        None => String::new(),
+    }
+}
+
+/// How each ZooKeeper server answered, in quorum order: its mode (`leader`, `follower`,
+/// `standalone`) or `unreachable`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Ensemble {
+    pub servers: Vec<(String, String)>,
+}
+
+impl Ensemble {
+    /// The answers the JobManager host's probe collected (None where it did not run).
+    pub fn of(ha: &Ha, answers: &std::collections::BTreeMap<usize, String>) -> Option<Ensemble> {
+        let servers = ha
+            .quorum
+            .iter()
+            .enumerate()
+            .map(|(i, (h, p))| Some((format!("{h}:{p}"), answers.get(&i)?.clone())))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Ensemble { servers })
+    }
+
+    pub fn answering(&self) -> usize {
+        self.servers
+            .iter()
+            .filter(|(_, m)| m != "unreachable")
+            .count()
+    }
+
+    /// A majority answers and one of them leads (or a lone server runs standalone).
+    pub fn working(&self) -> bool {
+        self.answering() * 2 > self.servers.len()
+            && self
+                .servers
+                .iter()
+                .any(|(_, m)| m == "leader" || m == "standalone")
+    }
+
+    /// One line for status and plans.
+    pub fn summary(&self) -> String {
+        let unreachable: Vec<&str> = self
+            .servers
+            .iter()
+            .filter(|(_, m)| m == "unreachable")
+            .map(|(s, _)| s.as_str())
+            .collect();
+        let leader = self
+            .servers
+            .iter()
+            .find(|(_, m)| m == "leader" || m == "standalone")
+            .map(|(s, _)| s.as_str());
+        let state = if !self.working() {
+            "quorum LOST: Flink cannot elect a leader or recover jobs"
+        } else if unreachable.is_empty() {
+            "working"
+        } else {
+            "working, degraded"
+        };
+        format!(
+            "ZooKeeper {state}: {}/{} servers answer{}{}",
+            self.answering(),
+            self.servers.len(),
+            leader.map(|l| format!(", leader {l}")).unwrap_or_default(),
+            if unreachable.is_empty() {
+                String::new()
+            } else {
+                format!("; not answering: {}", unreachable.join(", "))
+            }
+        )
+    }
+}

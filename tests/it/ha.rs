@@ -1,0 +1,153 @@
+//! High availability on real test hosts, against a ZooKeeper the site runs: Flink's own
+//! quorum peer from the 1.9.3 distribution, started by hand on host 3 (flinkup never starts or
+//! stops an ensemble named by `ha.zookeeper_quorum`). Job metadata goes to a directory outside
+//! the hosts' private ones, which every host sees like an NFS mount.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{flinkup, root};
+use crate::testbed::{flink_lock, flink_tarball, Spec, Testbed};
+
+/// Starts a one-server ZooKeeper on host `i` from the 1.9.3 distribution, as a site would.
+fn site_zookeeper(tb: &Testbed, i: usize) {
+    std::fs::copy(flink_tarball(), tb.hosts[i].root.join("tmp/flink.tgz")).unwrap();
+    let out = tb.hosts[i].exec(&format!(
+        "set -e; export USER=root HOME=/root; mkdir -p /opt/zk && tar xzf /tmp/flink.tgz -C /opt/zk
+printf 'env.java.opts: {opens}\\n' > /opt/zk/flink-1.9.3/conf/flink-conf.yaml
+printf 'tickTime=2000\\ninitLimit=10\\nsyncLimit=5\\nclientPort=2181\\ndataDir=/tmp/zk\\nserver.1={ip}:2888:3888\\n' > /opt/zk/flink-1.9.3/conf/zoo.cfg
+/opt/zk/flink-1.9.3/bin/zookeeper.sh start 1 < /dev/null > /tmp/zk.log 2>&1",
+        opens = flinkup::components::flink::render::JDK_OPENS,
+        ip = tb.ip(i),
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let start = Instant::now();
+    while std::net::TcpStream::connect((tb.ip(i), 2181)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "ZooKeeper listens on 2181"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The guide's cluster with `ha:` (ZooKeeper on host 3, storage shared by every host): the
+/// HA keys written, the ensemble checked and shown by status; a checkpointing job survives
+/// its JobManager's death: `deploy` starts the JobManager again and the same job runs on,
+/// restored from its latest checkpoint. With ZooKeeper gone, status says the quorum is lost.
+#[test]
+fn a_jobmanager_restarted_recovers_its_jobs_from_zookeeper_and_shared_storage() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec {
+        hosts: 3,
+        ..Spec::default()
+    });
+    site_zookeeper(&tb, 2);
+    let storage = tb.dir.join("ha-storage");
+    let base = std::fs::read_to_string(tb.guide_inventory("ha", 2, "cluster-script")).unwrap();
+    let inv = tb.inventory(
+        "ha",
+        &format!(
+            "{}ha:\n  storage_dir: file://{}\n  zookeeper_quorum: \"{}:2181\"\n",
+            base.trim_start_matches("cluster: ha\n").replace(
+                "verify:\n  timeout: 120s\n",
+                "verify:\n  timeout: 180s\n  smoke: false\n"
+            ),
+            storage.display(),
+            tb.ip(2)
+        ),
+    );
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    assert!(
+        run.stdout()
+            .contains("high-availability.zookeeper.quorum: ")
+            && run.stdout().contains("high-availability.cluster-id: ha"),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stderr().contains("one ZooKeeper server"),
+        "a lone server is a warning: {}",
+        run.stderr()
+    );
+    assert_eq!(tb.overview(), Some((2, 4)));
+    let status = flinkup(tb.cmd("status", &inv, &[])).expect_code(0).stdout();
+    assert!(
+        status.contains(&format!(
+            "HA: ZooKeeper working: 1/1 servers answer, leader {}:2181",
+            tb.ip(2)
+        )),
+        "{status}"
+    );
+
+    // A job with checkpoints; then its JobManager dies.
+    std::fs::copy(
+        root().join("target/flink-jobs/pressure.jar"),
+        tb.hosts[0].root.join("tmp/pressure.jar"),
+    )
+    .unwrap();
+    let id = tb.submit("", "/tmp/pressure.jar", "fast");
+    tb.wait_checkpoints(&id, 2);
+    let tms = tb.tm_ids();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &tb.jm_pid().to_string()])
+        .status();
+    while tb.overview().is_some() {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    assert!(
+        run.stdout().contains(&format!(
+            "+ start    jobmanager on {} (not running",
+            tb.ip(0)
+        )),
+        "{}",
+        run.stdout()
+    );
+    // The same job runs again, restored from a checkpoint kept in ZooKeeper and the storage.
+    let url = format!("http://{}:8082/jobs/{id}/checkpoints", tb.ip(0));
+    let start = Instant::now();
+    loop {
+        let v = tb.get(&url);
+        let restored = v
+            .as_ref()
+            .and_then(|v| v["counts"]["restored"].as_u64())
+            .unwrap_or(0);
+        let running = tb
+            .get(&format!("http://{}:8082/jobs/{id}", tb.ip(0)))
+            .and_then(|v| v["state"].as_str().map(str::to_string))
+            == Some("RUNNING".into());
+        if restored >= 1 && running {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "job {id} not restored and running: {v:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(
+        tb.tm_ids().len(),
+        tms.len(),
+        "the TaskManagers registered again"
+    );
+    tb.hosts[0].exec(&format!(
+        "export USER=root HOME=/root; /opt/flink/bin/flink cancel {id} >/dev/null 2>&1"
+    ));
+
+    // ZooKeeper gone: status says the quorum is lost, and deploy refuses to start anything.
+    tb.hosts[2].exec("export USER=root HOME=/root; /opt/zk/flink-1.9.3/bin/zookeeper.sh stop");
+    while std::net::TcpStream::connect((tb.ip(2), 2181)).is_ok() {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let run = flinkup(tb.cmd("status", &inv, &[])).expect_code(1);
+    assert!(
+        run.stdout().contains("ZooKeeper quorum LOST"),
+        "{}",
+        run.stdout()
+    );
+    flinkup(tb.cmd("destroy", &inv, &["--yes", "--force", "--quiet"])).expect_code(0);
+}
