@@ -9,6 +9,7 @@ pub mod flink;
 pub mod fornaxee;
 #[cfg(test)]
 mod marker;
+pub mod zookeeper;
 
 use std::fmt;
 
@@ -163,6 +164,7 @@ pub trait Component: Sync {
 pub fn registry() -> &'static [&'static dyn Component] {
     &[
         &flink::Flink,
+        &zookeeper::ZooKeeper,
         &fornaxee::Fornaxee,
         #[cfg(test)]
         &marker::Marker,

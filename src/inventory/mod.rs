@@ -105,6 +105,8 @@ pub struct Host {
     pub taskmanager: bool,
     /// Runs the Fornaxee service (and so needs a Flink client when it runs no Flink daemon).
     pub fornaxee: bool,
+    /// Runs a peer of flinkup's own ZooKeeper quorum (`ha.zookeeper`).
+    pub zookeeper: bool,
 }
 
 impl Host {
@@ -121,6 +123,9 @@ impl Host {
                 r.push("flink client");
             }
             r.push("fornaxee");
+        }
+        if self.zookeeper {
+            r.push("zookeeper");
         }
         r.join(", ")
     }

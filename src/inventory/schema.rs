@@ -36,6 +36,10 @@ pub struct RawInventory {
 #[serde(deny_unknown_fields)]
 pub struct RawHa {
     pub storage_dir: Option<String>,
+    /// Hosts that run flinkup's own ZooKeeper quorum (Flink's quorum peer).
+    #[serde(default)]
+    pub zookeeper: Vec<RawHost>,
+    /// Or the site's ensemble, `host:port,…`.
     pub zookeeper_quorum: Option<String>,
 }
 

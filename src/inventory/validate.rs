@@ -657,6 +657,7 @@ pub(crate) fn make_host(
             jobmanager: false,
             taskmanager: false,
             fornaxee: false,
+            zookeeper: false,
         })
     }
 }
@@ -756,6 +757,30 @@ pub(crate) fn hosts(c: &mut Checker, raw: &RawInventory) -> Option<Vec<Host>> {
             continue;
         }
         hosts.push(h);
+    }
+    // The peers of flinkup's own ZooKeeper quorum: hosts of the cluster or hosts of their own.
+    for (i, z) in raw.ha.iter().flat_map(|h| &h.zookeeper).enumerate() {
+        let idx = i.to_string();
+        let path = ["ha", "zookeeper", idx.as_str()];
+        let Some(mut h) = make_host(c, raw, z, &path) else {
+            ok = false;
+            continue;
+        };
+        match hosts.iter_mut().find(|x| x.name == h.name) {
+            Some(existing) if existing.zookeeper => {
+                c.error(
+                    &path,
+                    format!("`{}` is listed twice in ha.zookeeper", h.name),
+                    "list each host once: a host runs one ZooKeeper peer",
+                );
+                ok = false;
+            }
+            Some(existing) => existing.zookeeper = true,
+            None => {
+                h.zookeeper = true;
+                hosts.push(h);
+            }
+        }
     }
     ok.then_some(hosts)
 }

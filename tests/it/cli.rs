@@ -50,7 +50,10 @@ const BAD: &[(&str, &str)] = &[
     ("empty", "empty"),
     ("not-a-map", "not a map of settings"),
     ("taskmanager-memory-too-small-1-10", "leave no task heap"),
-    ("ha-without-quorum", "ha has no zookeeper_quorum"),
+    (
+        "ha-without-zookeeper",
+        "ha has neither zookeeper nor zookeeper_quorum",
+    ),
     (
         "ha-storage-without-scheme",
         "storage_dir `/srv/flink-ha` has no scheme",
@@ -471,7 +474,7 @@ fn only_takes_a_registered_component_in_any_case() {
     .expect_code(2);
     assert!(
         run.stderr()
-            .contains("no component named `kafka`; components: flink, fornaxee"),
+            .contains("no component named `kafka`; components: flink, zookeeper, fornaxee"),
         "{}",
         run.stderr()
     );

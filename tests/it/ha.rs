@@ -151,3 +151,125 @@ fn a_jobmanager_restarted_recovers_its_jobs_from_zookeeper_and_shared_storage() 
     );
     flinkup(tb.cmd("destroy", &inv, &["--yes", "--force", "--quiet"])).expect_code(0);
 }
+
+/// Kills the ZooKeeper peer running on host `i`.
+fn kill_peer(tb: &Testbed, i: usize) {
+    let pid = tb.hosts[i]
+        .java_pids()
+        .into_iter()
+        .find(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains("FlinkZooKeeperQuorumPeer"))
+                .unwrap_or(false)
+        })
+        .expect("a ZooKeeper peer runs there");
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status();
+    while std::net::TcpStream::connect((tb.ip(i), 2181)).is_ok() {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// flinkup's own quorum (`ha.zookeeper`): a peer on each of three hosts, started and verified
+/// before the JobManager, shown by status; one peer lost leaves it working but degraded, two
+/// lose the quorum (status exit 1); `deploy` starts the dead peers and touches nothing else;
+/// stop and destroy stop the peers after Flink.
+#[test]
+fn flinkups_own_zookeeper_quorum_on_three_hosts() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec {
+        hosts: 3,
+        ..Spec::default()
+    });
+    let storage = tb.dir.join("ha-storage");
+    let base = std::fs::read_to_string(tb.guide_inventory("zk", 2, "cluster-script")).unwrap();
+    let inv = tb.inventory(
+        "zk",
+        &format!(
+            "{}ha:\n  storage_dir: file://{}\n  zookeeper: [{}, {}, {}]\n",
+            base.trim_start_matches("cluster: zk\n").replace(
+                "verify:\n  timeout: 120s\n",
+                "verify:\n  timeout: 180s\n  smoke: false\n"
+            ),
+            storage.display(),
+            tb.ip(0),
+            tb.ip(1),
+            tb.ip(2)
+        ),
+    );
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    let out = run.stdout();
+    let zk_start = out.find("zookeeper start").expect("the peers start");
+    let flink_start = out.find("start-cluster.sh").expect("then Flink");
+    assert!(zk_start < flink_start, "{out}");
+    assert!(
+        out.contains(&format!("server.3={}:2888:3888", tb.ip(2))),
+        "{out}"
+    );
+    assert_eq!(tb.overview(), Some((2, 4)));
+    let status = flinkup(tb.cmd("status", &inv, &[])).expect_code(0).stdout();
+    assert!(
+        status.contains("HA: ZooKeeper working: 3/3 servers answer, leader "),
+        "{status}"
+    );
+    let run = flinkup(tb.cmd("deploy", &inv, &["--quiet"])).expect_code(0);
+    assert!(
+        run.stdout().contains("Plan: 3 hosts, 0 changes"),
+        "{}",
+        run.stdout()
+    );
+
+    // One peer lost: working, degraded. Two: the quorum is lost.
+    kill_peer(&tb, 2);
+    let status = flinkup(tb.cmd("status", &inv, &[])).expect_code(0).stdout();
+    assert!(
+        status.contains("working, degraded: 2/3 servers answer, leader")
+            && status.contains(&format!("not answering: {}:2181", tb.ip(2))),
+        "{status}"
+    );
+    kill_peer(&tb, 1);
+    let run = flinkup(tb.cmd("status", &inv, &[])).expect_code(1);
+    assert!(
+        run.stdout().contains("ZooKeeper quorum LOST"),
+        "{}",
+        run.stdout()
+    );
+
+    // deploy starts the two dead peers, one at a time, and the quorum forms again.
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    let out = run.stdout();
+    for i in [1, 2] {
+        assert!(
+            out.contains(&format!(
+                "+ start    zookeeper on {} (not running)",
+                tb.ip(i)
+            )),
+            "{out}"
+        );
+    }
+    assert!(
+        !out.contains("start-cluster.sh"),
+        "Flink is not restarted: {out}"
+    );
+    let status = flinkup(tb.cmd("status", &inv, &[])).expect_code(0).stdout();
+    assert!(status.contains("HA: ZooKeeper working: 3/3"), "{status}");
+
+    // Stop and destroy take the peers down after Flink.
+    let run = flinkup(tb.cmd("stop", &inv, &["--yes", "--quiet"])).expect_code(0);
+    let out = run.stdout();
+    assert!(
+        out.find("zookeeper stop").unwrap() > out.find("Stage 1/").unwrap(),
+        "{out}"
+    );
+    for i in 0..3 {
+        assert!(std::net::TcpStream::connect((tb.ip(i), 2181)).is_err());
+    }
+    flinkup(tb.cmd("start", &inv, &["--yes", "--quiet"])).expect_code(0);
+    assert_eq!(tb.overview(), Some((2, 4)));
+    flinkup(tb.cmd("destroy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    for h in &tb.hosts {
+        assert!(h.java_pids().is_empty(), "nothing runs on {}", h.hostname);
+        assert!(!h.opt().join("flink-1.9.3").exists());
+    }
+}

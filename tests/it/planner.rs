@@ -651,6 +651,7 @@ fn high_availability_keys_and_what_preflight_asks_of_zookeeper() {
                 ("zk2".into(), 2181),
                 ("zk3".into(), 2181),
             ],
+            own: false,
         });
         let mut facts = empty_cluster(&c, &["h1", "h2"]);
         let answers = |modes: &[&str]| {
@@ -894,4 +895,66 @@ fn relayed_plan_shows_the_route() {
         "{text}"
     );
     insta::assert_snapshot!("planner_relayed", text);
+}
+
+/// flinkup's own quorum: its peers start and are verified after the release is in place and
+/// before Flink's daemons; on an upgrade its stages sit before the restart and the way back
+/// still covers exactly Flink's stop, start and verify.
+#[test]
+fn own_zookeeper_quorum_comes_up_before_flink_and_keeps_the_way_back_in_place() {
+    let text = |version: &str| {
+        format!(
+            "cluster: fixture\nflink:\n  version: {version}\n  artifact:\n    url: https://downloads.example.org/flink-{version}-bin-scala_2.11.tgz\n    sha512: {SHA}\nssh:\n  user: root\njobmanager: h1\ntaskmanagers: [h2, h1]\nconfig:\n  taskmanager.numberOfTaskSlots: 4\n  rest.port: 8082\nverify:\n  timeout: 60s\n  smoke: false\nha:\n  storage_dir: file:///srv/flink-ha\n  zookeeper: [h1, h2, h3]\n"
+        )
+    };
+    let l = loaded(&text("1.9.3"));
+    let facts = empty_cluster(&l.cluster, &["h1", "h2", "h3"]);
+    let p = composed(&l, &facts, None, None, &Day2Args::default());
+    assert!(p.refusals().is_empty(), "{}", display::text(&p));
+    assert_eq!(
+        stage_names(&p),
+        [
+            "relay trust",
+            "distribute",
+            "install",
+            "switch",
+            "zookeeper install",
+            "zookeeper start",
+            "zookeeper verify",
+            "start",
+            "verify",
+            "record"
+        ]
+    );
+    let t = display::text(&p);
+    assert!(t.contains("server.3=h3:2888:3888"), "{t}");
+    assert!(
+        t.contains("+high-availability.zookeeper.quorum: h1:2181,h2:2181,h3:2181"),
+        "{t}"
+    );
+
+    // Upgraded while everything runs: the peers get the new release's zoo.cfg and restart one
+    // at a time before Flink's stop; the rollback range moves with Flink's stages.
+    let before = loaded(&text("1.9.3")).cluster;
+    let mut facts = running_cluster(&before);
+    facts.hosts.insert(id("h3"), empty_host("h3"));
+    for f in facts.hosts.values_mut() {
+        f.flink_mut().release_present = false;
+        f.flink_mut().conf.clear();
+        f.flink_mut().current_link = Some("/opt/flink-1.9.3".into());
+    }
+    let l = loaded(&text("1.10.3"));
+    let p = composed(&l, &facts, None, None, &Day2Args::default());
+    let names = stage_names(&p);
+    let rb = p.rollback.as_ref().expect("a way back");
+    assert_eq!(
+        &names[rb.from_stage..rb.until_stage],
+        ["stop", "start", "verify"],
+        "{names:?}"
+    );
+    assert!(
+        names.iter().position(|n| *n == "zookeeper start")
+            < names.iter().position(|n| *n == "stop"),
+        "{names:?}"
+    );
 }

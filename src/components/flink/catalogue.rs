@@ -271,6 +271,8 @@ pub fn removed(v: Version, key: &str) -> Option<(&'static Release, Option<&'stat
 pub const OPEN_FAMILIES: &[&str] = &[
     "metrics.reporter.",
     "env.",
+    // Read by the scripts for the ZooKeeper quorum peer they start (`zookeeper.heap.mb`).
+    "zookeeper.",
     "s3.",
     "s3a.",
     "fs.",

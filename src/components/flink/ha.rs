@@ -20,7 +20,14 @@ pub struct Ha {
     pub storage_dir: String,
     /// The ZooKeeper servers, as `host:port`, in the inventory's order.
     pub quorum: Vec<(String, u16)>,
+    /// The quorum is flinkup's own (`ha.zookeeper`: it starts, verifies, stops and removes
+    /// its peers), not the site's (`ha.zookeeper_quorum`).
+    pub own: bool,
 }
+
+/// The client port of flinkup's own ZooKeeper peers, and their quorum and election ports.
+pub const CLIENT_PORT: u16 = 2181;
+pub const PEER_PORTS: (u16, u16) = (2888, 3888);
 
 impl Ha {
     /// `host:port,host:port`, as Flink reads the quorum.
@@ -91,12 +98,29 @@ pub(crate) fn validate(c: &mut Checker, raw: &RawHa) -> Option<Ha> {
         },
     };
     let mut quorum = Vec::new();
+    let own = !raw.zookeeper.is_empty();
     match raw.zookeeper_quorum.as_deref().map(str::trim) {
+        Some(_) if own => {
+            c.key_error(
+                &["ha", "zookeeper_quorum"],
+                "ha has both zookeeper (hosts for flinkup's own quorum) and zookeeper_quorum (the site's ensemble)",
+                "keep one: zookeeper to have flinkup run the quorum, zookeeper_quorum to use one the site runs",
+            );
+            ok = false;
+        }
+        None | Some("") if own => {
+            quorum = raw
+                .zookeeper
+                .iter()
+                .map(|h| (h.name().to_string(), CLIENT_PORT))
+                .collect();
+            quorum_warnings(c, &["ha", "zookeeper"], quorum.len());
+        }
         None | Some("") => {
             c.key_error(
                 &["ha"],
-                "ha has no zookeeper_quorum: Flink elects its leader and finds its jobs through ZooKeeper",
-                "name the site's ensemble: `zookeeper_quorum: \"zk1:2181,zk2:2181,zk3:2181\"`",
+                "ha has neither zookeeper nor zookeeper_quorum: Flink elects its leader and finds its jobs through ZooKeeper",
+                "list hosts for flinkup to run a quorum on, `zookeeper: [zk1, zk2, zk3]`, or name the site's ensemble, `zookeeper_quorum: \"zk1:2181,zk2:2181,zk3:2181\"`",
             );
             ok = false;
         }
@@ -124,30 +148,39 @@ pub(crate) fn validate(c: &mut Checker, raw: &RawHa) -> Option<Ha> {
                     }
                 }
             }
-            if ok && quorum.len() == 1 {
-                c.warn(
-                    &["ha", "zookeeper_quorum"],
-                    "one ZooKeeper server: when it stops, Flink loses its leader and every job stops",
-                    Some("run three (or five) servers: a majority of them keeps the ensemble working".into()),
-                );
-            } else if ok && quorum.len() % 2 == 0 {
-                c.warn(
-                    &["ha", "zookeeper_quorum"],
-                    format!(
-                        "{} ZooKeeper servers survive no more failures than {}: a majority must answer",
-                        quorum.len(),
-                        quorum.len() - 1
-                    ),
-                    Some("run an odd number of servers".into()),
-                );
+            if ok {
+                quorum_warnings(c, &["ha", "zookeeper_quorum"], quorum.len());
             }
         }
     }
     Some(Ha {
         storage_dir: storage_dir?,
         quorum,
+        own,
     })
     .filter(|_| ok)
+}
+
+/// One server is a single point of failure; an even count survives no more than one fewer.
+fn quorum_warnings(c: &mut Checker, path: &[&str], n: usize) {
+    if n == 1 {
+        c.warn(
+            path,
+            "one ZooKeeper server: when it stops, Flink loses its leader and every job stops",
+            Some(
+                "run three (or five) servers: a majority of them keeps the ensemble working".into(),
+            ),
+        );
+    } else if n.is_multiple_of(2) {
+        c.warn(
+            path,
+            format!(
+                "{n} ZooKeeper servers survive no more failures than {}: a majority must answer",
+                n - 1
+            ),
+            Some("run an odd number of servers".into()),
+        );
+    }
 }
 
 /// The keys a release reads for ZooKeeper HA, with their values: under the names the release

@@ -99,5 +99,6 @@ pub fn host(r: &RecordHost, template: &Host) -> Host {
         jobmanager: r.runs(super::Role::JobManager),
         taskmanager: r.runs(super::Role::TaskManager),
         fornaxee: false,
+        zookeeper: false,
     }
 }

@@ -135,7 +135,10 @@ fn ha_preflight(
     fl: &FlinkFacts,
     plan: &mut Plan,
 ) {
-    if let Some(e) = crate::components::flink::ha::Ensemble::of(ha, &fl.zookeeper) {
+    // flinkup's own quorum is started and checked by its stages before the JobManager's.
+    if let Some(e) =
+        crate::components::flink::ha::Ensemble::of(ha, &fl.zookeeper).filter(|_| !ha.own)
+    {
         if !e.working() {
             plan.preflight.push(Finding::error(
                 Some(jm),

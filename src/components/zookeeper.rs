@@ -1,0 +1,417 @@
+//! flinkup's own ZooKeeper quorum (`ha.zookeeper`): a peer on each listed host, run by the
+//! quorum peer every Flink distribution carries (`bin/zookeeper.sh start <id>`, configured by
+//! `conf/zoo.cfg`), so a site needs nothing beyond Flink. Its stages run before Flink's daemons
+//! start (the JobManager needs a working quorum to become leader) and its peers stop after
+//! them. The site's own ensemble (`ha.zookeeper_quorum`) is never touched here.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use super::flink::ha::{Ensemble, Ha, CLIENT_PORT, PEER_PORTS};
+use super::flink::plan::{paths, resolve};
+use super::{Component, PlanCtx, ProbeAsk, Verb};
+use crate::error::{Error, Result};
+use crate::facts::{HostFacts, MachineProbe, Part};
+use crate::fleet::{Fleet, HostId};
+use crate::inventory::{Cluster, Host};
+use crate::plan::{Action, Batch, Change, CheckStep, ComponentInfo, Plan, Stage};
+use crate::remote::qp;
+use crate::report::Reporter;
+
+pub const NAME: &str = "ZooKeeper";
+
+pub struct ZooKeeper;
+
+/// What the probe finds on a peer's host.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ZkFacts {
+    /// The peer's pid, when it runs.
+    pub running: Option<u32>,
+    /// The release's conf/zoo.cfg as it is.
+    pub cfg: Option<String>,
+}
+
+fn facts(f: &HostFacts) -> &ZkFacts {
+    static EMPTY: std::sync::OnceLock<ZkFacts> = std::sync::OnceLock::new();
+    f.parts.get_or(&EMPTY)
+}
+
+/// The quorum flinkup runs, when the inventory asks for one.
+fn own(c: &Cluster) -> Option<&Ha> {
+    c.ha.as_ref().filter(|h| h.own)
+}
+
+/// The peers with their ids (1, 2, … in `ha.zookeeper`'s order).
+fn peers(c: &Cluster) -> Vec<(u32, &Host)> {
+    let Some(ha) = own(c) else {
+        return Vec::new();
+    };
+    ha.quorum
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (name, _))| {
+            c.hosts
+                .iter()
+                .find(|h| h.zookeeper && &h.name == name)
+                .map(|h| (i as u32 + 1, h))
+        })
+        .collect()
+}
+
+/// Where the peers keep their data: beside flinkup's other state, so destroy removes it.
+fn data_dir(c: &Cluster) -> String {
+    format!("{}/zookeeper", c.state_dir())
+}
+
+/// `conf/zoo.cfg`: every peer with its quorum and election ports, the data directory.
+pub fn zoo_cfg(c: &Cluster, home: Option<&str>) -> String {
+    let mut s = format!(
+        "# zoo.cfg for cluster {}, written by flinkup from ha.zookeeper.\n\
+         tickTime=2000\ninitLimit=10\nsyncLimit=5\nclientPort={CLIENT_PORT}\ndataDir={}\n",
+        c.name,
+        resolve(&data_dir(c), home)
+    );
+    for (id, h) in peers(c) {
+        s.push_str(&format!(
+            "server.{id}={}:{}:{}\n",
+            h.name, PEER_PORTS.0, PEER_PORTS.1
+        ));
+    }
+    s
+}
+
+fn pid_file(c: &Cluster, f: &HostFacts) -> String {
+    format!(
+        "{}/flink-{}-zookeeper.pid",
+        resolve(&super::flink::probe::pid_dir(c), f.machine.home.as_deref()),
+        f.machine.user
+    )
+}
+
+/// The quorum answers: every peer with a mode, one of them leading.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "check", rename_all = "snake_case")]
+enum Check {
+    ZookeeperQuorum {
+        servers: Vec<(String, u16)>,
+        timeout_secs: u64,
+    },
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Check::ZookeeperQuorum {
+                servers,
+                timeout_secs,
+            } => write!(
+                f,
+                "{} ZooKeeper peers answer, one of them leading, within {timeout_secs}s",
+                servers.len()
+            ),
+        }
+    }
+}
+
+/// Asks every server `srvr` from `host` until all answer and one leads.
+async fn quorum(
+    servers: &[(String, u16)],
+    timeout_secs: u64,
+    host: &HostId,
+    fleet: &Fleet,
+) -> Result<()> {
+    let ha = Ha {
+        storage_dir: String::new(),
+        quorum: servers.to_vec(),
+        own: true,
+    };
+    let remote = fleet.get(host)?;
+    let script = super::flink::ha::probe(&ha);
+    let start = Instant::now();
+    loop {
+        let out = remote.sh(host.as_str(), &script).await?;
+        let answers = out
+            .stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("zk.")?.split_once('='))
+            .filter_map(|(i, m)| Some((i.parse().ok()?, m.trim().to_string())))
+            .collect();
+        let e = Ensemble::of(&ha, &answers).unwrap_or_default();
+        if e.working() && e.answering() == servers.len() {
+            return Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(timeout_secs) {
+            return Err(Error::Failed(format!(
+                "the ZooKeeper quorum did not form within {timeout_secs}s (asked from {host}): {}; each peer's log is under the release's log/ directory (flink-*-zookeeper-*.log)",
+                e.summary()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+impl ZooKeeper {
+    fn stop_action(c: &Cluster, f: &HostFacts, reason: &str) -> Action {
+        let p = paths(c, f);
+        Action::StopServices {
+            services: vec!["zookeeper".into()],
+            scripts: vec![vec![format!("{}/bin/zookeeper.sh", p.link), "stop".into()]],
+            pid_files: vec![pid_file(c, f)],
+            cmdline_has: Some("java".into()),
+            terminate: false,
+            grace_secs: 30,
+            reason: reason.into(),
+        }
+    }
+
+    fn start_action(c: &Cluster, f: &HostFacts, id: u32, reason: &str) -> Action {
+        let p = paths(c, f);
+        Action::StartService {
+            service: "zookeeper".into(),
+            script: format!("{}/bin/zookeeper.sh", p.link),
+            args: vec!["start".into(), id.to_string()],
+            log: format!("{}/log/flinkup-start-zookeeper.log", p.link),
+            reason: reason.into(),
+        }
+    }
+
+    /// Stops every running peer; None when none runs.
+    fn stop(&self, ctx: &PlanCtx, reason: &str) -> Option<Stage> {
+        let c = ctx.cluster();
+        let mut s = Stage::new("zookeeper stop", Some(NAME));
+        for (_, h) in peers(c) {
+            let id = HostId::of(h);
+            let f = ctx.facts.host(&id);
+            if facts(f).running.is_some() {
+                s.push(&id, Self::stop_action(c, f, reason));
+            }
+        }
+        (!s.steps.is_empty()).then_some(s)
+    }
+
+    /// Writes zoo.cfg where it changed (deploy), starts the peers that do not run, restarts one
+    /// at a time those whose zoo.cfg changed, and checks the quorum.
+    fn up(&self, ctx: &PlanCtx, write: bool) -> Vec<Stage> {
+        let c = ctx.cluster();
+        let mut install = Stage::new("zookeeper install", Some(NAME));
+        let mut start = Stage::new("zookeeper start", Some(NAME));
+        start.batch = Batch::Rolling(1);
+        start.if_failed = "Peers already restarted run with the new zoo.cfg; the others run as before. Fix the cause and run again.".into();
+        for (n, h) in peers(c) {
+            let id = HostId::of(h);
+            let f = ctx.facts.host(&id);
+            let zf = facts(f);
+            let cfg = zoo_cfg(c, f.machine.home.as_deref());
+            let changed = write && zf.cfg.as_deref() != Some(cfg.as_str());
+            if changed {
+                let path = format!("{}/conf/zoo.cfg", paths(c, f).release);
+                install.push(
+                    &id,
+                    Action::WriteFile {
+                        diff: similar::TextDiff::from_lines(zf.cfg.as_deref().unwrap_or(""), &cfg)
+                            .unified_diff()
+                            .header(&path, &path)
+                            .to_string(),
+                        change: if zf.cfg.is_some() {
+                            Change::Update
+                        } else {
+                            Change::Create
+                        },
+                        path,
+                        content: cfg,
+                        executable: false,
+                    },
+                );
+            }
+            match (zf.running, changed) {
+                (None, _) => start.push(&id, Self::start_action(c, f, n, "not running")),
+                (Some(_), true) => start.extend_host(
+                    &id,
+                    vec![
+                        Self::stop_action(
+                            c,
+                            f,
+                            "zoo.cfg changed; ZooKeeper reads it only at start",
+                        ),
+                        Self::start_action(c, f, n, "zoo.cfg changed"),
+                    ],
+                ),
+                (Some(_), false) => {}
+            }
+        }
+        let mut verify = Stage::new("zookeeper verify", Some(NAME));
+        if let Some((_, first)) = peers(c).first() {
+            verify.push(
+                &HostId::of(first),
+                super::check_step(
+                    NAME,
+                    &Check::ZookeeperQuorum {
+                        servers: own(c).map(|h| h.quorum.clone()).unwrap_or_default(),
+                        timeout_secs: c.verify_timeout.as_secs(),
+                    },
+                    None,
+                ),
+            );
+        }
+        [install, start, verify]
+            .into_iter()
+            .filter(|s| !s.steps.is_empty())
+            .collect()
+    }
+}
+
+/// Puts `stages` at `at`, keeping the plan's way back pointed at the same stages.
+fn insert(plan: &mut Plan, at: usize, stages: Vec<Stage>) {
+    let n = stages.len();
+    if n == 0 {
+        return;
+    }
+    if let Some(rb) = plan.rollback.as_mut() {
+        if at <= rb.from_stage {
+            rb.from_stage += n;
+            rb.until_stage += n;
+        } else if at < rb.until_stage {
+            rb.until_stage += n;
+        }
+    }
+    plan.stages.splice(at..at, stages);
+}
+
+/// The first of Flink's stages that starts, stops or removes daemons: the quorum must be up
+/// before it and is stopped only after Flink's daemons.
+fn before_flink_daemons(plan: &Plan) -> usize {
+    plan.stages
+        .iter()
+        .position(|s| {
+            s.component
+                .is_some_and(|c| c.as_str() == super::flink::NAME)
+                && s.steps.iter().any(|st| {
+                    matches!(
+                        st.action,
+                        Action::StartService { .. }
+                            | Action::StopServices { .. }
+                            | Action::Remove { .. }
+                    )
+                })
+        })
+        .unwrap_or(plan.stages.len())
+}
+
+/// The first stage that removes what Flink installed (destroy).
+fn before_removal(plan: &Plan) -> usize {
+    plan.stages
+        .iter()
+        .position(|s| {
+            s.steps
+                .iter()
+                .any(|st| matches!(st.action, Action::Remove { .. }))
+        })
+        .unwrap_or(plan.stages.len())
+}
+
+impl Component for ZooKeeper {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn in_inventory(&self, c: &Cluster) -> bool {
+        own(c).is_some()
+    }
+
+    fn probe(
+        &self,
+        c: &Cluster,
+        id: &HostId,
+        ask: &ProbeAsk,
+        machine: &mut MachineProbe,
+    ) -> Option<String> {
+        own(c)?;
+        if !ask.host(c, id).is_some_and(|h| h.zookeeper) {
+            return None;
+        }
+        machine
+            .ports
+            .extend([CLIENT_PORT, PEER_PORTS.0, PEER_PORTS.1]);
+        Some(format!(
+            "{alive}\nU=${{USER:-$(id -un)}}\nZP={pid_dir}/flink-$U-zookeeper.pid\nif [ -f \"$ZP\" ]; then for p in $(cat \"$ZP\"); do if alive \"$p\" java; then echo \"zk_running=$p\"; fi; done; fi\nif [ -f {cfg} ]; then echo \"zk_cfg=$(base64 -w0 < {cfg})\"; fi\n",
+            alive = crate::remote::shell::ALIVE_FN,
+            pid_dir = qp(&super::flink::probe::pid_dir(c)),
+            cfg = qp(&format!("{}/conf/zoo.cfg", c.release_dir())),
+        ))
+    }
+
+    fn parse(&self, _: &Cluster, _: &HostId, _: &ProbeAsk, out: &str) -> Box<dyn Part> {
+        use base64::Engine;
+        let mut f = ZkFacts::default();
+        for (k, v) in out.lines().filter_map(|l| l.split_once('=')) {
+            match k {
+                "zk_running" => f.running = v.trim().parse().ok(),
+                "zk_cfg" => {
+                    f.cfg = base64::engine::general_purpose::STANDARD
+                        .decode(v.trim())
+                        .ok()
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                }
+                _ => {}
+            }
+        }
+        Box::new(f)
+    }
+
+    fn plan(&self, ctx: &PlanCtx, plan: &mut Plan) -> Result<()> {
+        let c = ctx.cluster();
+        if !self.in_inventory(c) {
+            return Ok(());
+        }
+        let names: Vec<&str> = peers(c).iter().map(|(_, h)| h.name.as_str()).collect();
+        plan.components.push(ComponentInfo {
+            name: NAME.into(),
+            version: format!("from Flink {}", c.version),
+            detail: "the quorum peer Flink ships".into(),
+            artifact: None,
+            summary: format!(
+                "{} peers on {} (client port {CLIENT_PORT})",
+                names.len(),
+                names.join(", ")
+            ),
+        });
+        match ctx.verb {
+            Verb::Deploy | Verb::Start => {
+                let stages = self.up(ctx, ctx.verb == Verb::Deploy);
+                insert(plan, before_flink_daemons(plan), stages);
+            }
+            Verb::Stop => {
+                if let Some(s) = self.stop(ctx, "flinkup stop: every service of the cluster") {
+                    plan.stages.push(s);
+                }
+            }
+            Verb::Destroy => {
+                if let Some(s) = self.stop(ctx, "destroy removes the cluster") {
+                    insert(plan, before_removal(plan), vec![s]);
+                }
+            }
+            Verb::Rollback | Verb::Smoke => {}
+        }
+        Ok(())
+    }
+
+    fn run_check<'a>(
+        &'a self,
+        step: &'a CheckStep,
+        host: &'a HostId,
+        fleet: &'a Fleet,
+        _: &'a dyn Reporter,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            match super::parse_check::<Check>(step)? {
+                Check::ZookeeperQuorum {
+                    servers,
+                    timeout_secs,
+                } => quorum(&servers, timeout_secs, host, fleet).await,
+            }
+        })
+    }
+}
