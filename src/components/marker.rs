@@ -27,8 +27,7 @@ pub struct MarkerFacts {
 }
 
 fn facts(f: &HostFacts) -> &MarkerFacts {
-    static EMPTY: std::sync::OnceLock<MarkerFacts> = std::sync::OnceLock::new();
-    f.parts.get_or(&EMPTY)
+    f.parts.get_or_empty()
 }
 
 fn dir(c: &Cluster) -> String {
@@ -166,16 +165,10 @@ impl Component for Marker {
     }
 
     fn parse(&self, _: &Cluster, _: &HostId, _: &ProbeAsk, out: &str) -> Box<dyn Part> {
-        use base64::Engine;
         let mut f = MarkerFacts::default();
         for (k, v) in out.lines().filter_map(|l| l.split_once('=')) {
             match k {
-                "content" => {
-                    f.content = base64::engine::general_purpose::STANDARD
-                        .decode(v.trim())
-                        .ok()
-                        .map(|b| String::from_utf8_lossy(&b).into_owned())
-                }
+                "content" => f.content = crate::facts::b64_text(v),
                 "running" => f.running = v.trim().parse().ok(),
                 _ => {}
             }

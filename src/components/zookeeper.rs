@@ -35,8 +35,7 @@ pub struct ZkFacts {
 }
 
 fn facts(f: &HostFacts) -> &ZkFacts {
-    static EMPTY: std::sync::OnceLock<ZkFacts> = std::sync::OnceLock::new();
-    f.parts.get_or(&EMPTY)
+    f.parts.get_or_empty()
 }
 
 /// The quorum flinkup runs, when the inventory asks for one.
@@ -344,17 +343,11 @@ impl Component for ZooKeeper {
     }
 
     fn parse(&self, _: &Cluster, _: &HostId, _: &ProbeAsk, out: &str) -> Box<dyn Part> {
-        use base64::Engine;
         let mut f = ZkFacts::default();
         for (k, v) in out.lines().filter_map(|l| l.split_once('=')) {
             match k {
                 "zk_running" => f.running = v.trim().parse().ok(),
-                "zk_cfg" => {
-                    f.cfg = base64::engine::general_purpose::STANDARD
-                        .decode(v.trim())
-                        .ok()
-                        .map(|b| String::from_utf8_lossy(&b).into_owned())
-                }
+                "zk_cfg" => f.cfg = crate::facts::b64_text(v),
                 _ => {}
             }
         }

@@ -6,7 +6,7 @@
 //! offline plan uses [`HostFacts::default`] for every host.
 
 use std::any::{Any, TypeId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use serde::Serialize;
@@ -99,6 +99,15 @@ impl<T: Any + Send + Sync + fmt::Debug + Clone + PartialEq + Serialize> Part for
 #[derive(Default)]
 pub struct Parts(BTreeMap<TypeId, Box<dyn Part>>);
 
+/// A probe value a host sent base64-encoded (`$(base64 -w0 < file)`), as text.
+pub fn b64_text(v: &str) -> Option<String> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(v.trim())
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
 impl Parts {
     pub fn insert<T: Part>(&mut self, part: T) {
         self.0.insert(TypeId::of::<T>(), Box::new(part));
@@ -116,13 +125,24 @@ impl Parts {
             .and_then(|p| p.as_any().downcast_ref())
     }
 
-    /// The result of type `T`, or the empty one a component keeps for hosts its probe did
-    /// not run on.
-    pub fn get_or<'a, T: Part + Default>(
-        &'a self,
-        empty: &'static std::sync::OnceLock<T>,
-    ) -> &'a T {
-        self.get().unwrap_or_else(|| empty.get_or_init(T::default))
+    /// The result of type `T`, or an empty one for hosts its probe did not run on (made once
+    /// per type and kept for the life of the process).
+    pub fn get_or_empty<T: Part + Default + Send + Sync>(&self) -> &T {
+        if let Some(t) = self.get() {
+            return t;
+        }
+        type Empties = HashMap<TypeId, &'static (dyn Any + Send + Sync)>;
+        static EMPTIES: std::sync::OnceLock<std::sync::Mutex<Empties>> = std::sync::OnceLock::new();
+        let mut m = EMPTIES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let empty: &'static (dyn Any + Send + Sync) = *m
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Box::leak(Box::new(T::default())));
+        empty
+            .downcast_ref()
+            .expect("an empty part is kept under its own type")
     }
 
     /// The result of type `T`, made empty first when there is none.
@@ -326,7 +346,6 @@ if [ -n "$B" ] && [ -n "$E" ]; then echo "ssh_block=$(sed -n "${{B}},${{E}}p" ~/
 
 /// Parses the engine's part of a host's probe output; other keys are left to components.
 pub fn parse_machine(out: &str) -> Machine {
-    use base64::Engine;
     let mut m = Machine::default();
     let mut lock_lines = String::new();
     let mut locked = false;
@@ -344,12 +363,7 @@ pub fn parse_machine(out: &str) -> Machine {
             "disk_free_kb" => m.disk_free_kb = v.trim().parse().ok(),
             "writable" => m.install_dir_writable = true,
             "ports_known" => m.ports_known = true,
-            "ssh_block" => {
-                m.ssh_block = base64::engine::general_purpose::STANDARD
-                    .decode(v.trim())
-                    .ok()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-            }
+            "ssh_block" => m.ssh_block = b64_text(v),
             "lock.held" => locked = true,
             k if k.starts_with("lock.") => {
                 lock_lines.push_str(&format!("{}={v}\n", &k[5..]));

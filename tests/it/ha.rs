@@ -34,12 +34,24 @@ printf 'tickTime=2000\\ninitLimit=10\\nsyncLimit=5\\nclientPort=2181\\ndataDir=/
     }
 }
 
-/// The guide's cluster with `ha:` (ZooKeeper on host 3, storage shared by every host): the
-/// HA keys written, the ensemble checked and shown by status; a checkpointing job survives
-/// its JobManager's death: `deploy` starts the JobManager again and the same job runs on,
-/// restored from its latest checkpoint. With ZooKeeper gone, status says the quorum is lost.
+/// The guide's cluster on 1.9.3 with `ha:` (ZooKeeper on host 3, storage shared by every
+/// host): see [`recovers_its_jobs`].
 #[test]
 fn a_jobmanager_restarted_recovers_its_jobs_from_zookeeper_and_shared_storage() {
+    recovers_its_jobs("1.9.3");
+}
+
+/// The same on Flink 2.2 (`high-availability.type`, config.yaml, a job of the 2.x API).
+#[test]
+fn a_jobmanager_restarted_recovers_its_jobs_on_flink_2_2() {
+    recovers_its_jobs("2.2.1");
+}
+
+/// The HA keys written, the ensemble checked and shown by status; a checkpointing job
+/// survives its JobManager's death: `deploy` starts the JobManager again and the same job runs
+/// on, restored from its latest checkpoint. With ZooKeeper gone, status says the quorum is
+/// lost.
+fn recovers_its_jobs(version: &str) {
     let _flink = flink_lock();
     let tb = Testbed::new(Spec {
         hosts: 3,
@@ -47,17 +59,23 @@ fn a_jobmanager_restarted_recovers_its_jobs_from_zookeeper_and_shared_storage() 
     });
     site_zookeeper(&tb, 2);
     let storage = tb.dir.join("ha-storage");
-    let base = std::fs::read_to_string(tb.guide_inventory("ha", 2, "cluster-script")).unwrap();
+    let (scala, jar) = if version.starts_with("1.9") {
+        ("2.11", root().join("target/flink-jobs/pressure.jar"))
+    } else {
+        (
+            "2.12",
+            root().join(format!("target/flink-jobs/{version}/pressure.jar")),
+        )
+    };
     let inv = tb.inventory(
         "ha",
         &format!(
-            "{}ha:\n  storage_dir: file://{}\n  zookeeper_quorum: \"{}:2181\"\n",
-            base.trim_start_matches("cluster: ha\n").replace(
-                "verify:\n  timeout: 120s\n",
-                "verify:\n  timeout: 180s\n  smoke: false\n"
-            ),
-            storage.display(),
-            tb.ip(2)
+            "flink:\n  version: {version}\n  scala: \"{scala}\"\n  install_dir: /opt\n  artifact:\n    path: {tgz}\nssh:\n  user: root\njobmanager: {h1}\ntaskmanagers: [{h2}, {h1}]\nconfig:\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 1024m\n  taskmanager.numberOfTaskSlots: 2\n  rest.port: 8082\nverify:\n  timeout: 180s\n  smoke: false\nha:\n  storage_dir: file://{storage}\n  zookeeper_quorum: \"{zk}:2181\"\n",
+            tgz = crate::testbed::flink_dist(&format!("flink-{version}-bin-scala_{scala}.tgz")).display(),
+            h1 = tb.ip(0),
+            h2 = tb.ip(1),
+            storage = storage.display(),
+            zk = tb.ip(2),
         ),
     );
     let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
@@ -84,11 +102,7 @@ fn a_jobmanager_restarted_recovers_its_jobs_from_zookeeper_and_shared_storage() 
     );
 
     // A job with checkpoints; then its JobManager dies.
-    std::fs::copy(
-        root().join("target/flink-jobs/pressure.jar"),
-        tb.hosts[0].root.join("tmp/pressure.jar"),
-    )
-    .unwrap();
+    std::fs::copy(&jar, tb.hosts[0].root.join("tmp/pressure.jar")).unwrap();
     let id = tb.submit("", "/tmp/pressure.jar", "fast");
     tb.wait_checkpoints(&id, 2);
     let tms = tb.tm_ids();

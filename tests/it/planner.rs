@@ -158,6 +158,16 @@ fn empty_cluster(c: &Cluster, names: &[&str]) -> Facts {
     facts
 }
 
+/// The JobManager on h1 runs a job, `orders`.
+fn with_running_job(facts: &mut Facts) {
+    facts
+        .hosts
+        .get_mut(&id("h1"))
+        .unwrap()
+        .flink_mut()
+        .running_jobs = Some(vec![("0123abcd".into(), "orders".into())]);
+}
+
 fn stage_names(p: &Plan) -> Vec<&str> {
     p.stages.iter().map(|s| s.name.as_str()).collect()
 }
@@ -471,12 +481,7 @@ fn stop_and_destroy_plans() {
 fn stop_destroy_and_rollback_protect_running_jobs() {
     let c = cluster("1.9.3", 4, "");
     let mut facts = running_cluster(&c);
-    facts
-        .hosts
-        .get_mut(&id("h1"))
-        .unwrap()
-        .flink_mut()
-        .running_jobs = Some(vec![("0123abcd".into(), "orders".into())]);
+    with_running_job(&mut facts);
     let inp = |day2: plan::Day2| Inputs {
         cluster: &c,
         facts: &facts,
@@ -585,12 +590,7 @@ fn upgrade_keeps_two_releases_and_knows_the_way_back() {
 fn an_upgrade_across_formats_shows_its_translation_and_protects_jobs() {
     let before = cluster("1.9.3", 4, "");
     let mut facts = running_cluster(&before);
-    facts
-        .hosts
-        .get_mut(&id("h1"))
-        .unwrap()
-        .flink_mut()
-        .running_jobs = Some(vec![("0123abcd".into(), "orders".into())]);
+    with_running_job(&mut facts);
     for f in facts.hosts.values_mut() {
         f.flink_mut().release_present = false;
         f.flink_mut().conf.clear();

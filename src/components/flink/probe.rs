@@ -75,8 +75,7 @@ pub trait FlinkFactsOf {
 
 impl FlinkFactsOf for crate::facts::HostFacts {
     fn flink(&self) -> &FlinkFacts {
-        static EMPTY: std::sync::OnceLock<FlinkFacts> = std::sync::OnceLock::new();
-        self.parts.get_or(&EMPTY)
+        self.parts.get_or_empty()
     }
     fn flink_mut(&mut self) -> &mut FlinkFacts {
         self.parts.get_mut()
@@ -211,13 +210,7 @@ struct TaskManagers {
 
 /// Parses the probe's output; keys of other probes are ignored.
 pub fn parse(out: &str) -> FlinkFacts {
-    use base64::Engine;
-    let b64 = |v: &str| {
-        base64::engine::general_purpose::STANDARD
-            .decode(v.trim())
-            .ok()
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-    };
+    let b64 = crate::facts::b64_text;
     let mut f = FlinkFacts::default();
     let mut java_path = None;
     let mut java_version = None;

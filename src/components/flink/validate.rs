@@ -414,28 +414,15 @@ pub(crate) fn memory_model(c: &mut Checker, conf: &BTreeMap<String, String>, v: 
             .unwrap_or(fallback)
     };
     let given = |k: &str| conf.get(k).and_then(|t| parse_memory(t).ok());
-    let mb = |b: u64| format!("{:.1}m", b as f64 / MIB as f64);
     let round = |b: u64| units::format_memory(b.div_ceil(64 * MIB) * 64 * MIB);
     // A process size is Flink's own memory plus JVM metaspace and overhead (a fraction of the
-    // process, within its min and max), as Flink derives it: (Flink memory, metaspace + overhead,
-    // and the process size that leaves `flink` for Flink).
-    let jvm = |prefix: &str, process: u64| {
-        let fraction = fraction_of(&format!("{prefix}.jvm-overhead.fraction"), 0.1);
-        let (min, max) = (
-            size_of(&format!("{prefix}.jvm-overhead.min"), 192 * MIB),
-            size_of(&format!("{prefix}.jvm-overhead.max"), 1024 * MIB),
-        );
-        let meta = size_of(&format!("{prefix}.jvm-metaspace.size"), 256 * MIB);
-        let overhead = ((process as f64 * fraction) as u64).clamp(min, max);
-        let process_for = move |flink: u64| {
-            let base = flink + meta;
-            base + ((base as f64 * fraction / (1.0 - fraction)) as u64).clamp(min, max)
-        };
-        (
-            process.checked_sub(meta + overhead),
-            meta + overhead,
-            process_for,
-        )
+    // process, within its min and max), as Flink derives it.
+    let jvm = |prefix: &str, size: u64| Process {
+        size,
+        meta: size_of(&format!("{prefix}.jvm-metaspace.size"), 256 * MIB),
+        fraction: fraction_of(&format!("{prefix}.jvm-overhead.fraction"), 0.1),
+        min: size_of(&format!("{prefix}.jvm-overhead.min"), 192 * MIB),
+        max: size_of(&format!("{prefix}.jvm-overhead.max"), 1024 * MIB),
     };
     let mut ok = true;
 
@@ -447,12 +434,8 @@ pub(crate) fn memory_model(c: &mut Checker, conf: &BTreeMap<String, String>, v: 
         Some(("taskmanager.heap.size", size, None))
     } else {
         given("taskmanager.memory.process.size").map(|p| {
-            let (flink, jvm_part, process_for) = jvm("taskmanager.memory", p);
-            (
-                "taskmanager.memory.process.size",
-                flink.unwrap_or(0),
-                Some((p, jvm_part, process_for)),
-            )
+            let p = jvm("taskmanager.memory", p);
+            ("taskmanager.memory.process.size", p.flink(), Some(p))
         })
     };
     if let Some((key, size, process)) = tm {
@@ -468,18 +451,7 @@ pub(crate) fn memory_model(c: &mut Checker, conf: &BTreeMap<String, String>, v: 
         let taken = framework + network + managed;
         if taken >= size {
             let need = ((framework + network) as f64 / (1.0 - fraction)).ceil() as u64 + 64 * MIB;
-            let (given_text, need) = match &process {
-                Some((p, jvm_part, process_for)) => (
-                    format!(
-                        "{} (less JVM metaspace and overhead {}: {} of Flink memory)",
-                        mb(*p),
-                        mb(*jvm_part),
-                        mb(size)
-                    ),
-                    process_for(need),
-                ),
-                None => (mb(size), need),
-            };
+            let (given_text, need) = told(size, process.as_ref(), need);
             c.error(
                 &["config", key],
                 format!(
@@ -502,12 +474,8 @@ pub(crate) fn memory_model(c: &mut Checker, conf: &BTreeMap<String, String>, v: 
             Some(("jobmanager.memory.flink.size", size, None))
         } else {
             given("jobmanager.memory.process.size").map(|p| {
-                let (flink, jvm_part, process_for) = jvm("jobmanager.memory", p);
-                (
-                    "jobmanager.memory.process.size",
-                    flink.unwrap_or(0),
-                    Some((p, jvm_part, process_for)),
-                )
+                let p = jvm("jobmanager.memory", p);
+                ("jobmanager.memory.process.size", p.flink(), Some(p))
             })
         };
         if let Some((key, size, process)) = jm {
@@ -515,18 +483,7 @@ pub(crate) fn memory_model(c: &mut Checker, conf: &BTreeMap<String, String>, v: 
             if size <= off_heap {
                 // A heap of at least 128m beside the off-heap memory.
                 let need = off_heap + 128 * MIB;
-                let (given_text, need) = match &process {
-                    Some((p, jvm_part, process_for)) => (
-                        format!(
-                            "{} (less JVM metaspace and overhead {}: {} of Flink memory)",
-                            mb(*p),
-                            mb(*jvm_part),
-                            mb(size)
-                        ),
-                        process_for(need),
-                    ),
-                    None => (mb(size), need),
-                };
+                let (given_text, need) = told(size, process.as_ref(), need);
                 c.error(
                     &["config", key],
                     format!(
@@ -540,6 +497,53 @@ pub(crate) fn memory_model(c: &mut Checker, conf: &BTreeMap<String, String>, v: 
         }
     }
     ok
+}
+
+fn mb(b: u64) -> String {
+    format!("{:.1}m", b as f64 / MIB as f64)
+}
+
+/// A process size as Flink splits it: JVM metaspace and overhead, the rest Flink memory.
+struct Process {
+    size: u64,
+    meta: u64,
+    fraction: f64,
+    min: u64,
+    max: u64,
+}
+
+impl Process {
+    fn jvm(&self) -> u64 {
+        self.meta + ((self.size as f64 * self.fraction) as u64).clamp(self.min, self.max)
+    }
+
+    fn flink(&self) -> u64 {
+        self.size.saturating_sub(self.jvm())
+    }
+
+    /// The process size that leaves `flink` of Flink memory.
+    fn for_flink(&self, flink: u64) -> u64 {
+        let base = flink + self.meta;
+        base + ((base as f64 * self.fraction / (1.0 - self.fraction)) as u64)
+            .clamp(self.min, self.max)
+    }
+}
+
+/// A size found too small, in words, and the size to suggest for `need` of Flink memory: a
+/// process size shows what JVM metaspace and overhead took from it.
+fn told(size: u64, process: Option<&Process>, need: u64) -> (String, u64) {
+    match process {
+        Some(p) => (
+            format!(
+                "{} (less JVM metaspace and overhead {}: {} of Flink memory)",
+                mb(p.size),
+                mb(p.jvm()),
+                mb(size)
+            ),
+            p.for_flink(need),
+        ),
+        None => (mb(size), need),
+    }
 }
 
 pub(crate) fn as_int(v: &Scalar) -> Option<i64> {

@@ -40,8 +40,7 @@ pub trait FornaxeeFactsOf {
 
 impl FornaxeeFactsOf for crate::facts::HostFacts {
     fn fornaxee(&self) -> &FornaxeeFacts {
-        static EMPTY: std::sync::OnceLock<FornaxeeFacts> = std::sync::OnceLock::new();
-        self.parts.get_or(&EMPTY)
+        self.parts.get_or_empty()
     }
     fn fornaxee_mut(&mut self) -> &mut FornaxeeFacts {
         self.parts.get_mut()
@@ -123,10 +122,7 @@ pub fn parse(out: &str) -> FornaxeeFacts {
             "link" => f.current_link = Some(v.to_string()),
             "running" => f.running = v.trim().parse().ok(),
             "cluster_config" => {
-                let text = base64::engine::general_purpose::STANDARD
-                    .decode(v.trim())
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default();
+                let text = crate::facts::b64_text(v).unwrap_or_default();
                 match serde_json::from_str::<serde_json::Value>(&text)
                     .ok()
                     .and_then(|j| j["flink-version"].as_str().map(str::to_string))
@@ -159,9 +155,8 @@ pub fn parse(out: &str) -> FornaxeeFacts {
                     .insert(k[4..].to_string(), v.trim().to_string());
             }
             k if k.starts_with("etc.") => {
-                if let Ok(b) = base64::engine::general_purpose::STANDARD.decode(v.trim()) {
-                    f.etc
-                        .insert(k[4..].to_string(), String::from_utf8_lossy(&b).into_owned());
+                if let Some(text) = crate::facts::b64_text(v) {
+                    f.etc.insert(k[4..].to_string(), text);
                 }
             }
             _ => {}
