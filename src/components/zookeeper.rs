@@ -279,22 +279,24 @@ fn insert(plan: &mut Plan, at: usize, stages: Vec<Stage>) {
     plan.stages.splice(at..at, stages);
 }
 
-/// The first of Flink's stages that starts, stops or removes daemons: the quorum must be up
-/// before it and is stopped only after Flink's daemons.
+/// The first of Flink's stages past preparing the hosts (trust, distribute, install, savepoint,
+/// switch): what starts, stops, verifies or removes its daemons needs the quorum up before it,
+/// and stops it only after them.
 fn before_flink_daemons(plan: &Plan) -> usize {
+    const PREPARING: &[&str] = &[
+        "trust",
+        "relay trust",
+        "distribute",
+        "install",
+        "savepoint",
+        "switch",
+    ];
     plan.stages
         .iter()
         .position(|s| {
             s.component
                 .is_some_and(|c| c.as_str() == super::flink::NAME)
-                && s.steps.iter().any(|st| {
-                    matches!(
-                        st.action,
-                        Action::StartService { .. }
-                            | Action::StopServices { .. }
-                            | Action::Remove { .. }
-                    )
-                })
+                && !PREPARING.contains(&s.name.as_str())
         })
         .unwrap_or(plan.stages.len())
 }

@@ -6,17 +6,30 @@
 use std::time::{Duration, Instant};
 
 use crate::support::{flinkup, root};
-use crate::testbed::{flink_lock, flink_tarball, Spec, Testbed};
+use crate::testbed::{flink_lock, Spec, Testbed};
 
-/// Starts a one-server ZooKeeper on host `i` from the 1.9.3 distribution, as a site would.
-fn site_zookeeper(tb: &Testbed, i: usize) {
-    std::fs::copy(flink_tarball(), tb.hosts[i].root.join("tmp/flink.tgz")).unwrap();
+/// Starts a one-server ZooKeeper on host `i` as a site would, with the quorum peer of the
+/// release under test (releases from 1.15 talk only to ZooKeeper 3.5 and later; 1.9 ships 3.4).
+fn site_zookeeper(tb: &Testbed, i: usize, version: &str, scala: &str) {
+    std::fs::copy(
+        crate::testbed::flink_dist(&format!("flink-{version}-bin-scala_{scala}.tgz")),
+        tb.hosts[i].root.join("tmp/flink.tgz"),
+    )
+    .unwrap();
+    // 1.9 ships no Java options for Java 17; later releases' shipped configuration has them.
+    let opens = if version.starts_with("1.9") {
+        format!(
+            "printf 'env.java.opts: {}\\n' > /opt/zk/flink-{version}/conf/flink-conf.yaml",
+            flinkup::components::flink::render::JDK_OPENS
+        )
+    } else {
+        String::new()
+    };
     let out = tb.hosts[i].exec(&format!(
         "set -e; export USER=root HOME=/root; mkdir -p /opt/zk && tar xzf /tmp/flink.tgz -C /opt/zk
-printf 'env.java.opts: {opens}\\n' > /opt/zk/flink-1.9.3/conf/flink-conf.yaml
-printf 'tickTime=2000\\ninitLimit=10\\nsyncLimit=5\\nclientPort=2181\\ndataDir=/tmp/zk\\nserver.1={ip}:2888:3888\\n' > /opt/zk/flink-1.9.3/conf/zoo.cfg
-/opt/zk/flink-1.9.3/bin/zookeeper.sh start 1 < /dev/null > /tmp/zk.log 2>&1",
-        opens = flinkup::components::flink::render::JDK_OPENS,
+{opens}
+printf 'tickTime=2000\\ninitLimit=10\\nsyncLimit=5\\nclientPort=2181\\ndataDir=/tmp/zk\\nserver.1={ip}:2888:3888\\n' > /opt/zk/flink-{version}/conf/zoo.cfg
+/opt/zk/flink-{version}/bin/zookeeper.sh start 1 < /dev/null > /tmp/zk.log 2>&1",
         ip = tb.ip(i),
     ));
     assert!(
@@ -57,8 +70,6 @@ fn recovers_its_jobs(version: &str) {
         hosts: 3,
         ..Spec::default()
     });
-    site_zookeeper(&tb, 2);
-    let storage = tb.dir.join("ha-storage");
     let (scala, jar) = if version.starts_with("1.9") {
         ("2.11", root().join("target/flink-jobs/pressure.jar"))
     } else {
@@ -67,6 +78,8 @@ fn recovers_its_jobs(version: &str) {
             root().join(format!("target/flink-jobs/{version}/pressure.jar")),
         )
     };
+    site_zookeeper(&tb, 2, version, scala);
+    let storage = tb.dir.join("ha-storage");
     let inv = tb.inventory(
         "ha",
         &format!(
@@ -153,7 +166,9 @@ fn recovers_its_jobs(version: &str) {
     ));
 
     // ZooKeeper gone: status says the quorum is lost, and deploy refuses to start anything.
-    tb.hosts[2].exec("export USER=root HOME=/root; /opt/zk/flink-1.9.3/bin/zookeeper.sh stop");
+    tb.hosts[2].exec(&format!(
+        "export USER=root HOME=/root; /opt/zk/flink-{version}/bin/zookeeper.sh stop"
+    ));
     while std::net::TcpStream::connect((tb.ip(2), 2181)).is_ok() {
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -215,7 +230,7 @@ fn flinkups_own_zookeeper_quorum_on_three_hosts() {
     let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
     let out = run.stdout();
     let zk_start = out.find("zookeeper start").expect("the peers start");
-    let flink_start = out.find("start-cluster.sh").expect("then Flink");
+    let flink_start = out.find("+ start    cluster on").expect("then Flink");
     assert!(zk_start < flink_start, "{out}");
     assert!(
         out.contains(&format!("server.3={}:2888:3888", tb.ip(2))),

@@ -714,6 +714,24 @@ fn high_availability_keys_and_what_preflight_asks_of_zookeeper() {
             ),
             "{refused:?}"
         );
+        // ZooKeeper 3.4 servers: fine for 1.9, refused from 1.15 on.
+        let f = facts.hosts.get_mut(&id("h1")).unwrap().flink_mut();
+        f.zookeeper = answers(&["follower", "leader", "follower"]);
+        f.ha_storage_unwritable = None;
+        f.zookeeper_versions = [(0, "3.4.10".to_string())].into();
+        let refused: Vec<String> = deploy(&c, &facts)
+            .refusals()
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        if version == "1.9.3" {
+            assert!(refused.is_empty(), "{refused:?}");
+        } else {
+            assert_eq!(
+                refused,
+                [format!("h1: Flink {version} talks only to ZooKeeper 3.5 and later: zk1:2181 runs 3.4.10\n    help: upgrade the ensemble to ZooKeeper 3.5+, or let flinkup run one: ha.zookeeper: [hosts]")]
+            );
+        }
     }
 }
 

@@ -207,7 +207,7 @@ pub fn probe(ha: &Ha) -> String {
     let mut s = String::new();
     for (i, (h, p)) in ha.quorum.iter().enumerate() {
         s.push_str(&format!(
-            "M=$(timeout 3 bash -c 'exec 3<>/dev/tcp/'{h}'/{p}; printf srvr >&3; cat <&3' 2>/dev/null | sed -n 's/^Mode: //p'); echo \"zk.{i}=${{M:-unreachable}}\"\n",
+            "S=$(timeout 3 bash -c 'exec 3<>/dev/tcp/'{h}'/{p}; printf srvr >&3; cat <&3' 2>/dev/null); M=$(printf %s \"$S\" | sed -n 's/^Mode: //p'); V=$(printf %s \"$S\" | sed -n 's/^Zookeeper version: \\([0-9.]*\\).*/\\1/p'); echo \"zk.{i}=${{M:-unreachable}}\"; [ -z \"$V\" ] || echo \"zkv.{i}=$V\"\n",
             h = crate::remote::q(h),
         ));
     }
@@ -292,5 +292,43 @@ impl Ensemble {
                 format!("; not answering: {}", unreachable.join(", "))
             }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// The probe asks `srvr` with bash alone and reads the mode and version from the answer;
+    /// a server that does not answer is `unreachable`.
+    #[test]
+    fn the_probe_reads_mode_and_version_from_srvr() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut word = [0u8; 4];
+            s.read_exact(&mut word).unwrap();
+            assert_eq!(&word, b"srvr");
+            s.write_all(b"Zookeeper version: 3.4.10-39d3a4f269333c922ed3db283be479f9deacaa0f, built on 03/23/2017 10:13 GMT\nLatency min/avg/max: 0/0/0\nMode: follower\nNode count: 4\n").unwrap();
+        });
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed_port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let ha = Ha {
+            storage_dir: "file:///srv".into(),
+            quorum: vec![
+                ("127.0.0.1".into(), port),
+                ("127.0.0.1".into(), closed_port),
+            ],
+            own: false,
+        };
+        let out = std::process::Command::new("bash")
+            .args(["-c", &probe(&ha)])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text, "zk.0=follower\nzkv.0=3.4.10\nzk.1=unreachable\n");
     }
 }

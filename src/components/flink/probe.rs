@@ -61,6 +61,8 @@ pub struct FlinkFacts {
     /// How each server of `ha.zookeeper_quorum` answered from here, by its index in the
     /// quorum (JobManager host only).
     pub zookeeper: BTreeMap<usize, String>,
+    /// The ZooKeeper version each of those servers reports (`3.4.10`, `3.8.4`).
+    pub zookeeper_versions: BTreeMap<usize, String>,
     /// A `file://` HA storage directory the JobManager cannot write: the directory (or the
     /// parent it would be created in) that is not writable (JobManager host only).
     pub ha_storage_unwritable: Option<String>,
@@ -267,6 +269,11 @@ pub fn parse(out: &str) -> FlinkFacts {
             }
             "ha_storage" if v.trim() != "writable" => {
                 f.ha_storage_unwritable = Some(v.trim().to_string())
+            }
+            k if k.starts_with("zkv.") => {
+                if let Ok(i) = k[4..].parse() {
+                    f.zookeeper_versions.insert(i, v.trim().to_string());
+                }
             }
             k if k.starts_with("zk.") => {
                 if let Ok(i) = k[3..].parse() {

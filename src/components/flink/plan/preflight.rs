@@ -21,7 +21,7 @@ pub(super) fn start_preflight(inp: &Inputs, plan: &mut Plan) {
     let jm = coordinator(c);
     let jf = inp.facts.host(&jm);
     if let Some(ha) = c.ha.as_ref().filter(|_| jf.gathered) {
-        ha_preflight(ha, &jm, jf.flink(), plan);
+        ha_preflight(c, ha, &jm, jf.flink(), plan);
     }
     if jf.gathered && !jf.flink().runs(Role::JobManager) {
         for (key, port) in [
@@ -130,6 +130,7 @@ pub(super) fn host_notes(c: &Cluster, f: &HostFacts, extras: &HostExtras) -> Vec
 /// ZooKeeper quorum (a server missing warns, a lost majority refuses) and, for `file://`
 /// storage, a directory it can write.
 fn ha_preflight(
+    c: &Cluster,
     ha: &crate::components::flink::ha::Ha,
     jm: &HostId,
     fl: &FlinkFacts,
@@ -149,6 +150,26 @@ fn ha_preflight(
             plan.preflight.push(Finding::warning(
                 Some(jm),
                 format!("seen from here, {}", e.summary()),
+            ));
+        }
+    }
+    // From 1.15 Flink's ZooKeeper client (Curator 5) works only with servers of 3.5 and later.
+    if (c.version.major, c.version.minor) >= (1, 15) && !ha.own {
+        let old: Vec<String> = fl
+            .zookeeper_versions
+            .iter()
+            .filter(|(_, v)| v.starts_with("3.4") || v.starts_with("3.3"))
+            .filter_map(|(i, v)| ha.quorum.get(*i).map(|(h, p)| format!("{h}:{p} runs {v}")))
+            .collect();
+        if !old.is_empty() {
+            plan.preflight.push(Finding::error(
+                Some(jm),
+                format!(
+                    "Flink {} talks only to ZooKeeper 3.5 and later: {}",
+                    c.version,
+                    old.join(", ")
+                ),
+                "upgrade the ensemble to ZooKeeper 3.5+, or let flinkup run one: ha.zookeeper: [hosts]",
             ));
         }
     }
