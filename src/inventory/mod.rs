@@ -326,6 +326,11 @@ impl Cluster {
         }
     }
 
+    /// Every host that runs a JobManager.
+    pub fn jobmanagers(&self) -> impl Iterator<Item = &Host> {
+        self.hosts.iter().filter(|h| h.jobmanager)
+    }
+
     pub fn taskmanagers(&self) -> impl Iterator<Item = &Host> {
         self.tm_order.iter().map(|&i| &self.hosts[i])
     }

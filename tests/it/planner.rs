@@ -976,3 +976,19 @@ fn own_zookeeper_quorum_comes_up_before_flink_and_keeps_the_way_back_in_place() 
         "{names:?}"
     );
 }
+
+/// With `ha:`, start-cluster.sh starts the JobManager over ssh even on its own host: a
+/// JobManager host that runs no TaskManager trusts itself too.
+#[test]
+fn with_ha_start_cluster_logs_in_to_the_jobmanager_host_itself() {
+    let l = loaded(&format!(
+        "cluster: fixture\nflink:\n  version: 1.9.3\n  artifact:\n    url: https://downloads.example.org/flink-1.9.3-bin-scala_2.11.tgz\n    sha512: {SHA}\nssh:\n  user: root\njobmanager: h1\ntaskmanagers: [h2]\nverify:\n  smoke: false\nha:\n  storage_dir: file:///srv/flink-ha\n  zookeeper_quorum: zk1:2181\n"
+    ));
+    let facts = empty_cluster(&l.cluster, &["h1", "h2"]);
+    let p = composed(&l, &facts, None, None, &Day2Args::default());
+    let text = display::text(&p);
+    assert!(
+        text.contains("+ trust    ssh from h1 to h1 without a password (start-cluster.sh logs in to every TaskManager host and, with ha:, to every JobManager host (its own too))"),
+        "{text}"
+    );
+}

@@ -112,7 +112,11 @@ pub fn ssh_markers(c: &Cluster) -> (String, String) {
 /// logs in as the JobManager host's user, so a peer's user matters only where it differs.
 pub fn ssh_peers(c: &Cluster, facts: &Facts) -> Vec<SshPeer> {
     let jm_user = c.jobmanager().user.clone();
+    // In HA mode start-cluster.sh starts every JobManager of the masters file over ssh, its
+    // own host's too.
+    let masters = c.jobmanagers().filter(|h| c.ha.is_some() && !h.taskmanager);
     c.taskmanagers()
+        .chain(masters)
         .map(|h| {
             SshPeer::of(
                 h,

@@ -77,7 +77,12 @@ pub(super) fn trust_stage(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
             &jm,
             Action::TrustSsh {
                 peers: untrusted,
-                reason: "start-cluster.sh logs in to every TaskManager host".into(),
+                reason: if c.ha.is_some() {
+                    "start-cluster.sh logs in to every TaskManager host and, with ha:, to every JobManager host (its own too)"
+                } else {
+                    "start-cluster.sh logs in to every TaskManager host"
+                }
+                .into(),
             },
         );
     }
