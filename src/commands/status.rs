@@ -159,7 +159,7 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
         jobs: Vec::new(),
         zookeeper: c.ha.as_ref().and_then(|ha| {
             crate::components::flink::ha::Ensemble::of(
-                ha,
+                &ha.quorum,
                 &facts.host(&HostId::of(jm)).flink().zookeeper,
             )
         }),

@@ -11,7 +11,7 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use super::flink::ha::{Ensemble, Ha, CLIENT_PORT, PEER_PORTS};
-use super::flink::plan::{paths, resolve};
+use super::flink::plan::{paths, pid_file, resolve, unified_diff};
 use super::{Component, PlanCtx, ProbeAsk, Verb};
 use crate::error::{Error, Result};
 use crate::facts::{HostFacts, MachineProbe, Part};
@@ -82,14 +82,6 @@ pub fn zoo_cfg(c: &Cluster, home: Option<&str>) -> String {
     s
 }
 
-fn pid_file(c: &Cluster, f: &HostFacts) -> String {
-    format!(
-        "{}/flink-{}-zookeeper.pid",
-        resolve(&super::flink::probe::pid_dir(c), f.machine.home.as_deref()),
-        f.machine.user
-    )
-}
-
 /// The quorum answers: every peer with a mode, one of them leading.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "check", rename_all = "snake_case")]
@@ -122,23 +114,13 @@ async fn quorum(
     host: &HostId,
     fleet: &Fleet,
 ) -> Result<()> {
-    let ha = Ha {
-        storage_dir: String::new(),
-        quorum: servers.to_vec(),
-        own: true,
-    };
     let remote = fleet.get(host)?;
-    let script = super::flink::ha::probe(&ha);
+    let script = super::flink::ha::probe(servers);
     let start = Instant::now();
     loop {
         let out = remote.sh(host.as_str(), &script).await?;
-        let answers = out
-            .stdout
-            .lines()
-            .filter_map(|l| l.strip_prefix("zk.")?.split_once('='))
-            .filter_map(|(i, m)| Some((i.parse().ok()?, m.trim().to_string())))
-            .collect();
-        let e = Ensemble::of(&ha, &answers).unwrap_or_default();
+        let (modes, _) = super::flink::ha::answers(&out.stdout);
+        let e = Ensemble::of(servers, &modes).unwrap_or_default();
         if e.working() && e.answering() == servers.len() {
             return Ok(());
         }
@@ -158,7 +140,7 @@ impl ZooKeeper {
         Action::StopServices {
             services: vec!["zookeeper".into()],
             scripts: vec![vec![format!("{}/bin/zookeeper.sh", p.link), "stop".into()]],
-            pid_files: vec![pid_file(c, f)],
+            pid_files: vec![pid_file(c, f, "zookeeper")],
             cmdline_has: Some("java".into()),
             terminate: false,
             grace_secs: 30,
@@ -210,10 +192,7 @@ impl ZooKeeper {
                 install.push(
                     &id,
                     Action::WriteFile {
-                        diff: similar::TextDiff::from_lines(zf.cfg.as_deref().unwrap_or(""), &cfg)
-                            .unified_diff()
-                            .header(&path, &path)
-                            .to_string(),
+                        diff: unified_diff(zf.cfg.as_deref().unwrap_or(""), &cfg, &path),
                         change: if zf.cfg.is_some() {
                             Change::Update
                         } else {

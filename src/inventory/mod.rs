@@ -41,6 +41,23 @@ impl fmt::Display for Version {
     }
 }
 
+impl std::str::FromStr for Version {
+    type Err = ();
+
+    /// `major.minor.patch`, each a number.
+    fn from_str(s: &str) -> std::result::Result<Version, ()> {
+        let mut parts = s.split('.').map(|p| p.parse::<u32>().ok());
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(Some(major)), Some(Some(minor)), Some(Some(patch)), None) => Ok(Version {
+                major,
+                minor,
+                patch,
+            }),
+            _ => Err(()),
+        }
+    }
+}
+
 impl Version {
     /// Flink renamed `conf/slaves` to `conf/workers` in 1.11.
     /// The configuration file the release reads: `conf/config.yaml` (standard YAML) from 1.19,
@@ -81,9 +98,7 @@ impl Version {
     /// seen on 1.9.3, 1.10.3 and 1.15.4): releases whose shipped configuration carries no
     /// module options of its own (all before 1.18, from the catalogue) need flinkup's.
     pub fn needs_jdk_opens(&self) -> bool {
-        !crate::components::flink::catalogue::shipped(*self)
-            .iter()
-            .any(|(k, v)| k.starts_with("env.java.opts") && v.contains("--add-exports"))
+        !crate::components::flink::catalogue::release(*self).is_some_and(|r| r.ships_module_options)
     }
 }
 

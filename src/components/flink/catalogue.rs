@@ -59,6 +59,8 @@ pub struct Release {
     pub version: &'static str,
     /// The oldest Java it runs on: the class-file level of its flink-dist jar.
     pub java_min: u32,
+    /// Its shipped configuration carries the JVM module options Java 17 needs (1.18 on).
+    pub ships_module_options: bool,
     keys: BTreeMap<&'static str, Key>,
     /// Each fallback key, and the key that reads it.
     fallback_of: BTreeMap<&'static str, &'static str>,
@@ -161,6 +163,7 @@ impl Release {
             minor,
             version,
             java_min,
+            ships_module_options: false,
             keys,
             fallback_of,
         }
@@ -172,7 +175,12 @@ pub fn releases() -> &'static [Release] {
     static ALL: OnceLock<Vec<Release>> = OnceLock::new();
     ALL.get_or_init(|| {
         DATA.iter()
-            .map(|(ma, mi, keys, _)| Release::parse(*ma, *mi, keys))
+            .map(|(ma, mi, keys, conf)| Release {
+                ships_module_options: parse_shipped(*ma, *mi, conf)
+                    .iter()
+                    .any(|(k, v)| k.starts_with("env.java.opts") && v.contains("--add-exports")),
+                ..Release::parse(*ma, *mi, keys)
+            })
             .collect()
     })
 }
@@ -187,13 +195,15 @@ pub fn release(v: Version) -> Option<&'static Release> {
 /// The settings `v`'s release ships in its configuration file, in the file's order, as flat
 /// keys (`config.yaml` of 1.19 on nests them); empty for a release the catalogue lacks.
 pub fn shipped(v: Version) -> Vec<(String, String)> {
-    let Some((_, _, _, text)) = DATA
-        .iter()
+    DATA.iter()
         .find(|(ma, mi, _, _)| (*ma, *mi) == (v.major, v.minor))
-    else {
-        return Vec::new();
-    };
-    if (v.major, v.minor) >= (1, 19) {
+        .map(|(ma, mi, _, text)| parse_shipped(*ma, *mi, text))
+        .unwrap_or_default()
+}
+
+/// A release's shipped configuration file as flat keys, in the file's order.
+fn parse_shipped(major: u32, minor: u32, text: &str) -> Vec<(String, String)> {
+    if (major, minor) >= (1, 19) {
         let mut out = Vec::new();
         if let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(text) {
             flatten("", &doc, &mut out);

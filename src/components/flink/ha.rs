@@ -6,6 +6,8 @@
 //! JobManager host and how many of its servers do, and never starts or stops it. Job metadata
 //! lives in `ha.storage_dir`; with it the JobManager recovers its jobs after a restart.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::inventory::schema::RawHa;
@@ -203,15 +205,32 @@ pub fn keys(c: &Cluster, ha: &Ha) -> Vec<(String, String)> {
 
 /// The JobManager host's probe: each ZooKeeper server's answer to `srvr` (its mode), asked with
 /// bash's /dev/tcp and a time limit, so no ZooKeeper client is needed there.
-pub fn probe(ha: &Ha) -> String {
+pub fn probe(quorum: &[(String, u16)]) -> String {
     let mut s = String::new();
-    for (i, (h, p)) in ha.quorum.iter().enumerate() {
+    for (i, (h, p)) in quorum.iter().enumerate() {
         s.push_str(&format!(
             "S=$(timeout 3 bash -c 'exec 3<>/dev/tcp/'{h}'/{p}; printf srvr >&3; cat <&3' 2>/dev/null); M=$(printf %s \"$S\" | sed -n 's/^Mode: //p'); V=$(printf %s \"$S\" | sed -n 's/^Zookeeper version: \\([0-9.]*\\).*/\\1/p'); echo \"zk.{i}=${{M:-unreachable}}\"; [ -z \"$V\" ] || echo \"zkv.{i}=$V\"\n",
             h = crate::remote::q(h),
         ));
     }
     s
+}
+
+/// What [`probe`] printed: each server's mode and, where it said, its version, by the
+/// server's index in the quorum.
+pub fn answers(out: &str) -> (BTreeMap<usize, String>, BTreeMap<usize, String>) {
+    let (mut modes, mut versions) = (BTreeMap::new(), BTreeMap::new());
+    for (k, v) in out.lines().filter_map(|l| l.split_once('=')) {
+        let (map, i) = match (k.strip_prefix("zkv."), k.strip_prefix("zk.")) {
+            (Some(i), _) => (&mut versions, i),
+            (None, Some(i)) => (&mut modes, i),
+            _ => continue,
+        };
+        if let Ok(i) = i.parse() {
+            map.insert(i, v.trim().to_string());
+        }
+    }
+    (modes, versions)
 }
 
 /// Whether the JobManager host can write a `file://` storage directory: the directory, or the
@@ -234,13 +253,12 @@ pub struct Ensemble {
 }
 
 impl Ensemble {
-    /// The answers the JobManager host's probe collected (None where it did not run).
-    pub fn of(ha: &Ha, answers: &std::collections::BTreeMap<usize, String>) -> Option<Ensemble> {
-        let servers = ha
-            .quorum
+    /// The quorum's servers with the modes [`answers`] read (None where the probe did not run).
+    pub fn of(quorum: &[(String, u16)], modes: &BTreeMap<usize, String>) -> Option<Ensemble> {
+        let servers = quorum
             .iter()
             .enumerate()
-            .map(|(i, (h, p))| Some((format!("{h}:{p}"), answers.get(&i)?.clone())))
+            .map(|(i, (h, p))| Some((format!("{h}:{p}"), modes.get(&i)?.clone())))
             .collect::<Option<Vec<_>>>()?;
         Some(Ensemble { servers })
     }
@@ -316,19 +334,23 @@ mod tests {
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let closed_port = closed.local_addr().unwrap().port();
         drop(closed);
-        let ha = Ha {
-            storage_dir: "file:///srv".into(),
-            quorum: vec![
-                ("127.0.0.1".into(), port),
-                ("127.0.0.1".into(), closed_port),
-            ],
-            own: false,
-        };
+        let quorum = vec![
+            ("127.0.0.1".to_string(), port),
+            ("127.0.0.1".to_string(), closed_port),
+        ];
         let out = std::process::Command::new("bash")
-            .args(["-c", &probe(&ha)])
+            .args(["-c", &probe(&quorum)])
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(text, "zk.0=follower\nzkv.0=3.4.10\nzk.1=unreachable\n");
+        let (modes, versions) = answers(&text);
+        assert_eq!(
+            (
+                modes.get(&1).map(String::as_str),
+                versions.get(&0).map(String::as_str)
+            ),
+            (Some("unreachable"), Some("3.4.10"))
+        );
     }
 }

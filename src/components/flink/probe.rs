@@ -170,7 +170,7 @@ done
         ));
     }
     if let Some(ha) = cluster.ha.as_ref().filter(|_| host.jobmanager) {
-        s.push_str(&super::ha::probe(ha));
+        s.push_str(&super::ha::probe(&ha.quorum));
         s.push_str(&super::ha::storage_probe(ha));
     }
     if host.jobmanager {
@@ -270,16 +270,6 @@ pub fn parse(out: &str) -> FlinkFacts {
             "ha_storage" if v.trim() != "writable" => {
                 f.ha_storage_unwritable = Some(v.trim().to_string())
             }
-            k if k.starts_with("zkv.") => {
-                if let Ok(i) = k[4..].parse() {
-                    f.zookeeper_versions.insert(i, v.trim().to_string());
-                }
-            }
-            k if k.starts_with("zk.") => {
-                if let Ok(i) = k[3..].parse() {
-                    f.zookeeper.insert(i, v.trim().to_string());
-                }
-            }
             k if k.starts_with("smoke_jar.") => {
                 f.smoke_jars
                     .insert(k[10..].to_string(), v.trim().to_string());
@@ -295,6 +285,7 @@ pub fn parse(out: &str) -> FlinkFacts {
             _ => {}
         }
     }
+    (f.zookeeper, f.zookeeper_versions) = super::ha::answers(out);
     if let (Some(path), Some(version)) = (java_path, java_version) {
         if let Some(major) = java_major(&version) {
             f.java = Some(Java {

@@ -171,7 +171,7 @@ impl Renderer {
                 !crate::inventory::is_guide_key(k)
                     && !super::validate::GUIDE_MEMORY_KEYS
                         .iter()
-                        .any(|g| renamed(cluster, g) == Some(k.as_str()))
+                        .any(|g| renamed(cluster.version, g) == Some(k.as_str()))
             })
             .filter_map(|(k, v)| {
                 // A key the release deprecates in favour of another is written under the
@@ -195,7 +195,7 @@ impl Renderer {
             })
             .collect();
         ctx.insert("extra", &extra);
-        ctx.insert("shipped", &shipped_entries(cluster, rel));
+        ctx.insert("shipped", &shipped_entries(cluster));
         let mut managed = Vec::new();
         if let Some(l) = &extras.launcher {
             managed.push(Entry {
@@ -281,7 +281,7 @@ fn template_error(name: &str, e: &tera::Error) -> Error {
 /// guide keeps them when it edits that file: everything but what flinkup sets itself (the
 /// guide's keys, addresses and ports, memory sizes, which the inventory's sizes replace as a
 /// whole) and what the inventory sets.
-fn shipped_entries(cluster: &Cluster, rel: Option<&super::catalogue::Release>) -> Vec<Entry> {
+fn shipped_entries(cluster: &Cluster) -> Vec<Entry> {
     // Beside the guide's keys (ports and memory among them): the addresses each host binds
     // and is reached at.
     const OWN: &[&str] = &[
@@ -291,12 +291,6 @@ fn shipped_entries(cluster: &Cluster, rel: Option<&super::catalogue::Release>) -
         "rest.address",
         "rest.bind-address",
     ];
-    let set = |k: &str| {
-        cluster.config.contains_key(k)
-            || cluster.config.keys().any(|c| {
-                rel.is_some_and(|r| r.replaced(c) == Some(k) || r.replaced(k) == Some(c.as_str()))
-            })
-    };
     super::catalogue::shipped(cluster.version)
         .into_iter()
         .filter(|(k, _)| {
@@ -304,7 +298,7 @@ fn shipped_entries(cluster: &Cluster, rel: Option<&super::catalogue::Release>) -
                 && !OWN.contains(&k.as_str())
                 && !k.starts_with("jobmanager.memory.")
                 && !k.starts_with("taskmanager.memory.")
-                && !set(k)
+                && !sets(cluster, k)
         })
         .map(|(key, value)| Entry {
             key,
@@ -314,12 +308,8 @@ fn shipped_entries(cluster: &Cluster, rel: Option<&super::catalogue::Release>) -
         .collect()
 }
 
-/// The name a guide key has in this cluster's version, when it was renamed.
-fn renamed(cluster: &Cluster, key: &str) -> Option<&'static str> {
-    renamed_in(cluster.version, key)
-}
-
-fn renamed_in(v: Version, key: &str) -> Option<&'static str> {
+/// The name a guide key has in release `v`, when it was renamed.
+fn renamed(v: Version, key: &str) -> Option<&'static str> {
     let v = (v.major, v.minor);
     match key {
         "taskmanager.heap.size" if v >= (1, 10) => Some("taskmanager.memory.flink.size"),
@@ -331,7 +321,7 @@ fn renamed_in(v: Version, key: &str) -> Option<&'static str> {
 /// The key flinkup writes an inventory key under for release `v`: the guide's memory keys
 /// under the names that release reads them by, a key it deprecates under its replacement.
 pub fn written_as(v: Version, key: &str) -> String {
-    renamed_in(v, key)
+    renamed(v, key)
         .or_else(|| super::catalogue::release(v).and_then(|r| r.replaced(key)))
         .unwrap_or(key)
         .to_string()
@@ -381,20 +371,20 @@ fn guide_entries(cluster: &Cluster) -> Vec<Entry> {
             };
             // The key each version reads for the guide's memory settings; a value given
             // under the new name wins.
-            let v = (cluster.version.major, cluster.version.minor);
-            let value = renamed(cluster, key)
+            let new = renamed(cluster.version, key);
+            let value = new
                 .and_then(|new| cluster.config.get(new).cloned())
                 .unwrap_or(value);
-            let (key, comment) = match *key {
-                "taskmanager.heap.size" if v >= (1, 10) => (
-                    "taskmanager.memory.flink.size",
+            let (key, comment) = match new {
+                Some(new @ "taskmanager.memory.flink.size") => (
+                    new,
                     "total Flink memory of each TaskManager (taskmanager.heap.size before 1.10)",
                 ),
-                "jobmanager.heap.size" if v >= (1, 11) => (
-                    "jobmanager.memory.heap.size",
+                Some(new @ "jobmanager.memory.heap.size") => (
+                    new,
                     "JVM heap of the JobManager (jobmanager.heap.size before 1.11)",
                 ),
-                k => (k, *comment),
+                _ => (*key, *comment),
             };
             Entry {
                 key: key.to_string(),

@@ -50,16 +50,7 @@ pub const DEFAULT_REST_PORT: u16 = 8081;
 pub(crate) fn version(c: &mut Checker, v: Option<&Scalar>) -> Option<Version> {
     let text = v.map(Scalar::render).unwrap_or_else(|| "1.9.2".into());
     let supported = supported_text();
-    let parts: Vec<Option<u32>> = text.split('.').map(|p| p.parse().ok()).collect();
-    let parsed = match parts.as_slice() {
-        [Some(a), Some(b), Some(p)] => Some(Version {
-            major: *a,
-            minor: *b,
-            patch: *p,
-        }),
-        _ => None,
-    };
-    match parsed {
+    match text.parse::<Version>().ok() {
         Some(ver) if catalogue::release(ver).is_some() => Some(ver),
         Some(ver)
             if (ver.major, ver.minor) > {

@@ -14,10 +14,6 @@ pub(super) fn stop_roles(
     reason: &str,
 ) -> Action {
     let p = paths(c, f);
-    let pid_dir = resolve(
-        &crate::components::flink::probe::pid_dir(c),
-        f.machine.home.as_deref(),
-    );
     Action::StopServices {
         services: roles.iter().map(|r| r.to_string()).collect(),
         scripts: roles
@@ -25,10 +21,7 @@ pub(super) fn stop_roles(
             .rev()
             .map(|r| vec![format!("{}/bin/{}", p.link, r.script()), script_arg.into()])
             .collect(),
-        pid_files: roles
-            .iter()
-            .map(|r| format!("{pid_dir}/flink-{}-{}.pid", f.machine.user, r.pid_name()))
-            .collect(),
+        pid_files: roles.iter().map(|r| pid_file(c, f, r.pid_name())).collect(),
         cmdline_has: Some("java".into()),
         terminate,
         grace_secs: 30,

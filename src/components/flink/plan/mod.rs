@@ -121,6 +121,19 @@ pub fn resolve(path: &str, home: Option<&str>) -> String {
     }
 }
 
+/// The pid file flink-daemon.sh keeps on a host for a daemon named `name` (`standalonesession`,
+/// `taskexecutor`, `zookeeper`): `<pid dir>/flink-<user>-<name>.pid`.
+pub(crate) fn pid_file(c: &Cluster, f: &HostFacts, name: &str) -> String {
+    format!(
+        "{}/flink-{}-{name}.pid",
+        resolve(
+            &crate::components::flink::probe::pid_dir(c),
+            f.machine.home.as_deref()
+        ),
+        f.machine.user
+    )
+}
+
 pub fn unified_diff(old: &str, new: &str, path: &str) -> String {
     TextDiff::from_lines(old, new)
         .unified_diff()

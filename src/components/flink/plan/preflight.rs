@@ -138,7 +138,7 @@ fn ha_preflight(
 ) {
     // flinkup's own quorum is started and checked by its stages before the JobManager's.
     if let Some(e) =
-        crate::components::flink::ha::Ensemble::of(ha, &fl.zookeeper).filter(|_| !ha.own)
+        crate::components::flink::ha::Ensemble::of(&ha.quorum, &fl.zookeeper).filter(|_| !ha.own)
     {
         if !e.working() {
             plan.preflight.push(Finding::error(

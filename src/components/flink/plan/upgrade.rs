@@ -15,16 +15,7 @@ pub(super) fn version_of(release: &str) -> String {
 
 /// The release a link names, as a version ("/opt/flink-1.9.3" → 1.9.3).
 pub(super) fn parse_version(release: &str) -> Option<Version> {
-    let v = version_of(release);
-    let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(Some(major)), Some(Some(minor)), Some(Some(patch)), None) => Some(Version {
-            major,
-            minor,
-            patch,
-        }),
-        _ => None,
-    }
+    version_of(release).parse().ok()
 }
 
 /// What an upgrade from `from` does to the cluster's configuration and its jobs' state, for
@@ -33,24 +24,25 @@ pub(super) fn parse_version(release: &str) -> Option<Version> {
 /// running jobs' savepoints can be expected to restore on the new release.
 pub(super) fn upgrade_notes(c: &Cluster, from: Version) -> Section {
     let to = c.version;
-    let mut lines = Vec::new();
-    for (old, new) in [
+    let mut lines: Vec<String> = [
         (from.config_file(), to.config_file()),
         (from.workers_file(), to.workers_file()),
-    ] {
-        if old != new {
-            lines.push(format!("conf/{old} → conf/{new}"));
-        }
-    }
-    for (key, value) in render::inventory_settings(c) {
-        let (old, new) = (render::written_as(from, &key), render::written_as(to, &key));
-        if old != new {
-            lines.push(format!("{old}: {value} → {new}: {value}"));
-        }
-    }
-    if lines.len() == lines.iter().filter(|l| l.starts_with("conf/")).count() {
+    ]
+    .into_iter()
+    .filter(|(old, new)| old != new)
+    .map(|(old, new)| format!("conf/{old} → conf/{new}"))
+    .collect();
+    let renamed: Vec<String> = render::inventory_settings(c)
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let (old, new) = (render::written_as(from, &key), render::written_as(to, &key));
+            (old != new).then(|| format!("{old}: {value} → {new}: {value}"))
+        })
+        .collect();
+    if renamed.is_empty() {
         lines.push("every setting keeps its key".into());
     }
+    lines.extend(renamed);
     lines.push(if from.major != to.major {
         format!(
             "job state: Flink does not guarantee that savepoints taken on {from} restore on {to} (a major release apart); `--savepoint DIR` still stops running jobs with one first: try the restore before relying on it, or start the jobs afresh"
