@@ -27,6 +27,9 @@ struct HostStatus {
     release: Option<String>,
     daemons: Vec<String>,
     java: Option<String>,
+    /// With `ha:`, on a host running a JobManager: whether it leads (false: it stands by).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    leads: Option<bool>,
     /// On Fornaxee hosts: its release and whether it runs.
     fornaxee: Option<FornaxeeStatus>,
     error: Option<String>,
@@ -51,6 +54,9 @@ struct ClusterStatus {
     slots_total: Option<u64>,
     slots_available: Option<u64>,
     rest_error: Option<String>,
+    /// With several JobManagers: the host whose REST API answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rest_from: Option<String>,
     /// Each TaskManager registration the JobManager lists, judged live or stale.
     registrations: Option<Judged>,
     jobs: Vec<JobHealth>,
@@ -131,6 +137,9 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
                 release: f.current_link.clone(),
                 daemons: f.running.keys().map(|r| r.to_string()).collect(),
                 java: f.java.as_ref().map(|j| j.version.clone()),
+                leads: f
+                    .leads
+                    .filter(|_| c.ha.is_some() && f.runs(Role::JobManager)),
                 fornaxee: h.fornaxee.then(|| {
                     let x = facts.host(&id).fornaxee();
                     FornaxeeStatus {
@@ -155,6 +164,7 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
         slots_total: None,
         slots_available: None,
         rest_error: None,
+        rest_from: None,
         registrations: None,
         jobs: Vec::new(),
         zookeeper: c.ha.as_ref().and_then(|ha| {
@@ -178,42 +188,60 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
             }
         })
         .collect();
-    match fleet.get(&HostId::of(jm)) {
-        Ok(jm_remote) => {
-            let rest = match c.external() {
-                Some(e) => Rest::at(&e.rest, &jm.name, jm_remote),
-                None => Rest::new(&jm.name, c.rest_port, &jm.name, jm_remote),
-            };
-            match rest.overview().await {
-                Ok(o) => {
-                    st.taskmanagers = Some(o.taskmanagers);
-                    st.slots_total = Some(o.slots_total);
-                    st.slots_available = Some(o.slots_available);
-                    // Read once: its heartbeat and backpressure sampling settings.
-                    let config = rest.json("/jobmanager/config").await.unwrap_or_default();
-                    if c.manages_flink() {
-                        if let Ok(all) = rest.taskmanagers().await {
-                            let hb = Heartbeat::from_config(&config);
-                            let answering = answering(&all, &expected, jm_remote, &jm.name).await;
-                            st.registrations =
-                                Some(registrations::judge(&all, &expected, &hb, &answering));
-                        }
-                    }
-                    match jobs::health(&rest, &config, c.version).await {
-                        Ok(j) => st.jobs = j,
-                        Err(e) => st.problems.push(format!("cannot read the jobs: {e}")),
-                    }
-                }
-                Err(e) => st.rest_error = Some(e),
+    // Any JobManager that answers: the leader first, then the others that run (a standby's
+    // REST API answers for the leader), never another Flink in their place.
+    let mut asked: Vec<&crate::inventory::Host> = c.jobmanagers().collect();
+    asked.sort_by_key(|h| {
+        let f = facts.host(&HostId::of(h)).flink();
+        (f.leads != Some(true), !f.runs(Role::JobManager))
+    });
+    if asked.is_empty() {
+        asked.push(jm);
+    }
+    let mut errors = Vec::new();
+    for h in asked {
+        let Ok(jm_remote) = fleet.get(&HostId::of(h)) else {
+            errors.push(format!(
+                "the JobManager host {} is unreachable, so its REST API was not asked",
+                h.name
+            ));
+            continue;
+        };
+        let rest = match c.external() {
+            Some(e) => Rest::at(&e.rest, &h.name, jm_remote),
+            None => Rest::new(&h.name, c.rest_port, &h.name, jm_remote),
+        };
+        let o = match rest.overview().await {
+            Ok(o) => o,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        if c.jobmanagers().nth(1).is_some() {
+            st.rest_from = Some(h.name.clone());
+        }
+        st.taskmanagers = Some(o.taskmanagers);
+        st.slots_total = Some(o.slots_total);
+        st.slots_available = Some(o.slots_available);
+        // Read once: its heartbeat and backpressure sampling settings.
+        let config = rest.json("/jobmanager/config").await.unwrap_or_default();
+        if c.manages_flink() {
+            if let Ok(all) = rest.taskmanagers().await {
+                let hb = Heartbeat::from_config(&config);
+                let answering = answering(&all, &expected, jm_remote, &h.name).await;
+                st.registrations = Some(registrations::judge(&all, &expected, &hb, &answering));
             }
         }
-        // Never ask another Flink (this machine's own, say) in its place.
-        Err(_) => {
-            st.rest_error = Some(format!(
-                "the JobManager host {} is unreachable, so its REST API was not asked",
-                jm.name
-            ))
+        match jobs::health(&rest, &config, c.version).await {
+            Ok(j) => st.jobs = j,
+            Err(e) => st.problems.push(format!("cannot read the jobs: {e}")),
         }
+        errors.clear();
+        break;
+    }
+    if !errors.is_empty() {
+        st.rest_error = Some(errors.join("; "));
     }
     if c.manages_flink() {
         st.problems.extend(buffer_advice(c, &fleet).await);
@@ -366,6 +394,17 @@ fn judge(c: &Cluster, st: &mut ClusterStatus) {
         if !h.reachable {
             p.push(format!("{} is unreachable", h.host));
         }
+        let jobmanager = c.jobmanagers().any(|j| j.name == h.host);
+        if jobmanager
+            && h.reachable
+            && c.jobmanagers().nth(1).is_some()
+            && !h.daemons.iter().any(|d| d == "jobmanager")
+        {
+            p.push(format!(
+                "no JobManager runs on {}: one standby fewer to take over; run `flinkup deploy -i {inv}` to start it again",
+                h.host
+            ));
+        }
         if h.fornaxee.as_ref().is_some_and(|x| x.pid.is_none()) {
             p.push(format!("Fornaxee does not run on {}", h.host));
         }
@@ -471,7 +510,15 @@ fn text(c: &Cluster, st: &ClusterStatus) -> String {
                 if h.daemons.is_empty() {
                     "none".to_string()
                 } else {
-                    h.daemons.join(", ")
+                    h.daemons
+                        .iter()
+                        .map(|d| match (d.as_str(), h.leads) {
+                            ("jobmanager", Some(true)) => "jobmanager (leader)".to_string(),
+                            ("jobmanager", Some(false)) => "jobmanager (standby)".to_string(),
+                            _ => d.clone(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 }
             );
             if let Some(x) = &h.fornaxee {
@@ -496,7 +543,10 @@ fn text(c: &Cluster, st: &ClusterStatus) -> String {
             );
         }
     }
-    let url = format!("{}/overview", crate::components::fornaxee::flink_rest(c));
+    let url = match &st.rest_from {
+        Some(h) => format!("http://{h}:{}/overview", c.rest_port),
+        None => format!("{}/overview", crate::components::fornaxee::flink_rest(c)),
+    };
     match (&st.taskmanagers, &st.rest_error) {
         (Some(t), _) => {
             let _ = writeln!(

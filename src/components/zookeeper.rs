@@ -241,28 +241,12 @@ impl ZooKeeper {
     }
 }
 
-/// Puts `stages` at `at`, keeping the plan's way back pointed at the same stages.
-fn insert(plan: &mut Plan, at: usize, stages: Vec<Stage>) {
-    let n = stages.len();
-    if n == 0 {
-        return;
-    }
-    if let Some(rb) = plan.rollback.as_mut() {
-        if at <= rb.from_stage {
-            rb.from_stage += n;
-            rb.until_stage += n;
-        } else if at < rb.until_stage {
-            rb.until_stage += n;
-        }
-    }
-    plan.stages.splice(at..at, stages);
-}
-
 /// The first of Flink's stages past preparing the hosts (trust, distribute, install, savepoint,
 /// switch): what starts, stops, verifies or removes its daemons needs the quorum up before it,
 /// and stops it only after them.
 fn before_flink_daemons(plan: &Plan) -> usize {
     const PREPARING: &[&str] = &[
+        "ha storage",
         "trust",
         "relay trust",
         "distribute",
@@ -355,7 +339,7 @@ impl Component for ZooKeeper {
         match ctx.verb {
             Verb::Deploy | Verb::Start => {
                 let stages = self.up(ctx, ctx.verb == Verb::Deploy);
-                insert(plan, before_flink_daemons(plan), stages);
+                plan.insert_stages(before_flink_daemons(plan), stages);
             }
             Verb::Stop => {
                 if let Some(s) = self.stop(ctx, "flinkup stop: every service of the cluster") {
@@ -364,7 +348,7 @@ impl Component for ZooKeeper {
             }
             Verb::Destroy => {
                 if let Some(s) = self.stop(ctx, "destroy removes the cluster") {
-                    insert(plan, before_removal(plan), vec![s]);
+                    plan.insert_stages(before_removal(plan), vec![s]);
                 }
             }
             Verb::Rollback | Verb::Smoke => {}

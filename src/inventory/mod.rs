@@ -281,7 +281,7 @@ pub struct Cluster {
     pub start: StartMode,
     /// Releases kept on each host after an upgrade (the running one included).
     pub keep_releases: usize,
-    /// Hosts without repetition: the JobManager first, then TaskManagers in inventory order.
+    /// Hosts without repetition: the JobManagers first, then TaskManagers in inventory order.
     pub hosts: Vec<Host>,
     /// Indexes into `hosts` of the TaskManagers, in inventory order (the slaves file's order).
     pub tm_order: Vec<usize>,
@@ -370,7 +370,8 @@ impl Cluster {
         }
         let plural = |n: u64, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
         format!(
-            "1 JobManager, {} × {} = {}",
+            "{}, {} × {} = {}",
+            plural(self.jobmanagers().count() as u64, "JobManager"),
             plural(self.taskmanager_count() as u64, "TaskManager"),
             plural(u64::from(self.slots), "slot"),
             plural(self.total_slots(), "slot")

@@ -18,6 +18,9 @@ pub struct RawInventory {
     pub ssh: RawSsh,
     pub connection: Option<Connection>,
     pub jobmanager: Option<RawHost>,
+    /// Several JobManagers (`ha:` elects one leader among them); instead of `jobmanager`.
+    #[serde(default)]
+    pub jobmanagers: Vec<RawHost>,
     #[serde(default)]
     pub taskmanagers: Vec<RawHost>,
     #[serde(default)]

@@ -669,7 +669,25 @@ pub(crate) fn hosts(c: &mut Checker, raw: &RawInventory) -> Option<Vec<Host>> {
         .fornaxee
         .as_ref()
         .is_some_and(|f| f.flink.as_ref().is_some_and(|x| x.rest.is_some()));
-    let Some(jm) = &raw.jobmanager else {
+    // The JobManagers: `jobmanager: host`, or `jobmanagers: [..]` (several, with ha:).
+    let jms: Vec<(&RawHost, Vec<String>)> = match (&raw.jobmanager, raw.jobmanagers.is_empty()) {
+        (Some(_), false) => {
+            c.key_error(
+                &["jobmanagers"],
+                "both jobmanager and jobmanagers",
+                "keep one: `jobmanager: host` for one JobManager, `jobmanagers: [host1, host2]` for several",
+            );
+            return None;
+        }
+        (Some(jm), true) => vec![(jm, vec!["jobmanager".to_string()])],
+        (None, _) => raw
+            .jobmanagers
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h, vec!["jobmanagers".to_string(), i.to_string()]))
+            .collect(),
+    };
+    if jms.is_empty() {
         if existing {
             if !raw.taskmanagers.is_empty() {
                 c.error(
@@ -684,17 +702,28 @@ pub(crate) fn hosts(c: &mut Checker, raw: &RawInventory) -> Option<Vec<Host>> {
         c.error(
             &[],
             "no jobmanager",
-            "add `jobmanager: <host>`, the host that runs the JobManager (and start-cluster.sh)",
+            "add `jobmanager: <host>`, the host that runs the JobManager (and start-cluster.sh), or `jobmanagers: [host1, host2]` with ha: for several",
         );
         return None;
-    };
+    }
     if existing {
         c.key_error(
-            &["jobmanager"],
+            &[if raw.jobmanager.is_some() { "jobmanager" } else { "jobmanagers" }],
             "a jobmanager to deploy and fornaxee.flink.rest naming an existing cluster",
             "keep one: remove fornaxee.flink to deploy this cluster, or jobmanager/taskmanagers to use the existing one",
         );
         return None;
+    }
+    if jms.len() > 1 && raw.ha.is_none() {
+        c.key_error(
+            &["jobmanagers"],
+            format!(
+                "{} JobManagers without ha: standalone Flink runs several JobManagers only when ZooKeeper elects their leader",
+                jms.len()
+            ),
+            "add `ha:` with `storage_dir` and `zookeeper` (or `zookeeper_quorum`), or list one JobManager",
+        );
+        ok = false;
     }
     if raw.taskmanagers.is_empty() {
         c.error(
@@ -705,13 +734,24 @@ pub(crate) fn hosts(c: &mut Checker, raw: &RawInventory) -> Option<Vec<Host>> {
         ok = false;
     }
     let mut hosts: Vec<Host> = Vec::new();
-    let mut jm_host = make_host(c, raw, jm, &["jobmanager"]);
-    if let Some(h) = jm_host.as_mut() {
-        h.jobmanager = true;
-    }
-    ok &= jm_host.is_some();
-    if let Some(h) = jm_host {
-        hosts.push(h);
+    for (jm, path) in &jms {
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        if hosts.iter().any(|x| x.name == jm.name()) {
+            c.error(
+                &path,
+                format!("`{}` is listed twice in jobmanagers", jm.name()),
+                "list each host once: a host runs one JobManager",
+            );
+            ok = false;
+            continue;
+        }
+        match make_host(c, raw, jm, &path) {
+            Some(mut h) => {
+                h.jobmanager = true;
+                hosts.push(h);
+            }
+            None => ok = false,
+        }
     }
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, t) in raw.taskmanagers.iter().enumerate() {
@@ -740,8 +780,9 @@ pub(crate) fn hosts(c: &mut Checker, raw: &RawInventory) -> Option<Vec<Host>> {
         if let Some(existing) = hosts.iter_mut().find(|x| x.name == h.name) {
             // The JobManager host also runs a TaskManager, as in the guide. The two entries
             // must not disagree about how the host is reached.
-            let both_maps = matches!(jm, RawHost::Full(_)) && matches!(t, RawHost::Full(_));
-            if both_maps && jm != t {
+            let jm = jms.iter().map(|(j, _)| *j).find(|j| j.name() == h.name);
+            let both_maps = matches!(jm, Some(RawHost::Full(_))) && matches!(t, RawHost::Full(_));
+            if both_maps && jm != Some(t) {
                 c.error(
                     &path,
                     format!("`{}` is described differently as jobmanager and as taskmanager", h.name),

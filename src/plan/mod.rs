@@ -284,6 +284,23 @@ pub struct Rollback {
 }
 
 impl Plan {
+    /// Puts `stages` at `at`, keeping the plan's way back pointed at the same stages.
+    pub fn insert_stages(&mut self, at: usize, stages: Vec<Stage>) {
+        let n = stages.len();
+        if n == 0 {
+            return;
+        }
+        if let Some(rb) = self.rollback.as_mut() {
+            if at <= rb.from_stage {
+                rb.from_stage += n;
+                rb.until_stage += n;
+            } else if at < rb.until_stage {
+                rb.until_stage += n;
+            }
+        }
+        self.stages.splice(at..at, stages);
+    }
+
     /// A plan with nothing in it yet: components fill it in.
     pub fn new(command: &str, cluster: &str, mode: PlanMode) -> Plan {
         Plan {

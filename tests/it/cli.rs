@@ -94,6 +94,15 @@ const BAD: &[(&str, &str)] = &[
         "Flink 2.4.0 is newer than every release flinkup knows",
     ),
     (
+        "jobmanagers-without-ha",
+        "2 JobManagers without ha: standalone Flink runs several JobManagers only when ZooKeeper elects their leader",
+    ),
+    ("jobmanager-and-jobmanagers", "both jobmanager and jobmanagers"),
+    (
+        "jobmanager-listed-twice",
+        "`192.168.1.143` is listed twice in jobmanagers",
+    ),
+    (
         "high-availability-in-config",
         "high availability is the inventory's ha: section",
     ),

@@ -992,3 +992,94 @@ fn with_ha_start_cluster_logs_in_to_the_jobmanager_host_itself() {
         "{text}"
     );
 }
+
+fn two_jobmanagers(extra_config: &str, zookeeper: &str) -> Loaded {
+    loaded(&format!(
+        "cluster: fixture\nflink:\n  version: 1.9.3\n  artifact:\n    url: https://downloads.example.org/flink-1.9.3-bin-scala_2.11.tgz\n    sha512: {SHA}\nssh:\n  user: root\njobmanagers: [h1, h2]\ntaskmanagers: [h1, h2]\nconfig:\n  rest.port: 8082\n{extra_config}verify:\n  smoke: false\nha:\n  storage_dir: file:///srv/flink-ha\n  {zookeeper}\n"
+    ))
+}
+
+/// Two JobManagers: masters lists both, each binds its own address, start-cluster.sh logs in
+/// to both. One found dead is started again alone (a standby); a configuration change
+/// restarts the standby first and the leader last, each answering before the next stops, and
+/// running jobs are not in the way (ZooKeeper and the storage recover them).
+#[test]
+fn two_jobmanagers_are_both_masters_restarted_standby_first() {
+    let l = two_jobmanagers("", "zookeeper: [h1, h2, h3]");
+    assert_eq!(
+        l.cluster.topology(),
+        "2 JobManagers, 2 TaskManagers × 1 slot = 2 slots"
+    );
+    let facts = empty_cluster(&l.cluster, &["h1", "h2", "h3"]);
+    let p = composed(&l, &facts, None, None, &Day2Args::default());
+    let text = display::text(&p);
+    assert!(p.refusals().is_empty(), "{text}");
+    assert!(
+        text.contains("+h1:8082\n") && text.contains("+h2:8082\n"),
+        "{text}"
+    );
+    assert!(text.contains("+jobmanager.rpc.address: h2"), "{text}");
+    assert_eq!(
+        stage_names(&p)[0],
+        "ha storage",
+        "proven before anything changes"
+    );
+    assert_eq!(
+        stage_names(&p)[5],
+        "zookeeper install",
+        "the quorum's stages after the release's"
+    );
+
+    // The JobManager on h1 died; h2 leads now.
+    let zk = "zookeeper_quorum: \"zk1:2181,zk2:2181,zk3:2181\"";
+    let c = two_jobmanagers("", zk).cluster;
+    let mut facts = running_cluster(&c);
+    let lead = |facts: &mut Facts, name: &str, leads: bool| {
+        facts.hosts.get_mut(&id(name)).unwrap().flink_mut().leads = Some(leads);
+    };
+    lead(&mut facts, "h2", true);
+    let h1 = facts.hosts.get_mut(&id("h1")).unwrap();
+    h1.machine.ports.clear();
+    h1.flink_mut().running.remove(&Role::JobManager);
+    h1.flink_mut().registered = None;
+    with_running_job(&mut facts);
+    let p = deploy(&c, &facts);
+    let text = display::text(&p);
+    assert!(p.refusals().is_empty(), "{text}");
+    assert_eq!(
+        stage_names(&p),
+        ["ha storage", "start jobmanagers", "verify"],
+        "{text}"
+    );
+    assert!(
+        text.contains("ha.storage_dir file:///srv/flink-ha is one directory for every JobManager: a marker written on h1 is read on h2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("+ start    jobmanager on h1 (not running; the other daemons keep running)"),
+        "{text}"
+    );
+
+    // A JobManager setting changes while a job runs: h1 (standing by) first, h2 (leading) last.
+    lead(&mut facts, "h1", false);
+    facts
+        .hosts
+        .get_mut(&id("h1"))
+        .unwrap()
+        .flink_mut()
+        .running
+        .insert(Role::JobManager, 7);
+    let changed = two_jobmanagers("  jobmanager.execution.failover-strategy: full\n", zk).cluster;
+    let p = deploy(&changed, &facts);
+    let text = display::text(&p);
+    assert!(p.refusals().is_empty(), "{text}");
+    assert_eq!(
+        stage_names(&p),
+        ["ha storage", "install", "restart jobmanagers", "verify"],
+        "{text}"
+    );
+    let stage = &p.stages[2];
+    let order: Vec<&str> = stage.steps.iter().map(|s| s.host.as_str()).collect();
+    assert_eq!(order, ["h1", "h1", "h1", "h2", "h2", "h2"], "{text}");
+    assert!(text.contains("1 at a time"), "{text}");
+}

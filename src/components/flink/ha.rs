@@ -245,6 +245,22 @@ pub fn storage_probe(ha: &Ha) -> String {
     }
 }
 
+/// Whether the JobManager running on a host leads: the last line of its log about the
+/// dispatcher's leadership (`Dispatcher … was granted leadership` in 1.x before 1.11,
+/// `DefaultDispatcherRunner was granted leadership` / `was revoked the leadership` later),
+/// printed as `leads=granted` or `leads=revoked`; nothing when no JobManager runs here.
+pub fn leader_probe(pid_dir: &str, link: &str) -> String {
+    format!(
+        r#"if [ -n "$(cat {pid}/flink-$U-standalonesession.pid 2>/dev/null)" ]; then
+  L=$(ls -t {link}/log/flink-$U-standalonesession-*.log 2>/dev/null | head -n1)
+  [ -n "$L" ] && grep -E 'Dispatcher.* was (granted|revoked)' "$L" | tail -n1 | grep -oE 'granted|revoked' | head -n1 | sed 's/^/leads=/'
+fi
+"#,
+        pid = crate::remote::qp(pid_dir),
+        link = crate::remote::qp(link),
+    )
+}
+
 /// How each ZooKeeper server answered, in quorum order: its mode (`leader`, `follower`,
 /// `standalone`) or `unreachable`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -353,4 +369,127 @@ mod tests {
             (Some("unreachable"), Some("3.4.10"))
         );
     }
+}
+
+/// Proves a `file://` storage directory is one place for every JobManager host: a marker
+/// written from the first is read back on each of the others (a directory local to each host
+/// would hold a leader's job metadata where no standby finds it).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct SharedStorage {
+    /// As the inventory gives it, for messages.
+    pub storage_dir: String,
+    /// The directory on the hosts.
+    pub path: String,
+    pub writer: crate::fleet::HostId,
+    pub readers: Vec<crate::fleet::HostId>,
+}
+
+impl std::fmt::Display for SharedStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ha.storage_dir {} is one directory for every JobManager: a marker written on {} is read on {}",
+            self.storage_dir,
+            self.writer,
+            self.readers
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+/// Runs [`SharedStorage`]: the marker is removed again whatever the readers saw.
+pub async fn shared_storage(
+    c: &SharedStorage,
+    fleet: &crate::fleet::Fleet,
+    rep: &dyn crate::report::Reporter,
+) -> crate::error::Result<()> {
+    use crate::remote::q;
+    let token = format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+            ^ u128::from(std::process::id())
+    );
+    let marker = format!("{}/.flinkup-shared-{token}", c.path.trim_end_matches('/'));
+    let writer = fleet.get(&c.writer)?;
+    let out = writer
+        .sh(
+            c.writer.as_str(),
+            &format!(
+                "mkdir -p {dir} && printf %s {token} > {m}",
+                dir = q(&c.path),
+                m = q(&marker),
+                token = q(&token)
+            ),
+        )
+        .await?;
+    if !out.ok() {
+        return Err(crate::error::Error::remote(
+            c.writer.as_str(),
+            format!(
+                "cannot write in ha.storage_dir {} ({}): {}",
+                c.storage_dir,
+                c.path,
+                out.stderr.trim()
+            ),
+        ));
+    }
+    let mut blind = Vec::new();
+    for r in &c.readers {
+        let seen = match fleet.get(r) {
+            Ok(remote) => remote
+                .sh(r.as_str(), &format!("cat {} 2>/dev/null", q(&marker)))
+                .await
+                .map(|o| o.stdout == token)
+                .unwrap_or(false),
+            Err(_) => false,
+        };
+        if !seen {
+            blind.push(r.to_string());
+        }
+    }
+    let _ = writer
+        .sh(c.writer.as_str(), &format!("rm -f {}", q(&marker)))
+        .await;
+    if !blind.is_empty() {
+        return Err(crate::error::Error::Failed(format!(
+            "ha.storage_dir {} is not shared: {} cannot see the marker {} wrote at {marker}; every JobManager must reach the same directory (an NFS mount at the same path on each, say, or hdfs:// / s3://) or a standby finds no job metadata when it takes over",
+            c.storage_dir,
+            blind.join(", "),
+            c.writer
+        )));
+    }
+    rep.event(&crate::report::Event::Info {
+        message: format!(
+            "ha.storage_dir {}: the same directory on {} and {}",
+            c.storage_dir,
+            c.writer,
+            c.readers
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    });
+    Ok(())
+}
+
+/// The check of [`SharedStorage`] for a cluster of several JobManagers with `file://` storage.
+pub fn shared_storage_check(c: &Cluster) -> Option<SharedStorage> {
+    let ha = c.ha.as_ref()?;
+    let path = ha.storage_dir.strip_prefix("file://")?;
+    let mut jms = c.jobmanagers().map(crate::fleet::HostId::of);
+    let writer = jms.next()?;
+    let readers: Vec<_> = jms.collect();
+    (!readers.is_empty()).then(|| SharedStorage {
+        storage_dir: ha.storage_dir.clone(),
+        path: path.to_string(),
+        writer,
+        readers,
+    })
 }

@@ -154,6 +154,8 @@ pub enum Check {
     FlinkTaskManagerBack(rest::TaskManagerBack),
     /// A job submitted with `bin/flink run -d` finishes.
     FlinkSmoke(jobs::SmokeCheck),
+    /// Every JobManager host sees the same `file://` HA storage directory.
+    FlinkHaStorage(ha::SharedStorage),
 }
 
 impl fmt::Display for Check {
@@ -163,6 +165,7 @@ impl fmt::Display for Check {
             Check::FlinkSmoke(c) => c.fmt(f),
             Check::FlinkSavepoint(c) => c.fmt(f),
             Check::FlinkTaskManagerBack(c) => c.fmt(f),
+            Check::FlinkHaStorage(c) => c.fmt(f),
         }
     }
 }
@@ -268,6 +271,7 @@ impl super::Component for Flink {
                 Check::FlinkSmoke(c) => jobs::smoke(&c, host, fleet, rep).await,
                 Check::FlinkSavepoint(c) => jobs::savepoint(&c, host, fleet, rep).await,
                 Check::FlinkTaskManagerBack(c) => rest::taskmanager_back(&c, fleet, rep).await,
+                Check::FlinkHaStorage(c) => ha::shared_storage(&c, fleet, rep).await,
             }
         })
     }

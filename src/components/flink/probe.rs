@@ -66,6 +66,9 @@ pub struct FlinkFacts {
     /// A `file://` HA storage directory the JobManager cannot write: the directory (or the
     /// parent it would be created in) that is not writable (JobManager host only).
     pub ha_storage_unwritable: Option<String>,
+    /// With `ha:`: the JobManager running here leads (its log's last word on the dispatcher's
+    /// leadership is that it was granted), Some(false): it stands by.
+    pub leads: Option<bool>,
 }
 
 /// Flink's part of a host's facts.
@@ -172,6 +175,10 @@ done
     if let Some(ha) = cluster.ha.as_ref().filter(|_| host.jobmanager) {
         s.push_str(&super::ha::probe(&ha.quorum));
         s.push_str(&super::ha::storage_probe(ha));
+        s.push_str(&super::ha::leader_probe(
+            &pid_dir(cluster),
+            &cluster.current_link(),
+        ));
     }
     if host.jobmanager {
         s.push_str(&format!(
@@ -267,6 +274,7 @@ pub fn parse(out: &str) -> FlinkFacts {
                     f.running.insert(role, pid);
                 }
             }
+            "leads" => f.leads = Some(v.trim() == "granted"),
             "ha_storage" if v.trim() != "writable" => {
                 f.ha_storage_unwritable = Some(v.trim().to_string())
             }

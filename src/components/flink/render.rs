@@ -48,6 +48,9 @@ pub struct HostExtras {
     /// options come from a launcher every script runs as its Java (`env.java.home`), for the
     /// daemons and for whoever runs the installed client.
     pub launcher: Option<Launcher>,
+    /// A JobManager of several binds and announces its own address (`jobmanager.sh start`
+    /// without arguments reads it from the configuration); None: the first JobManager's.
+    pub rpc_address: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -84,6 +87,8 @@ impl HostExtras {
             java_home: host.java_home.clone(),
             jdk_opens,
             launcher,
+            rpc_address: (host.jobmanager && cluster.jobmanagers().nth(1).is_some())
+                .then(|| host.name.clone()),
         }
     }
 }
@@ -162,7 +167,10 @@ impl Renderer {
         let mut ctx = Context::new();
         ctx.insert("cluster", &cluster.name);
         ctx.insert("file", cluster.version.config_file());
-        ctx.insert("guide", &guide_entries(cluster));
+        ctx.insert(
+            "guide",
+            &guide_entries(cluster, extras.rpc_address.as_deref()),
+        );
         let rel = super::catalogue::release(cluster.version);
         let extra: Vec<Entry> = cluster
             .config
@@ -242,6 +250,12 @@ impl Renderer {
         let tms: Vec<&str> = cluster.taskmanagers().map(|h| h.name.as_str()).collect();
         ctx.insert("taskmanagers", &tms);
         ctx.insert("jobmanager", cluster.rpc_address());
+        let mut jms: Vec<&str> = cluster.jobmanagers().map(|h| h.name.as_str()).collect();
+        if jms.is_empty() {
+            // Clients of an existing cluster: its JobManager.
+            jms.push(cluster.rpc_address());
+        }
+        ctx.insert("jobmanagers", &jms);
         ctx.insert("rest_port", &cluster.rest_port);
         let mut out = Vec::with_capacity(3);
         for (tpl, file) in [
@@ -340,7 +354,7 @@ pub fn sets(cluster: &Cluster, key: &str) -> bool {
 /// The inventory's Flink settings (the guide's keys with their values, then `config:`), as
 /// (key, value) in the inventory's terms.
 pub fn inventory_settings(cluster: &Cluster) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = guide_entries(cluster)
+    let mut out: Vec<(String, String)> = guide_entries(cluster, None)
         .into_iter()
         .zip(crate::inventory::GUIDE_KEYS)
         .map(|(e, (key, _))| (key.to_string(), e.value))
@@ -353,12 +367,15 @@ pub fn inventory_settings(cluster: &Cluster) -> Vec<(String, String)> {
     out
 }
 
-fn guide_entries(cluster: &Cluster) -> Vec<Entry> {
+/// The guide's keys; `rpc_address`: the host's own, where it is one JobManager of several.
+fn guide_entries(cluster: &Cluster, rpc_address: Option<&str>) -> Vec<Entry> {
     crate::inventory::GUIDE_KEYS
         .iter()
         .map(|(key, comment)| {
             let value = match *key {
-                "jobmanager.rpc.address" => cluster.rpc_address().to_string(),
+                "jobmanager.rpc.address" => {
+                    rpc_address.unwrap_or(cluster.rpc_address()).to_string()
+                }
                 "jobmanager.rpc.port" => cluster.rpc_port.to_string(),
                 "rest.port" => cluster.rest_port.to_string(),
                 "taskmanager.numberOfTaskSlots" => cluster.slots.to_string(),

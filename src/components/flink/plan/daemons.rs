@@ -122,8 +122,22 @@ pub(super) fn start_stages(inp: &Inputs, restart: bool) -> Vec<Stage> {
                     stages.push(s);
                 }
                 StartMode::Direct => {
-                    let mut s = Stage::new("start jobmanager", Some(NAME));
-                    s.push(&jm, start_action(c, jf, Some(Role::JobManager), reason));
+                    let several = c.jobmanagers().nth(1).is_some();
+                    let mut s = Stage::new(
+                        if several {
+                            "start jobmanagers"
+                        } else {
+                            "start jobmanager"
+                        },
+                        Some(NAME),
+                    );
+                    for h in c.jobmanagers() {
+                        let id = HostId::of(h);
+                        s.push(
+                            &id,
+                            start_action(c, inp.facts.host(&id), Some(Role::JobManager), reason),
+                        );
+                    }
                     stages.push(s);
                     let mut s = Stage::new("start taskmanagers", Some(NAME));
                     for h in c.taskmanagers() {
@@ -176,29 +190,33 @@ pub(super) fn verify_stage(inp: &Inputs, missing: &[(HostId, Role)]) -> Stage {
         }
     }
     let mut verify = Stage::new("verify", Some(NAME));
-    verify.push(
-        &jm,
-        crate::components::flink::check_action(Check::FlinkCluster(ClusterCheck {
-            jobmanager: c.jobmanager().name.clone(),
-            rest_port: c.rest_port,
-            taskmanagers: c.taskmanager_count(),
-            slots: c.total_slots(),
-            timeout_secs: c.verify_timeout.as_secs(),
-            ignore,
-            tm_hosts: c
-                .taskmanagers()
-                .map(|h| {
-                    let f = inp.facts.host(&HostId::of(h));
-                    TmHost {
-                        host: HostId::of(h),
-                        name: h.name.clone(),
-                        address: h.address.clone(),
-                        ips: f.machine.addresses.clone(),
-                        log_dir: format!("{}/log", paths(c, f).link),
-                    }
-                })
-                .collect(),
-        })),
-    );
+    verify.push(&jm, cluster_check(inp, c.jobmanager(), ignore));
     verify
+}
+
+/// The check that `at`'s JobManager answers and lists every TaskManager and slot (a standby's
+/// REST API answers for the leader).
+pub(super) fn cluster_check(inp: &Inputs, at: &Host, ignore: Vec<String>) -> Action {
+    let c = inp.cluster;
+    crate::components::flink::check_action(Check::FlinkCluster(ClusterCheck {
+        jobmanager: at.name.clone(),
+        rest_port: c.rest_port,
+        taskmanagers: c.taskmanager_count(),
+        slots: c.total_slots(),
+        timeout_secs: c.verify_timeout.as_secs(),
+        ignore,
+        tm_hosts: c
+            .taskmanagers()
+            .map(|h| {
+                let f = inp.facts.host(&HostId::of(h));
+                TmHost {
+                    host: HostId::of(h),
+                    name: h.name.clone(),
+                    address: h.address.clone(),
+                    ips: f.machine.addresses.clone(),
+                    log_dir: format!("{}/log", paths(c, f).link),
+                }
+            })
+            .collect(),
+    }))
 }

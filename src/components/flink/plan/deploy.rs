@@ -308,6 +308,23 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
             plan.stages.extend(smoke_stages(inp, job));
         }
     }
+    if let Some(check) = crate::components::flink::ha::shared_storage_check(c) {
+        // Proven before anything changes, whenever something does.
+        if plan
+            .stages
+            .iter()
+            .any(|s| s.steps.iter().any(|st| st.action.changes_hosts()))
+        {
+            let mut s = Stage::new("ha storage", Some(NAME));
+            s.if_failed = "Nothing was changed.".into();
+            let writer = check.writer.clone();
+            s.push(
+                &writer,
+                crate::components::flink::check_action(Check::FlinkHaStorage(check)),
+            );
+            plan.insert_stages(0, vec![s]);
+        }
+    }
     plan.sizing = sizing::notes(c)
         .into_iter()
         .map(|n| {

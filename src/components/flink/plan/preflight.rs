@@ -18,12 +18,15 @@ pub(super) fn start_preflight(inp: &Inputs, plan: &mut Plan) {
             ));
         }
     }
-    let jm = coordinator(c);
-    let jf = inp.facts.host(&jm);
-    if let Some(ha) = c.ha.as_ref().filter(|_| jf.gathered) {
-        ha_preflight(c, ha, &jm, jf.flink(), plan);
-    }
-    if jf.gathered && !jf.flink().runs(Role::JobManager) {
+    for h in c.jobmanagers() {
+        let jm = HostId::of(h);
+        let jf = inp.facts.host(&jm);
+        if let Some(ha) = c.ha.as_ref().filter(|_| jf.gathered) {
+            ha_preflight(c, ha, &jm, jf.flink(), plan);
+        }
+        if !jf.gathered || jf.flink().runs(Role::JobManager) {
+            continue;
+        }
         for (key, port) in [
             ("jobmanager.rpc.port", c.rpc_port),
             ("rest.port", c.rest_port),

@@ -126,10 +126,22 @@ pub(super) fn restart_stages(
             why.join(", ")
         )
     };
-    let jm_why = effects
-        .get(&jm)
-        .map(|e| e.0.clone())
-        .filter(|w| !w.is_empty() && jf.flink().runs(Role::JobManager));
+    // The JobManagers whose configuration changed: standbys first, the leader last, so one
+    // failover at most moves the jobs (high availability recovers them; without it the one
+    // JobManager's restart loses them unless they are savepointed).
+    let mut jm_hosts: Vec<(&Host, Vec<String>)> = c
+        .jobmanagers()
+        .filter_map(|h| {
+            let id = HostId::of(h);
+            let f = inp.facts.host(&id).flink();
+            effects
+                .get(&id)
+                .map(|e| e.0.clone())
+                .filter(|w| !w.is_empty() && f.runs(Role::JobManager))
+                .map(|w| (h, w))
+        })
+        .collect();
+    jm_hosts.sort_by_key(|(h, _)| inp.facts.host(&HostId::of(h)).flink().leads == Some(true));
     let tm_hosts: Vec<(&Host, Vec<String>)> = c
         .taskmanagers()
         .filter_map(|h| {
@@ -145,24 +157,44 @@ pub(super) fn restart_stages(
     let every_tm = !tm_hosts.is_empty()
         && c.taskmanagers()
             .all(|h| tm_hosts.iter().any(|(x, _)| x.name == h.name));
-    if jm_why.is_some() || every_tm {
-        let what = if jm_why.is_some() {
+    let jm_loses_jobs = !jm_hosts.is_empty() && c.ha.is_none();
+    if jm_loses_jobs || every_tm {
+        let what = if jm_loses_jobs {
             "this plan restarts the JobManager"
         } else {
             "this plan restarts every TaskManager"
         };
         stages.extend(protect_jobs(inp, plan, what));
     }
-    if let Some(why) = jm_why {
-        let mut s = Stage::new("restart jobmanager", Some(NAME));
-        s.if_failed = "See the JobManager's log; run the same command again once fixed.".into();
-        s.extend_host(
-            &jm,
-            [
-                stop_roles(c, jf, &[Role::JobManager], "stop", false, &reason(&why)),
-                start_action(c, jf, Some(Role::JobManager), &reason(&why)),
-            ],
+    let several = c.jobmanagers().nth(1).is_some();
+    if !jm_hosts.is_empty() {
+        let mut s = Stage::new(
+            if several {
+                "restart jobmanagers"
+            } else {
+                "restart jobmanager"
+            },
+            Some(NAME),
         );
+        if several {
+            s.batch = crate::plan::Batch::Rolling(1);
+        }
+        s.if_failed = "See the JobManager's log; run the same command again once fixed.".into();
+        for (h, why) in jm_hosts {
+            let id = HostId::of(h);
+            let f = inp.facts.host(&id);
+            s.extend_host(
+                &id,
+                [
+                    stop_roles(c, f, &[Role::JobManager], "stop", false, &reason(&why)),
+                    start_action(c, f, Some(Role::JobManager), &reason(&why)),
+                ],
+            );
+            if several {
+                // Back (as a standby, answering for the leader) before the next one stops.
+                s.push(&id, cluster_check(inp, h, Vec::new()));
+            }
+        }
         stages.push(s);
     }
     if !tm_hosts.is_empty() {
