@@ -309,3 +309,238 @@ fn flinkups_own_zookeeper_quorum_on_three_hosts() {
         assert!(!h.opt().join("flink-1.9.3").exists());
     }
 }
+
+/// The pid of the JobManager on host `i`, if one runs there.
+fn jobmanager_pid(tb: &Testbed, i: usize) -> Option<u32> {
+    tb.hosts[i].java_pids().into_iter().find(|p| {
+        std::fs::read(format!("/proc/{p}/cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains("StandaloneSessionClusterEntrypoint"))
+            .unwrap_or(false)
+    })
+}
+
+/// The pids of the TaskManagers on the first `n` hosts.
+fn taskmanager_pids(tb: &Testbed, n: usize) -> Vec<u32> {
+    (0..n)
+        .flat_map(|i| tb.hosts[i].java_pids())
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains("TaskManagerRunner"))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// The status line of host `i` (its name is its address).
+fn status_line(status: &str, tb: &Testbed, i: usize) -> String {
+    status
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{} ", tb.ip(i))))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Waits until job `id`, asked at host `i`'s REST API, runs restored from a checkpoint at
+/// least `restored` times.
+fn wait_restored(tb: &Testbed, i: usize, id: &str, restored: u64) {
+    let start = Instant::now();
+    loop {
+        let base = format!("http://{}:8082/jobs/{id}", tb.ip(i));
+        let state = tb
+            .get(&base)
+            .and_then(|v| v["state"].as_str().map(str::to_string));
+        let n = tb
+            .get(&format!("{base}/checkpoints"))
+            .and_then(|v| v["counts"]["restored"].as_u64())
+            .unwrap_or(0);
+        assert_ne!(state.as_deref(), Some("CANCELED"), "job {id} was cancelled");
+        if state.as_deref() == Some("RUNNING") && n >= restored {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "job {id} at {}: {state:?}, restored {n} times, waited for {restored}",
+            tb.ip(i)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Two JobManagers on 1.9.3 with flinkup's own quorum: see [`failover`].
+#[test]
+fn two_jobmanagers_fail_over_and_the_dead_one_comes_back_as_standby() {
+    failover("1.9.3");
+}
+
+/// The same on Flink 2.2.
+#[test]
+fn two_jobmanagers_fail_over_on_flink_2_2() {
+    failover("2.2.1");
+}
+
+/// Three hosts, two JobManagers, three ZooKeeper peers, two TaskManagers: storage under a
+/// host's private /tmp is refused before anything starts; with shared storage the cluster
+/// comes up and status names the leader; a checkpointing job runs; the leader's JVM is
+/// killed and the standby leads with the same job restored from its checkpoint; `deploy`
+/// starts the killed one again as a standby and restarts no TaskManager; a JobManager setting
+/// changed restarts the standby first and the leader last, and the job runs on.
+fn failover(version: &str) {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec {
+        hosts: 3,
+        ..Spec::default()
+    });
+    let (scala, jar) = if version.starts_with("1.9") {
+        ("2.11", root().join("target/flink-jobs/pressure.jar"))
+    } else {
+        (
+            "2.12",
+            root().join(format!("target/flink-jobs/{version}/pressure.jar")),
+        )
+    };
+    let body = |storage: &str, extra: &str| {
+        format!(
+            "flink:\n  version: {version}\n  scala: \"{scala}\"\n  install_dir: /opt\n  artifact:\n    path: {tgz}\nssh:\n  user: root\njobmanagers: [{h1}, {h2}]\ntaskmanagers: [{h1}, {h2}]\nconfig:\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 1024m\n  taskmanager.numberOfTaskSlots: 2\n  rest.port: 8082\n  high-availability.zookeeper.client.session-timeout: 10000\n{extra}verify:\n  timeout: 180s\n  smoke: false\nha:\n  storage_dir: file://{storage}\n  zookeeper: [{h1}, {h2}, {h3}]\n",
+            tgz = crate::testbed::flink_dist(&format!("flink-{version}-bin-scala_{scala}.tgz"))
+                .display(),
+            h1 = tb.ip(0),
+            h2 = tb.ip(1),
+            h3 = tb.ip(2),
+        )
+    };
+
+    // /tmp is each host's own: the standby would find nothing there.
+    let inv = tb.inventory("ha2", &body("/tmp/flink-ha", ""));
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(1);
+    assert!(
+        run.stderr().contains(&format!(
+            "ha.storage_dir file:///tmp/flink-ha is not shared: {} cannot see the marker {} wrote",
+            tb.ip(1),
+            tb.ip(0)
+        )),
+        "{}",
+        run.stderr()
+    );
+    for h in &tb.hosts {
+        assert!(
+            h.java_pids().is_empty(),
+            "nothing started on {}",
+            h.hostname
+        );
+        assert!(!h.opt().join("flink").exists(), "nothing installed");
+    }
+
+    let storage = tb.dir.join("ha-storage");
+    let inv = tb.inventory("ha2", &body(&storage.display().to_string(), ""));
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    assert!(
+        run.stdout().contains("2 JobManagers, 2 TaskManagers"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(tb.overview(), Some((2, 4)));
+    // Which one leads shows once it has logged its leadership.
+    let start = Instant::now();
+    let (leader, standby) = loop {
+        let status = flinkup(tb.cmd("status", &inv, &[])).stdout();
+        let lines = [status_line(&status, &tb, 0), status_line(&status, &tb, 1)];
+        match (
+            lines.iter().position(|l| l.contains("jobmanager (leader)")),
+            lines
+                .iter()
+                .position(|l| l.contains("jobmanager (standby)")),
+        ) {
+            (Some(l), Some(s)) => break (l, s),
+            _ => assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "one leader, one standby:\n{status}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+
+    // A job with checkpoints; then the leading JobManager's JVM dies.
+    std::fs::copy(&jar, tb.hosts[0].root.join("tmp/pressure.jar")).unwrap();
+    let id = tb.submit("", "/tmp/pressure.jar", "fast");
+    tb.wait_checkpoints(&id, 2);
+    let tms = taskmanager_pids(&tb, 2);
+    assert_eq!(tms.len(), 2);
+    let pid = jobmanager_pid(&tb, leader).expect("the leader runs");
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status();
+    let killed_at = Instant::now();
+    wait_restored(&tb, standby, &id, 1);
+    eprintln!(
+        "failover: the standby ran the job again {:.1}s after the leader was killed",
+        killed_at.elapsed().as_secs_f64()
+    );
+    let run = flinkup(tb.cmd("status", &inv, &[])).expect_code(1);
+    let status = run.stdout();
+    assert!(
+        status_line(&status, &tb, standby).contains("jobmanager (leader)"),
+        "{status}"
+    );
+    assert!(
+        status.contains(&format!("no JobManager runs on {}", tb.ip(leader))),
+        "{status}"
+    );
+    assert!(status.contains(&format!("Job {id}")), "{status}");
+
+    // deploy starts the killed one again, as a standby, and nothing else.
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    let out = run.stdout();
+    assert!(
+        out.contains(&format!(
+            "+ start    jobmanager on {} (not running; the other daemons keep running)",
+            tb.ip(leader)
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("taskmanager.sh"), "{out}");
+    assert_eq!(taskmanager_pids(&tb, 2), tms, "no TaskManager restarted");
+    let status = flinkup(tb.cmd("status", &inv, &[])).expect_code(0).stdout();
+    assert!(
+        status_line(&status, &tb, leader).contains("jobmanager (standby)")
+            && status_line(&status, &tb, standby).contains("jobmanager (leader)"),
+        "{status}"
+    );
+    wait_restored(&tb, standby, &id, 1);
+
+    // A JobManager setting: the standby (the one killed before) restarts first, the leader
+    // last; the job runs on.
+    let inv = tb.inventory(
+        "ha2",
+        &body(
+            &storage.display().to_string(),
+            "  web.refresh-interval: 5000\n",
+        ),
+    );
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    let out = run.stdout();
+    let stop = |i: usize| {
+        out.find(&format!("~ stop     jobmanager on {}", tb.ip(i)))
+            .unwrap_or_else(|| panic!("the JobManager on {} restarts: {out}", tb.ip(i)))
+    };
+    assert!(stop(leader) < stop(standby), "standby first: {out}");
+    assert!(!out.contains("taskmanager.sh"), "{out}");
+    assert_eq!(taskmanager_pids(&tb, 2), tms, "no TaskManager restarted");
+    let start = Instant::now();
+    loop {
+        let ok = (0..2).any(|i| {
+            tb.get(&format!("http://{}:8082/jobs/{id}", tb.ip(i)))
+                .and_then(|v| v["state"].as_str().map(str::to_string))
+                .as_deref()
+                == Some("RUNNING")
+        });
+        if ok {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "job {id} runs after the restart"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    flinkup(tb.cmd("destroy", &inv, &["--yes", "--force", "--quiet"])).expect_code(0);
+}

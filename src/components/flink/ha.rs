@@ -248,12 +248,14 @@ pub fn storage_probe(ha: &Ha) -> String {
 /// Whether the JobManager running on a host leads: the last line of its log about the
 /// dispatcher's leadership (`Dispatcher … was granted leadership` in 1.x before 1.11,
 /// `DefaultDispatcherRunner was granted leadership` / `was revoked the leadership` later),
-/// printed as `leads=granted` or `leads=revoked`; nothing when no JobManager runs here.
+/// printed as `leads=granted`, `leads=revoked` or `leads=none` (a standby that never led);
+/// nothing when no JobManager runs here.
 pub fn leader_probe(pid_dir: &str, link: &str) -> String {
     format!(
         r#"if [ -n "$(cat {pid}/flink-$U-standalonesession.pid 2>/dev/null)" ]; then
   L=$(ls -t {link}/log/flink-$U-standalonesession-*.log 2>/dev/null | head -n1)
-  [ -n "$L" ] && grep -E 'Dispatcher.* was (granted|revoked)' "$L" | tail -n1 | grep -oE 'granted|revoked' | head -n1 | sed 's/^/leads=/'
+  X=$([ -n "$L" ] && grep -E 'Dispatcher.* was (granted|revoked)' "$L" | tail -n1 | grep -oE 'granted|revoked' | head -n1)
+  echo "leads=${{X:-none}}"
 fi
 "#,
         pid = crate::remote::qp(pid_dir),

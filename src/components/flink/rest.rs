@@ -229,6 +229,12 @@ pub struct ClusterCheck {
     /// which the JobManager lists until their heartbeat times out (from facts).
     pub ignore: Vec<String>,
     pub tm_hosts: Vec<TmHost>,
+    /// With several JobManagers: each host and where its release's link is, to name the
+    /// leader once verified.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jobmanagers: Vec<(HostId, String)>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pid_dir: String,
 }
 
 impl ClusterCheck {
@@ -284,12 +290,49 @@ pub async fn check(
                     }
                 ),
             });
+            if !c.jobmanagers.is_empty() {
+                rep.event(&Event::Info {
+                    message: leadership(c, fleet).await,
+                });
+            }
             Ok(())
         }
         Err(why) => {
             let details = diagnose(c, fleet, &rest).await;
             Err(not_verified(&url, timeout, &why, &details))
         }
+    }
+}
+
+/// Which JobManager leads and which stand by, from their logs.
+async fn leadership(c: &ClusterCheck, fleet: &Fleet) -> String {
+    let ids: Vec<HostId> = c.jobmanagers.iter().map(|(h, _)| h.clone()).collect();
+    let answers = fleet
+        .for_each(&ids, |id, remote| {
+            let link = c
+                .jobmanagers
+                .iter()
+                .find(|(h, _)| *h == id)
+                .map(|(_, l)| l.clone())
+                .unwrap_or_default();
+            let script = format!(
+                "U=${{USER:-$(id -un)}}\n{}",
+                crate::components::flink::ha::leader_probe(&c.pid_dir, &link)
+            );
+            async move { remote.sh(id.as_str(), &script).await }
+        })
+        .await;
+    let (mut leads, mut stands) = (Vec::new(), Vec::new());
+    for (id, out) in answers {
+        match out.map(|o| o.stdout.trim().to_string()).as_deref() {
+            Ok("leads=granted") => leads.push(id.to_string()),
+            _ => stands.push(id.to_string()),
+        }
+    }
+    match leads.as_slice() {
+        [one] => format!("JobManager {one} leads; standing by: {}", stands.join(", ")),
+        [] => "no JobManager has logged its leadership yet".into(),
+        many => format!("JobManagers {} each logged leadership", many.join(", ")),
     }
 }
 

@@ -165,7 +165,25 @@ pub(crate) fn config(
             ok = false;
             continue;
         }
-        if key == "high-availability" || key.starts_with("high-availability.") {
+        // With ha:, flinkup writes the keys that say where ZooKeeper and the storage are; the
+        // others (timeouts, paths in ZooKeeper) tune it and stay the inventory's.
+        const HA_OWN: &[&str] = &[
+            "high-availability",
+            "high-availability.type",
+            "high-availability.zookeeper.quorum",
+            "high-availability.storageDir",
+            "high-availability.cluster-id",
+            "high-availability.jobmanager.port",
+        ];
+        let ha_own = HA_OWN.iter().any(|o| {
+            *o == key
+                || version.is_some_and(|v| {
+                    super::render::written_as(v, o) == super::render::written_as(v, key)
+                })
+        });
+        if (key == "high-availability" || key.starts_with("high-availability."))
+            && (ha_own || raw.ha.is_none())
+        {
             c.key_error(
                 &path,
                 format!("`{key}` under config: high availability is the inventory's ha: section"),

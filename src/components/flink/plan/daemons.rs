@@ -218,5 +218,17 @@ pub(super) fn cluster_check(inp: &Inputs, at: &Host, ignore: Vec<String>) -> Act
                 }
             })
             .collect(),
+        jobmanagers: if c.jobmanagers().nth(1).is_some() {
+            c.jobmanagers()
+                .map(|h| (HostId::of(h), paths(c, inp.facts.host(&HostId::of(h))).link))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        pid_dir: if c.jobmanagers().nth(1).is_some() {
+            crate::components::flink::probe::pid_dir(c)
+        } else {
+            String::new()
+        },
     }))
 }

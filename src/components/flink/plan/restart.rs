@@ -157,7 +157,18 @@ pub(super) fn restart_stages(
     let every_tm = !tm_hosts.is_empty()
         && c.taskmanagers()
             .all(|h| tm_hosts.iter().any(|(x, _)| x.name == h.name));
-    let jm_loses_jobs = !jm_hosts.is_empty() && c.ha.is_none();
+    // Jobs outlive a JobManager's restart when it runs with ZooKeeper HA already (its
+    // configuration as the host has it now) and keeps it.
+    let jm_loses_jobs = !jm_hosts.is_empty()
+        && (c.ha.is_none()
+            || jm_hosts.iter().any(|(h, _)| {
+                let f = inp.facts.host(&HostId::of(h)).flink();
+                let ha_key =
+                    crate::components::flink::render::written_as(c.version, "high-availability");
+                !f.conf
+                    .get(c.version.config_file())
+                    .is_some_and(|t| conf_keys(t).get(ha_key.as_str()) == Some(&"zookeeper"))
+            }));
     if jm_loses_jobs || every_tm {
         let what = if jm_loses_jobs {
             "this plan restarts the JobManager"

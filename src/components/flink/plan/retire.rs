@@ -12,7 +12,7 @@ pub(super) fn retire(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
     let record = inp.facts.host(&jm).flink().record.as_ref()?;
     let force = inp.day2.force;
     for r in record.hosts.iter().filter(|r| r.runs(Role::JobManager)) {
-        if r.name != c.jobmanager().name && !force {
+        if !c.jobmanagers().any(|h| h.name == r.name) && !force {
             plan.preflight.push(Finding::error(
                 Some(&HostId(r.name.clone())),
                 format!(
