@@ -243,6 +243,8 @@ mod tests {
             slots: 4,
             timeout_secs: 60,
             ignore: vec!["old".into()],
+            jobmanagers: vec![(HostId("h1".into()), "/opt/flink".into())],
+            pid_dir: "/tmp".into(),
             tm_hosts: vec![flink::rest::TmHost {
                 host: HostId("h2".into()),
                 name: "h2".into(),

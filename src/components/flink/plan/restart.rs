@@ -165,9 +165,9 @@ pub(super) fn restart_stages(
                 let f = inp.facts.host(&HostId::of(h)).flink();
                 let ha_key =
                     crate::components::flink::render::written_as(c.version, "high-availability");
-                !f.conf
+                f.conf
                     .get(c.version.config_file())
-                    .is_some_and(|t| conf_keys(t).get(ha_key.as_str()) == Some(&"zookeeper"))
+                    .is_none_or(|t| conf_keys(t).get(ha_key.as_str()) != Some(&"zookeeper"))
             }));
     if jm_loses_jobs || every_tm {
         let what = if jm_loses_jobs {
