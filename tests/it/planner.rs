@@ -1083,3 +1083,39 @@ fn two_jobmanagers_are_both_masters_restarted_standby_first() {
     assert_eq!(order, ["h1", "h1", "h1", "h2", "h2", "h2"], "{text}");
     assert!(text.contains("1 at a time"), "{text}");
 }
+
+/// One JobManager to two with HA is a plan like any other: the new one starts as a standby,
+/// nothing else restarts, running jobs are not in the way; two back to one stops the one
+/// that goes.
+#[test]
+fn from_one_jobmanager_to_two_and_back() {
+    let zk = "zookeeper_quorum: \"zk1:2181,zk2:2181,zk3:2181\"";
+    let one = loaded(&format!(
+        "cluster: fixture\nflink:\n  version: 1.9.3\n  artifact:\n    url: https://downloads.example.org/flink-1.9.3-bin-scala_2.11.tgz\n    sha512: {SHA}\nssh:\n  user: root\njobmanager: h1\ntaskmanagers: [h1, h2]\nconfig:\n  rest.port: 8082\nverify:\n  smoke: false\nha:\n  storage_dir: file:///srv/flink-ha\n  {zk}\n"
+    ))
+    .cluster;
+    let two = two_jobmanagers("", zk).cluster;
+    let mut facts = running_cluster(&one);
+    with_running_job(&mut facts);
+    let p = deploy(&two, &facts);
+    let text = display::text(&p);
+    assert!(p.refusals().is_empty(), "{text}");
+    assert_eq!(
+        stage_names(&p),
+        ["ha storage", "install", "start jobmanagers", "verify"],
+        "{text}"
+    );
+    assert!(text.contains("+ start    jobmanager on h2"), "{text}");
+    assert!(!text.contains("~ stop"), "nothing restarts: {text}");
+
+    let mut facts = running_cluster(&two);
+    with_running_job(&mut facts);
+    let p = deploy(&one, &facts);
+    let text = display::text(&p);
+    assert!(p.refusals().is_empty(), "{text}");
+    assert!(
+        text.contains("~ stop     jobmanager on h2: no longer one of the inventory's JobManagers"),
+        "{text}"
+    );
+    assert!(!text.contains("taskmanager on"), "{text}");
+}

@@ -5,13 +5,20 @@ use super::*;
 
 /// Hosts flinkup recorded that the inventory dropped: their daemons stop (their
 /// registrations are not counted by verification) and their files go, unless
-/// `--keep-files`. Moving the JobManager or dropping every TaskManager needs `--force`.
+/// `--keep-files`. Moving the JobManager or dropping every TaskManager needs `--force`. A
+/// JobManager on a host the inventory keeps only as a TaskManager stops.
 pub(super) fn retire(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
     let c = inp.cluster;
     let jm = coordinator(c);
-    let record = inp.facts.host(&jm).flink().record.as_ref()?;
+    let recorded = inp
+        .facts
+        .host(&jm)
+        .flink()
+        .record
+        .as_ref()
+        .map_or(&[][..], |r| &r.hosts[..]);
     let force = inp.day2.force;
-    for r in record.hosts.iter().filter(|r| r.runs(Role::JobManager)) {
+    for r in recorded.iter().filter(|r| r.runs(Role::JobManager)) {
         if !c.jobmanagers().any(|h| h.name == r.name) && !force {
             plan.preflight.push(Finding::error(
                 Some(&HostId(r.name.clone())),
@@ -24,8 +31,7 @@ pub(super) fn retire(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
             ));
         }
     }
-    let recorded_tms: Vec<&str> = record
-        .hosts
+    let recorded_tms: Vec<&str> = recorded
         .iter()
         .filter(|r| r.runs(Role::TaskManager))
         .map(|r| r.name.as_str())
@@ -83,6 +89,25 @@ pub(super) fn retire(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
                     &p.release,
                     f.flink().current_link.as_ref(),
                     &p.state,
+                ),
+            );
+        }
+    }
+    // A host that stays but is no longer one of the JobManagers (two JobManagers back to
+    // one): its JobManager stops; with HA a leader's jobs move to the one that stays.
+    for h in c.hosts.iter().filter(|h| !h.jobmanager) {
+        let id = HostId::of(h);
+        let f = inp.facts.host(&id);
+        if f.flink().runs(Role::JobManager) {
+            stage.push(
+                &id,
+                stop_roles(
+                    c,
+                    f,
+                    &[Role::JobManager],
+                    "stop",
+                    false,
+                    "no longer one of the inventory's JobManagers",
                 ),
             );
         }
