@@ -40,6 +40,8 @@ impl Cli {
             | Command::Deploy { remote, .. }
             | Command::Check { remote, .. }
             | Command::Status { remote, .. }
+            | Command::Exec { remote, .. }
+            | Command::Logs { remote, .. }
             | Command::Smoke { remote, .. } => Some(remote),
             Command::Start(a) | Command::Unlock(a) => Some(&mut a.remote),
             Command::Stop(a) | Command::Rollback(a) | Command::Destroy(a) => {
@@ -239,6 +241,17 @@ impl std::str::FromStr for Only {
     }
 }
 
+/// Which hosts a command works on: all of the inventory's, or those picked.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PickArgs {
+    /// A host, as the inventory names it or by its address (repeat for several).
+    #[arg(long = "host", value_name = "HOST")]
+    pub hosts: Vec<String>,
+    /// Hosts that have this role: jobmanager, taskmanager, zookeeper, fornaxee.
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct FetchArgs {
     /// Where verified tarballs are kept [default: $XDG_CACHE_HOME/flinkup or ~/.cache/flinkup].
@@ -350,6 +363,61 @@ pub enum Command {
         /// Arguments passed to the job, after `--`.
         #[arg(last = true, value_name = "ARGS")]
         args: Vec<String>,
+    },
+    /// Run a shell command on the cluster's hosts (all, or those --host and --role pick), at
+    /// most --concurrency at once; each output line prefixed with its host, each host's exit
+    /// status reported. Exit 1 when any host failed or was not reached.
+    Exec {
+        #[command(flatten)]
+        inv: InventoryArg,
+        #[command(flatten)]
+        pick: PickArgs,
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// The command, after `--`; run by the host's sh.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// Open a shell on a host of the inventory (by name or address) with the ssh settings
+    /// flinkup uses there; with `-- COMMAND`, run that instead. Exits with ssh's status.
+    Ssh {
+        #[command(flatten)]
+        inv: InventoryArg,
+        /// The host, as the inventory names it or by its address.
+        #[arg(value_name = "HOST")]
+        host: String,
+        /// An ssh_config file to use instead of ~/.ssh/config (passed to ssh as -F).
+        #[arg(long, value_name = "FILE")]
+        ssh_config: Option<PathBuf>,
+        /// A command to run instead of a login shell.
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// Print the daemons' own log files from the hosts that run them, each line prefixed with
+    /// its host and daemon; known failures (network buffers, ports taken, Java module options)
+    /// are pointed out as they pass. `-f` follows every log at once until Ctrl-C.
+    Logs {
+        #[command(flatten)]
+        inv: InventoryArg,
+        #[command(flatten)]
+        pick: PickArgs,
+        /// Only this component's logs.
+        #[arg(long, value_name = "COMPONENT")]
+        component: Option<Only>,
+        /// Only this daemon's logs: jobmanager, taskmanager, zookeeper, fornaxee.
+        #[arg(long, value_name = "DAEMON")]
+        daemon: Option<String>,
+        /// Lines from the end of each log.
+        #[arg(short = 'n', long, default_value_t = 50, value_name = "N")]
+        lines: usize,
+        /// Only lines matching this extended regular expression (grep -E, on the host).
+        #[arg(long, value_name = "PATTERN")]
+        grep: Option<String>,
+        /// Keep printing new lines as they are written, from every log at once, until Ctrl-C.
+        #[arg(short, long)]
+        follow: bool,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Print a shell completion script: `flinkup completions bash > /etc/bash_completion.d/flinkup`.
     Completions {

@@ -5,6 +5,7 @@
 mod check;
 mod deploy;
 mod lifecycle;
+mod ops;
 mod status;
 
 use std::path::Path;
@@ -109,6 +110,44 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         } => {
             let loaded = load(&inv.inventory, false)?;
             runtime()?.block_on(status::status(&loaded, &remote, json, watch))
+        }
+        Command::Exec {
+            inv,
+            pick,
+            remote,
+            command,
+        } => {
+            let loaded = load(&inv.inventory, false)?;
+            runtime()?.block_on(ops::exec(&loaded, &pick, &remote, &command))
+        }
+        Command::Ssh {
+            inv,
+            host,
+            ssh_config,
+            command,
+        } => {
+            let loaded = load(&inv.inventory, false)?;
+            ops::ssh(&loaded, &host, ssh_config, &command)
+        }
+        Command::Logs {
+            inv,
+            pick,
+            component,
+            daemon,
+            lines,
+            grep,
+            follow,
+            remote,
+        } => {
+            let loaded = load(&inv.inventory, false)?;
+            let ask = ops::LogsAsk {
+                component,
+                daemon,
+                lines,
+                grep,
+                follow,
+            };
+            runtime()?.block_on(ops::logs(&loaded, &pick, &ask, &remote))
         }
         Command::Start(a) => {
             let loaded = load(&a.inv.inventory, false)?;

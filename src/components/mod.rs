@@ -150,6 +150,11 @@ pub trait Component: Sync {
     /// against); each later one adds its own stages and findings.
     fn plan(&self, ctx: &PlanCtx, plan: &mut Plan) -> Result<()>;
 
+    /// Where the daemons this component runs on `host` write their logs.
+    fn logs(&self, _c: &Cluster, _host: &Host) -> Vec<LogSource> {
+        Vec::new()
+    }
+
     /// Runs one of the component's own checks from the host its step names.
     fn run_check<'a>(
         &'a self,
@@ -158,6 +163,16 @@ pub trait Component: Sync {
         fleet: &'a Fleet,
         rep: &'a dyn Reporter,
     ) -> BoxFuture<'a, Result<()>>;
+}
+
+/// A daemon's log files on a host: `dir` (a path, `~/` allowed) and a file-name pattern of
+/// the component's own (shell wildcards, nothing to quote).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogSource {
+    pub component: &'static str,
+    pub daemon: &'static str,
+    pub dir: String,
+    pub pattern: String,
 }
 
 /// Every component flinkup knows, in the order their stages run.

@@ -285,6 +285,18 @@ impl Component for ZooKeeper {
         own(c).is_some()
     }
 
+    fn logs(&self, c: &Cluster, host: &Host) -> Vec<super::LogSource> {
+        if own(c).is_none() || !host.zookeeper {
+            return Vec::new();
+        }
+        vec![super::LogSource {
+            component: NAME,
+            daemon: "zookeeper",
+            dir: super::flink::log_dir(c),
+            pattern: "flink-*-zookeeper-*.log".into(),
+        }]
+    }
+
     fn probe(
         &self,
         c: &Cluster,

@@ -8,6 +8,7 @@
 
 pub mod shell;
 mod ssh;
+pub use ssh::ssh_args;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -222,6 +223,47 @@ http_get {}",
                     .await
                     .map_err(|e| Error::remote(host, format!("sh failed: {e}")))?;
                 settle(host, fed, out, false)
+            }
+        }
+    }
+
+    /// Runs a script that goes on until stopped (`tail -F`), each line of its standard output
+    /// to `lines`, until it ends or this future is dropped (its standard input then closes;
+    /// a local one is killed). Returns its exit status.
+    pub async fn follow(
+        &self,
+        host: &str,
+        script: &str,
+        lines: &tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> Result<i32> {
+        use tokio::io::AsyncBufReadExt;
+        match self {
+            Remote::Ssh(s) => s.follow(host, script, lines).await,
+            Remote::Local { .. } => {
+                let mut child = tokio::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(script)
+                    .process_group(0)
+                    .kill_on_drop(true)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .map_err(|e| Error::remote(host, format!("cannot start sh: {e}")))?;
+                let _stdin = child.stdin.take();
+                if let Some(out) = child.stdout.take() {
+                    let mut rd = tokio::io::BufReader::new(out).lines();
+                    while let Ok(Some(l)) = rd.next_line().await {
+                        if lines.send(l).is_err() {
+                            break;
+                        }
+                    }
+                }
+                let status = child
+                    .wait()
+                    .await
+                    .map_err(|e| Error::remote(host, format!("sh failed: {e}")))?;
+                Ok(status.code().unwrap_or(-1))
             }
         }
     }

@@ -75,6 +75,41 @@ impl SshRemote {
         })
     }
 
+    /// Runs a script that goes on until stopped, each line of its output to `lines`. Its
+    /// standard input stays open while it runs and closes when this future is dropped.
+    pub(crate) async fn follow(
+        &self,
+        host: &str,
+        script: &str,
+        lines: &tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> Result<i32> {
+        use tokio::io::AsyncBufReadExt;
+        let mut cmd = self.session.command("sh");
+        cmd.arg("-c")
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd
+            .spawn()
+            .await
+            .map_err(|e| Error::remote(host, format!("ssh: {e}")))?;
+        let _stdin = child.stdin().take();
+        if let Some(out) = child.stdout().take() {
+            let mut rd = tokio::io::BufReader::new(out).lines();
+            while let Ok(Some(l)) = rd.next_line().await {
+                if lines.send(l).is_err() {
+                    break;
+                }
+            }
+        }
+        let status = child
+            .wait()
+            .await
+            .map_err(|e| Error::remote(host, format!("connection lost: {e}")))?;
+        Ok(status.code().unwrap_or(-1))
+    }
+
     pub(crate) async fn run(&self, host: &str, script: &str, input: Input<'_>) -> Result<Output> {
         let mut cmd = self.session.command("sh");
         cmd.arg("-c").arg(script);
@@ -143,6 +178,36 @@ fn expand_home(p: &str) -> String {
         (Some(rest), Some(h)) => h.join(rest).display().to_string(),
         _ => p.to_string(),
     }
+}
+
+/// The system ssh's arguments that reach `host` as flinkup's own sessions do (user, port,
+/// identity, host-key policy, the operator's ssh_config), the address last.
+pub fn ssh_args(host: &Host, opts: &ConnectOptions) -> Vec<String> {
+    let mut a: Vec<String> = Vec::new();
+    if let Some(f) = &opts.ssh_config {
+        a.extend(["-F".into(), f.display().to_string()]);
+    }
+    a.extend([
+        "-o".into(),
+        format!(
+            "StrictHostKeyChecking={}",
+            match host.known_hosts {
+                KnownHosts::Strict => "yes",
+                KnownHosts::AcceptNew => "accept-new",
+            }
+        ),
+    ]);
+    if let Some(u) = &host.user {
+        a.extend(["-l".into(), u.clone()]);
+    }
+    if let Some(p) = host.port {
+        a.extend(["-p".into(), p.to_string()]);
+    }
+    if let Some(k) = &host.identity_file {
+        a.extend(["-i".into(), expand_home(k)]);
+    }
+    a.push(host.address.clone());
+    a
 }
 
 #[cfg(test)]

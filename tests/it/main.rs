@@ -12,6 +12,7 @@ mod ha;
 mod httpd;
 mod jobs;
 mod modern;
+mod ops;
 mod planner;
 mod support;
 mod testbed;

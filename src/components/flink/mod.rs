@@ -88,6 +88,14 @@ pub fn coordinator(c: &Cluster) -> HostId {
     HostId::of(c.jobmanager())
 }
 
+/// Where Flink's daemons write their logs: `env.log.dir`, else the current release's log/.
+pub fn log_dir(c: &Cluster) -> String {
+    c.config
+        .get("env.log.dir")
+        .cloned()
+        .unwrap_or_else(|| format!("{}/log", c.current_link()))
+}
+
 /// Where the deploy lock of this cluster lives.
 pub fn lock_site(c: &Cluster) -> lock::Site {
     lock::Site {
@@ -256,6 +264,20 @@ impl super::Component for Flink {
             },
         };
         Ok(())
+    }
+
+    fn logs(&self, c: &Cluster, host: &Host) -> Vec<super::LogSource> {
+        let dir = log_dir(c);
+        roles(host)
+            .into_iter()
+            .filter(|_| c.manages_flink())
+            .map(|r| super::LogSource {
+                component: NAME,
+                daemon: r.as_str(),
+                dir: dir.clone(),
+                pattern: format!("flink-*-{}-*.log", r.pid_name()),
+            })
+            .collect()
     }
 
     fn run_check<'a>(

@@ -69,6 +69,22 @@ impl super::Component for Fornaxee {
         cluster.fornaxee.is_some()
     }
 
+    fn logs(
+        &self,
+        c: &crate::inventory::Cluster,
+        host: &crate::inventory::Host,
+    ) -> Vec<super::LogSource> {
+        match &c.fornaxee {
+            Some(f) if host.fornaxee => vec![super::LogSource {
+                component: NAME,
+                daemon: "fornaxee",
+                dir: f.log_dir.clone(),
+                pattern: "fornaxee.log".into(),
+            }],
+            _ => Vec::new(),
+        }
+    }
+
     /// Its own hosts (release, etc/ files, service, the Flink REST API as seen from there),
     /// and an existing Flink's hosts flinkup may reach (connector jars, daemons).
     fn probe(
