@@ -41,6 +41,7 @@ impl Cli {
             | Command::Check { remote, .. }
             | Command::Status { remote, .. }
             | Command::Exec { remote, .. }
+            | Command::History { remote, .. }
             | Command::Logs { remote, .. }
             | Command::Smoke { remote, .. } => Some(remote),
             Command::Start(a) | Command::Unlock(a) => Some(&mut a.remote),
@@ -59,6 +60,8 @@ impl Cli {
     pub fn json_command(&self) -> Option<&'static str> {
         match &self.command {
             Command::Plan { json: true, .. } => Some("plan"),
+            Command::Validate { json: true, .. } => Some("validate"),
+            Command::Check { json: true, .. } => Some("check"),
             Command::Deploy { output, .. } if output.json => Some("deploy"),
             Command::Status { json: true, .. } => Some("status"),
             Command::Fetch { json: true, .. } => Some("fetch"),
@@ -241,6 +244,15 @@ impl std::str::FromStr for Only {
     }
 }
 
+#[derive(Debug, Subcommand)]
+pub enum HistoryShow {
+    /// One entry: who, from where, the inventory's hash, each stage's outcome, the plan.
+    Show {
+        /// The entry's id, or its first characters.
+        id: String,
+    },
+}
+
 /// Which hosts a command works on: all of the inventory's, or those picked.
 #[derive(Debug, Args, Clone, Default)]
 pub struct PickArgs {
@@ -268,6 +280,9 @@ pub enum Command {
     Validate {
         #[command(flatten)]
         inv: InventoryArg,
+        /// JSON Lines: each problem an event with file, line, column, key and help.
+        #[arg(long)]
+        json: bool,
     },
     /// Write the rendered flink-conf.yaml, slaves/workers and masters files to a directory.
     Render {
@@ -318,6 +333,9 @@ pub enum Command {
         inv: InventoryArg,
         #[command(flatten)]
         remote: RemoteArgs,
+        /// JSON Lines: an event per host (what is fine, what is found) and per finding.
+        #[arg(long)]
+        json: bool,
     },
     /// Per host: reachable, release, daemons, Fornaxee; the cluster's REST figures; every job's
     /// health. Exit 0 healthy, 1 degraded (the README lists the rules).
@@ -419,13 +437,36 @@ pub enum Command {
         #[command(flatten)]
         remote: RemoteArgs,
     },
+    /// The history of every plan applied to the cluster, kept on its JobManager host: when,
+    /// by whom, the command and how each stage ended. `history show ID` prints one entry with
+    /// the plan that ran.
+    History {
+        #[command(flatten)]
+        inv: InventoryArg,
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// One JSON object per entry, oldest first.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        show: Option<HistoryShow>,
+    },
     /// Print a shell completion script: `flinkup completions bash > /etc/bash_completion.d/flinkup`.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff): `flinkup man > /usr/local/share/man/man1/flinkup.1`.
-    Man,
+    /// Print a man page (roff), or write them all: `flinkup man --dir /usr/local/share/man`
+    /// installs flinkup(1), flinkup-<command>(1) for every command and the inventory
+    /// reference flinkup-inventory(5).
+    Man {
+        /// The page: a command (`deploy`) or `inventory`; none: flinkup(1).
+        #[arg(value_name = "PAGE")]
+        page: Option<String>,
+        /// Write every page under DIR/man1 and DIR/man5 instead of printing one.
+        #[arg(long, value_name = "DIR", conflicts_with = "page")]
+        dir: Option<PathBuf>,
+    },
     /// Download (or take from a local path) the Flink tarball and verify its checksum.
     Fetch {
         #[command(flatten)]

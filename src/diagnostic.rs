@@ -56,6 +56,9 @@ pub struct Diagnostic {
     pub message: String,
     pub file: Option<String>,
     pub pos: Option<Pos>,
+    /// The inventory key it is about, as a path: `config.rest.port`, `taskmanagers[1].ssh`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     /// The source line the position points into, shown under the message.
     #[serde(skip)]
     pub snippet: Option<String>,
@@ -69,6 +72,7 @@ impl Diagnostic {
             message: message.into(),
             file: None,
             pos: None,
+            key: None,
             snippet: None,
             help: None,
         }
@@ -89,6 +93,36 @@ impl Diagnostic {
     pub fn help_opt(mut self, help: Option<String>) -> Self {
         self.help = help;
         self
+    }
+
+    /// The key path it is about (`["taskmanagers", "1", "ssh"]` → `taskmanagers[1].ssh`).
+    pub fn key(mut self, path: &[&str]) -> Self {
+        let mut k = String::new();
+        for p in path {
+            if p.parse::<usize>().is_ok() {
+                k.push_str(&format!("[{p}]"));
+            } else {
+                if !k.is_empty() {
+                    k.push('.');
+                }
+                k.push_str(p);
+            }
+        }
+        self.key = (!k.is_empty()).then_some(k);
+        self
+    }
+
+    /// As a JSON Lines event: `error` or `warning`, each part a field of its own.
+    pub fn event(&self) -> serde_json::Value {
+        serde_json::json!({
+            "event": self.severity.to_string(),
+            "message": self.message,
+            "file": self.file,
+            "line": self.pos.map(|p| p.line),
+            "column": self.pos.map(|p| p.column),
+            "key": self.key,
+            "help": self.help,
+        })
     }
 
     pub fn in_file(mut self, file: &str) -> Self {

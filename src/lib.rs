@@ -12,6 +12,7 @@ pub mod error;
 pub mod facts;
 pub mod fleet;
 pub mod inventory;
+pub mod man;
 pub mod plan;
 pub mod remote;
 pub mod report;
@@ -42,7 +43,11 @@ pub fn run() -> i32 {
         }
         Err(e) => {
             report::error_text(&error::render(&e));
-            report::finish_json(e.exit_code(), Some(e.to_string()));
+            let diags = match &e {
+                error::Error::Inventory(d) => d.as_slice(),
+                _ => &[],
+            };
+            report::finish_json_with(e.exit_code(), Some(e.to_string()), diags);
             e.exit_code()
         }
     }

@@ -48,9 +48,33 @@ pub struct Runner<'a> {
     /// Set by Ctrl-C: checked between steps; transfers are aborted by the first, any step by
     /// the second.
     pub cancel: Arc<Interrupt>,
+    /// Each stage run so far and how it ended (`done`, `failed`, `interrupted`), the way
+    /// back's stages prefixed `rollback:`: what the history keeps of a run.
+    pub outcomes: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 impl Runner<'_> {
+    fn note(&self, name: &str, r: &Result<()>) {
+        if let Ok(mut o) = self.outcomes.lock() {
+            o.push((
+                name.to_string(),
+                match r {
+                    Ok(()) => "done".into(),
+                    Err(Error::Interrupted) => "interrupted".into(),
+                    Err(_) => "failed".into(),
+                },
+            ));
+        }
+    }
+
+    /// What [`Runner::outcomes`] holds, taken out.
+    pub fn take_outcomes(&self) -> Vec<(String, String)> {
+        self.outcomes
+            .lock()
+            .map(|mut o| std::mem::take(&mut *o))
+            .unwrap_or_default()
+    }
+
     fn cancelled(&self) -> bool {
         self.cancel.presses() > 0
     }
@@ -62,7 +86,9 @@ impl Runner<'_> {
             if self.cancelled() {
                 return Err(Error::Interrupted);
             }
-            let Err(cause) = self.stage(stage).await else {
+            let r = self.stage(stage).await;
+            self.note(&stage.name, &r);
+            let Err(cause) = r else {
                 continue;
             };
             let Some(rb) = plan
@@ -79,7 +105,9 @@ impl Runner<'_> {
                 message: format!("{cause}\nrolling back to {}", rb.restores),
             });
             for s in &rb.stages {
-                if let Err(e) = self.stage(s).await {
+                let r = self.stage(s).await;
+                self.note(&format!("rollback: {}", s.name), &r);
+                if let Err(e) = r {
                     return Err(Error::Failed(format!(
                         "{cause}\nThe rollback to {} failed too: {e}",
                         rb.restores
@@ -267,6 +295,7 @@ mod tests {
             fleet: &fleet,
             rep: &rep,
             cancel: Arc::new(Interrupt::default()),
+            outcomes: Default::default(),
         };
         runner.run(&plan(vec![stage])).await
     }

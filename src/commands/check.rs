@@ -12,7 +12,7 @@ use crate::fleet::HostId;
 use crate::inventory::{units, Loaded};
 use crate::plan::{Finding, PlanMode, Severity};
 
-pub async fn check(loaded: &Loaded, remote: &RemoteArgs) -> Result<i32> {
+pub async fn check(loaded: &Loaded, remote: &RemoteArgs, json: bool) -> Result<i32> {
     let c = &loaded.cluster;
     let fleet = connect(c, remote).await?;
     let facts = gather(c, &fleet, None, &Default::default()).await;
@@ -42,13 +42,24 @@ pub async fn check(loaded: &Loaded, remote: &RemoteArgs) -> Result<i32> {
         }
         text
     };
+    let event = |f: &Finding| {
+        serde_json::json!({
+            "severity": f.severity,
+            "message": f.message,
+            "help": f.help,
+        })
+    };
     let mut out = String::new();
     for h in &c.hosts {
         let id = HostId::of(h);
         let hf = facts.host(&id);
         let (f, m) = (hf.flink(), &hf.machine);
         out.push_str(&format!("Host {} ({})\n", h.name, h.roles()));
-        let mut fact = |text: String| out.push_str(&format!("  ok   {text}\n"));
+        let mut ok: Vec<String> = Vec::new();
+        let mut fact = |text: String| {
+            out.push_str(&format!("  ok   {text}\n"));
+            ok.push(text);
+        };
         fact(format!("connected as {}", m.user));
         if m.install_dir_writable {
             fact(format!("{} is writable by {}", c.install_dir, m.user));
@@ -87,16 +98,33 @@ pub async fn check(loaded: &Loaded, remote: &RemoteArgs) -> Result<i32> {
                 }
             }
         }
-        for finding in plan
+        let findings: Vec<&Finding> = plan
             .preflight
             .iter()
             .filter(|p| p.host.as_ref() == Some(&id))
-        {
+            .collect();
+        for finding in &findings {
             out.push_str(&show(finding));
             out.push('\n');
         }
+        if json {
+            crate::report::json_line(&serde_json::json!({
+                "event": "host",
+                "host": h.name,
+                "roles": h.roles(),
+                "ok": ok,
+                "findings": findings.iter().map(|f| event(f)).collect::<Vec<_>>(),
+            }));
+        }
     }
     let general: Vec<&Finding> = plan.preflight.iter().filter(|p| p.host.is_none()).collect();
+    if json {
+        for f in &general {
+            let mut e = event(f);
+            e["event"] = "finding".into();
+            crate::report::json_line(&e);
+        }
+    }
     if !general.is_empty() {
         out.push_str("Cluster\n");
         for finding in general {
@@ -105,15 +133,21 @@ pub async fn check(loaded: &Loaded, remote: &RemoteArgs) -> Result<i32> {
         }
     }
     let refusals = plan.refusals().len();
-    if refusals == 0 {
-        out.push_str("All checks passed.\n");
+    let verdict = if refusals == 0 {
+        "All checks passed.".to_string()
     } else {
-        out.push_str(&format!(
-            "{refusals} check{} failed: deploy would refuse this plan.\n",
+        format!(
+            "{refusals} check{} failed: deploy would refuse this plan.",
             if refusals == 1 { "" } else { "s" }
-        ));
+        )
+    };
+    if json {
+        crate::report::summary(verdict);
+    } else {
+        out.push_str(&verdict);
+        out.push('\n');
+        crate::report::stdout(&out);
     }
-    crate::report::stdout(&out);
     Ok(if refusals == 0 {
         exit::OK
     } else {

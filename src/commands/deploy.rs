@@ -124,6 +124,7 @@ pub async fn deploy(
             &renderer,
         )?;
         let how = Execute {
+            cluster: c,
             command: "deploy",
             yes: run.yes,
             json: output.json,

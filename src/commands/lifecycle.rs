@@ -37,6 +37,7 @@ pub async fn run(
         let facts = gather(c, fleet, None, &Default::default()).await?;
         let plan = compose::lifecycle(verb, loaded, &facts, run.only, jobs)?;
         let how = Execute {
+            cluster: c,
             command: verb.name(),
             yes: run.yes,
             json: output.json,
@@ -102,6 +103,7 @@ pub async fn smoke(
         let rep = reporter(output.quiet, output.json);
         let cancel = cancel_on_ctrl_c(rep.clone());
         let how = Execute {
+            cluster: c,
             command: "smoke",
             yes: true,
             json: output.json,
@@ -208,6 +210,7 @@ pub async fn unlock(
             fleet: &fleet,
             rep: rep.as_ref(),
             cancel,
+            outcomes: Default::default(),
         }
         .run(&plan)
         .await?;

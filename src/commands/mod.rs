@@ -44,15 +44,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             clap_complete::generate(shell, &mut Cli::command(), "flinkup", &mut buf);
             write_stdout(&buf)
         }
-        Command::Man => {
-            use clap::CommandFactory;
-            let mut buf = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut buf)
-                .map_err(|e| Error::io("cannot render the man page", e))?;
-            write_stdout(&buf)
-        }
-        Command::Validate { inv } => validate(load(&inv.inventory, false)?),
+        Command::Man { page, dir } => match dir {
+            Some(dir) => crate::man::install(&dir),
+            None => write_stdout(&crate::man::page(page.as_deref())?),
+        },
+        Command::Validate { inv, .. } => validate(load(&inv.inventory, false)?),
         Command::Render { inv, output } => render(load(&inv.inventory, false)?, &output),
         Command::Plan {
             inv,
@@ -98,9 +94,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 &loaded, &run, &day2, &fetch, &remote, &output,
             ))
         }
-        Command::Check { inv, remote } => {
+        Command::Check { inv, remote, json } => {
             let loaded = load(&inv.inventory, false)?;
-            runtime()?.block_on(check::check(&loaded, &remote))
+            runtime()?.block_on(check::check(&loaded, &remote, json))
         }
         Command::Status {
             inv,
@@ -119,6 +115,16 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         } => {
             let loaded = load(&inv.inventory, false)?;
             runtime()?.block_on(ops::exec(&loaded, &pick, &remote, &command))
+        }
+        Command::History {
+            inv,
+            remote,
+            json,
+            show,
+        } => {
+            let loaded = load(&inv.inventory, false)?;
+            let id = show.map(|crate::cli::HistoryShow::Show { id }| id);
+            runtime()?.block_on(ops::history(&loaded, &remote, json, id.as_deref()))
         }
         Command::Ssh {
             inv,
@@ -237,15 +243,19 @@ fn lifecycle(
 fn load(path: &Path, opts: LoadOptions) -> Result<Loaded> {
     let loaded = inventory::load(path, opts)?;
     for w in &loaded.warnings {
-        report::trace(&format!("{w}\n"));
+        if report::json_mode() {
+            report::json_line(&w.event());
+        } else {
+            report::trace(&format!("{w}\n"));
+        }
     }
     Ok(loaded)
 }
 
 fn validate(loaded: Loaded) -> Result<i32> {
     let c = &loaded.cluster;
-    report::stdout(&format!(
-        "{}: valid. Cluster {}, Flink {}: {}{}\n",
+    let text = format!(
+        "{}: valid. Cluster {}, Flink {}: {}{}",
         c.source.display(),
         c.name,
         c.version,
@@ -254,7 +264,12 @@ fn validate(loaded: Loaded) -> Result<i32> {
             0 => String::new(),
             n => format!(" ({n} warning{})", if n == 1 { "" } else { "s" }),
         }
-    ));
+    );
+    if report::json_mode() {
+        report::summary(text);
+    } else {
+        report::stdout(&format!("{text}\n"));
+    }
     Ok(exit::OK)
 }
 
@@ -520,6 +535,8 @@ fn confirm(yes: bool, question: &str, no_tty: &str, declined: &str) -> Result<()
 
 /// How a plan is carried out once built.
 struct Execute<'a> {
+    /// The cluster whose lock host keeps the history of what ran.
+    cluster: &'a Cluster,
     command: &'a str,
     yes: bool,
     json: bool,
@@ -556,9 +573,75 @@ async fn execute(
         fleet,
         rep: rep.as_ref(),
         cancel,
+        outcomes: Default::default(),
     };
-    runner.run(plan).await?;
-    Ok(())
+    let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let r = runner.run(plan).await;
+    // A destroy that ran to the end took the history with the rest of flinkup's state.
+    let gone = how.command == "destroy" && r.is_ok();
+    if !plan.is_noop() && !gone {
+        history(
+            &how,
+            plan,
+            &started,
+            runner.take_outcomes(),
+            &r,
+            fleet,
+            rep.as_ref(),
+        )
+        .await;
+    }
+    r
+}
+
+/// Appends the run to the cluster's history; a history that cannot be written is a warning,
+/// never the run's failure.
+async fn history(
+    how: &Execute<'_>,
+    plan: &Plan,
+    started: &str,
+    stages: Vec<(String, String)>,
+    r: &Result<()>,
+    fleet: &Fleet,
+    rep: &dyn Reporter,
+) {
+    use sha2::Digest;
+    let c = how.cluster;
+    let site = flink::lock_site(c);
+    let Ok(remote) = fleet.get(&site.host) else {
+        return;
+    };
+    let me = lock::Owner::me(how.command);
+    let entry = crate::fleet::history::Entry {
+        id: crate::fleet::history::id(started),
+        command: how.command.to_string(),
+        cluster: c.name.clone(),
+        by: format!("{}@{}", me.user, me.machine),
+        inventory: c.source.display().to_string(),
+        inventory_sha256: hex::encode(sha2::Sha256::digest(
+            std::fs::read(&c.source).unwrap_or_default(),
+        )),
+        started: started.to_string(),
+        ended: me.started,
+        outcome: match r {
+            Ok(()) => "done",
+            Err(Error::Interrupted) => "interrupted",
+            Err(Error::RolledBack { .. }) => "rolled back",
+            Err(_) => "failed",
+        }
+        .into(),
+        error: r.as_ref().err().map(|e| e.to_string()),
+        stages: stages
+            .into_iter()
+            .map(|(name, outcome)| crate::fleet::history::StageOutcome { name, outcome })
+            .collect(),
+        plan: serde_json::to_value(plan).unwrap_or_default(),
+    };
+    if let Err(e) = crate::fleet::history::append(&site, remote, &entry).await {
+        rep.event(&Event::Warning {
+            message: format!("the run is not in the history: {e}"),
+        });
+    }
 }
 
 /// Runs `work` while holding the deploy lock, then releases it and closes every connection,

@@ -358,3 +358,112 @@ pub async fn logs(
         exit::FAILED
     })
 }
+
+pub async fn history(
+    loaded: &Loaded,
+    remote: &RemoteArgs,
+    json: bool,
+    show: Option<&str>,
+) -> Result<i32> {
+    let c = &loaded.cluster;
+    let site = crate::components::flink::lock_site(c);
+    let host = find(c, site.host.as_str())?;
+    let fleet = Fleet::connect(&[host], &connect_options(remote), 1).await?;
+    let read = crate::fleet::history::read(&site, fleet.get(&site.host)?).await;
+    fleet.close().await;
+    let (entries, bad) = read?;
+    if bad > 0 {
+        crate::report::error_text(&format!(
+            "warning: {bad} line{} of {} could not be read",
+            if bad == 1 { "" } else { "s" },
+            crate::fleet::history::file(&site)
+        ));
+    }
+    if let Some(id) = show {
+        let found: Vec<&crate::fleet::history::Entry> =
+            entries.iter().filter(|e| e.id.starts_with(id)).collect();
+        let e = match found.as_slice() {
+            [one] => one,
+            [] => {
+                return Err(Error::Usage(format!(
+                    "no entry `{id}` in the history of {} (`flinkup history -i {}` lists them)",
+                    c.name,
+                    c.source.display()
+                )))
+            }
+            many => {
+                return Err(Error::Usage(format!(
+                    "`{id}` names {} entries: give more of the id",
+                    many.len()
+                )))
+            }
+        };
+        if json {
+            crate::report::json_line(&serde_json::to_value(e).unwrap_or_default());
+            return Ok(exit::OK);
+        }
+        let mut t = format!(
+            "Entry {}\n  command    {}\n  by         {}\n  started    {}\n  ended      {}\n  outcome    {}\n  inventory  {} (sha256 {})\n",
+            e.id, e.command, e.by, e.started, e.ended, e.outcome, e.inventory, e.inventory_sha256
+        );
+        if let Some(err) = &e.error {
+            t.push_str(&format!(
+                "  error      {}
+",
+                err.replace('\n', "\n             ")
+            ));
+        }
+        t.push_str(
+            "Stages
+",
+        );
+        for s in &e.stages {
+            t.push_str(&format!("  {:<28} {}\n", s.name, s.outcome));
+        }
+        t.push_str(
+            "Plan
+",
+        );
+        t.push_str(&serde_json::to_string_pretty(&e.plan).unwrap_or_default());
+        t.push('\n');
+        crate::report::stdout(&t);
+        return Ok(exit::OK);
+    }
+    if json {
+        for e in &entries {
+            crate::report::json_line(&serde_json::to_value(e).unwrap_or_default());
+        }
+        return Ok(exit::OK);
+    }
+    let mut t = format!(
+        "{:<22} {:<21} {:<24} {:<9} {:<12} STAGES\n",
+        "ID", "STARTED", "BY", "COMMAND", "OUTCOME"
+    );
+    for e in &entries {
+        let stages: Vec<String> = e
+            .stages
+            .iter()
+            .map(|s| {
+                if s.outcome == "done" {
+                    s.name.clone()
+                } else {
+                    format!("{} ({})", s.name, s.outcome)
+                }
+            })
+            .collect();
+        t.push_str(&format!(
+            "{:<22} {:<21} {:<24} {:<9} {:<12} {}\n",
+            e.id,
+            e.started,
+            e.by,
+            e.command,
+            e.outcome,
+            stages.join(", ")
+        ));
+    }
+    if entries.is_empty() {
+        t.push_str("(no plan applied yet)\n");
+    }
+    crate::report::stdout(&t);
+    Ok(exit::OK)
+}

@@ -341,6 +341,7 @@ mod tests {
                 fleet: &self.fleet,
                 rep: rep.as_ref(),
                 cancel: Arc::new(Interrupt::default()),
+                outcomes: Default::default(),
             }
             .run(plan)
             .await

@@ -20,10 +20,37 @@ pub struct Owner {
     pub command: String,
 }
 
+/// The operator's account: `USER` (or `LOGNAME`) when set, else the name /etc/passwd gives
+/// this process's uid (cron, `env -i`, some CI runners set neither), else `uid N`.
+pub fn account() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Some(u) = std::env::var(var).ok().filter(|u| !u.is_empty()) {
+            return u;
+        }
+    }
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        })
+        .unwrap_or_default();
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
+}
+
 impl Owner {
     pub fn me(command: &str) -> Owner {
         Owner {
-            user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            user: account(),
             machine: std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .map(|s| s.trim().to_string())
                 .unwrap_or_else(|_| "unknown".into()),

@@ -1,6 +1,7 @@
 //! The connected hosts of one run, by [`HostId`]: connecting, bounded per-host work that
 //! keeps each host's error typed, and the deploy lock on the coordinating host.
 
+pub mod history;
 pub mod lock;
 
 use std::collections::BTreeMap;

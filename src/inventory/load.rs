@@ -219,7 +219,7 @@ pub fn parse(
         } else {
             spans.value(&refs)
         };
-        let d = Diagnostic::error(message).help_opt(help);
+        let d = Diagnostic::error(message).help_opt(help).key(&refs);
         diags.push(match at {
             Some(p) => d.at(file, text, p),
             None => d.in_file(file),

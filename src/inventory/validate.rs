@@ -33,6 +33,7 @@ pub(crate) struct Checker<'a> {
 
 impl Checker<'_> {
     pub(crate) fn located(&self, d: Diagnostic, path: &[&str], key: bool) -> Diagnostic {
+        let d = d.key(path);
         let pos = if key {
             self.ctx.spans.key(path)
         } else {

@@ -183,10 +183,29 @@ pub fn result_summary(text: impl Into<String>) {
 
 /// Ends a JSON Lines stream: the error as an event, then the result.
 pub fn finish_json(code: i32, error: Option<String>) {
+    finish_json_with(code, error, &[]);
+}
+
+/// Ends a JSON Lines stream whose error is the inventory's: each problem its own event, with
+/// file, line, column, key and help as fields; the result says how many.
+pub fn finish_json_with(code: i32, error: Option<String>, diags: &[crate::diagnostic::Diagnostic]) {
     if !json_mode() {
         return;
     }
-    if let Some(e) = &error {
+    for d in diags {
+        json_line(&d.event());
+    }
+    let error = match (error, diags.is_empty()) {
+        (Some(_), false) => Some(format!(
+            "{} in the inventory; nothing was contacted or written",
+            plural(
+                diags.iter().filter(|d| d.is_error()).count() as u64,
+                "error"
+            )
+        )),
+        (e, _) => e,
+    };
+    if let Some(e) = error.as_ref().filter(|_| diags.is_empty()) {
         json_line(&serde_json::json!({"event": "error", "message": e, "exit_code": code}));
     }
     let summary = SUMMARY.lock().ok().and_then(|s| s.clone());

@@ -186,3 +186,67 @@ fn exit_code_2_invalid_input() {
     flinkup(["validate", "-i", "tests/inventories/bad/zero-slots.yaml"]).expect_code(2);
     flinkup(["frobnicate"]).expect_code(2);
 }
+
+/// `validate --json`: each problem an event with its parts as fields, then the result.
+#[test]
+fn validate_json_names_file_line_column_key_and_help() {
+    let run = flinkup([
+        "validate",
+        "--json",
+        "-i",
+        "tests/inventories/bad/several-mistakes.yaml",
+    ])
+    .expect_code(2);
+    let events = run.json_lines();
+    let errors: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "error").collect();
+    assert_eq!(errors.len(), 4);
+    assert!(errors
+        .iter()
+        .all(|e| e["line"].is_u64() && e["column"].is_u64() && e["key"].is_string()));
+    insta::assert_snapshot!(
+        "validate_json_bad",
+        events
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let ok = flinkup(["validate", "--json", "-i", "inventories/seed.yaml"]).expect_code(0);
+    assert_eq!(ok.event("result")["ok"], true);
+}
+
+/// A page per command, flinkup-inventory(5) from the README's reference, and `--dir`
+/// writing them all where man finds them.
+#[test]
+fn man_pages_for_every_command_and_the_inventory() {
+    let deploy = flinkup(["man", "deploy"]).expect_code(0).stdout();
+    insta::assert_snapshot!("man_deploy", deploy);
+    let inventory = flinkup(["man", "inventory"]).expect_code(0).stdout();
+    assert!(
+        inventory.contains(".TH FLINKUP-INVENTORY 5")
+            && inventory.contains("taskmanagers: [192.168.1.100, 192.168.1.143]")
+            && inventory.contains("jobmanagers: [jm1, jm2]"),
+        "{inventory}"
+    );
+    insta::assert_snapshot!("man_inventory", inventory);
+    let main = flinkup(["man"]).expect_code(0).stdout();
+    let dir = tempfile::tempdir().unwrap();
+    flinkup(["man", "--dir", &dir.path().display().to_string()]).expect_code(0);
+    // Every page the main page names exists.
+    for seen in main.split("flinkup\\-").skip(1) {
+        let name: String = seen
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '\\' || *c == '-')
+            .collect::<String>()
+            .replace("\\-", "-");
+        if !seen[name.len()..].starts_with("(1)") {
+            continue;
+        }
+        assert!(
+            dir.path().join(format!("man1/flinkup-{name}.1")).is_file(),
+            "flinkup-{name}(1) is named by flinkup(1) and installed"
+        );
+    }
+    assert!(dir.path().join("man5/flinkup-inventory.5").is_file());
+    flinkup(["man", "nope"]).expect_code(2);
+}

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{flinkup, root};
+use crate::support::{flinkup, flinkup_without_user, root};
 use crate::testbed::{flink_dist, flink_lock, Spec, Testbed};
 
 fn tm_ids_by_host(tb: &Testbed) -> Vec<(String, String)> {
@@ -108,6 +108,14 @@ fn resize_restart_what_changed_and_protect_jobs() {
     for t in &before {
         assert!(now.contains(t), "{t:?} kept its id: {now:?}");
     }
+    let history = flinkup(tb.cmd("history", &two, &[]))
+        .expect_code(0)
+        .stdout();
+    let last = history.lines().last().unwrap_or_default();
+    assert!(
+        history.lines().count() == 4 && last.contains(" done ") && last.contains("retire"),
+        "deploy, scale-out, scale-in: {history}"
+    );
     // Right after the scale-in the JobManager may still list the removed host's TaskManager:
     // status calls the cluster healthy and the registration stale, never a missing one.
     let listed = tb.tm_ids().len();
@@ -293,7 +301,8 @@ fn upgrade_with_automatic_rollback_and_rollback_on_purpose() {
         &flink_dist("damaged/flink-1.10.3-bin-scala_2.11.tgz"),
         "b",
     );
-    let run = flinkup(tb.cmd("deploy", &damaged, &["--yes", "--quiet"])).expect_code(1);
+    let run =
+        flinkup_without_user(tb.cmd("deploy", &damaged, &["--yes", "--quiet"])).expect_code(1);
     let err = run.stderr();
     assert!(
         err.contains("Rolled back: Flink 1.9.3 runs again and is verified"),
@@ -305,6 +314,39 @@ fn upgrade_with_automatic_rollback_and_rollback_on_purpose() {
         "the plan shows the way back"
     );
     assert_eq!(tb.flink_version(), "1.9.3");
+    // The history has the three runs and how each ended; the one run without USER names the
+    // account all the same.
+    let history = flinkup(tb.cmd("history", &damaged, &[]))
+        .expect_code(0)
+        .stdout();
+    let rows: Vec<&str> = history.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{history}");
+    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    for r in &rows {
+        assert!(r.contains(&format!("root@{}", machine.trim())), "{history}");
+    }
+    assert!(
+        rows[0].contains(" deploy ") && rows[0].contains(" done ") && rows[0].contains("install"),
+        "{history}"
+    );
+    assert!(
+        rows[1].contains(" done ") && rows[1].contains("start"),
+        "{history}"
+    );
+    assert!(
+        rows[2].contains(" rolled back ")
+            && rows[2].contains("verify (failed)")
+            && rows[2].contains("rollback: "),
+        "{history}"
+    );
+    let id = rows[2].split_whitespace().next().unwrap();
+    let show = flinkup(tb.cmd("history", &damaged, &["show", id]))
+        .expect_code(0)
+        .stdout();
+    assert!(
+        show.contains("outcome    rolled back") && show.contains("\"command\": \"deploy\""),
+        "{show}"
+    );
 
     // The real 1.10.3: unpacked beside 1.9.3 (the damaged one replaced), verified.
     let new = inv(

@@ -43,6 +43,24 @@ where
     flinkup_in(&root(), args)
 }
 
+/// Runs flinkup with neither USER nor LOGNAME set (cron, `env -i`, some CI runners).
+pub fn flinkup_without_user<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = assert_cmd::Command::cargo_bin("flinkup")
+        .expect("the flinkup binary is built")
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .args(args)
+        .output()
+        .expect("flinkup runs");
+    Run { out }
+}
+
 pub fn flinkup_in<I, S>(dir: &Path, args: I) -> Run
 where
     I: IntoIterator<Item = S>,
