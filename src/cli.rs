@@ -338,7 +338,15 @@ pub enum Command {
         json: bool,
     },
     /// Per host: reachable, release, daemons, Fornaxee; the cluster's REST figures; every job's
-    /// health. Exit 0 healthy, 1 degraded (the README lists the rules).
+    /// health. Exit 0 healthy, 1 degraded.
+    ///
+    /// Degraded when: a host cannot be reached; no JobManager's REST API answers; a
+    /// TaskManager of the inventory does not run, has not registered, or an unlisted one has;
+    /// one of several JobManagers does not run (one standby fewer); a Fornaxee service does
+    /// not run or its health path does not answer 200; a running job has restarted, fails its
+    /// checkpoints, takes longer for a checkpoint than its interval, or shows HIGH (or
+    /// unsampled) backpressure; the ZooKeeper quorum is lost; a TaskManager log says network
+    /// buffers ran out. Not deployed or stopped clusters say so and what to run.
     Status {
         #[command(flatten)]
         inv: InventoryArg,
@@ -431,6 +439,10 @@ pub enum Command {
         /// Only lines matching this extended regular expression (grep -E, on the host).
         #[arg(long, value_name = "PATTERN")]
         grep: Option<String>,
+        /// Only lines logged in the last DURATION (`10m`, `2h`; by the host's clock and the
+        /// lines' own timestamps; a stack trace goes with the line it follows).
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        since: Option<std::time::Duration>,
         /// Keep printing new lines as they are written, from every log at once, until Ctrl-C.
         #[arg(short, long)]
         follow: bool,

@@ -142,6 +142,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             daemon,
             lines,
             grep,
+            since,
             follow,
             remote,
         } => {
@@ -151,6 +152,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 daemon,
                 lines,
                 grep,
+                since,
                 follow,
             };
             runtime()?.block_on(ops::logs(&loaded, &pick, &ask, &remote))

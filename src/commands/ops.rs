@@ -167,6 +167,7 @@ pub struct LogsAsk {
     pub daemon: Option<String>,
     pub lines: usize,
     pub grep: Option<String>,
+    pub since: Option<std::time::Duration>,
     pub follow: bool,
 }
 
@@ -215,15 +216,33 @@ fn sources<'a>(
 /// The script that prints (or follows) a source's files on its host.
 fn log_script(s: &LogSource, ask: &LogsAsk) -> String {
     let files = format!("{}/{}", qp(&s.dir), s.pattern);
-    let filter = ask
+    let mut filter = ask
         .grep
         .as_ref()
         .map(|g| format!(" | grep --line-buffered -E -- {}", q(g)))
         .unwrap_or_default();
+    let mut since = String::new();
+    if let Some(d) = ask.since {
+        // Lines that open with a timestamp (`2026-12-02 10:00:00`) at or after the cutoff,
+        // and the lines that follow them (stack traces).
+        since = format!(
+            "C=$(date -d \"@$(( $(date +%s) - {} ))\" '+%Y-%m-%d %H:%M:%S')\n",
+            d.as_secs()
+        );
+        filter = format!(
+            " | awk -v c=\"$C\" '/^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]/ {{ keep = (substr($0, 1, 19) >= c) }} keep {{ print; fflush() }}'{filter}"
+        );
+    }
     if ask.follow {
         // tail ends with the session: flinkup's side of stdin closes when it stops.
         format!(
-            "set -- {files}; [ -f \"$1\" ] || exit 3\n(tail -n {n} -F \"$@\"{filter}) & P=$!\ncat >/dev/null\nkill $P 2>/dev/null; pkill -P $P 2>/dev/null; exit 0\n",
+            "{since}set -- {files}; [ -f \"$1\" ] || exit 3\n(tail -n {n} -F \"$@\"{filter}) & P=$!\ncat >/dev/null\nkill $P 2>/dev/null; pkill -P $P 2>/dev/null; exit 0\n",
+            n = ask.lines
+        )
+    } else if ask.since.is_some() {
+        // The window first, then the last lines of it.
+        format!(
+            "{since}set -- {files}; [ -f \"$1\" ] || exit 3\nfor f in \"$@\"; do cat \"$f\"{filter} | tail -n {n}; done; exit 0\n",
             n = ask.lines
         )
     } else {

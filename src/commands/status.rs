@@ -226,14 +226,20 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
         st.slots_available = Some(o.slots_available);
         // Read once: its heartbeat and backpressure sampling settings.
         let config = rest.json("/jobmanager/config").await.unwrap_or_default();
-        if c.manages_flink() {
-            if let Ok(all) = rest.taskmanagers().await {
-                let hb = Heartbeat::from_config(&config);
-                let answering = answering(&all, &expected, jm_remote, &h.name).await;
-                st.registrations = Some(registrations::judge(&all, &expected, &hb, &answering));
+        // The registrations and the jobs' health (backpressure sampling takes seconds) at once.
+        let registered = async {
+            if !c.manages_flink() {
+                return None;
             }
-        }
-        match jobs::health(&rest, &config, c.version).await {
+            let all = rest.taskmanagers().await.ok()?;
+            let hb = Heartbeat::from_config(&config);
+            let answering = answering(&all, &expected, jm_remote, &h.name).await;
+            Some(registrations::judge(&all, &expected, &hb, &answering))
+        };
+        let (registered, health) =
+            tokio::join!(registered, jobs::health(&rest, &config, c.version));
+        st.registrations = registered;
+        match health {
             Ok(j) => st.jobs = j,
             Err(e) => st.problems.push(format!("cannot read the jobs: {e}")),
         }
@@ -579,7 +585,32 @@ fn text(c: &Cluster, st: &ClusterStatus) -> String {
             r.stale.as_deref().unwrap_or_default()
         );
     }
-    for j in &st.jobs {
+    // Jobs that ended well (finished smoke jobs, cancelled ones) in one line.
+    let ended: Vec<&JobHealth> = st
+        .jobs
+        .iter()
+        .filter(|j| matches!(j.state.as_str(), "FINISHED" | "CANCELED"))
+        .collect();
+    if !ended.is_empty() {
+        let mut names: Vec<&str> = ended.iter().map(|j| j.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let _ = writeln!(
+            out,
+            "  {} finished or cancelled: {}",
+            crate::report::plural(ended.len() as u64, "job"),
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    for j in st
+        .jobs
+        .iter()
+        .filter(|j| !matches!(j.state.as_str(), "FINISHED" | "CANCELED"))
+    {
         let _ = writeln!(
             out,
             "\nJob {} `{}` · {} · up {} · {} restart{}",

@@ -475,6 +475,12 @@ fn failover(version: &str) {
     std::fs::copy(&jar, tb.hosts[0].root.join("tmp/pressure.jar")).unwrap();
     let id = tb.submit("", "/tmp/pressure.jar", "fast");
     tb.wait_checkpoints(&id, 2);
+    let t = Instant::now();
+    flinkup(tb.cmd("status", &inv, &[]));
+    crate::support::report(format!(
+        "status of Flink {version} with one running job: {:.1}s",
+        t.elapsed().as_secs_f64()
+    ));
     let tms = taskmanager_pids(&tb, 2);
     assert_eq!(tms.len(), 2);
     let pid = jobmanager_pid(&tb, leader).expect("the leader runs");

@@ -436,91 +436,97 @@ pub async fn health(
 ) -> Result<Vec<JobHealth>, String> {
     let overview = rest.json("/jobs/overview").await?;
     let sampling = Sampling::from_config(config, version);
-    let mut out = Vec::new();
-    for j in overview["jobs"].as_array().cloned().unwrap_or_default() {
-        let id = j["jid"].as_str().unwrap_or_default().to_string();
-        let state = j["state"].as_str().unwrap_or_default().to_string();
-        let mut h = JobHealth {
-            id: id.clone(),
-            name: j["name"].as_str().unwrap_or_default().to_string(),
-            state: state.clone(),
-            uptime_ms: u(&j["duration"]).unwrap_or(0),
-            restarts: 0,
-            vertices: Vec::new(),
-            checkpoints: None,
-            problems: Vec::new(),
-        };
-        if !matches!(
-            state.as_str(),
-            "RUNNING" | "RESTARTING" | "FAILING" | "CREATED"
-        ) {
-            out.push(h);
-            continue;
-        }
-        if let Ok(m) = rest
-            .json(&format!("/jobs/{id}/metrics?get=fullRestarts,numRestarts"))
-            .await
-        {
-            h.restarts = m
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|x| x["value"].as_str().and_then(|v| v.parse::<u64>().ok()))
-                .max()
-                .unwrap_or(0);
-        }
-        let detail = rest.json(&format!("/jobs/{id}")).await.unwrap_or_default();
-        let vertices: Vec<(String, String, u64)> = detail["vertices"]
+    // Every job at once, and within a job its backpressure sampling (seconds on 1.x) beside
+    // the checkpoint figures: status takes as long as the slowest sample, not their sum.
+    let jobs = overview["jobs"].as_array().cloned().unwrap_or_default();
+    Ok(futures_util::future::join_all(jobs.iter().map(|j| job_health(rest, j, &sampling))).await)
+}
+
+/// One job's health: state, restarts, each vertex's backpressure and start delay, checkpoints.
+async fn job_health(rest: &Rest<'_>, j: &serde_json::Value, sampling: &Sampling) -> JobHealth {
+    let id = j["jid"].as_str().unwrap_or_default().to_string();
+    let state = j["state"].as_str().unwrap_or_default().to_string();
+    let mut h = JobHealth {
+        id: id.clone(),
+        name: j["name"].as_str().unwrap_or_default().to_string(),
+        state: state.clone(),
+        uptime_ms: u(&j["duration"]).unwrap_or(0),
+        restarts: 0,
+        vertices: Vec::new(),
+        checkpoints: None,
+        problems: Vec::new(),
+    };
+    if !matches!(
+        state.as_str(),
+        "RUNNING" | "RESTARTING" | "FAILING" | "CREATED"
+    ) {
+        return h;
+    }
+    if let Ok(m) = rest
+        .json(&format!("/jobs/{id}/metrics?get=fullRestarts,numRestarts"))
+        .await
+    {
+        h.restarts = m
             .as_array()
             .into_iter()
             .flatten()
-            .map(|v| {
-                (
-                    v["id"].as_str().unwrap_or_default().to_string(),
-                    v["name"].as_str().unwrap_or_default().to_string(),
-                    u(&v["parallelism"]).unwrap_or(1),
-                )
-            })
-            .collect();
-        let sampled = futures_util::future::join_all(
-            vertices
-                .iter()
-                .map(|(vid, _, _)| backpressure(rest, &id, vid, &sampling)),
-        )
-        .await;
+            .filter_map(|x| x["value"].as_str().and_then(|v| v.parse::<u64>().ok()))
+            .max()
+            .unwrap_or(0);
+    }
+    let detail = rest.json(&format!("/jobs/{id}")).await.unwrap_or_default();
+    let vertices: Vec<(String, String, u64)> = detail["vertices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| {
+            (
+                v["id"].as_str().unwrap_or_default().to_string(),
+                v["name"].as_str().unwrap_or_default().to_string(),
+                u(&v["parallelism"]).unwrap_or(1),
+            )
+        })
+        .collect();
+    let sampling_all = futures_util::future::join_all(
+        vertices
+            .iter()
+            .map(|(vid, _, _)| backpressure(rest, &id, vid, sampling)),
+    );
+    let figures = async {
         let cps = checkpoints(rest, &id).await;
         let delays = match cps.as_ref().and_then(|c| c.latest_id) {
             Some(cp) => start_delays(rest, &id, cp, &vertices).await,
             None => Vec::new(),
         };
-        for (i, ((vid, name, par), sample)) in vertices.iter().zip(sampled).enumerate() {
-            let (backpressure, ratio, unsampled) = match sample {
-                Sampled::Level { level, ratio } => (Some(level), ratio, None),
-                Sampled::NotInTime { waited } => (
-                    None,
-                    None,
-                    Some(format!(
-                        "sampling did not finish within {} s ({})",
-                        waited.as_secs(),
-                        sampling.explain()
-                    )),
-                ),
-            };
-            h.vertices.push(VertexHealth {
-                id: vid.clone(),
-                name: name.clone(),
-                parallelism: *par,
-                backpressure,
-                unsampled,
-                ratio,
-                start_delay_ms: delays.get(i).copied().flatten(),
-            });
-        }
-        h.checkpoints = cps;
-        h.problems = problems(&h);
-        out.push(h);
+        (cps, delays)
+    };
+    let (sampled, (cps, delays)) = tokio::join!(sampling_all, figures);
+    for (i, ((vid, name, par), sample)) in vertices.iter().zip(sampled).enumerate() {
+        let (backpressure, ratio, unsampled) = match sample {
+            Sampled::Level { level, ratio } => (Some(level), ratio, None),
+            Sampled::NotInTime { waited } => (
+                None,
+                None,
+                Some(format!(
+                    "sampling did not finish within {} s ({})",
+                    waited.as_secs(),
+                    sampling.explain()
+                )),
+            ),
+        };
+        h.vertices.push(VertexHealth {
+            id: vid.clone(),
+            name: name.clone(),
+            parallelism: *par,
+            backpressure,
+            unsampled,
+            ratio,
+            start_delay_ms: delays.get(i).copied().flatten(),
+        });
     }
-    Ok(out)
+    h.checkpoints = cps;
+    h.problems = problems(&h);
+    h
 }
 
 async fn checkpoints(rest: &Rest<'_>, job: &str) -> Option<Checkpoints> {
