@@ -272,6 +272,10 @@ pub struct FetchArgs {
     /// Use a local `path:` artifact that has no checksum anywhere. Shown in red in the plan.
     #[arg(long)]
     pub insecure_no_checksum: bool,
+    /// Take every archive from this site kit (`flinkup kit`), checked against its manifest;
+    /// no URL is contacted.
+    #[arg(long, value_name = "SITE.kit")]
+    pub kit: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -478,6 +482,17 @@ pub enum Command {
         /// Write every page under DIR/man1 and DIR/man5 instead of printing one.
         #[arg(long, value_name = "DIR", conflicts_with = "page")]
         dir: Option<PathBuf>,
+    },
+    /// Make a site kit: one file with this flinkup, the inventory and every archive it needs,
+    /// each with its sha512, for a site without internet (`deploy --kit SITE.kit` there).
+    Kit {
+        #[command(flatten)]
+        inv: InventoryArg,
+        /// The kit to write.
+        #[arg(short, long, value_name = "SITE.kit")]
+        output: PathBuf,
+        #[command(flatten)]
+        fetch: FetchArgs,
     },
     /// Download (or take from a local path) the Flink tarball and verify its checksum.
     Fetch {

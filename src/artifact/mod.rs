@@ -7,6 +7,7 @@
 
 mod checksum;
 mod download;
+pub mod kit;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -57,7 +57,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             fetch,
             remote,
         } => {
-            let loaded = load(&inv.inventory, fetch.insecure_no_checksum)?;
+            let mut loaded = load(&inv.inventory, fetch.insecure_no_checksum)?;
+            let _kit = from_kit(&fetch, &mut loaded)?;
             if offline {
                 offline_plan(&loaded, &fetch, json)
             } else {
@@ -79,7 +80,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             remote,
             output,
         } => {
-            let loaded = load(&inv.inventory, fetch.insecure_no_checksum)?;
+            let mut loaded = load(&inv.inventory, fetch.insecure_no_checksum)?;
+            let _kit = from_kit(&fetch, &mut loaded)?;
             if run.dry_run {
                 return runtime()?.block_on(deploy::preview(
                     &loaded,
@@ -196,13 +198,18 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 &output,
             ))
         }
+        Command::Kit { inv, output, fetch } => {
+            let loaded = load(&inv.inventory, fetch.insecure_no_checksum)?;
+            runtime()?.block_on(make_kit(&loaded, &output, &fetch))
+        }
         Command::Fetch {
             inv,
             fetch,
             quiet,
             json,
         } => {
-            let loaded = load(&inv.inventory, fetch.insecure_no_checksum)?;
+            let mut loaded = load(&inv.inventory, fetch.insecure_no_checksum)?;
+            let _kit = from_kit(&fetch, &mut loaded)?;
             let opts = FetchOptions::new(fetch.cache_dir.clone());
             let rep = report::reporter(Style::choose(quiet, json));
             let got = runtime()?.block_on(artifact::fetch(
@@ -240,6 +247,76 @@ fn lifecycle(
         &a.output,
         &jobs.unwrap_or_default(),
     ))
+}
+
+/// With `--kit`, the inventory's archives come from the kit (kept unpacked while the command
+/// runs).
+fn from_kit(fetch: &FetchArgs, loaded: &mut Loaded) -> Result<Option<artifact::kit::Opened>> {
+    let Some(path) = &fetch.kit else {
+        return Ok(None);
+    };
+    let kit = artifact::kit::open(path)?;
+    artifact::kit::apply(&kit, loaded, path)?;
+    Ok(Some(kit))
+}
+
+/// `flinkup kit`: every archive fetched and verified, then written with this binary and the
+/// inventory into one file.
+async fn make_kit(loaded: &Loaded, out: &Path, fetch: &FetchArgs) -> Result<i32> {
+    let c = &loaded.cluster;
+    if c.source == Path::new("<stdin>") {
+        return Err(Error::Usage(
+            "a kit carries its inventory: give the inventory as a file, not on standard input"
+                .into(),
+        ));
+    }
+    let opts = FetchOptions::new(fetch.cache_dir.clone());
+    let rep = report::reporter(Style::choose(false, false));
+    let flink = artifact::fetch(&c.artifact, &opts, rep.as_ref()).await?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::io("cannot find this flinkup's own binary", e))?;
+    let mut files = vec![
+        (
+            "flinkup".to_string(),
+            "flinkup",
+            Some(env!("CARGO_PKG_VERSION").to_string()),
+            exe,
+        ),
+        (
+            "inventory.yaml".to_string(),
+            "inventory",
+            None,
+            c.source.clone(),
+        ),
+        (
+            format!("artifacts/{}", c.artifact.file_name),
+            "flink",
+            Some(c.version.to_string()),
+            flink.path,
+        ),
+    ];
+    if let Some(f) = &c.fornaxee {
+        let got = artifact::fetch(&f.artifact, &opts, rep.as_ref()).await?;
+        files.push((
+            format!("artifacts/{}", f.artifact.file_name),
+            "fornaxee",
+            Some(f.version.clone()),
+            got.path,
+        ));
+    }
+    let m = artifact::kit::write(out, &c.name, &files)?;
+    let size: u64 = m.entries.iter().map(|e| e.size).sum();
+    report::summary(format!(
+        "{}: {} entries ({}), flinkup {} for {}; at the site: tar xf {} flinkup inventory.yaml && ./flinkup deploy --kit {} -i inventory.yaml",
+        out.display(),
+        m.entries.len(),
+        crate::inventory::units::human(size),
+        m.flinkup,
+        m.platform,
+        out.display(),
+        out.display()
+    ));
+    Ok(exit::OK)
 }
 
 fn load(path: &Path, opts: LoadOptions) -> Result<Loaded> {

@@ -11,6 +11,7 @@ mod fuzz;
 mod ha;
 mod httpd;
 mod jobs;
+mod kit;
 mod modern;
 mod ops;
 mod planner;

@@ -1,0 +1,102 @@
+//! A site kit on real test hosts: made here from the inventory's archives, then a deploy from
+//! it whose inventory names only URLs that refuse connections; a damaged kit refused before any
+//! host changes.
+
+use std::process::Command;
+
+use crate::support::flinkup;
+use crate::testbed::{flink_lock, flink_tarball, Spec, Testbed};
+
+#[test]
+fn a_site_kit_deploys_with_no_network_and_a_damaged_one_is_refused() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec::default());
+    let made_for = tb.guide_inventory("site", 2, "cluster-script");
+    let kit = tb.dir.join("site.kit");
+    let run = flinkup([
+        "kit",
+        "-i",
+        &made_for.display().to_string(),
+        "-o",
+        &kit.display().to_string(),
+        "--cache-dir",
+        &tb.dir.join("cache").display().to_string(),
+    ])
+    .expect_code(0);
+    assert!(
+        run.stdout().contains("3 entries") && run.stdout().contains("deploy --kit"),
+        "{}",
+        run.stdout()
+    );
+    let list = Command::new("tar").arg("tf").arg(&kit).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout).to_string();
+    assert_eq!(
+        list.lines().collect::<Vec<_>>(),
+        [
+            "manifest.json",
+            "flinkup",
+            "inventory.yaml",
+            "artifacts/flink-1.9.3-bin-scala_2.11.tgz"
+        ]
+    );
+    // The binary in the kit runs, as the engineer will run it at the site.
+    let bin = tb.dir.join("from-kit");
+    std::fs::create_dir_all(&bin).unwrap();
+    assert!(Command::new("tar")
+        .arg("xf")
+        .arg(&kit)
+        .arg("-C")
+        .arg(&bin)
+        .arg("flinkup")
+        .status()
+        .unwrap()
+        .success());
+    let v = Command::new(bin.join("flinkup"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&v.stdout).contains("supported Flink versions"));
+
+    // The site's own inventory names the archive by URLs nothing answers at.
+    let text = std::fs::read_to_string(&made_for).unwrap().replace(
+        &format!("    path: {}\n", flink_tarball().display()),
+        "    url: http://127.0.0.1:9/flink-1.9.3-bin-scala_2.11.tgz\n    checksum_url: http://127.0.0.1:9/flink-1.9.3-bin-scala_2.11.tgz.sha512\n",
+    );
+    assert!(text.contains("127.0.0.1:9"), "{text}");
+    let site = tb.inventory("site", text.trim_start_matches("cluster: site\n"));
+
+    // One byte of the archive changed: refused, naming it, and no host touched.
+    let damaged = tb.dir.join("damaged.kit");
+    let mut bytes = std::fs::read(&kit).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    std::fs::write(&damaged, bytes).unwrap();
+    let mut args = tb.cmd("deploy", &site, &["--yes", "--quiet"]);
+    args.extend(["--kit".into(), damaged.display().to_string()]);
+    let run = flinkup(&args).expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("artifacts/flink-1.9.3-bin-scala_2.11.tgz does not match its manifest"),
+        "{}",
+        run.stderr()
+    );
+    for h in &tb.hosts {
+        assert!(
+            !h.opt().join(".flinkup").exists(),
+            "nothing on {}",
+            h.hostname
+        );
+    }
+
+    // From the kit: deployed and verified, nothing downloaded.
+    let mut args = tb.cmd("deploy", &site, &["--yes", "--quiet"]);
+    args.extend(["--kit".into(), kit.display().to_string()]);
+    let run = flinkup(&args).expect_code(0);
+    assert!(
+        run.stdout().contains("deployed and verified"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(tb.overview(), Some((2, 4)));
+    flinkup(tb.cmd("destroy", &site, &["--yes", "--quiet"])).expect_code(0);
+}
