@@ -253,6 +253,30 @@ pub enum HistoryShow {
     },
 }
 
+/// What `logs` prints.
+#[derive(Debug, Args, Clone, Default)]
+pub struct LogsArgs {
+    /// Only this component's logs.
+    #[arg(long, value_name = "COMPONENT")]
+    pub component: Option<Only>,
+    /// Only this daemon's logs: jobmanager, taskmanager, zookeeper, fornaxee.
+    #[arg(long, value_name = "DAEMON")]
+    pub daemon: Option<String>,
+    /// Lines from the end of each log.
+    #[arg(short = 'n', long, default_value_t = 50, value_name = "N")]
+    pub lines: usize,
+    /// Only lines matching this extended regular expression (grep -E, on the host).
+    #[arg(long, value_name = "PATTERN")]
+    pub grep: Option<String>,
+    /// Only lines logged in the last DURATION (`10m`, `2h`; by the host's clock and the
+    /// lines' own timestamps; a stack trace goes with the line it follows).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// Keep printing new lines as they are written, from every log at once, until Ctrl-C.
+    #[arg(short, long)]
+    pub follow: bool,
+}
+
 /// Which hosts a command works on: all of the inventory's, or those picked.
 #[derive(Debug, Args, Clone, Default)]
 pub struct PickArgs {
@@ -431,25 +455,8 @@ pub enum Command {
         inv: InventoryArg,
         #[command(flatten)]
         pick: PickArgs,
-        /// Only this component's logs.
-        #[arg(long, value_name = "COMPONENT")]
-        component: Option<Only>,
-        /// Only this daemon's logs: jobmanager, taskmanager, zookeeper, fornaxee.
-        #[arg(long, value_name = "DAEMON")]
-        daemon: Option<String>,
-        /// Lines from the end of each log.
-        #[arg(short = 'n', long, default_value_t = 50, value_name = "N")]
-        lines: usize,
-        /// Only lines matching this extended regular expression (grep -E, on the host).
-        #[arg(long, value_name = "PATTERN")]
-        grep: Option<String>,
-        /// Only lines logged in the last DURATION (`10m`, `2h`; by the host's clock and the
-        /// lines' own timestamps; a stack trace goes with the line it follows).
-        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-        since: Option<std::time::Duration>,
-        /// Keep printing new lines as they are written, from every log at once, until Ctrl-C.
-        #[arg(short, long)]
-        follow: bool,
+        #[command(flatten)]
+        ask: LogsArgs,
         #[command(flatten)]
         remote: RemoteArgs,
     },

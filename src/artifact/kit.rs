@@ -41,23 +41,31 @@ pub struct Entry {
     pub size: u64,
 }
 
-fn sha512_file(p: &Path) -> Result<(String, u64)> {
-    let mut f =
-        std::fs::File::open(p).map_err(|e| Error::io(format!("cannot read {}", p.display()), e))?;
+/// Reads `r` to its end, hashing it and copying it into `out` when given: (sha512, size).
+fn hash_copy(
+    r: &mut dyn Read,
+    mut out: Option<&mut std::fs::File>,
+) -> std::io::Result<(String, u64)> {
     let mut h = Sha512::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| Error::io(format!("cannot read {}", p.display()), e))?;
+        let n = r.read(&mut buf)?;
         if n == 0 {
-            break;
+            return Ok((hex::encode(h.finalize()), size));
         }
         h.update(&buf[..n]);
         size += n as u64;
+        if let Some(o) = out.as_mut() {
+            o.write_all(&buf[..n])?;
+        }
     }
-    Ok((hex::encode(h.finalize()), size))
+}
+
+fn sha512_file(p: &Path) -> Result<(String, u64)> {
+    let io = |e| Error::io(format!("cannot read {}", p.display()), e);
+    let mut f = std::fs::File::open(p).map_err(io)?;
+    hash_copy(&mut f, None).map_err(io)
 }
 
 /// Writes the kit: `files` are (path in the kit, kind, version, file on this machine), every
@@ -185,24 +193,10 @@ pub fn open(kit: &Path) -> Result<Opened> {
         } else {
             None
         };
-        let mut h = Sha512::new();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut size = 0u64;
-        loop {
-            let n = entry
-                .read(&mut buf)
-                .map_err(|e| damaged(format!("{path} is cut short ({e})")))?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-            size += n as u64;
-            if let Some(o) = out.as_mut() {
-                o.write_all(&buf[..n])
-                    .map_err(|e| Error::io("cannot unpack the kit", e))?;
-            }
-        }
-        seen.push((path, hex::encode(h.finalize()), size));
+        // A short read or a failed write both leave the entry unusable: named either way.
+        let (sha, size) = hash_copy(&mut entry, out.as_mut())
+            .map_err(|e| damaged(format!("{path} cannot be read whole ({e})")))?;
+        seen.push((path, sha, size));
     }
     let Some(manifest) = manifest else {
         return Err(damaged("it has no manifest.json".into()));

@@ -140,23 +140,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Logs {
             inv,
             pick,
-            component,
-            daemon,
-            lines,
-            grep,
-            since,
-            follow,
+            ask,
             remote,
         } => {
             let loaded = load(&inv.inventory, false)?;
-            let ask = ops::LogsAsk {
-                component,
-                daemon,
-                lines,
-                grep,
-                since,
-                follow,
-            };
             runtime()?.block_on(ops::logs(&loaded, &pick, &ask, &remote))
         }
         Command::Start(a) => {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::connect_options;
-use crate::cli::{Only, PickArgs, RemoteArgs};
+use crate::cli::{LogsArgs, PickArgs, RemoteArgs};
 use crate::components::LogSource;
 use crate::error::{exit, Error, Result};
 use crate::fleet::{Fleet, HostId};
@@ -161,16 +161,6 @@ pub fn ssh(
     Ok(status.code().unwrap_or(exit::FAILED))
 }
 
-/// What `logs` prints.
-pub struct LogsAsk {
-    pub component: Option<Only>,
-    pub daemon: Option<String>,
-    pub lines: usize,
-    pub grep: Option<String>,
-    pub since: Option<std::time::Duration>,
-    pub follow: bool,
-}
-
 /// What flinkup knows about a log line: a failure it has seen before, and what to do.
 pub fn hint(line: &str) -> Option<&'static str> {
     if line.contains("Insufficient number of network buffers") {
@@ -188,7 +178,7 @@ pub fn hint(line: &str) -> Option<&'static str> {
 fn sources<'a>(
     c: &'a Cluster,
     hosts: &[&'a Host],
-    ask: &LogsAsk,
+    ask: &LogsArgs,
 ) -> Result<Vec<(&'a Host, LogSource)>> {
     let daemons = ["jobmanager", "taskmanager", "zookeeper", "fornaxee"];
     if let Some(d) = ask.daemon.as_deref().filter(|d| !daemons.contains(d)) {
@@ -214,7 +204,7 @@ fn sources<'a>(
 }
 
 /// The script that prints (or follows) a source's files on its host.
-fn log_script(s: &LogSource, ask: &LogsAsk) -> String {
+fn log_script(s: &LogSource, ask: &LogsArgs) -> String {
     let files = format!("{}/{}", qp(&s.dir), s.pattern);
     let mut filter = ask
         .grep
@@ -256,7 +246,7 @@ fn log_script(s: &LogSource, ask: &LogsAsk) -> String {
 pub async fn logs(
     loaded: &Loaded,
     pick: &PickArgs,
-    ask: &LogsAsk,
+    ask: &LogsArgs,
     remote: &RemoteArgs,
 ) -> Result<i32> {
     let c = &loaded.cluster;

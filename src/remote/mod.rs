@@ -81,6 +81,23 @@ impl Output {
     }
 }
 
+/// Sends each line `out` gives to `lines` until it ends or nobody listens.
+async fn pump<R: tokio::io::AsyncRead + Unpin>(
+    out: Option<R>,
+    lines: &tokio::sync::mpsc::UnboundedSender<String>,
+) {
+    use tokio::io::AsyncBufReadExt;
+    let Some(out) = out else {
+        return;
+    };
+    let mut rd = tokio::io::BufReader::new(out).lines();
+    while let Ok(Some(l)) = rd.next_line().await {
+        if lines.send(l).is_err() {
+            break;
+        }
+    }
+}
+
 /// How to reach hosts, from the command line.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectOptions {
@@ -236,7 +253,6 @@ http_get {}",
         script: &str,
         lines: &tokio::sync::mpsc::UnboundedSender<String>,
     ) -> Result<i32> {
-        use tokio::io::AsyncBufReadExt;
         match self {
             Remote::Ssh(s) => s.follow(host, script, lines).await,
             Remote::Local { .. } => {
@@ -251,14 +267,7 @@ http_get {}",
                     .spawn()
                     .map_err(|e| Error::remote(host, format!("cannot start sh: {e}")))?;
                 let _stdin = child.stdin.take();
-                if let Some(out) = child.stdout.take() {
-                    let mut rd = tokio::io::BufReader::new(out).lines();
-                    while let Ok(Some(l)) = rd.next_line().await {
-                        if lines.send(l).is_err() {
-                            break;
-                        }
-                    }
-                }
+                pump(child.stdout.take(), lines).await;
                 let status = child
                     .wait()
                     .await

@@ -83,7 +83,6 @@ impl SshRemote {
         script: &str,
         lines: &tokio::sync::mpsc::UnboundedSender<String>,
     ) -> Result<i32> {
-        use tokio::io::AsyncBufReadExt;
         let mut cmd = self.session.command("sh");
         cmd.arg("-c")
             .arg(script)
@@ -95,14 +94,7 @@ impl SshRemote {
             .await
             .map_err(|e| Error::remote(host, format!("ssh: {e}")))?;
         let _stdin = child.stdin().take();
-        if let Some(out) = child.stdout().take() {
-            let mut rd = tokio::io::BufReader::new(out).lines();
-            while let Ok(Some(l)) = rd.next_line().await {
-                if lines.send(l).is_err() {
-                    break;
-                }
-            }
-        }
+        super::pump(child.stdout().take(), lines).await;
         let status = child
             .wait()
             .await

@@ -8,6 +8,18 @@ use std::time::{Duration, Instant};
 use crate::support::{flinkup, root};
 use crate::testbed::{flink_lock, Spec, Testbed};
 
+/// The release's Scala build and the tests' checkpointing job compiled against it.
+fn scala_and_job(version: &str) -> (&'static str, std::path::PathBuf) {
+    if version.starts_with("1.9") {
+        ("2.11", root().join("target/flink-jobs/pressure.jar"))
+    } else {
+        (
+            "2.12",
+            root().join(format!("target/flink-jobs/{version}/pressure.jar")),
+        )
+    }
+}
+
 /// Starts a one-server ZooKeeper on host `i` as a site would, with the quorum peer of the
 /// release under test (releases from 1.15 talk only to ZooKeeper 3.5 and later; 1.9 ships 3.4).
 fn site_zookeeper(tb: &Testbed, i: usize, version: &str, scala: &str) {
@@ -70,14 +82,7 @@ fn recovers_its_jobs(version: &str) {
         hosts: 3,
         ..Spec::default()
     });
-    let (scala, jar) = if version.starts_with("1.9") {
-        ("2.11", root().join("target/flink-jobs/pressure.jar"))
-    } else {
-        (
-            "2.12",
-            root().join(format!("target/flink-jobs/{version}/pressure.jar")),
-        )
-    };
+    let (scala, jar) = scala_and_job(version);
     site_zookeeper(&tb, 2, version, scala);
     let storage = tb.dir.join("ha-storage");
     let inv = tb.inventory(
@@ -402,14 +407,7 @@ fn failover(version: &str) {
         hosts: 3,
         ..Spec::default()
     });
-    let (scala, jar) = if version.starts_with("1.9") {
-        ("2.11", root().join("target/flink-jobs/pressure.jar"))
-    } else {
-        (
-            "2.12",
-            root().join(format!("target/flink-jobs/{version}/pressure.jar")),
-        )
-    };
+    let (scala, jar) = scala_and_job(version);
     let body = |storage: &str, extra: &str| {
         format!(
             "flink:\n  version: {version}\n  scala: \"{scala}\"\n  install_dir: /opt\n  artifact:\n    path: {tgz}\nssh:\n  user: root\njobmanagers: [{h1}, {h2}]\ntaskmanagers: [{h1}, {h2}]\nconfig:\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 1024m\n  taskmanager.numberOfTaskSlots: 2\n  rest.port: 8082\n  high-availability.zookeeper.client.session-timeout: 10000\n{extra}verify:\n  timeout: 180s\n  smoke: false\nha:\n  storage_dir: file://{storage}\n  zookeeper: [{h1}, {h2}, {h3}]\n",

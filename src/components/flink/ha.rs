@@ -386,6 +386,16 @@ pub struct SharedStorage {
     pub readers: Vec<crate::fleet::HostId>,
 }
 
+impl SharedStorage {
+    fn readers_text(&self) -> String {
+        self.readers
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 impl std::fmt::Display for SharedStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -393,11 +403,7 @@ impl std::fmt::Display for SharedStorage {
             "ha.storage_dir {} is one directory for every JobManager: a marker written on {} is read on {}",
             self.storage_dir,
             self.writer,
-            self.readers
-                .iter()
-                .map(|r| r.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            self.readers_text()
         )
     }
 }
@@ -471,11 +477,7 @@ pub async fn shared_storage(
             "ha.storage_dir {}: the same directory on {} and {}",
             c.storage_dir,
             c.writer,
-            c.readers
-                .iter()
-                .map(|r| r.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            c.readers_text()
         ),
     });
     Ok(())
