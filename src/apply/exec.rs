@@ -58,6 +58,9 @@ impl fmt::Display for Undo {
 pub fn detail(a: &Action) -> String {
     match a {
         Action::Upload { dest, .. } => dest.clone(),
+        Action::Download { dest, urls, .. } => {
+            format!("{dest} from {}", urls.first().map_or("", String::as_str))
+        }
         Action::Relay { file, hops, .. } => format!(
             "{file} to {} host{}",
             hops.len(),
@@ -120,6 +123,14 @@ pub async fn execute(
             sha512,
             ..
         } => upload(r, host, rep, local, *size, sha512, dest)
+            .await
+            .map(|_| None),
+        Action::Download {
+            file,
+            urls,
+            dest,
+            sha512,
+        } => download(r, host, file, urls, dest, sha512)
             .await
             .map(|_| None),
         Action::Relay {
@@ -701,4 +712,45 @@ async fn upload(
         }
     }
     Ok(())
+}
+
+/// The host downloads the archive itself and keeps it only when its sha512 matches.
+async fn download(
+    r: &crate::remote::Remote,
+    host: &str,
+    file: &str,
+    urls: &[String],
+    dest: &str,
+    sha512: &str,
+) -> Result<()> {
+    use crate::remote::{q, qp};
+    let sources: Vec<String> = urls.iter().map(|u| q(u)).collect();
+    let script = format!(
+        r#"D={dest}; P="$D.part"; mkdir -p "$(dirname "$D")"; rm -f "$P"; OK=
+for U in {sources}; do
+  if command -v curl >/dev/null 2>&1; then curl -fsSL --retry 2 --connect-timeout 10 -o "$P" "$U" 2>/dev/null && OK=$U && break
+  else wget -q -T 10 -t 3 -O "$P" "$U" && OK=$U && break; fi
+done
+if [ -z "$OK" ]; then rm -f "$P"; echo "no source answered from this host: {list}" >&2; exit 3; fi
+S=$(sha512sum "$P" | cut -d' ' -f1)
+if [ "$S" != {sha} ]; then rm -f "$P"; echo "$OK served a file whose sha512 is $S, not the expected {sha}" >&2; exit 4; fi
+mv -f "$P" "$D"
+"#,
+        dest = qp(dest),
+        sources = sources.join(" "),
+        list = q(&urls.join(", ")),
+        sha = q(sha512),
+    );
+    let out = r.sh(host, &script).await?;
+    if out.ok() {
+        Ok(())
+    } else {
+        Err(Error::remote(
+            host,
+            format!(
+                "download of {file} failed: {}; nothing was unpacked",
+                out.why()
+            ),
+        ))
+    }
 }

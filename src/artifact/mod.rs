@@ -134,6 +134,28 @@ impl Expected {
     }
 }
 
+/// The archive's sha512 as the inventory's pin or its checksum file says, without
+/// downloading the archive (hosts that fetch it themselves check against it).
+pub async fn expected_sha512(
+    art: &Artifact,
+    opts: &FetchOptions,
+    rep: &dyn Reporter,
+) -> Result<String> {
+    let client = client(opts)?;
+    let exp = expected(art, &client, rep).await?;
+    [exp.primary, exp.secondary]
+        .into_iter()
+        .flatten()
+        .find(|(algo, _)| *algo == HashAlgo::Sha512)
+        .map(|(_, hex)| hex)
+        .ok_or_else(|| {
+            Error::Fetch(format!(
+                "{}: the hosts download {} themselves and need its sha512 to check it: pin `sha512:` or give a `checksum_url:` with the release's .sha512",
+                art.key, art.file_name
+            ))
+        })
+}
+
 async fn expected(
     art: &Artifact,
     client: &reqwest::Client,

@@ -107,7 +107,11 @@ pub async fn deploy(
         let uploads_tarball = first
             .actions()
             .any(|a| a.sends() == Some(c.artifact.file_name.as_str()));
-        if uploads_tarball || facts.hosts.values().any(|f| !f.flink().release_present) {
+        let direct = c.distribution == crate::inventory::Distribution::Direct;
+        if direct && facts.hosts.values().any(|f| !f.flink().release_present) {
+            // The hosts fetch it: only its checksum is needed here.
+            art.sha512 = Some(artifact::expected_sha512(&c.artifact, &opts, rep.as_ref()).await?);
+        } else if uploads_tarball || facts.hosts.values().any(|f| !f.flink().release_present) {
             let got = artifact::fetch(&c.artifact, &opts, rep.as_ref()).await?;
             art.local = Some(got.path.display().to_string());
             art.sha512 = Some(got.sha512.clone());

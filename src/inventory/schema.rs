@@ -163,6 +163,9 @@ pub enum Distribution {
     Relay,
     /// The operator sends each artifact to every host.
     Fanout,
+    /// Each host downloads the Flink archive itself from its URLs (a site mirror) and checks
+    /// its sha512: nothing crosses the operator's link.
+    Direct,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -193,6 +193,16 @@ pub(crate) fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
     let version = version?;
     let scala = scala?;
     let artifact = artifact(c, raw.flink.artifact.as_ref(), version, &scala);
+    if raw.distribution == Some(Distribution::Direct)
+        && artifact.as_ref().is_some_and(|a| a.path.is_some())
+    {
+        c.error(
+            &["distribution"],
+            "distribution: direct has every host download flink.artifact from its URL, and the artifact is a local path",
+            "give flink.artifact.url (a site mirror every host reaches) with its sha512, or use relay or fanout to send a local file",
+        );
+        return None;
+    }
     let (mut hosts, ports, artifact) = (hosts?, ports?, artifact?);
     let fornaxee = match fornaxee {
         Some(f) => {

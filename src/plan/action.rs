@@ -26,6 +26,15 @@ pub enum Action {
         size: Option<u64>,
         sha512: Option<String>,
     },
+    /// The host fetches the archive itself from the first of `urls` that answers (curl, else
+    /// wget) and keeps it under `dest` only when its sha512 is `sha512` (`distribution:
+    /// direct`): nothing crosses the operator's link.
+    Download {
+        file: String,
+        urls: Vec<String>,
+        dest: String,
+        sha512: String,
+    },
     /// Send one verified file to many hosts, each artifact once over the operator's link:
     /// hosts forward it to each other over their own ssh while they receive it (`hops`, a
     /// tree), and every host checks its sha512 before the file takes its final name. A host
@@ -203,6 +212,7 @@ impl Action {
         match self {
             Action::Upload { .. } => "upload",
             Action::Relay { .. } => "relay",
+            Action::Download { .. } => "download",
             Action::Unpack { .. } => "unpack",
             Action::WriteFile { .. } => "write",
             Action::Link { .. } => "link",

@@ -64,6 +64,11 @@ fn action_line(out: &mut String, host: &HostId, a: &Action, shown: &mut Vec<(Hos
                 "sha512 checked on the host once fetched"
             }
         ),
+        Action::Download { file, urls, .. } => writeln!(
+            out,
+            "    + download {file} on the host from {} (kept only if its sha512 matches)",
+            urls.join(", then ")
+        ),
         Action::Unpack {
             archive,
             dest,

@@ -52,12 +52,26 @@ pub struct ReleaseInstall<'a> {
     pub have: bool,
     /// Keep the archive after unpacking (the host that seeds later transfers).
     pub keep: bool,
+    /// The host fetches the archive from these URLs itself (`distribution: direct`).
+    pub download: Option<Vec<String>>,
 }
 
 impl ReleaseInstall<'_> {
     pub fn actions(self) -> Vec<Action> {
         let mut out = Vec::new();
-        if !self.have {
+        let downloads = match (&self.download, &self.art.sha512) {
+            (Some(urls), Some(sha)) if !self.have => {
+                out.push(Action::Download {
+                    file: self.file.to_string(),
+                    urls: urls.clone(),
+                    dest: self.archive.clone(),
+                    sha512: sha.clone(),
+                });
+                true
+            }
+            _ => false,
+        };
+        if !self.have && !downloads {
             out.push(Action::Upload {
                 file: self.file.to_string(),
                 local: self.art.local.clone(),
@@ -73,7 +87,7 @@ impl ReleaseInstall<'_> {
             staging: self.staging,
             archive_sha512: self.art.sha512.clone(),
             keep_archive: self.keep,
-            verify_sha512: if self.have {
+            verify_sha512: if self.have || downloads {
                 self.art.sha512.clone()
             } else {
                 None

@@ -99,6 +99,10 @@ const BAD: &[(&str, &str)] = &[
     ),
     ("jobmanager-and-jobmanagers", "both jobmanager and jobmanagers"),
     (
+        "direct-distribution-of-a-local-file",
+        "distribution: direct has every host download flink.artifact from its URL",
+    ),
+    (
         "jobmanager-listed-twice",
         "`192.168.1.143` is listed twice in jobmanagers",
     ),

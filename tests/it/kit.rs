@@ -100,3 +100,72 @@ fn a_site_kit_deploys_with_no_network_and_a_damaged_one_is_refused() {
     assert_eq!(tb.overview(), Some((2, 4)));
     flinkup(tb.cmd("destroy", &site, &["--yes", "--quiet"])).expect_code(0);
 }
+
+/// `distribution: direct` against a site mirror on another test host: the hosts download the
+/// archive themselves (the operator's link carries none of it); a mirror serving a corrupted
+/// file is refused on the hosts, nothing unpacked.
+#[test]
+fn hosts_download_from_a_site_mirror_and_a_corrupted_one_is_refused() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec {
+        hosts: 3,
+        ..Spec::default()
+    });
+    let tgz = flink_tarball();
+    let sha = std::fs::read_to_string(tgz.with_extension("tgz.sha512")).unwrap();
+    let sha = sha.split_whitespace().next().unwrap().to_string();
+    let mirror = tb.hosts[2].root.join("tmp/mirror");
+    std::fs::create_dir_all(&mirror).unwrap();
+    let served = mirror.join("flink-1.9.3-bin-scala_2.11.tgz");
+    let mut bytes = std::fs::read(&tgz).unwrap();
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0xff;
+    std::fs::write(&served, &bytes).unwrap();
+    let mut server = tb.hosts[2].spawn("cd /tmp/mirror && exec python3 -m http.server 8000");
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect((tb.ip(2), 8000)).is_err() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "the mirror listens"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let inv = tb.inventory(
+        "mirror",
+        &format!(
+            "flink:\n  version: 1.9.3\n  install_dir: /opt\n  artifact:\n    url: http://{m}:8000/flink-1.9.3-bin-scala_2.11.tgz\n    sha512: {sha}\nssh:\n  user: root\njobmanager: {h1}\ntaskmanagers: [{h2}, {h1}]\nconfig:\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 512m\n  taskmanager.numberOfTaskSlots: 2\n  rest.port: 8082\nverify:\n  smoke: false\ndistribution: direct\n",
+            m = tb.ip(2),
+            h1 = tb.ip(0),
+            h2 = tb.ip(1),
+        ),
+    );
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(1);
+    assert!(
+        run.stderr().contains("served a file whose sha512 is")
+            && run.stderr().contains("nothing was unpacked"),
+        "{}",
+        run.stderr()
+    );
+    for h in &tb.hosts[..2] {
+        assert!(!h.opt().join("flink-1.9.3").exists(), "nothing unpacked");
+    }
+
+    std::fs::copy(&tgz, &served).unwrap();
+    let sent = tb.operator_tx_bytes();
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    let sent = tb.operator_tx_bytes() - sent;
+    assert!(
+        run.stdout()
+            .contains("+ download flink-1.9.3-bin-scala_2.11.tgz on the host"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(tb.overview(), Some((2, 4)));
+    assert!(
+        sent < 20 * 1024 * 1024,
+        "the operator's link carried {sent} bytes, the archive none of them"
+    );
+    flinkup(tb.cmd("destroy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    let _ = server.kill();
+    let _ = server.wait();
+}

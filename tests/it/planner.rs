@@ -1119,3 +1119,37 @@ fn from_one_jobmanager_to_two_and_back() {
     );
     assert!(!text.contains("taskmanager on"), "{text}");
 }
+
+/// `distribution: direct`: each host downloads the archive itself and unpacks it only once
+/// its sha512 matches; nothing is uploaded or relayed.
+#[test]
+fn direct_distribution_has_every_host_download_the_archive() {
+    let l = loaded(&format!(
+        "cluster: fixture\nflink:\n  version: 1.9.3\n  artifact:\n    url: http://mirror.site/flink-1.9.3-bin-scala_2.11.tgz\n    sha512: {SHA}\nssh:\n  user: root\njobmanager: h1\ntaskmanagers: [h2, h1]\ndistribution: direct\n"
+    ));
+    let facts = empty_cluster(&l.cluster, &["h1", "h2"]);
+    let p = composed(&l, &facts, None, None, &Day2Args::default());
+    let text = display::text(&p);
+    assert!(p.refusals().is_empty(), "{text}");
+    for h in ["h1", "h2"] {
+        let steps: Vec<&str> = p
+            .stages
+            .iter()
+            .flat_map(|s| &s.steps)
+            .filter(|s| s.host.as_str() == h)
+            .map(|s| s.action.verb())
+            .collect();
+        assert!(
+            steps.starts_with(&["download", "unpack"]),
+            "{h}: {steps:?}\n{text}"
+        );
+    }
+    assert!(
+        text.contains("+ download flink-1.9.3-bin-scala_2.11.tgz on the host from http://mirror.site/flink-1.9.3-bin-scala_2.11.tgz (kept only if its sha512 matches)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("+ upload") && !text.contains("+ relay"),
+        "{text}"
+    );
+}

@@ -229,6 +229,7 @@ pub fn deploy(inp: &Inputs, plan: &mut Plan) -> Result<()> {
                     staging: p.state.clone(),
                     have,
                     keep: seed.as_ref() == Some(&id),
+                    download: None,
                 }
                 .actions(),
             );

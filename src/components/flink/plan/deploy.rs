@@ -59,6 +59,8 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
                     staging: p.state.clone(),
                     have,
                     keep: id == coordinator(c),
+                    download: (c.distribution == crate::inventory::Distribution::Direct)
+                        .then(|| c.artifact.urls.clone()),
                 }
                 .actions(),
             );
