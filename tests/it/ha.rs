@@ -448,6 +448,12 @@ fn failover(version: &str) {
         "{}",
         run.stdout()
     );
+    // The verification names the leader.
+    assert!(
+        run.stderr().contains(" leads; standing by: "),
+        "{}",
+        run.stderr()
+    );
     assert_eq!(tb.overview(), Some((2, 4)));
     // Which one leads shows once it has logged its leadership.
     let start = Instant::now();
