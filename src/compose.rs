@@ -248,8 +248,9 @@ fn relay_network(c: &Cluster, facts: &Facts) -> distribute::Network {
     distribute::Network::new(hosts, c.relay_fanout)
 }
 
-/// Who deploys, when, and the inventory's hash, for the record deploy leaves.
-fn record_meta(c: &Cluster) -> flink::record::RecordMeta {
+/// Who deploys, when, and the inventory's hash, for the record deploy leaves and the history
+/// every applied plan leaves.
+pub(crate) fn record_meta(c: &Cluster) -> flink::record::RecordMeta {
     use sha2::Digest;
     let me = crate::fleet::lock::Owner::me("deploy");
     let bytes = std::fs::read(&c.source).unwrap_or_default();

@@ -49,6 +49,15 @@ impl fmt::Display for Severity {
     }
 }
 
+/// The line that ends an inventory's diagnostics: how many errors, and that nothing happened.
+pub fn outcome(diags: &[Diagnostic]) -> String {
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    format!(
+        "{errors} error{} in the inventory; nothing was contacted or written",
+        if errors == 1 { "" } else { "s" }
+    )
+}
+
 /// One finding about the inventory: what, where, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Diagnostic {

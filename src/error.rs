@@ -144,16 +144,12 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 }
 
 fn render_diagnostics(diags: &[Diagnostic]) -> String {
-    let errors = diags.iter().filter(|d| d.is_error()).count();
     let mut out = String::new();
     for d in diags {
         out.push_str(&d.to_string());
         out.push('\n');
     }
-    out.push_str(&format!(
-        "{errors} error{} in the inventory; nothing was contacted or written",
-        if errors == 1 { "" } else { "s" }
-    ));
+    out.push_str(&crate::diagnostic::outcome(diags));
     out
 }
 

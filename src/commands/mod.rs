@@ -671,24 +671,21 @@ async fn history(
     fleet: &Fleet,
     rep: &dyn Reporter,
 ) {
-    use sha2::Digest;
     let c = how.cluster;
     let site = flink::lock_site(c);
     let Ok(remote) = fleet.get(&site.host) else {
         return;
     };
-    let me = lock::Owner::me(how.command);
+    let meta = compose::record_meta(c);
     let entry = crate::fleet::history::Entry {
         id: crate::fleet::history::id(started),
         command: how.command.to_string(),
         cluster: c.name.clone(),
-        by: format!("{}@{}", me.user, me.machine),
+        by: meta.by,
         inventory: c.source.display().to_string(),
-        inventory_sha256: hex::encode(sha2::Sha256::digest(
-            std::fs::read(&c.source).unwrap_or_default(),
-        )),
+        inventory_sha256: meta.inventory_sha256,
         started: started.to_string(),
-        ended: me.started,
+        ended: meta.at,
         outcome: match r {
             Ok(()) => "done",
             Err(Error::Interrupted) => "interrupted",

@@ -218,7 +218,7 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
                 continue;
             }
         };
-        if c.jobmanagers().nth(1).is_some() {
+        if c.several_jobmanagers() {
             st.rest_from = Some(h.name.clone());
         }
         st.taskmanagers = Some(o.taskmanagers);
@@ -403,7 +403,7 @@ fn judge(c: &Cluster, st: &mut ClusterStatus) {
         let jobmanager = c.jobmanagers().any(|j| j.name == h.host);
         if jobmanager
             && h.reachable
-            && c.jobmanagers().nth(1).is_some()
+            && c.several_jobmanagers()
             && !h.daemons.iter().any(|d| d == "jobmanager")
         {
             p.push(format!(

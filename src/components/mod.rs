@@ -169,7 +169,6 @@ pub trait Component: Sync {
 /// the component's own (shell wildcards, nothing to quote).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogSource {
-    pub component: &'static str,
     pub daemon: &'static str,
     pub dir: String,
     pub pattern: String,
@@ -258,8 +257,11 @@ mod tests {
             slots: 4,
             timeout_secs: 60,
             ignore: vec!["old".into()],
-            jobmanagers: vec![(HostId("h1".into()), "/opt/flink".into())],
-            pid_dir: "/tmp".into(),
+            leadership: Some(flink::rest::Leadership {
+                jobmanagers: vec![HostId("h1".into())],
+                pid_dir: "/tmp".into(),
+                log_dir: "/opt/flink/log".into(),
+            }),
             tm_hosts: vec![flink::rest::TmHost {
                 host: HostId("h2".into()),
                 name: "h2".into(),

@@ -290,7 +290,6 @@ impl Component for ZooKeeper {
             return Vec::new();
         }
         vec![super::LogSource {
-            component: NAME,
             daemon: "zookeeper",
             dir: super::flink::log_dir(c),
             pattern: "flink-*-zookeeper-*.log".into(),

@@ -346,6 +346,11 @@ impl Cluster {
         self.hosts.iter().filter(|h| h.jobmanager)
     }
 
+    /// Several JobManagers (one leads, the others stand by, with `ha:`).
+    pub fn several_jobmanagers(&self) -> bool {
+        self.jobmanagers().nth(1).is_some()
+    }
+
     pub fn taskmanagers(&self) -> impl Iterator<Item = &Host> {
         self.tm_order.iter().map(|&i| &self.hosts[i])
     }

@@ -196,13 +196,7 @@ pub fn finish_json_with(code: i32, error: Option<String>, diags: &[crate::diagno
         json_line(&d.event());
     }
     let error = match (error, diags.is_empty()) {
-        (Some(_), false) => Some(format!(
-            "{} in the inventory; nothing was contacted or written",
-            plural(
-                diags.iter().filter(|d| d.is_error()).count() as u64,
-                "error"
-            )
-        )),
+        (Some(_), false) => Some(crate::diagnostic::outcome(diags)),
         (e, _) => e,
     };
     if let Some(e) = error.as_ref().filter(|_| diags.is_empty()) {

@@ -190,18 +190,28 @@ fn quorum_warnings(c: &mut Checker, path: &[&str], n: usize) {
 /// name as its id under ZooKeeper and storage, and the JobManager's RPC port pinned to
 /// `jobmanager.rpc.port` (HA picks a random one otherwise, which no firewall can allow).
 pub fn keys(c: &Cluster, ha: &Ha) -> Vec<(String, String)> {
-    let name = |k: &str| super::render::written_as(c.version, k);
-    vec![
-        (name("high-availability"), "zookeeper".into()),
-        (name("high-availability.zookeeper.quorum"), ha.quorum_text()),
-        (name("high-availability.storageDir"), ha.storage_dir.clone()),
-        (name("high-availability.cluster-id"), c.name.clone()),
-        (
-            name("high-availability.jobmanager.port"),
-            c.rpc_port.to_string(),
-        ),
-    ]
+    let values = [
+        "zookeeper".to_string(),
+        ha.quorum_text(),
+        ha.storage_dir.clone(),
+        c.name.clone(),
+        c.rpc_port.to_string(),
+    ];
+    KEYS.iter()
+        .zip(values)
+        .map(|(k, v)| (super::render::written_as(c.version, k), v))
+        .collect()
 }
+
+/// The keys flinkup writes from `ha:` (under the names each release reads them by): where
+/// ZooKeeper and the storage are, which cluster, which port.
+pub const KEYS: [&str; 5] = [
+    "high-availability",
+    "high-availability.zookeeper.quorum",
+    "high-availability.storageDir",
+    "high-availability.cluster-id",
+    "high-availability.jobmanager.port",
+];
 
 /// The JobManager host's probe: each ZooKeeper server's answer to `srvr` (its mode), asked with
 /// bash's /dev/tcp and a time limit, so no ZooKeeper client is needed there.
@@ -250,16 +260,17 @@ pub fn storage_probe(ha: &Ha) -> String {
 /// `DefaultDispatcherRunner was granted leadership` / `was revoked the leadership` later),
 /// printed as `leads=granted`, `leads=revoked` or `leads=none` (a standby that never led);
 /// nothing when no JobManager runs here.
-pub fn leader_probe(pid_dir: &str, link: &str) -> String {
+pub fn leader_probe(pid_dir: &str, log_dir: &str) -> String {
     format!(
-        r#"if [ -n "$(cat {pid}/flink-$U-standalonesession.pid 2>/dev/null)" ]; then
-  L=$(ls -t {link}/log/flink-$U-standalonesession-*.log 2>/dev/null | head -n1)
+        r#"U=${{USER:-$(id -un)}}
+if [ -n "$(cat {pid}/flink-$U-standalonesession.pid 2>/dev/null)" ]; then
+  L=$(ls -t {log}/flink-$U-standalonesession-*.log 2>/dev/null | head -n1)
   X=$([ -n "$L" ] && grep -E 'Dispatcher.* was (granted|revoked)' "$L" | tail -n1 | grep -oE 'granted|revoked' | head -n1)
   echo "leads=${{X:-none}}"
 fi
 "#,
         pid = crate::remote::qp(pid_dir),
-        link = crate::remote::qp(link),
+        log = crate::remote::qp(log_dir),
     )
 }
 

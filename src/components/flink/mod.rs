@@ -272,7 +272,6 @@ impl super::Component for Flink {
             .into_iter()
             .filter(|_| c.manages_flink())
             .map(|r| super::LogSource {
-                component: NAME,
                 daemon: r.as_str(),
                 dir: dir.clone(),
                 pattern: format!("flink-*-{}-*.log", r.pid_name()),

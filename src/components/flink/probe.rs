@@ -177,7 +177,7 @@ done
         s.push_str(&super::ha::storage_probe(ha));
         s.push_str(&super::ha::leader_probe(
             &pid_dir(cluster),
-            &cluster.current_link(),
+            &super::log_dir(cluster),
         ));
     }
     if host.jobmanager {

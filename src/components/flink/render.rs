@@ -87,7 +87,7 @@ impl HostExtras {
             java_home: host.java_home.clone(),
             jdk_opens,
             launcher,
-            rpc_address: (host.jobmanager && cluster.jobmanagers().nth(1).is_some())
+            rpc_address: (host.jobmanager && cluster.several_jobmanagers())
                 .then(|| host.name.clone()),
         }
     }

@@ -229,12 +229,17 @@ pub struct ClusterCheck {
     /// which the JobManager lists until their heartbeat times out (from facts).
     pub ignore: Vec<String>,
     pub tm_hosts: Vec<TmHost>,
-    /// With several JobManagers: each host and where its release's link is, to name the
-    /// leader once verified.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub jobmanagers: Vec<(HostId, String)>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// With several JobManagers: where to read which one leads, named once verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leadership: Option<Leadership>,
+}
+
+/// The JobManagers of a cluster and where their pid files and logs are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Leadership {
+    pub jobmanagers: Vec<HostId>,
     pub pid_dir: String,
+    pub log_dir: String,
 }
 
 impl ClusterCheck {
@@ -290,9 +295,9 @@ pub async fn check(
                     }
                 ),
             });
-            if !c.jobmanagers.is_empty() {
+            if let Some(l) = &c.leadership {
                 rep.event(&Event::Info {
-                    message: leadership(c, fleet).await,
+                    message: leadership(l, fleet).await,
                 });
             }
             Ok(())
@@ -305,21 +310,12 @@ pub async fn check(
 }
 
 /// Which JobManager leads and which stand by, from their logs.
-async fn leadership(c: &ClusterCheck, fleet: &Fleet) -> String {
-    let ids: Vec<HostId> = c.jobmanagers.iter().map(|(h, _)| h.clone()).collect();
+async fn leadership(l: &Leadership, fleet: &Fleet) -> String {
+    let script = crate::components::flink::ha::leader_probe(&l.pid_dir, &l.log_dir);
     let answers = fleet
-        .for_each(&ids, |id, remote| {
-            let link = c
-                .jobmanagers
-                .iter()
-                .find(|(h, _)| *h == id)
-                .map(|(_, l)| l.clone())
-                .unwrap_or_default();
-            let script = format!(
-                "U=${{USER:-$(id -un)}}\n{}",
-                crate::components::flink::ha::leader_probe(&c.pid_dir, &link)
-            );
-            async move { remote.sh(id.as_str(), &script).await }
+        .for_each(&l.jobmanagers, |id, remote| {
+            let script = &script;
+            async move { remote.sh(id.as_str(), script).await }
         })
         .await;
     let (mut leads, mut stands) = (Vec::new(), Vec::new());

@@ -167,20 +167,16 @@ pub(crate) fn config(
         }
         // With ha:, flinkup writes the keys that say where ZooKeeper and the storage are; the
         // others (timeouts, paths in ZooKeeper) tune it and stay the inventory's.
-        const HA_OWN: &[&str] = &[
-            "high-availability",
-            "high-availability.type",
-            "high-availability.zookeeper.quorum",
-            "high-availability.storageDir",
-            "high-availability.cluster-id",
-            "high-availability.jobmanager.port",
-        ];
-        let ha_own = HA_OWN.iter().any(|o| {
-            *o == key
-                || version.is_some_and(|v| {
-                    super::render::written_as(v, o) == super::render::written_as(v, key)
-                })
-        });
+        // (`high-availability.type` is the newer name of the first, whatever the release.)
+        let ha_own = super::ha::KEYS
+            .iter()
+            .chain(&["high-availability.type"])
+            .any(|o| {
+                *o == key
+                    || version.is_some_and(|v| {
+                        super::render::written_as(v, o) == super::render::written_as(v, key)
+                    })
+            });
         if (key == "high-availability" || key.starts_with("high-availability."))
             && (ha_own || raw.ha.is_none())
         {

@@ -76,7 +76,6 @@ impl super::Component for Fornaxee {
     ) -> Vec<super::LogSource> {
         match &c.fornaxee {
             Some(f) if host.fornaxee => vec![super::LogSource {
-                component: NAME,
                 daemon: "fornaxee",
                 dir: f.log_dir.clone(),
                 pattern: "fornaxee.log".into(),

@@ -122,7 +122,7 @@ pub(super) fn start_stages(inp: &Inputs, restart: bool) -> Vec<Stage> {
                     stages.push(s);
                 }
                 StartMode::Direct => {
-                    let several = c.jobmanagers().nth(1).is_some();
+                    let several = c.several_jobmanagers();
                     let mut s = Stage::new(
                         if several {
                             "start jobmanagers"
@@ -218,17 +218,10 @@ pub(super) fn cluster_check(inp: &Inputs, at: &Host, ignore: Vec<String>) -> Act
                 }
             })
             .collect(),
-        jobmanagers: if c.jobmanagers().nth(1).is_some() {
-            c.jobmanagers()
-                .map(|h| (HostId::of(h), paths(c, inp.facts.host(&HostId::of(h))).link))
-                .collect()
-        } else {
-            Vec::new()
-        },
-        pid_dir: if c.jobmanagers().nth(1).is_some() {
-            crate::components::flink::probe::pid_dir(c)
-        } else {
-            String::new()
-        },
+        leadership: c.several_jobmanagers().then(|| Leadership {
+            jobmanagers: c.jobmanagers().map(HostId::of).collect(),
+            pid_dir: crate::components::flink::probe::pid_dir(c),
+            log_dir: crate::components::flink::log_dir(c),
+        }),
     }))
 }

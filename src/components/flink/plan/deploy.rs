@@ -129,12 +129,11 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
                 Change::Create
             };
             if fl_present && file.name == c.version.config_file() {
-                let (jm, mut tm) = conf_effects(old.map_or("", String::as_str), &file.content);
-                if c.ha.is_some() {
-                    // With HA a TaskManager finds the leader through ZooKeeper: the address
-                    // is the JobManager's own business (a second JobManager added or gone).
-                    tm.retain(|w| w != "jobmanager.rpc.address changed");
-                }
+                let (jm, tm) = conf_effects(
+                    old.map_or("", String::as_str),
+                    &file.content,
+                    c.ha.is_some(),
+                );
                 let e = effects.entry(id.clone()).or_default();
                 e.0.extend(jm);
                 e.1.extend(tm);

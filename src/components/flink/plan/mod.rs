@@ -21,7 +21,7 @@ use super::jobs::SmokeCheck;
 use super::probe::FlinkFacts;
 use super::probe::FlinkFactsOf;
 use super::render::{self, HostExtras, Renderer};
-use super::rest::{ClusterCheck, TmHost};
+use super::rest::{ClusterCheck, Leadership, TmHost};
 use super::{coordinator, roles, sizing, ssh_markers, ssh_peers, Role, NAME};
 use crate::components::flink::Check;
 use crate::components::fornaxee::bundle::Jar;

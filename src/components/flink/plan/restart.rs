@@ -13,8 +13,10 @@ pub(super) fn conf_keys(text: &str) -> BTreeMap<&str, &str> {
         .collect()
 }
 
-/// Which daemons a changed key concerns: (JobManager, TaskManager).
-pub fn key_affects(key: &str) -> (bool, bool) {
+/// Which daemons a changed key concerns: (JobManager, TaskManager). With `ha`, a TaskManager
+/// finds the leader through ZooKeeper: `jobmanager.rpc.address` (a JobManager added or gone)
+/// is the JobManagers' own business.
+pub fn key_affects(key: &str, ha: bool) -> (bool, bool) {
     let jm_only = [
         "rest.",
         "web.",
@@ -25,7 +27,8 @@ pub fn key_affects(key: &str) -> (bool, bool) {
     ];
     if key.starts_with("taskmanager.") {
         (false, true)
-    } else if (key.starts_with("jobmanager.") && !key.starts_with("jobmanager.rpc."))
+    } else if (ha && key == "jobmanager.rpc.address")
+        || (key.starts_with("jobmanager.") && !key.starts_with("jobmanager.rpc."))
         || jm_only.iter().any(|p| key.starts_with(p))
     {
         (true, false)
@@ -35,7 +38,7 @@ pub fn key_affects(key: &str) -> (bool, bool) {
 }
 
 /// Why the JobManager and why the TaskManagers must restart for a flink-conf.yaml change.
-pub(super) fn conf_effects(old: &str, new: &str) -> (Vec<String>, Vec<String>) {
+pub(super) fn conf_effects(old: &str, new: &str, ha: bool) -> (Vec<String>, Vec<String>) {
     let (a, b) = (conf_keys(old), conf_keys(new));
     let mut changed: Vec<&str> = a
         .iter()
@@ -47,7 +50,7 @@ pub(super) fn conf_effects(old: &str, new: &str) -> (Vec<String>, Vec<String>) {
     changed.dedup();
     let (mut jm, mut tm) = (Vec::new(), Vec::new());
     for k in changed {
-        let (j, t) = key_affects(k);
+        let (j, t) = key_affects(k, ha);
         if j {
             jm.push(format!("{k} changed"));
         }
@@ -177,7 +180,7 @@ pub(super) fn restart_stages(
         };
         stages.extend(protect_jobs(inp, plan, what));
     }
-    let several = c.jobmanagers().nth(1).is_some();
+    let several = c.several_jobmanagers();
     if !jm_hosts.is_empty() {
         let mut s = Stage::new(
             if several {
