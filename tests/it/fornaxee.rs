@@ -270,14 +270,7 @@ fn fornaxee_beside_flink_and_on_a_client_host() {
     let mut holder = tb.hosts[1].spawn(
         "exec python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"0.0.0.0\", 18631)); s.listen(); time.sleep(600)'",
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::net::TcpStream::connect((tb.ip(1), 18631)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the port holder listens"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    tb.wait_listening(1, 18631, 20, "the port holder listens");
     let inv2 = with_fornaxee(&tb, "fx", &tgz, &[tb.ip(1), tb.ip(2)], 18631);
     let run = flinkup(tb.cmd("deploy", &inv2, &["--yes", "--quiet"])).expect_code(1);
     let err = run.stderr();

@@ -49,14 +49,7 @@ printf 'tickTime=2000\\ninitLimit=10\\nsyncLimit=5\\nclientPort=2181\\ndataDir=/
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let start = Instant::now();
-    while std::net::TcpStream::connect((tb.ip(i), 2181)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "ZooKeeper listens on 2181"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    tb.wait_listening(i, 2181, 60, "ZooKeeper listens on 2181");
 }
 
 /// The guide's cluster on 1.9.3 with `ha:` (ZooKeeper on host 3, storage shared by every

@@ -122,14 +122,7 @@ fn hosts_download_from_a_site_mirror_and_a_corrupted_one_is_refused() {
     bytes[at] ^= 0xff;
     std::fs::write(&served, &bytes).unwrap();
     let mut server = tb.hosts[2].spawn("cd /tmp/mirror && exec python3 -m http.server 8000");
-    let start = std::time::Instant::now();
-    while std::net::TcpStream::connect((tb.ip(2), 8000)).is_err() {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(30),
-            "the mirror listens"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    tb.wait_listening(2, 8000, 30, "the mirror listens");
     let inv = tb.inventory(
         "mirror",
         &format!(

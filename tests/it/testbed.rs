@@ -507,6 +507,19 @@ impl Testbed {
         .unwrap_or(0)
     }
 
+    /// Waits until something listens on host `i`'s `port`, at most `secs` seconds; `what`
+    /// names it when it never does.
+    pub fn wait_listening(&self, i: usize, port: u16, secs: u64, what: &str) {
+        let start = Instant::now();
+        while TcpStream::connect((self.ip(i), port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "{what} within {secs}s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn ip(&self, i: usize) -> &str {
         &self.hosts[i].ip
     }
