@@ -4,6 +4,7 @@
 
 use crate::cli::{Day2Args, JobsArgs, Only};
 use crate::components::flink::{self, plan::ArtifactState, render::Renderer};
+use crate::components::java::JdkAtHand;
 use crate::components::{registry, PlanCtx, ProbeAsk};
 pub use crate::components::{BundleAtHand, Verb};
 use crate::error::Result;
@@ -120,6 +121,8 @@ pub struct DeployAsk<'a> {
     /// The Flink release as far as it is known (fetched, cached, pinned).
     pub art: ArtifactState,
     pub bundle: Option<&'a BundleAtHand>,
+    /// The Java runtime's archive, when some host needs it and it is at hand.
+    pub jdk: Option<&'a JdkAtHand>,
     pub only: Option<Only>,
     pub day2: &'a Day2Args,
     pub smoke: flink::plan::SmokeJob,
@@ -158,6 +161,7 @@ pub fn deploy(loaded: &Loaded, facts: &Facts, ask: DeployAsk) -> Result<Plan> {
         mode: ask.mode,
         release: ask.art,
         bundle: ask.bundle,
+        jdk: ask.jdk,
         only: ask.only,
         day2: ask.day2.into(),
         smoke: Some(&ask.smoke),
@@ -209,6 +213,7 @@ fn installed<'a>(verb: Verb, loaded: &'a Loaded, facts: &'a Facts) -> PlanCtx<'a
         mode: PlanMode::Live,
         release: Default::default(),
         bundle: None,
+        jdk: None,
         only: None,
         day2: Default::default(),
         smoke: None,

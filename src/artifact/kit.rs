@@ -2,8 +2,8 @@
 //! `manifest.json` (what is inside, each entry's sha512 and size, the flinkup version and the
 //! platform its binary runs on), the `flinkup` binary itself, the `inventory.yaml` it was made
 //! for, and under `artifacts/` every archive that inventory needs (the Flink release, the
-//! Fornaxee bundle). Working from a kit, every archive comes out of it, checked against the
-//! manifest first, and no URL is contacted.
+//! Fornaxee bundle, the Java runtime). Working from a kit, every archive comes out of it,
+//! checked against the manifest first, and no URL is contacted.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -33,7 +33,7 @@ pub struct Manifest {
 pub struct Entry {
     /// Its path in the kit.
     pub path: String,
-    /// `flinkup`, `inventory`, `flink` or `fornaxee`.
+    /// `flinkup`, `inventory`, `flink`, `fornaxee` or `java`.
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
@@ -269,6 +269,9 @@ pub fn apply(kit: &Opened, loaded: &mut Loaded, name: &Path) -> Result<()> {
     take(&mut c.artifact, "flink")?;
     if let Some(f) = c.fornaxee.as_mut() {
         take(&mut f.artifact, "fornaxee")?;
+    }
+    if let Some(j) = c.java.as_mut() {
+        take(&mut j.artifact, "java")?;
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ pub async fn check(loaded: &Loaded, remote: &RemoteArgs, json: bool) -> Result<i
         loaded,
         &facts,
         DeployAsk {
+            jdk: None,
             mode: PlanMode::Live,
             art: artifact_state(c, &FetchArgs::default()),
             bundle: None,

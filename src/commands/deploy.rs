@@ -2,24 +2,27 @@
 //! confirmation, apply, verification.
 
 use super::{
-    artifact_state, cancel_on_ctrl_c, connect_recorded, execute, fornaxee_bundle, gather, locked,
-    print_plan, reporter, smoke_job, Execute,
+    artifact_state, cancel_on_ctrl_c, connect_recorded, execute, fornaxee_bundle, gather,
+    java_runtime, locked, print_plan, reporter, smoke_job, Execute,
 };
 use crate::artifact::{self, FetchOptions};
 use crate::cli::{Day2Args, FetchArgs, Only, OutputArgs, RemoteArgs, RunArgs};
 use crate::components::flink::FlinkFactsOf;
 use crate::components::flink::{self, render::Renderer};
+use crate::components::java::JdkAtHand;
 use crate::compose::{self, BundleAtHand, DeployAsk};
 use crate::error::{exit, Error, Result};
 use crate::facts::Facts;
 use crate::inventory::Loaded;
 use crate::plan::{Plan, PlanMode};
 
+#[allow(clippy::too_many_arguments)]
 fn build(
     loaded: &Loaded,
     facts: &Facts,
     art: flink::plan::ArtifactState,
     bundle: Option<&BundleAtHand>,
+    jdk: Option<&JdkAtHand>,
     only: Option<Only>,
     day2: &Day2Args,
     renderer: &Renderer,
@@ -28,6 +31,7 @@ fn build(
         loaded,
         facts,
         DeployAsk {
+            jdk,
             mode: PlanMode::Live,
             art,
             bundle,
@@ -54,11 +58,15 @@ pub async fn preview(
     let (fleet, removed) = connect_recorded(c, remote).await?;
     let facts = gather(c, &fleet, bundle.as_ref(), &removed).await;
     fleet.close().await;
+    let facts = facts?;
+    let needed = crate::components::java::archive_needed(c, &facts);
+    let jdk = java_runtime(c, fetch, rep.as_ref(), needed, true).await?;
     let plan = build(
         loaded,
-        &facts?,
+        &facts,
         artifact_state(c, fetch),
         bundle.as_ref(),
+        jdk.as_ref(),
         only,
         day2,
         &Renderer::new(c)?,
@@ -88,12 +96,17 @@ pub async fn deploy(
         let mut art = artifact_state(c, fetch);
         // Flink's files are rendered once, for both plans.
         let renderer = Renderer::new(c)?;
+        // The Java runtime's archive is read before planning: which Java runs Flink decides
+        // its options, and a runtime outside the release's range refuses the run.
+        let needed = crate::components::java::archive_needed(c, &facts);
+        let jdk = java_runtime(c, fetch, rep.as_ref(), needed, false).await?;
         // Refusals that facts alone show come before any download.
         let first = build(
             loaded,
             &facts,
             art.clone(),
             bundle.as_ref(),
+            jdk.as_ref(),
             run.only,
             day2,
             &renderer,
@@ -123,6 +136,7 @@ pub async fn deploy(
             &facts,
             art,
             bundle.as_ref(),
+            jdk.as_ref(),
             run.only,
             day2,
             &renderer,

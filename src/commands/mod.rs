@@ -199,14 +199,18 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let _kit = from_kit(&fetch, &mut loaded)?;
             let opts = FetchOptions::new(fetch.cache_dir.clone());
             let rep = report::reporter(Style::choose(quiet, json));
-            let got = runtime()?.block_on(artifact::fetch(
-                &loaded.cluster.artifact,
-                &opts,
-                rep.as_ref(),
-            ))?;
-            if !json {
-                // sha512sum format, so the line can be checked with `sha512sum -c`.
-                report::stdout(&format!("{}  {}\n", got.sha512, got.path.display()));
+            let c = &loaded.cluster;
+            // Every archive the inventory names: Flink's release, Fornaxee's bundle, the Java
+            // runtime.
+            let arts = std::iter::once(&c.artifact)
+                .chain(c.fornaxee.as_ref().map(|f| &f.artifact))
+                .chain(c.java.as_ref().map(|j| &j.artifact));
+            for art in arts {
+                let got = runtime()?.block_on(artifact::fetch(art, &opts, rep.as_ref()))?;
+                if !json {
+                    // sha512sum format, so the line can be checked with `sha512sum -c`.
+                    report::stdout(&format!("{}  {}\n", got.sha512, got.path.display()));
+                }
             }
             Ok(exit::OK)
         }
@@ -288,6 +292,20 @@ async fn make_kit(loaded: &Loaded, out: &Path, fetch: &FetchArgs) -> Result<i32>
             format!("artifacts/{}", f.artifact.file_name),
             "fornaxee",
             Some(f.version.clone()),
+            got.path,
+        ));
+    }
+    if let Some(j) = &c.java {
+        let got = artifact::fetch(&j.artifact, &opts, rep.as_ref()).await?;
+        let path = got.path.clone();
+        let (_, version, _) =
+            tokio::task::spawn_blocking(move || crate::components::java::inspect(&path))
+                .await
+                .map_err(|e| Error::Failed(format!("reading the Java runtime's archive: {e}")))??;
+        files.push((
+            format!("artifacts/{}", j.artifact.file_name),
+            "java",
+            Some(version),
             got.path,
         ));
     }
@@ -419,6 +437,7 @@ fn offline_plan(loaded: &Loaded, fetch: &FetchArgs, json: bool) -> Result<i32> {
         loaded,
         &facts,
         compose::DeployAsk {
+            jdk: None,
             mode: PlanMode::Offline,
             art,
             bundle: bundle.as_ref(),
@@ -540,6 +559,42 @@ async fn fornaxee_bundle(
             cached: Some(true),
         },
         bundle,
+    }))
+}
+
+/// Fetches (verifying its checksum) and reads the inventory's Java runtime archive when some
+/// host needs it installed (`needed`); with `at_hand_only`, only an archive that is local or
+/// cached (previews never download).
+async fn java_runtime(
+    c: &Cluster,
+    fetch: &FetchArgs,
+    rep: &dyn Reporter,
+    needed: bool,
+    at_hand_only: bool,
+) -> Result<Option<crate::components::java::JdkAtHand>> {
+    let Some(rt) = c.java.as_ref().filter(|_| needed) else {
+        return Ok(None);
+    };
+    let opts = FetchOptions::new(fetch.cache_dir.clone());
+    if at_hand_only && !artifact::is_cached(&rt.artifact, &opts.cache_dir) {
+        return Ok(None);
+    }
+    let got = artifact::fetch(&rt.artifact, &opts, rep).await?;
+    let path = got.path.clone();
+    let (top_dir, version, major) =
+        tokio::task::spawn_blocking(move || crate::components::java::inspect(&path))
+            .await
+            .map_err(|e| Error::Failed(format!("reading the Java runtime's archive: {e}")))??;
+    Ok(Some(crate::components::java::JdkAtHand {
+        art: ArtifactState {
+            local: Some(got.path.display().to_string()),
+            sha512: Some(got.sha512),
+            size: Some(got.size),
+            cached: Some(true),
+        },
+        top_dir,
+        version,
+        major,
     }))
 }
 

@@ -371,6 +371,7 @@ mod tests {
                 &s.loaded,
                 f,
                 compose::DeployAsk {
+                    jdk: None,
                     mode: crate::plan::PlanMode::Live,
                     art: Default::default(),
                     bundle: None,

@@ -7,6 +7,7 @@
 
 pub mod flink;
 pub mod fornaxee;
+pub mod java;
 #[cfg(test)]
 mod marker;
 pub mod zookeeper;
@@ -94,6 +95,8 @@ pub struct PlanCtx<'a> {
     /// The Flink release as far as it is known (fetched, cached, pinned); deploy only.
     pub release: ArtifactState,
     pub bundle: Option<&'a BundleAtHand>,
+    /// The Java runtime's archive, fetched and read, when some host needs it.
+    pub jdk: Option<&'a java::JdkAtHand>,
     pub only: Option<Only>,
     /// How day-2 changes are carried out (deploy) and how running jobs are treated (stop,
     /// destroy, rollback).
@@ -178,6 +181,7 @@ pub struct LogSource {
 pub fn registry() -> &'static [&'static dyn Component] {
     &[
         &flink::Flink,
+        &java::Java,
         &zookeeper::ZooKeeper,
         &fornaxee::Fornaxee,
         #[cfg(test)]

@@ -23,7 +23,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use crate::diagnostic::{Diagnostic, Pos, Severity};
-pub use schema::{Connection, Distribution, KnownHosts, SmokeWhen, StartMode};
+pub use schema::{Connection, Distribution, JavaInstall, KnownHosts, SmokeWhen, StartMode};
 
 use crate::error::{Error, Result};
 
@@ -304,6 +304,8 @@ pub struct Cluster {
     pub distribution: Distribution,
     /// How many hosts one relaying host sends to.
     pub relay_fanout: usize,
+    /// The Java runtime flinkup installs where a host's own does not fit (`java:`).
+    pub java: Option<crate::components::java::Runtime>,
 }
 
 mod humantime_serde_secs {

@@ -32,6 +32,26 @@ pub struct RawInventory {
     pub distribution: Option<Distribution>,
     pub relay_fanout: Option<i64>,
     pub ha: Option<RawHa>,
+    pub java: Option<RawJava>,
+}
+
+/// The `java:` section: a Java runtime flinkup installs where a host's own does not fit.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJava {
+    pub artifact: Option<RawArtifact>,
+    pub home_dir: Option<String>,
+    pub install: Option<JavaInstall>,
+}
+
+/// Where the `java:` runtime goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JavaInstall {
+    /// Hosts whose Java is missing or outside the Flink release's range.
+    Missing,
+    /// Every host.
+    Always,
 }
 
 /// The `ha:` section: ZooKeeper high availability.

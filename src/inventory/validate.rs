@@ -174,6 +174,20 @@ pub(crate) fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
             None
         }
     });
+    let java = match &raw.java {
+        None => Some(None),
+        Some(_) if raw.config.contains_key("env.java.home") => {
+            c.key_error(
+                &["config", "env.java.home"],
+                "config sets env.java.home, and java: installs a runtime for Flink to run with",
+                "keep one: remove env.java.home to let flinkup choose each host's Java, or remove java:",
+            );
+            None
+        }
+        Some(j) => {
+            crate::components::java::validate(c, j, install_dir.trim_end_matches('/')).map(Some)
+        }
+    };
     let fornaxee = raw
         .fornaxee
         .as_ref()
@@ -263,6 +277,7 @@ pub(crate) fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
             },
         ),
         relay_fanout: relay_fanout?,
+        java: java?,
         fornaxee,
         ha: ha?,
     })

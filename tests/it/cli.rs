@@ -5,6 +5,12 @@ use crate::support::{flinkup, root};
 /// Every bad inventory under tests/inventories/bad, each breaking one rule.
 const BAD: &[(&str, &str)] = &[
     ("syntax", "invalid YAML"),
+    ("java-without-artifact", "java has no artifact"),
+    (
+        "java-and-env-java-home",
+        "config sets env.java.home, and java: installs a runtime",
+    ),
+    ("java-not-a-tarball", "is not a .tar.gz or .tgz archive"),
     ("bad-distribution", "valid values here: relay, fanout"),
     (
         "relay-fanout-out-of-range",
@@ -487,7 +493,7 @@ fn only_takes_a_registered_component_in_any_case() {
     .expect_code(2);
     assert!(
         run.stderr()
-            .contains("no component named `kafka`; components: flink, zookeeper, fornaxee"),
+            .contains("no component named `kafka`; components: flink, java, zookeeper, fornaxee"),
         "{}",
         run.stderr()
     );

@@ -10,6 +10,7 @@ mod fornaxee;
 mod fuzz;
 mod ha;
 mod httpd;
+mod java;
 mod jobs;
 mod kit;
 mod modern;

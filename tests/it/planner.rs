@@ -65,7 +65,17 @@ fn deployed_host(c: &Cluster, name: &str) -> HostFacts {
         .unwrap()
         .render(
             c,
-            &HostExtras::for_host(c, h, Some(("/usr/bin/java", 17)), &c.release_dir()),
+            &HostExtras::for_host(
+                c,
+                h,
+                Some(&flinkup::components::java::Chosen {
+                    java: "/usr/bin/java".into(),
+                    major: Some(17),
+                    runtime: None,
+                    why: String::new(),
+                }),
+                &c.release_dir(),
+            ),
         )
         .unwrap();
     f.flink_mut().release_present = true;
@@ -133,6 +143,7 @@ fn deploy_with(c: &Cluster, facts: &Facts, day2: plan::Day2) -> Plan {
             smoke: None,
             day2,
             record: None,
+            jdk: None,
         },
         &Renderer::new(c).unwrap(),
     )
@@ -466,6 +477,7 @@ fn stop_and_destroy_plans() {
         smoke: None,
         day2: Default::default(),
         record: None,
+        jdk: None,
     };
     let stop = plan::stop(&inp);
     assert_eq!(stage_names(&stop), ["stop"]);
@@ -492,6 +504,7 @@ fn stop_destroy_and_rollback_protect_running_jobs() {
         smoke: None,
         day2,
         record: None,
+        jdk: None,
     };
     for build in [plan::stop, plan::destroy] {
         let p = build(&inp(Default::default()));
@@ -572,6 +585,7 @@ fn upgrade_keeps_two_releases_and_knows_the_way_back() {
         smoke: None,
         day2: Default::default(),
         record: None,
+        jdk: None,
     };
     let back = plan::rollback(&inp);
     assert!(back.refusals().is_empty());
@@ -808,6 +822,7 @@ fn composed(
         l,
         facts,
         DeployAsk {
+            jdk: None,
             mode: PlanMode::Live,
             art: flink_art(),
             bundle: b,

@@ -35,6 +35,67 @@ pub fn flink_dist(rel: &str) -> PathBuf {
     p
 }
 
+/// A JDK tarball made from this machine's JDK (the one `java` on PATH runs), as a vendor ships
+/// one: a single top directory `jdk-test-<feature>/` with bin/java and the release file,
+/// symlinks resolved, without jmods, headers, manuals or sources. Made once, under target/.
+pub fn jdk_tarball() -> PathBuf {
+    static MADE: Mutex<()> = Mutex::new(());
+    let _made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    let java = std::fs::canonicalize(
+        String::from_utf8_lossy(
+            &Command::new("sh")
+                .args(["-c", "command -v java"])
+                .output()
+                .expect("sh")
+                .stdout,
+        )
+        .trim(),
+    )
+    .expect("java on PATH: install a JDK (.ci/run does)");
+    let home = java
+        .parent()
+        .and_then(Path::parent)
+        .expect("a JDK's bin/java");
+    let release = std::fs::read_to_string(home.join("release")).expect("the JDK's release file");
+    let feature: String = release
+        .lines()
+        .find_map(|l| l.strip_prefix("JAVA_VERSION="))
+        .expect("JAVA_VERSION")
+        .trim_matches('"')
+        .split('.')
+        .next()
+        .unwrap()
+        .to_string();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/flink-dist");
+    let out = dir.join(format!("jdk-test-{feature}_linux-x64.tar.gz"));
+    if out.is_file() {
+        return out;
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = dir.join(format!("jdk-test.{}.partial", std::process::id()));
+    let name = home.file_name().unwrap().to_string_lossy().to_string();
+    must(
+        Command::new("tar")
+            .args(["-I", "gzip -1", "-chf"])
+            .arg(&tmp)
+            .args([
+                "--exclude=jmods",
+                "--exclude=man",
+                "--exclude=docs",
+                "--exclude=include",
+                "--exclude=demo",
+                "--exclude=src.zip",
+                "--exclude=libatk-wrapper.so",
+                &format!("--transform=s,^{name},jdk-test-{feature},"),
+                "-C",
+            ])
+            .arg(home.parent().unwrap())
+            .arg(&name),
+    );
+    std::fs::rename(&tmp, &out).unwrap();
+    out
+}
+
 /// Flink-starting tests run one at a time: the machine has two cores.
 static FLINK: Mutex<()> = Mutex::new(());
 

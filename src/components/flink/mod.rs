@@ -246,6 +246,7 @@ impl super::Component for Flink {
             smoke: ctx.smoke.filter(|_| deploy).cloned(),
             day2: ctx.day2.clone(),
             record: ctx.record.clone().filter(|_| deploy),
+            jdk: ctx.jdk.filter(|_| deploy),
         };
         *out = match ctx.verb {
             Verb::Deploy => match ctx.renderer {

@@ -42,6 +42,8 @@ pub const LAUNCHER: &str = "java-launcher";
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct HostExtras {
     pub java_home: Option<String>,
+    /// `java_home` is flinkup's Java runtime (`java:`), not the inventory's.
+    pub runtime: bool,
     /// The host's Java is 16 or later and this Flink needs `JDK_OPENS`.
     pub jdk_opens: bool,
     /// Flink 1.9 on Java 16+: its `bin/flink` passes the client no `env.java.opts`, so the
@@ -62,16 +64,16 @@ pub struct Launcher {
 }
 
 impl HostExtras {
-    /// `java`: the host's Java as probed (path, feature release); `release`: where the
-    /// release sits on the host.
+    /// `java`: the Java that runs Flink there (the host's own as probed, or flinkup's
+    /// runtime); `release`: where the release sits on the host.
     pub fn for_host(
         cluster: &Cluster,
         host: &Host,
-        java: Option<(&str, u32)>,
+        java: Option<&crate::components::java::Chosen>,
         release: &str,
     ) -> Self {
         let jdk_opens = cluster.version.needs_jdk_opens()
-            && java.is_some_and(|(_, v)| v >= 16)
+            && java.and_then(|j| j.major).is_some_and(|v| v >= 16)
             && !sets(cluster, "env.java.opts");
         let launcher = java
             .filter(|_| {
@@ -79,12 +81,15 @@ impl HostExtras {
                     && cluster.version.client_ignores_java_opts()
                     && !cluster.config.contains_key("env.java.home")
             })
-            .map(|(path, _)| Launcher {
+            .map(|j| Launcher {
                 home: format!("{release}/conf/{LAUNCHER}"),
-                java: path.to_string(),
+                java: j.java.clone(),
             });
         HostExtras {
-            java_home: host.java_home.clone(),
+            java_home: java
+                .and_then(|j| j.runtime.clone())
+                .or_else(|| host.java_home.clone()),
+            runtime: java.is_some_and(|j| j.runtime.is_some()),
             jdk_opens,
             launcher,
             rpc_address: (host.jobmanager && cluster.several_jobmanagers())
@@ -219,7 +224,11 @@ impl Renderer {
                 managed.push(Entry {
                     key: "env.java.home".into(),
                     value: j.clone(),
-                    comment: "java_home from the inventory".into(),
+                    comment: if extras.runtime {
+                        "the Java runtime flinkup installs here (java:)".into()
+                    } else {
+                        "java_home from the inventory".into()
+                    },
                 });
             }
         }

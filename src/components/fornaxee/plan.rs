@@ -235,10 +235,12 @@ pub fn deploy(inp: &Inputs, plan: &mut Plan) -> Result<()> {
             );
         }
         let defaults = inp.bundle.map_or("", |b| b.default_properties.as_str());
+        let runtime =
+            crate::components::java::chosen(c, inp.facts.host(&id), None).and_then(|j| j.runtime);
         let env = render::env(
             &EnvValues {
                 cluster: &c.name,
-                java_home: h.java_home.as_deref(),
+                java_home: runtime.as_deref().or(h.java_home.as_deref()),
                 heap: fx.heap,
                 flink_home: &p.flink_home,
                 data_dir: &p.data,

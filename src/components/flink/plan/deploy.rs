@@ -22,12 +22,8 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
         let f = inp.facts.host(&id);
         let fl = f.flink();
         let p = paths(c, f);
-        let extras = HostExtras::for_host(
-            c,
-            h,
-            fl.java.as_ref().map(|j| (j.path.as_str(), j.major)),
-            &p.release,
-        );
+        let java = crate::components::java::chosen(c, f, inp.jdk);
+        let extras = HostExtras::for_host(c, h, java.as_ref(), &p.release);
         let files = renderer.render(c, &extras)?;
         // A release of the same name from another archive (a re-packed or damaged tarball)
         // is installed again.
@@ -166,8 +162,12 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
                 },
             );
         }
-        plan.hosts[i].notes = [plan.hosts[i].notes.clone(), host_notes(c, f, &extras)].concat();
-        java_preflight(c, h, &id, f, &mut plan);
+        plan.hosts[i].notes = [
+            plan.hosts[i].notes.clone(),
+            host_notes(c, f, java.as_ref(), &extras),
+        ]
+        .concat();
+        java_preflight(c, h, &id, f, java.as_ref(), &mut plan);
         if f.gathered && !f.machine.install_dir_writable {
             plan.preflight.push(Finding::error(
                 Some(&id),

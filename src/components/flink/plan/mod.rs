@@ -60,6 +60,8 @@ pub struct Inputs<'a> {
     pub day2: Day2,
     /// When deploy records what it manages (None: no record is written).
     pub record: Option<super::record::RecordMeta>,
+    /// The Java runtime's archive at hand (`java:`), when a host needs it installed.
+    pub jdk: Option<&'a crate::components::java::JdkAtHand>,
 }
 
 /// Options of changes to a running cluster.
@@ -205,15 +207,32 @@ pub fn skeleton(inp: &Inputs, command: &str) -> Plan {
         .hosts
         .iter()
         .map(|h| {
-            let f = inp.facts.host(&HostId::of(h)).flink();
+            let hf = inp.facts.host(&HostId::of(h));
+            let f = hf.flink();
+            let chosen = crate::components::java::chosen(c, hf, inp.jdk);
             HostView {
                 host: HostId::of(h),
                 address: h.address.clone(),
                 roles: h.roles(),
-                java: f
-                    .java
-                    .as_ref()
-                    .map(|j| format!("{} ({})", j.version, j.path)),
+                java: match chosen {
+                    Some(ch) if ch.runtime.is_some() => Some(format!(
+                        "flinkup's runtime {}{} ({})",
+                        ch.runtime.unwrap_or_default(),
+                        inp.jdk
+                            .map(|j| format!(", Java {}", j.version))
+                            .unwrap_or_default(),
+                        ch.why
+                    )),
+                    ch => f.java.as_ref().map(|j| {
+                        let why = ch.map(|c| c.why).filter(|w| !w.is_empty());
+                        format!(
+                            "{} ({}){}",
+                            j.version,
+                            j.path,
+                            why.map(|w| format!(": {w}")).unwrap_or_default()
+                        )
+                    }),
+                },
                 current_release: f.current_link.clone(),
                 running: f.running.keys().map(|r| r.to_string()).collect(),
                 notes: Vec::new(),
@@ -244,7 +263,9 @@ pub fn skeleton(inp: &Inputs, command: &str) -> Plan {
 
 /// JVM options the Flink client needs on this host.
 fn jvm_args(c: &Cluster, f: &HostFacts) -> Option<String> {
-    let java16 = f.flink().java.as_ref().is_some_and(|j| j.major >= 16);
+    let java16 = crate::components::java::chosen(c, f, None)
+        .and_then(|j| j.major)
+        .is_some_and(|m| m >= 16);
     (c.version.needs_jdk_opens() && java16).then(|| super::render::JDK_OPENS.to_string())
 }
 

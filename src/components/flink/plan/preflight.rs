@@ -52,8 +52,19 @@ pub(super) fn start_preflight(inp: &Inputs, plan: &mut Plan) {
 /// The Java a host will run Flink with, as preflight findings: a java_home that is not there
 /// (Flink's config.sh silently falls back to another Java) warns; no working Java at all on a
 /// host that runs a daemon refuses, since nothing could start there.
-pub(super) fn java_preflight(c: &Cluster, h: &Host, id: &HostId, f: &HostFacts, plan: &mut Plan) {
+pub(super) fn java_preflight(
+    c: &Cluster,
+    h: &Host,
+    id: &HostId,
+    f: &HostFacts,
+    java: Option<&crate::components::java::Chosen>,
+    plan: &mut Plan,
+) {
     let fl = f.flink();
+    if java.is_some_and(|j| j.runtime.is_some()) {
+        // flinkup's runtime runs Flink here; the java component checks it fits.
+        return;
+    }
     let range = crate::components::flink::catalogue::release(c.version).map(|r| r.java_range());
     if let (Some(j), Some((min, max))) = (&fl.java, range) {
         if j.major < min || j.major > max {
@@ -100,20 +111,25 @@ pub(super) fn java_preflight(c: &Cluster, h: &Host, id: &HostId, f: &HostFacts, 
     }
 }
 
-pub(super) fn host_notes(c: &Cluster, f: &HostFacts, extras: &HostExtras) -> Vec<String> {
+pub(super) fn host_notes(
+    c: &Cluster,
+    f: &HostFacts,
+    java: Option<&crate::components::java::Chosen>,
+    extras: &HostExtras,
+) -> Vec<String> {
     let mut notes = Vec::new();
-    let fl: &FlinkFacts = f.flink();
+    let major = java.and_then(|j| j.major).unwrap_or(0);
     if extras.launcher.is_some() {
         notes.push(format!(
             "Java {} with Flink {}: its scripts run Java through conf/{}/bin/java, which adds --add-exports/--add-opens so NetUtils can reach JDK internals (bin/flink included)",
-            fl.java.as_ref().map_or(0, |j| j.major),
+            major,
             c.version,
             crate::components::flink::render::LAUNCHER
         ));
     } else if extras.jdk_opens {
         notes.push(format!(
             "Java {} with Flink {}: {} gets --add-exports/--add-opens so NetUtils can reach JDK internals",
-            fl.java.as_ref().map_or(0, |j| j.major),
+            major,
             c.version,
             crate::components::flink::render::written_as(c.version, "env.java.opts")
         ));

@@ -116,6 +116,7 @@ pub(super) fn back_to(
         smoke: None,
         day2: inp.day2.clone(),
         record: None,
+        jdk: inp.jdk,
     };
     stages.extend(start_stages(&fresh, false));
     stages
