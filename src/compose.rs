@@ -12,6 +12,7 @@ use crate::facts::{self, Facts, HostFacts, SshPeer};
 use crate::fleet::{Fleet, HostId};
 use crate::inventory::{self, Cluster, Connection, Distribution, Loaded, StartMode};
 use crate::plan::{distribute, Plan, PlanMode};
+use std::collections::BTreeSet;
 
 /// Hosts the record knows and the inventory dropped, as found when connecting.
 #[derive(Debug, Clone, Default)]
@@ -146,10 +147,120 @@ pub fn plan(ctx: &PlanCtx) -> Result<Plan> {
     if let Some(o) = ctx.only {
         plan.only(o.component());
     }
-    if ctx.verb == Verb::Deploy && c.distribution == Distribution::Relay {
-        distribute::relay(&mut plan, &relay_network(c, ctx.facts));
+    if ctx.verb == Verb::Deploy {
+        match c.distribution {
+            Distribution::Relay => distribute::relay(&mut plan, &relay_network(c, ctx.facts), 2),
+            Distribution::Auto => auto(c, ctx.facts, &mut plan),
+            Distribution::Fanout | Distribution::Direct => {}
+        }
     }
     Ok(plan)
+}
+
+/// The fewest hosts that make the relay worth its setup under `distribution: auto`: with two,
+/// uploading to both at once is as fast on a fast link and needs no host-to-host trust.
+const AUTO_RELAY_FROM: usize = 3;
+
+/// `distribution: auto`: hosts that reach the release's URLs download it themselves (planned
+/// by Flink from the facts); the archives the others need go by relay when at least three hosts
+/// need one (or a host already holds it) and hosts log in to each other anyway, else by upload.
+/// The plan says what was chosen and why.
+fn auto(c: &Cluster, facts: &Facts, plan: &mut Plan) {
+    let mut lines = Vec::new();
+    let downloads: Vec<String> = plan
+        .steps()
+        .filter(|s| matches!(s.action, crate::plan::Action::Download { .. }))
+        .map(|s| s.host.to_string())
+        .collect();
+    if !downloads.is_empty() {
+        lines.push(format!(
+            "{} reach{} {} and download{} {} there, checking its sha512: nothing crosses the operator's link",
+            downloads.join(", "),
+            if downloads.len() == 1 { "es" } else { "" },
+            c.artifact.urls.first().map_or("its URL", String::as_str),
+            if downloads.len() == 1 { "s" } else { "" },
+            c.artifact.file_name
+        ));
+    }
+    // Archives uploaded to be unpacked (a jar placed as it is goes the plain way).
+    let unpacked: BTreeSet<(String, String)> = plan
+        .steps()
+        .filter_map(|s| match &s.action {
+            crate::plan::Action::Unpack { archive, .. } => {
+                Some((s.host.to_string(), archive.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut uploads: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    for s in plan.steps() {
+        if let crate::plan::Action::Upload { file, dest, .. } = &s.action {
+            if unpacked.contains(&(s.host.to_string(), dest.clone())) {
+                uploads
+                    .entry(file.clone())
+                    .or_default()
+                    .insert(s.host.to_string());
+            }
+        }
+    }
+    if c.relay_allowed() {
+        distribute::relay(plan, &relay_network(c, facts), AUTO_RELAY_FROM);
+    }
+    let relayed: BTreeSet<String> = plan
+        .actions()
+        .filter_map(|a| match a {
+            crate::plan::Action::Relay { file, .. } => Some(file.clone()),
+            _ => None,
+        })
+        .collect();
+    for (file, hosts) in &uploads {
+        let n = hosts.len();
+        let reach = if c.artifact.urls.is_empty()
+            || *file != c.artifact.file_name
+            || plan.mode == PlanMode::Offline
+        {
+            String::new()
+        } else if downloads.is_empty() {
+            "no host reaches its URLs; ".into()
+        } else {
+            "the other hosts do not reach its URLs; ".into()
+        };
+        lines.push(if relayed.contains(file) {
+            format!("{file}: {reach}{n} host{} need{} it: relayed, one copy over the operator's link, forwarded host to host", plural(n), if n == 1 { "s" } else { "" })
+        } else if !c.relay_allowed() && n >= AUTO_RELAY_FROM {
+            format!("{file}: {reach}uploaded to each of {n} hosts (start: direct, so the hosts do not log in to each other to relay)")
+        } else if n >= AUTO_RELAY_FROM {
+            format!("{file}: {reach}uploaded to each of {n} hosts")
+        } else if n == 1 {
+            format!("{file}: {reach}uploaded to {}", hosts.iter().cloned().collect::<Vec<_>>().join(", "))
+        } else {
+            format!("{file}: {reach}uploaded to {} (fewer than {AUTO_RELAY_FROM} hosts: uploading to both at once is as fast as a relay, with no host-to-host trust)", hosts.iter().cloned().collect::<Vec<_>>().join(", "))
+        });
+    }
+    if plan.mode == PlanMode::Offline
+        && c.artifact.path.is_none()
+        && !c.artifact.urls.is_empty()
+        && !lines.is_empty()
+    {
+        lines.push(format!(
+            "made offline: deploy asks each host whether it reaches {} and has those that do download it themselves",
+            c.artifact.urls[0]
+        ));
+    }
+    if !lines.is_empty() {
+        plan.notes.push(crate::plan::Section {
+            title: "Distribution (auto)".into(),
+            lines,
+        });
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
 
 /// `deploy` (and `plan`, `plan --offline`, `check`).

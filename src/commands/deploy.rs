@@ -120,8 +120,22 @@ pub async fn deploy(
         let uploads_tarball = first
             .actions()
             .any(|a| a.sends() == Some(c.artifact.file_name.as_str()));
-        let direct = c.distribution == crate::inventory::Distribution::Direct;
-        if direct && facts.hosts.values().any(|f| !f.flink().release_present) {
+        // Hosts that fetch the release themselves need only its checksum from here: every
+        // host with `direct`; with `auto`, when every host that lacks it reaches its URLs.
+        let lacking: Vec<_> = facts
+            .hosts
+            .values()
+            .map(|f| f.flink())
+            .filter(|f| !f.release_present)
+            .collect();
+        let direct = match c.distribution {
+            crate::inventory::Distribution::Direct => true,
+            crate::inventory::Distribution::Auto => {
+                !lacking.is_empty() && lacking.iter().all(|f| f.url_reach.is_some())
+            }
+            _ => false,
+        };
+        if direct && !lacking.is_empty() {
             // The hosts fetch it: only its checksum is needed here.
             art.sha512 = Some(artifact::expected_sha512(&c.artifact, &opts, rep.as_ref()).await?);
         } else if uploads_tarball || facts.hosts.values().any(|f| !f.flink().release_present) {

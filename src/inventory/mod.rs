@@ -299,8 +299,7 @@ pub struct Cluster {
     pub fornaxee: Option<Fornaxee>,
     /// ZooKeeper high availability (`ha:`).
     pub ha: Option<crate::components::flink::ha::Ha>,
-    /// How release archives reach the hosts; relay by default where host-to-host ssh is
-    /// already part of the setup (cluster-script start).
+    /// How release archives reach the hosts; `auto` (the default) decides per run.
     pub distribution: Distribution,
     /// How many hosts one relaying host sends to.
     pub relay_fanout: usize,
@@ -328,6 +327,12 @@ impl Cluster {
     /// The existing Flink cluster Fornaxee connects to, when the inventory names one.
     pub fn external(&self) -> Option<&ExternalFlink> {
         self.fornaxee.as_ref().and_then(|f| f.flink.as_ref())
+    }
+
+    /// Whether `distribution: auto` may relay: where host-to-host ssh is already part of the
+    /// setup (cluster-script start of a cluster flinkup runs).
+    pub fn relay_allowed(&self) -> bool {
+        self.start == StartMode::ClusterScript && self.manages_flink()
     }
 
     /// Whether this inventory deploys and runs a Flink cluster (not only clients).

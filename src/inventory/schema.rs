@@ -186,6 +186,9 @@ pub enum Distribution {
     /// Each host downloads the Flink archive itself from its URLs (a site mirror) and checks
     /// its sha512: nothing crosses the operator's link.
     Direct,
+    /// Decided per run from facts: hosts that reach the URLs download; otherwise the relay
+    /// when at least three hosts need an archive (or a host already holds it), else uploads.
+    Auto,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -263,19 +263,7 @@ pub(crate) fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
         verify_timeout: verify_timeout.unwrap_or(Duration::from_secs(120)),
         smoke: smoke?,
         templates_dir,
-        distribution: raw.distribution.unwrap_or(
-            if raw.flink.start.unwrap_or(StartMode::ClusterScript) == StartMode::ClusterScript
-                && raw
-                    .fornaxee
-                    .as_ref()
-                    .and_then(|f| f.flink.as_ref())
-                    .is_none()
-            {
-                Distribution::Relay
-            } else {
-                Distribution::Fanout
-            },
-        ),
+        distribution: raw.distribution.unwrap_or(Distribution::Auto),
         relay_fanout: relay_fanout?,
         java: java?,
         fornaxee,

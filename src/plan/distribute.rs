@@ -118,9 +118,17 @@ fn groups(stage: &Stage) -> Vec<Group> {
 /// A host of the stage that already holds the archive, verified at planning time: its unpack
 /// checks the sha512 of a file it did not get uploaded.
 fn seeds(stage: &Stage, g: &Group) -> Vec<Seed> {
+    // A host that downloads the archive in this very stage does not hold it yet.
+    let downloads: BTreeSet<&HostId> = stage
+        .steps
+        .iter()
+        .filter(|s| matches!(s.action, Action::Download { .. }))
+        .map(|s| &s.host)
+        .collect();
     stage
         .steps
         .iter()
+        .filter(|s| !downloads.contains(&s.host))
         .filter_map(|s| match &s.action {
             Action::Unpack {
                 archive,
@@ -176,7 +184,7 @@ fn route(net: &Network, seed: Option<&Seed>, targets: &[(HostId, String)]) -> Ve
 
 /// Turns the uploads of each archive that several hosts get (or that a host already holding
 /// it can feed) into a relay. Hosts the network does not list keep their direct upload.
-pub fn relay(plan: &mut Plan, net: &Network) {
+pub fn relay(plan: &mut Plan, net: &Network, min_targets: usize) {
     plan.rework_stages(|stages, mut stage| {
         let mut before: Vec<Stage> = Vec::new();
         let mut drop_steps: BTreeSet<usize> = BTreeSet::new();
@@ -193,8 +201,9 @@ pub fn relay(plan: &mut Plan, net: &Network) {
                 s.sort_by_key(|s| net.rank(&s.host));
                 s.into_iter().next()
             };
-            // One host fed by the operator is what an upload already does.
-            if targets.is_empty() || (targets.len() < 2 && seed.is_none()) {
+            // One host fed by the operator is what an upload already does; `min_targets`
+            // hosts at least, unless a host already holds the archive.
+            if targets.is_empty() || (targets.len() < min_targets.max(2) && seed.is_none()) {
                 continue;
             }
             if seed.is_none() && !targets.iter().any(|(h, _)| net.can_send(h)) {
@@ -416,7 +425,7 @@ mod tests {
     #[test]
     fn the_root_trusts_every_host_and_each_sender_its_own() {
         let mut plan = install(&["a", "b", "c", "d"]);
-        relay(&mut plan, &net(&["a", "b", "c", "d"], 2, &[]));
+        relay(&mut plan, &net(&["a", "b", "c", "d"], 2, &[]), 2);
         let names: Vec<&str> = plan.stages.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["relay trust", "distribute", "install"]);
         let trust: Vec<String> = plan.stages[0]
@@ -445,7 +454,7 @@ mod tests {
     #[test]
     fn one_host_without_a_seed_keeps_its_upload() {
         let mut plan = install(&["a"]);
-        relay(&mut plan, &net(&["a", "b"], 2, &[]));
+        relay(&mut plan, &net(&["a", "b"], 2, &[]), 2);
         assert_eq!(plan.stages.len(), 1);
         assert!(matches!(
             plan.stages[0].steps[0].action,

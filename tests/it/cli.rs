@@ -250,9 +250,8 @@ fn offline_plan_of_the_seed_inventory() {
         "from      https://archive.apache.org/dist/flink/flink-1.9.2/flink-1.9.2-bin-scala_2.11.tgz",
         "checksum  sha512 from https://archive.apache.org/dist/flink/flink-1.9.2/flink-1.9.2-bin-scala_2.11.tgz.sha512",
         "1 JobManager, 2 TaskManagers × 4 slots = 8 slots",
-        "+ relay    flink-1.9.2-bin-scala_2.11.tgz to 2 hosts: one copy over the operator's link",
-        "operator -> 192.168.1.143\n        192.168.1.143 -> 192.168.1.100",
-        "192.168.1.100: /opt/.flinkup/flink-1.9.2-bin-scala_2.11.tgz",
+        "Distribution (auto)\n  flink-1.9.2-bin-scala_2.11.tgz: uploaded to 192.168.1.100, 192.168.1.143",
+        "+ upload   flink-1.9.2-bin-scala_2.11.tgz -> /opt/.flinkup/flink-1.9.2-bin-scala_2.11.tgz",
         "+ unpack   /opt/.flinkup/flink-1.9.2-bin-scala_2.11.tgz -> /opt/flink-1.9.2",
         "+ write    /opt/flink-1.9.2/conf/flink-conf.yaml",
         "+jobmanager.rpc.address: 192.168.1.143",
@@ -260,7 +259,7 @@ fn offline_plan_of_the_seed_inventory() {
         "+192.168.1.100\n        +192.168.1.143",
         "+ link     /opt/flink -> /opt/flink-1.9.2",
         "+ trust    ssh from 192.168.1.143 to 192.168.1.100, 192.168.1.143",
-        "Stage 4/7: switch (Flink) · 2 hosts at once · on failure: undo this stage, then stop",
+        "Stage 3/6: switch (Flink) · 2 hosts at once · on failure: undo this stage, then stop",
         "+ start    cluster on 192.168.1.143 (not running): /opt/flink/bin/start-cluster.sh",
         "verify   http://192.168.1.143:8082/overview: 2 TaskManagers, 8 slots within 120s",
         "need 4² × 2 TMs × 4 = 128",
@@ -296,20 +295,10 @@ fn offline_plan_json_is_the_same_data() {
         .collect();
     assert_eq!(
         stages,
-        [
-            "trust",
-            "distribute",
-            "install",
-            "switch",
-            "start",
-            "verify",
-            "smoke"
-        ]
+        ["trust", "install", "switch", "start", "verify", "smoke"]
     );
-    let relay = &v["stages"][1]["steps"][0];
-    assert_eq!(relay["action"], "relay");
-    assert_eq!(relay["hops"][1]["from"], "192.168.1.143");
-    let install = &v["stages"][2];
+    // Two hosts (distribution: auto): the operator uploads to both at once.
+    let install = &v["stages"][1];
     let kinds: Vec<&str> = install["steps"]
         .as_array()
         .unwrap()
@@ -317,9 +306,13 @@ fn offline_plan_json_is_the_same_data() {
         .filter(|s| s["host"] == "192.168.1.143")
         .map(|a| a["action"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["unpack", "write_file", "write_file", "write_file"]);
-    assert_eq!(v["stages"][3]["on_failure"], "undo");
-    let verify = &v["stages"][5]["steps"][0];
+    assert_eq!(
+        kinds,
+        ["upload", "unpack", "write_file", "write_file", "write_file"]
+    );
+    assert_eq!(v["notes"][0]["title"], "Distribution (auto)");
+    assert_eq!(v["stages"][2]["on_failure"], "undo");
+    let verify = &v["stages"][4]["steps"][0];
     assert_eq!(verify["action"], "check");
     assert_eq!(verify["check"], "flink_cluster");
     assert_eq!(verify["jobmanager"], "192.168.1.143");

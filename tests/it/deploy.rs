@@ -77,7 +77,7 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
     let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
     let out = run.stdout();
     assert!(
-        out.contains("+ relay") && out.contains("+ trust") && out.contains("start-cluster.sh"),
+        out.contains("+ upload") && out.contains("+ trust") && out.contains("start-cluster.sh"),
         "{out}"
     );
     assert!(
@@ -506,7 +506,7 @@ fn deploy_without_a_terminal_needs_yes() {
         run.stderr()
     );
     assert!(
-        run.stdout().contains("+ relay"),
+        run.stdout().contains("+ upload"),
         "the plan is shown first: {}",
         run.stdout()
     );

@@ -730,6 +730,7 @@ fn relay_under_way(
     bytes: u64,
 ) -> Result<(Bg, PathBuf), String> {
     let inv = tb.guide_inventory(name, 4, "cluster-script");
+    append(&inv, "distribution: relay\n");
     run(tb, "fetch", &inv, &["--quiet"]);
     tb.throttle_operator(Some(rate));
     let child = spawn(tb, "deploy", &inv, &["--yes", "--quiet"]);

@@ -171,6 +171,9 @@ fn fornaxee_beside_flink_and_on_a_client_host() {
     let tgz = bundle(&tb.dir, "2.3.0", ">=1.9, <1.12", Flaw::None);
     // Fornaxee on the TaskManager-only host and on a third host that runs no Flink daemon.
     let inv = with_fornaxee(&tb, "fx", &tgz, &[tb.ip(1), tb.ip(2)], 18630);
+    // Relay asked for: with two hosts per archive, `auto` would upload.
+    let text = std::fs::read_to_string(&inv).unwrap();
+    std::fs::write(&inv, format!("{text}distribution: relay\n")).unwrap();
     let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
     let out = run.stdout();
     for needle in [

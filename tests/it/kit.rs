@@ -103,7 +103,8 @@ fn a_site_kit_deploys_with_no_network_and_a_damaged_one_is_refused() {
 
 /// `distribution: direct` against a site mirror on another test host: the hosts download the
 /// archive themselves (the operator's link carries none of it); a mirror serving a corrupted
-/// file is refused on the hosts, nothing unpacked.
+/// file is refused on the hosts, nothing unpacked. Then `auto` with one host cut off from the
+/// mirror: the other downloads, it gets the one upload.
 #[test]
 fn hosts_download_from_a_site_mirror_and_a_corrupted_one_is_refused() {
     let _flink = flink_lock();
@@ -159,6 +160,40 @@ fn hosts_download_from_a_site_mirror_and_a_corrupted_one_is_refused() {
         "the operator's link carried {sent} bytes, the archive none of them"
     );
     flinkup(tb.cmd("destroy", &inv, &["--yes", "--quiet"])).expect_code(0);
+
+    // `distribution: auto` when host 2 cannot reach the mirror: host 1 downloads it there,
+    // host 2 gets the one upload; the plan says so.
+    let o = tb.hosts[1].exec(&format!("ip route add prohibit {}/32", tb.ip(2)));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&inv).unwrap();
+    let auto = tb.inventory(
+        "mirror",
+        text.trim_start_matches("cluster: mirror\n")
+            .replace("distribution: direct\n", "")
+            .as_str(),
+    );
+    let sent = tb.operator_tx_bytes();
+    let run = flinkup(tb.cmd("deploy", &auto, &["--yes"])).expect_code(0);
+    let sent = tb.operator_tx_bytes() - sent;
+    let out = run.stdout();
+    let size = std::fs::metadata(&tgz).unwrap().len();
+    assert!(
+        out.contains(&format!(
+            "{} reaches http://{}:8000/flink-1.9.3-bin-scala_2.11.tgz and downloads",
+            tb.ip(0),
+            tb.ip(2)
+        )) && out.contains(&format!(
+            "the other hosts do not reach its URLs; uploaded to {}",
+            tb.ip(1)
+        )),
+        "{out}"
+    );
+    assert_eq!(tb.overview(), Some((2, 4)));
+    assert!(
+        sent > size && sent < size + size / 2,
+        "the operator's link carried {sent} bytes: one archive of {size}"
+    );
+    flinkup(tb.cmd("destroy", &auto, &["--yes", "--quiet"])).expect_code(0);
     let _ = server.kill();
     let _ = server.wait();
 }

@@ -1168,3 +1168,77 @@ fn direct_distribution_has_every_host_download_the_archive() {
         "{text}"
     );
 }
+
+/// `distribution: auto` (the default): hosts that reach the URLs download the archive; the
+/// others get it by upload when fewer than three need it, by relay from three on; the plan
+/// says what it chose and why.
+#[test]
+fn auto_distribution_decides_from_what_each_host_reaches() {
+    let inv = |tms: &str| {
+        loaded(&format!(
+            "cluster: fixture\nflink:\n  version: 1.9.3\n  artifact:\n    url: http://mirror.site/flink-1.9.3-bin-scala_2.11.tgz\n    sha512: {SHA}\nssh:\n  user: root\njobmanager: h1\ntaskmanagers: [{tms}]\n"
+        ))
+    };
+    let verbs = |p: &Plan, h: &str| -> Vec<&'static str> {
+        p.stages
+            .iter()
+            .flat_map(|s| &s.steps)
+            .filter(|s| s.host.as_str() == h)
+            .map(|s| s.action.verb())
+            .collect()
+    };
+    let reach = |facts: &mut Facts, h: &str| {
+        facts.hosts.get_mut(&id(h)).unwrap().flink_mut().url_reach =
+            Some("http://mirror.site/flink-1.9.3-bin-scala_2.11.tgz".into());
+    };
+
+    // Two hosts, h2 reaches the mirror: h2 downloads, h1 gets an upload.
+    let l = inv("h2, h1");
+    let mut facts = empty_cluster(&l.cluster, &["h1", "h2"]);
+    reach(&mut facts, "h2");
+    let p = composed(&l, &facts, None, None, &Day2Args::default());
+    let text = display::text(&p);
+    assert!(
+        verbs(&p, "h2").starts_with(&["download", "unpack"]),
+        "{text}"
+    );
+    assert!(verbs(&p, "h1").contains(&"upload"), "{text}");
+    assert!(
+        text.contains("h2 reaches http://mirror.site/flink-1.9.3-bin-scala_2.11.tgz and downloads")
+            && text.contains("the other hosts do not reach its URLs; uploaded to h1"),
+        "{text}"
+    );
+
+    // Two hosts, none reaches it: uploads, no relay, no trust for it.
+    let facts = empty_cluster(&l.cluster, &["h1", "h2"]);
+    let p = composed(&l, &facts, None, None, &Day2Args::default());
+    assert!(
+        !stage_names(&p).contains(&"distribute"),
+        "{}",
+        display::text(&p)
+    );
+    assert!(verbs(&p, "h2").starts_with(&["upload", "unpack"]));
+
+    // Four hosts, none reaches it: relayed.
+    let l = inv("h2, h3, h4");
+    let facts = empty_cluster(&l.cluster, &["h1", "h2", "h3", "h4"]);
+    let p = composed(&l, &facts, None, None, &Day2Args::default());
+    let text = display::text(&p);
+    assert!(stage_names(&p).contains(&"distribute"), "{text}");
+    assert!(text.contains("4 hosts need it: relayed"), "{text}");
+
+    // Four hosts, all reach it: every one downloads, nothing is uploaded or relayed.
+    let mut facts = empty_cluster(&l.cluster, &["h1", "h2", "h3", "h4"]);
+    for h in ["h1", "h2", "h3", "h4"] {
+        reach(&mut facts, h);
+    }
+    let p = composed(&l, &facts, None, None, &Day2Args::default());
+    let text = display::text(&p);
+    assert!(
+        !text.contains("+ upload") && !text.contains("+ relay"),
+        "{text}"
+    );
+    for h in ["h1", "h2", "h3", "h4"] {
+        assert!(verbs(&p, h).starts_with(&["download", "unpack"]), "{text}");
+    }
+}

@@ -58,6 +58,9 @@ pub struct FlinkFacts {
     pub running_jobs: Option<Vec<(String, String)>>,
     /// sha512 of smoke job jars uploaded earlier, by path (JobManager host only).
     pub smoke_jars: BTreeMap<String, String>,
+    /// The first of the release's URLs this host reaches itself (`distribution: auto`, asked
+    /// while the release is not installed here).
+    pub url_reach: Option<String>,
     /// How each server of `ha.zookeeper_quorum` answered from here, by its index in the
     /// quorum (JobManager host only).
     pub zookeeper: BTreeMap<usize, String>,
@@ -160,6 +163,23 @@ done
         pid_dir = qp(&pid_dir(cluster)),
         alive_fn = crate::remote::shell::ALIVE_FN,
     );
+    if cluster.distribution == crate::inventory::Distribution::Auto
+        && cluster.artifact.path.is_none()
+        && !cluster.artifact.urls.is_empty()
+    {
+        // `distribution: auto`: whether this host reaches the release's URLs itself, asked
+        // only while the release is not installed here (one byte, a few seconds at most).
+        s.push_str(&format!(
+            "if [ ! -x \"$REL/bin/start-cluster.sh\" ]; then for u in {urls}; do if command -v curl >/dev/null 2>&1; then curl -fsL --max-time 5 -r 0-0 -o /dev/null \"$u\" 2>/dev/null; elif command -v wget >/dev/null 2>&1; then wget -q -T 5 --spider \"$u\" 2>/dev/null; else false; fi && {{ echo \"url_reach=$u\"; break; }}; done; fi\n",
+            urls = cluster
+                .artifact
+                .urls
+                .iter()
+                .map(|u| crate::remote::q(u))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
     for j in jars {
         s.push_str(&format!(
             "if [ -f \"$REL/lib/\"{j} ]; then echo \"lib.\"{j}\"=$(sha512sum \"$REL/lib/\"{j} | cut -d' ' -f1)\"; fi\n",
@@ -231,6 +251,7 @@ pub fn parse(out: &str) -> FlinkFacts {
             "java" => java_path = Some(v.to_string()),
             "java_version" => java_version = Some(v.to_string()),
             "java_home_missing" => f.java_home_missing = Some(v.to_string()),
+            "url_reach" => f.url_reach = Some(v.to_string()),
             "release" => f.release_present = true,
             "release_sha512" if v.trim().len() == 128 => {
                 f.release_sha512 = Some(v.trim().to_string())

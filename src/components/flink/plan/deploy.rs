@@ -55,8 +55,13 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
                     staging: p.state.clone(),
                     have,
                     keep: id == coordinator(c),
-                    download: (c.distribution == crate::inventory::Distribution::Direct)
-                        .then(|| c.artifact.urls.clone()),
+                    download: match c.distribution {
+                        crate::inventory::Distribution::Direct => Some(c.artifact.urls.clone()),
+                        crate::inventory::Distribution::Auto if fl.url_reach.is_some() => {
+                            Some(c.artifact.urls.clone())
+                        }
+                        _ => None,
+                    },
                 }
                 .actions(),
             );
