@@ -818,11 +818,22 @@ fn composed(
     only: Option<Only>,
     day2: &Day2Args,
 ) -> Plan {
+    composed_with_jdk(l, facts, b, only, day2, None)
+}
+
+fn composed_with_jdk(
+    l: &Loaded,
+    facts: &Facts,
+    b: Option<&BundleAtHand>,
+    only: Option<Only>,
+    day2: &Day2Args,
+    jdk: Option<&flinkup::components::java::JdkAtHand>,
+) -> Plan {
     compose::deploy(
         l,
         facts,
         DeployAsk {
-            jdk: None,
+            jdk,
             mode: PlanMode::Live,
             art: flink_art(),
             bundle: b,
@@ -1241,4 +1252,89 @@ fn auto_distribution_decides_from_what_each_host_reaches() {
     for h in ["h1", "h2", "h3", "h4"] {
         assert!(verbs(&p, h).starts_with(&["download", "unpack"]), "{text}");
     }
+}
+
+/// `java: {install: always}` installs the runtime on every host and Flink runs with it there;
+/// a runtime outside the release's range is refused before anything changes; a host whose own
+/// Java is outside the range gets the runtime with `install: missing`.
+#[test]
+fn java_runtime_where_the_inventory_and_the_hosts_ask_for_it() {
+    let text = |version: &str, install: &str| {
+        format!(
+            "cluster: fixture\nflink:\n  version: {version}\n  scala: \"2.12\"\n  artifact:\n    url: https://downloads.example.org/flink-{version}-bin-scala_2.12.tgz\n    sha512: {SHA}\nssh:\n  user: root\njobmanager: h1\ntaskmanagers: [h2, h1]\njava:\n  artifact:\n    url: https://downloads.example.org/jdk-17.tar.gz\n    sha512: {SHA}\n  install: {install}\n"
+        )
+    };
+    let jdk = |major: u32| flinkup::components::java::JdkAtHand {
+        art: ArtifactState {
+            local: Some("/cache/jdk-17.tar.gz".into()),
+            sha512: Some(SHA.into()),
+            size: Some(150 * 1024 * 1024),
+            cached: Some(true),
+        },
+        top_dir: format!("jdk-{major}.0.1"),
+        version: format!("{major}.0.1"),
+        major,
+    };
+    let java_hosts = |p: &Plan| -> Vec<String> {
+        p.stages
+            .iter()
+            .filter(|s| s.name == "java")
+            .flat_map(|s| &s.steps)
+            .filter(|s| s.action.verb() == "unpack")
+            .map(|s| s.host.to_string())
+            .collect()
+    };
+    let l = loaded(&text("1.20.5", "always"));
+    let facts = empty_cluster(&l.cluster, &["h1", "h2"]);
+    let j = jdk(17);
+    let p = composed_with_jdk(&l, &facts, None, None, &Day2Args::default(), Some(&j));
+    let shown = display::text(&p);
+    assert!(p.refusals().is_empty(), "{shown}");
+    assert_eq!(java_hosts(&p), ["h1", "h2"], "{shown}");
+    assert!(
+        shown.contains("env.java.home: /opt/java/jdk-17")
+            && shown
+                .contains("flinkup's runtime /opt/java/jdk-17, Java 17.0.1 (java.install: always)"),
+        "{shown}"
+    );
+    // The java stage comes before Flink's release is installed.
+    let names = stage_names(&p);
+    let at = |n: &str| names.iter().position(|s| *s == n).unwrap();
+    assert!(at("java") < at("install"), "{names:?}");
+
+    // A Java 8 runtime for Flink 2.2 (11 to 21): refused.
+    let l = loaded(&text("2.2.1", "always"));
+    let facts = empty_cluster(&l.cluster, &["h1", "h2"]);
+    let j = jdk(8);
+    let p = composed_with_jdk(&l, &facts, None, None, &Day2Args::default(), Some(&j));
+    assert!(
+        p.refusals().iter().any(|f| f
+            .message
+            .contains("jdk-17.tar.gz is Java 8 (8.0.1); Flink 2.2.1 runs on Java 11 to 21")),
+        "{}",
+        display::text(&p)
+    );
+
+    // install: missing: h2's own Java 8 is outside 2.2's range, h1's Java 17 fits.
+    let l = loaded(&text("2.2.1", "missing"));
+    let mut facts = empty_cluster(&l.cluster, &["h1", "h2"]);
+    facts
+        .hosts
+        .get_mut(&id("h2"))
+        .unwrap()
+        .flink_mut()
+        .java
+        .as_mut()
+        .unwrap()
+        .major = 8;
+    let j = jdk(17);
+    let p = composed_with_jdk(&l, &facts, None, None, &Day2Args::default(), Some(&j));
+    let shown = display::text(&p);
+    assert!(p.refusals().is_empty(), "{shown}");
+    assert_eq!(java_hosts(&p), ["h2"], "{shown}");
+    assert!(
+        shown.contains("Flink 2.2.1 runs on Java 11 to 21)")
+            && shown.contains("its own Java 17 fits Flink 2.2.1"),
+        "{shown}"
+    );
 }
