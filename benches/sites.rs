@@ -157,7 +157,7 @@ struct Row {
 fn scenario(tb: &Testbed, name: &'static str, n: usize, mirror: bool, target: f64) -> Row {
     clean(tb);
     let guide = scripted(tb, n, mirror).as_secs_f64();
-    let mut run = |mode: &str| {
+    let run = |mode: &str| {
         clean(tb);
         let t = flinkup(
             tb,
