@@ -100,6 +100,7 @@ pub fn detail(a: &Action) -> String {
             .cloned()
             .collect::<Vec<_>>()
             .join(", "),
+        Action::Unit { service, unit, .. } => format!("{service}: {unit}"),
         Action::Unlock { lock_dir, .. } => lock_dir.clone(),
         Action::Check(c) => c.to_string(),
     }
@@ -307,6 +308,38 @@ if ! kill -0 "$(cat {pid})" 2>/dev/null; then echo "{service_text} exited at onc
                 log_text = log.replace(['"', '$', '`', '\\'], ""),
             );
             r.must(host, &format!("starting {service} failed"), &s)
+                .await
+                .map(|_| None)
+        }
+        Action::Unit {
+            service, unit, op, ..
+        } => {
+            let u = q(unit);
+            let what = match op {
+                crate::plan::UnitOp::Start => format!("systemctl enable --now {u}"),
+                crate::plan::UnitOp::Stop => format!(
+                    "if [ -f {dir}/{u} ]; then systemctl disable --now {u}; fi",
+                    dir = crate::components::flink::supervise::UNIT_DIR
+                ),
+                crate::plan::UnitOp::Restart => {
+                    format!("systemctl enable {u} && systemctl restart {u}")
+                }
+                crate::plan::UnitOp::Remove => format!(
+                    "systemctl disable --now {u} 2>/dev/null; rm -f {dir}/{u} && systemctl daemon-reload",
+                    dir = crate::components::flink::supervise::UNIT_DIR
+                ),
+            };
+            // A unit that fails at once shows why, from its journal.
+            let check = match op {
+                crate::plan::UnitOp::Start | crate::plan::UnitOp::Restart => format!(
+                    r#"
+i=0; while [ $i -lt 10 ]; do s=$(systemctl is-active {u}); case "$s" in active) exit 0;; failed|inactive) break;; esac; sleep 0.5; i=$((i+1)); done
+if [ "$(systemctl is-active {u})" != active ]; then echo "{u} is $(systemctl is-active {u}); its journal ends:" >&2; journalctl -u {u} -n 20 --no-pager >&2; exit 1; fi"#
+                ),
+                _ => String::new(),
+            };
+            let s = format!("systemctl daemon-reload && {what} || exit 1{check}");
+            r.must(host, &format!("{} of {service} failed", op.as_str()), &s)
                 .await
                 .map(|_| None)
         }

@@ -223,24 +223,56 @@ fn log_script(s: &LogSource, ask: &LogsArgs) -> String {
             " | awk -v c=\"$C\" '/^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]/ {{ keep = (substr($0, 1, 19) >= c) }} keep {{ print; fflush() }}'{filter}"
         );
     }
-    if ask.follow {
-        // tail ends with the session: flinkup's side of stdin closes when it stops.
-        format!(
+    // A daemon systemd runs logs to its journal.
+    let journal = s
+        .unit
+        .as_ref()
+        .map(|u| {
+            let since = ask
+                .since
+                .map(|d| format!(" --since \"@$(( $(date +%s) - {} ))\"", d.as_secs()))
+                .unwrap_or_default();
+            let grep = ask
+                .grep
+                .as_ref()
+                .map(|g| format!(" | grep --line-buffered -E -- {}", q(g)))
+                .unwrap_or_default();
+            let cmd = format!(
+                "journalctl -u {u} -n {n} -o short-iso --no-pager{since}",
+                u = q(u),
+                n = ask.lines
+            );
+            let read = if ask.follow {
+                format!("({cmd} -f{grep}) & P=$!\ncat >/dev/null\nkill $P 2>/dev/null; pkill -P $P 2>/dev/null; exit 0")
+            } else {
+                format!("{cmd}{grep}; exit 0")
+            };
+            format!(
+                "if [ -f {dir}/{u} ] && [ -d /run/systemd/system ]; then\n{read}\nfi\n",
+                dir = crate::components::flink::supervise::UNIT_DIR,
+                u = q(u)
+            )
+        })
+        .unwrap_or_default();
+    journal
+        + &if ask.follow {
+            // tail ends with the session: flinkup's side of stdin closes when it stops.
+            format!(
             "{since}set -- {files}; [ -f \"$1\" ] || exit 3\n(tail -n {n} -F \"$@\"{filter}) & P=$!\ncat >/dev/null\nkill $P 2>/dev/null; pkill -P $P 2>/dev/null; exit 0\n",
             n = ask.lines
         )
-    } else if ask.since.is_some() {
-        // The window first, then the last lines of it.
-        format!(
+        } else if ask.since.is_some() {
+            // The window first, then the last lines of it.
+            format!(
             "{since}set -- {files}; [ -f \"$1\" ] || exit 3\nfor f in \"$@\"; do cat \"$f\"{filter} | tail -n {n}; done; exit 0\n",
             n = ask.lines
         )
-    } else {
-        format!(
+        } else {
+            format!(
             "set -- {files}; [ -f \"$1\" ] || exit 3\nfor f in \"$@\"; do tail -n {n} \"$f\"{filter}; done; exit 0\n",
             n = ask.lines
         )
-    }
+        }
 }
 
 pub async fn logs(

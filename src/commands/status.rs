@@ -32,7 +32,23 @@ struct HostStatus {
     leads: Option<bool>,
     /// On Fornaxee hosts: its release and whether it runs.
     fornaxee: Option<FornaxeeStatus>,
+    /// The daemons' systemd units, where they have one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    units: Vec<UnitStatus>,
     error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct UnitStatus {
+    daemon: String,
+    unit: String,
+    state: String,
+    /// How many times systemd restarted the daemon.
+    restarts: u32,
+    enabled: bool,
+    /// The end of its journal, when the unit is not active.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    journal: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -149,11 +165,24 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
                         health: None,
                     }
                 }),
+                units: f
+                    .units
+                    .iter()
+                    .map(|(r, u)| UnitStatus {
+                        daemon: r.to_string(),
+                        unit: crate::components::flink::supervise::unit_name(c, *r),
+                        state: u.active.clone(),
+                        restarts: u.restarts,
+                        enabled: u.enabled,
+                        journal: Vec::new(),
+                    })
+                    .collect(),
                 error: failure.map(|f| f.error.to_string()),
             }
         })
         .collect();
     let mut hosts: Vec<HostStatus> = hosts;
+    unit_journals(c, &fleet, &mut hosts).await;
     fornaxee_health(c, &facts, &fleet, &mut hosts).await;
     let jm = c.jobmanager();
     let mut st = ClusterStatus {
@@ -286,6 +315,44 @@ async fn answering(
         Ok(out) => out.stdout.lines().map(str::to_string).collect(),
         // Not asked: count them as answering, so a live stranger is never called stale.
         Err(_) => unknown.into_iter().map(|(id, _)| id).collect(),
+    }
+}
+
+/// The last lines of the journal of every unit that is enabled and not active (failed, or
+/// waiting to be restarted), read on its host.
+async fn unit_journals(c: &Cluster, fleet: &Fleet, hosts: &mut [HostStatus]) {
+    let asks = hosts.iter().enumerate().flat_map(|(i, h)| {
+        h.units
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.enabled && u.state != "active")
+            .map(move |(j, u)| (i, j, h.host.clone(), u.unit.clone()))
+    });
+    let reads = asks.map(|(i, j, host, unit)| async move {
+        let id = c
+            .hosts
+            .iter()
+            .find(|h| h.name == host)
+            .map(HostId::of)
+            .unwrap_or_else(|| HostId(host.clone()));
+        let lines = match fleet.get(&id) {
+            Ok(r) => r
+                .sh(
+                    id.as_str(),
+                    &format!(
+                        "journalctl -u {} -n 8 --no-pager -o cat 2>&1",
+                        crate::remote::q(&unit)
+                    ),
+                )
+                .await
+                .map(|o| o.stdout.lines().map(str::to_string).collect())
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        (i, j, lines)
+    });
+    for (i, j, lines) in futures_util::future::join_all(reads).await {
+        hosts[i].units[j].journal = lines;
     }
 }
 
@@ -527,6 +594,25 @@ fn text(c: &Cluster, st: &ClusterStatus) -> String {
                         .join(", ")
                 }
             );
+            for u in &h.units {
+                let _ = writeln!(
+                    out,
+                    "  {:<20} {} {}{}, restarted by systemd {} time{}",
+                    "",
+                    u.unit,
+                    u.state,
+                    if u.enabled {
+                        ""
+                    } else {
+                        " (disabled: not started at boot)"
+                    },
+                    u.restarts,
+                    if u.restarts == 1 { "" } else { "s" }
+                );
+                for l in &u.journal {
+                    let _ = writeln!(out, "  {:<20}   | {l}", "");
+                }
+            }
             if let Some(x) = &h.fornaxee {
                 let _ = writeln!(
                     out,

@@ -175,6 +175,9 @@ pub struct LogSource {
     pub daemon: &'static str,
     pub dir: String,
     pub pattern: String,
+    /// The daemon's systemd unit: where it is installed on the host, the daemon logs to
+    /// its journal and that is read instead.
+    pub unit: Option<String>,
 }
 
 /// Every component flinkup knows, in the order their stages run.

@@ -293,6 +293,7 @@ impl Component for ZooKeeper {
             daemon: "zookeeper",
             dir: super::flink::log_dir(c),
             pattern: "flink-*-zookeeper-*.log".into(),
+            unit: None,
         }]
     }
 

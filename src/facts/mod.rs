@@ -42,6 +42,10 @@ pub struct Machine {
     pub ports: BTreeMap<u16, PortHolder>,
     /// The host has an ssh client (cluster-script start needs one on the coordinating host).
     pub ssh_client: bool,
+    /// systemd runs as PID 1 (and manages services there).
+    pub systemd: bool,
+    /// flinkup logs in as root there.
+    pub root: bool,
     /// The managed block in `~/.ssh/config`, as it is now.
     pub ssh_block: Option<String>,
     /// Who holds the deploy lock, when asked and held.
@@ -308,6 +312,8 @@ echo "hostname=$(hostname)"
 echo "addresses=$(hostname -I 2>/dev/null)"
 if getent hosts "$(hostname)" >/dev/null 2>&1; then echo resolves=1; fi
 if command -v ssh >/dev/null 2>&1; then echo ssh_client=1; fi
+if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && [ -d /run/systemd/system ]; then echo systemd=1; fi
+if [ "$(id -u)" = 0 ]; then echo root=1; fi
 D={install}
 while [ ! -d "$D" ]; do D=$(dirname "$D"); done
 echo "disk_free_kb=$(df -Pk "$D" | awk 'NR==2 {{print $4}}')"
@@ -360,6 +366,8 @@ pub fn parse_machine(out: &str) -> Machine {
             "addresses" => m.addresses = v.split_whitespace().map(str::to_string).collect(),
             "resolves" => m.hostname_resolves = true,
             "ssh_client" => m.ssh_client = true,
+            "systemd" => m.systemd = true,
+            "root" => m.root = true,
             "disk_free_kb" => m.disk_free_kb = v.trim().parse().ok(),
             "writable" => m.install_dir_writable = true,
             "ports_known" => m.ports_known = true,

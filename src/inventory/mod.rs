@@ -23,7 +23,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use crate::diagnostic::{Diagnostic, Pos, Severity};
-pub use schema::{Connection, Distribution, JavaInstall, KnownHosts, SmokeWhen, StartMode};
+pub use schema::{
+    Connection, Distribution, JavaInstall, KnownHosts, SmokeWhen, StartMode, Supervisor,
+};
 
 use crate::error::{Error, Result};
 
@@ -122,6 +124,8 @@ pub struct Host {
     pub fornaxee: bool,
     /// Runs a peer of flinkup's own ZooKeeper quorum (`ha.zookeeper`).
     pub zookeeper: bool,
+    /// What keeps its daemons running (the host's own setting, else the inventory's).
+    pub supervisor: Supervisor,
 }
 
 impl Host {

@@ -33,6 +33,19 @@ pub struct RawInventory {
     pub relay_fanout: Option<i64>,
     pub ha: Option<RawHa>,
     pub java: Option<RawJava>,
+    pub supervisor: Option<Supervisor>,
+}
+
+/// What keeps a host's daemons running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Supervisor {
+    /// A systemd unit per daemon: restarted when it dies, started again at boot.
+    Systemd,
+    /// Flink's own scripts (`nohup`): what the deployment guide does.
+    Scripts,
+    /// systemd where the host runs it as PID 1 and flinkup logs in as root; else the scripts.
+    Auto,
 }
 
 /// The `java:` section: a Java runtime flinkup installs where a host's own does not fit.
@@ -213,6 +226,7 @@ pub struct RawHostMap {
     pub ssh: Option<RawSsh>,
     pub connection: Option<Connection>,
     pub java_home: Option<String>,
+    pub supervisor: Option<Supervisor>,
 }
 
 impl RawHost {

@@ -10,7 +10,7 @@ use super::schema::{RawArtifact, RawHost, RawInventory, RawSmoke, RawSsh, Scalar
 use super::units::{self};
 use super::{
     Artifact, Checksum, Cluster, Connection, Diagnostic, Distribution, HashAlgo, Host, KnownHosts,
-    LoadOptions, Pinned, Smoke, StartMode, Version,
+    LoadOptions, Pinned, Smoke, StartMode, Supervisor, Version,
 };
 use crate::components::flink::validate::{config, scala, version};
 pub use crate::components::flink::validate::{
@@ -672,6 +672,10 @@ pub(crate) fn make_host(
             taskmanager: false,
             fornaxee: false,
             zookeeper: false,
+            supervisor: m
+                .and_then(|m| m.supervisor)
+                .or(raw.supervisor)
+                .unwrap_or(Supervisor::Auto),
         })
     }
 }

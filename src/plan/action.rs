@@ -142,11 +142,44 @@ pub enum Action {
         trees: Vec<String>,
         state_dir: Option<String>,
     },
+    /// Start (and enable), stop (and disable), restart or remove a systemd unit, after a
+    /// `daemon-reload` (its file may just have been written).
+    Unit {
+        service: String,
+        unit: String,
+        op: UnitOp,
+        reason: String,
+    },
     /// Remove the deploy lock left by a run that is gone.
     Unlock { lock_dir: String, holder: String },
     /// A component's own check (Flink: the REST API lists every TaskManager), run by the
     /// component that planned it.
     Check(CheckStep),
+}
+
+/// What happens to a systemd unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitOp {
+    /// `systemctl enable --now`: running, and started at boot.
+    Start,
+    /// `systemctl disable --now`: stopped, and stays stopped after a reboot.
+    Stop,
+    /// `systemctl restart` (enabled first).
+    Restart,
+    /// Stopped, disabled, its file removed.
+    Remove,
+}
+
+impl UnitOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitOp::Start => "start",
+            UnitOp::Stop => "stop",
+            UnitOp::Restart => "restart",
+            UnitOp::Remove => "remove",
+        }
+    }
 }
 
 /// A component's check as plan data: which component runs it, its kind (the plan's JSON
@@ -219,6 +252,7 @@ impl Action {
             Action::TrustSsh { .. } => "trust",
             Action::SshConfig { .. } => "ssh-config",
             Action::StartService { .. } | Action::RunDaemon { .. } => "start",
+            Action::Unit { op, .. } => op.as_str(),
             Action::StopServices { .. } => "stop",
             Action::Remove { .. } => "remove",
             Action::Unlock { .. } => "unlock",

@@ -231,6 +231,24 @@ fn action_line(out: &mut String, host: &HostId, a: &Action, shown: &mut Vec<(Hos
             what.extend(state_dir.iter().map(|s| format!("{s} (flinkup's state)")));
             writeln!(out, "    - remove   {}", what.join(", "))
         }
+        Action::Unit {
+            service,
+            unit,
+            op,
+            reason,
+        } => {
+            let (sign, how) = match op {
+                crate::plan::UnitOp::Start => ("+", "systemctl enable --now"),
+                crate::plan::UnitOp::Stop => ("~", "systemctl disable --now"),
+                crate::plan::UnitOp::Restart => ("~", "systemctl restart"),
+                crate::plan::UnitOp::Remove => ("-", "systemctl disable --now, unit file removed:"),
+            };
+            writeln!(
+                out,
+                "    {sign} {:<8} {service} on {host} ({reason}): {how} {unit}",
+                op.as_str()
+            )
+        }
         Action::Unlock { lock_dir, holder } => {
             writeln!(out, "    - unlock   {lock_dir}, held by {holder}")
         }

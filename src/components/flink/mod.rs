@@ -13,6 +13,7 @@ pub mod registrations;
 pub mod render;
 pub mod rest;
 pub mod sizing;
+pub mod supervise;
 pub mod validate;
 
 use std::fmt;
@@ -276,6 +277,7 @@ impl super::Component for Flink {
                 daemon: r.as_str(),
                 dir: dir.clone(),
                 pattern: format!("flink-*-{}-*.log", r.pid_name()),
+                unit: Some(supervise::unit_name(c, r)),
             })
             .collect()
     }

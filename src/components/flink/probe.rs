@@ -58,6 +58,10 @@ pub struct FlinkFacts {
     pub running_jobs: Option<Vec<(String, String)>>,
     /// sha512 of smoke job jars uploaded earlier, by path (JobManager host only).
     pub smoke_jars: BTreeMap<String, String>,
+    /// Each daemon's systemd unit as it is (state), when its unit file exists.
+    pub units: BTreeMap<Role, super::supervise::UnitState>,
+    /// Each daemon's unit file as it is.
+    pub unit_files: BTreeMap<Role, String>,
     /// The first of the release's URLs this host reaches itself (`distribution: auto`, asked
     /// while the release is not installed here).
     pub url_reach: Option<String>,
@@ -163,6 +167,7 @@ done
         pid_dir = qp(&pid_dir(cluster)),
         alive_fn = crate::remote::shell::ALIVE_FN,
     );
+    s.push_str(&super::supervise::probe(cluster));
     if cluster.distribution == crate::inventory::Distribution::Auto
         && cluster.artifact.path.is_none()
         && !cluster.artifact.urls.is_empty()
@@ -252,6 +257,16 @@ pub fn parse(out: &str) -> FlinkFacts {
             "java_version" => java_version = Some(v.to_string()),
             "java_home_missing" => f.java_home_missing = Some(v.to_string()),
             "url_reach" => f.url_reach = Some(v.to_string()),
+            k if k.starts_with("unit_file.") => {
+                if let (Some(r), Some(t)) = (Role::parse(&k[10..]), b64(v)) {
+                    f.unit_files.insert(r, t);
+                }
+            }
+            k if k.starts_with("unit.") => {
+                if let Some(r) = Role::parse(&k[5..]) {
+                    f.units.insert(r, super::supervise::parse_state(v));
+                }
+            }
             "release" => f.release_present = true,
             "release_sha512" if v.trim().len() == 128 => {
                 f.release_sha512 = Some(v.trim().to_string())
@@ -322,6 +337,13 @@ pub fn parse(out: &str) -> FlinkFacts {
                 major,
                 version,
             });
+        }
+    }
+    // A daemon systemd runs is running whatever its pid file says (Flink 1.9's foreground
+    // start writes none).
+    for (r, u) in &f.units {
+        if u.active == "active" && u.main_pid > 0 {
+            f.running.entry(*r).or_insert(u.main_pid);
         }
     }
     f

@@ -100,5 +100,6 @@ pub fn host(r: &RecordHost, template: &Host) -> Host {
         taskmanager: r.runs(super::Role::TaskManager),
         fornaxee: false,
         zookeeper: false,
+        supervisor: crate::inventory::Supervisor::Auto,
     }
 }

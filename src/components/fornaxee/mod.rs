@@ -79,6 +79,7 @@ impl super::Component for Fornaxee {
                 daemon: "fornaxee",
                 dir: f.log_dir.clone(),
                 pattern: "fornaxee.log".into(),
+                unit: None,
             }],
             _ => Vec::new(),
         }

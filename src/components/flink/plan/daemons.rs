@@ -3,37 +3,79 @@
 
 use super::*;
 
-/// Stops `roles` on a host with their scripts (`stop-all`, or `stop` for one daemon) and
-/// waits for the pids in their pid files, whichever release the daemons run from.
+/// Whether systemd runs `role` on the host now.
+pub(super) fn unit_active(f: &HostFacts, role: Role) -> bool {
+    f.flink()
+        .units
+        .get(&role)
+        .is_some_and(|u| u.active == "active" || u.active == "activating")
+}
+
+/// Stops `roles` on a host: a daemon under a systemd unit (or on a host systemd supervises)
+/// by `systemctl disable --now`, so it stays stopped after a reboot; the others with their
+/// scripts (`stop-all`, or `stop` for one daemon), waiting for the pids in their pid files,
+/// whichever release the daemons run from.
 pub(super) fn stop_roles(
     c: &Cluster,
+    h: &Host,
     f: &HostFacts,
     roles: &[Role],
     script_arg: &str,
     terminate: bool,
     reason: &str,
-) -> Action {
-    let p = paths(c, f);
-    Action::StopServices {
-        services: roles.iter().map(|r| r.to_string()).collect(),
-        scripts: roles
-            .iter()
-            .rev()
-            .map(|r| vec![format!("{}/bin/{}", p.link, r.script()), script_arg.into()])
-            .collect(),
-        pid_files: roles.iter().map(|r| pid_file(c, f, r.pid_name())).collect(),
-        cmdline_has: Some("java".into()),
-        terminate,
-        grace_secs: 30,
-        reason: reason.into(),
+) -> Vec<Action> {
+    let fl = f.flink();
+    let systemd = super::super::supervise::systemd_on(h, f).0;
+    let mut out: Vec<Action> = roles
+        .iter()
+        .filter(|r| fl.unit_files.contains_key(r) || systemd)
+        .map(|r| Action::Unit {
+            service: r.to_string(),
+            unit: super::super::supervise::unit_name(c, *r),
+            op: crate::plan::UnitOp::Stop,
+            reason: reason.into(),
+        })
+        .collect();
+    let scripted: Vec<Role> = roles
+        .iter()
+        .copied()
+        .filter(|r| !unit_active(f, *r))
+        .collect();
+    if !scripted.is_empty() {
+        let p = paths(c, f);
+        out.push(Action::StopServices {
+            services: scripted.iter().map(|r| r.to_string()).collect(),
+            scripts: scripted
+                .iter()
+                .rev()
+                .map(|r| vec![format!("{}/bin/{}", p.link, r.script()), script_arg.into()])
+                .collect(),
+            pid_files: scripted
+                .iter()
+                .map(|r| pid_file(c, f, r.pid_name()))
+                .collect(),
+            cmdline_has: Some("java".into()),
+            terminate,
+            grace_secs: 30,
+            reason: reason.into(),
+        });
     }
+    out
 }
 
 /// Stops the daemons running on a host, by the pid files (independent of the workers file,
-/// which may just have changed); None when nothing runs there.
-pub(super) fn stop_action(c: &Cluster, f: &HostFacts, reason: &str) -> Option<Action> {
-    let running: Vec<Role> = f.flink().running.keys().copied().collect();
-    (!running.is_empty()).then(|| stop_roles(c, f, &running, "stop-all", false, reason))
+/// which may just have changed) and their units (a unit that is enabled is disabled even when
+/// its daemon is down); empty when nothing runs there.
+pub(super) fn stop_action(c: &Cluster, h: &Host, f: &HostFacts, reason: &str) -> Vec<Action> {
+    let fl = f.flink();
+    let roles: Vec<Role> = Role::ALL
+        .into_iter()
+        .filter(|r| fl.runs(*r) || fl.units.get(r).is_some_and(|u| u.enabled))
+        .collect();
+    if roles.is_empty() {
+        return Vec::new();
+    }
+    stop_roles(c, h, f, &roles, "stop-all", false, reason)
 }
 
 /// A stage that stops every running Flink daemon.
@@ -42,16 +84,38 @@ pub(super) fn stop_stage(inp: &Inputs, reason: &str) -> Option<Stage> {
     let mut stage = Stage::new("stop", Some(NAME));
     for h in &c.hosts {
         let id = HostId::of(h);
-        if let Some(a) = stop_action(c, inp.facts.host(&id), reason) {
-            stage.push(&id, a);
-        }
+        stage.extend_host(&id, stop_action(c, h, inp.facts.host(&id), reason));
     }
     (!stage.steps.is_empty()).then_some(stage)
 }
 
-pub(super) fn start_action(c: &Cluster, f: &HostFacts, role: Option<Role>, reason: &str) -> Action {
+/// Whether daemons start one by one (with their own scripts or units) rather than through
+/// start-cluster.sh: `start: direct`, or a host whose daemons systemd supervises.
+pub(super) fn per_host_start(inp: &Inputs) -> bool {
+    let c = inp.cluster;
+    c.start == StartMode::Direct
+        || c.hosts
+            .iter()
+            .any(|h| super::super::supervise::systemd_on(h, inp.facts.host(&HostId::of(h))).0)
+}
+
+/// Starts `role` on a host (its unit where systemd supervises it), or, with no role, the
+/// whole cluster through start-cluster.sh.
+pub(super) fn start_action(
+    c: &Cluster,
+    h: &Host,
+    f: &HostFacts,
+    role: Option<Role>,
+    reason: &str,
+) -> Action {
     let p = paths(c, f);
     match role {
+        Some(r) if super::super::supervise::systemd_on(h, f).0 => Action::Unit {
+            service: r.to_string(),
+            unit: super::super::supervise::unit_name(c, r),
+            op: crate::plan::UnitOp::Start,
+            reason: reason.into(),
+        },
         None => Action::StartService {
             service: "cluster".into(),
             script: format!("{}/bin/start-cluster.sh", p.link),
@@ -114,10 +178,14 @@ pub(super) fn start_stages(inp: &Inputs, restart: bool) -> Vec<Stage> {
             } else {
                 "not running"
             };
-            match c.start {
+            match if per_host_start(inp) {
+                StartMode::Direct
+            } else {
+                c.start
+            } {
                 StartMode::ClusterScript => {
                     let mut s = Stage::new("start", Some(NAME));
-                    s.push(&jm, start_action(c, jf, None, reason));
+                    s.push(&jm, start_action(c, c.jobmanager(), jf, None, reason));
                     s.if_failed = "See the start-cluster.sh output above; run the same command again once fixed.".into();
                     stages.push(s);
                 }
@@ -135,7 +203,7 @@ pub(super) fn start_stages(inp: &Inputs, restart: bool) -> Vec<Stage> {
                         let id = HostId::of(h);
                         s.push(
                             &id,
-                            start_action(c, inp.facts.host(&id), Some(Role::JobManager), reason),
+                            start_action(c, h, inp.facts.host(&id), Some(Role::JobManager), reason),
                         );
                     }
                     stages.push(s);
@@ -144,7 +212,13 @@ pub(super) fn start_stages(inp: &Inputs, restart: bool) -> Vec<Stage> {
                         let id = HostId::of(h);
                         s.push(
                             &id,
-                            start_action(c, inp.facts.host(&id), Some(Role::TaskManager), reason),
+                            start_action(
+                                c,
+                                h,
+                                inp.facts.host(&id),
+                                Some(Role::TaskManager),
+                                reason,
+                            ),
                         );
                     }
                     stages.push(s);
@@ -158,7 +232,13 @@ pub(super) fn start_stages(inp: &Inputs, restart: bool) -> Vec<Stage> {
         for role in Role::ALL {
             let mut s = Stage::new(&format!("start {role}s"), Some(NAME));
             for (id, _) in missing.iter().filter(|(_, r)| *r == role) {
-                s.push(id, start_action(c, inp.facts.host(id), Some(role), reason));
+                let Some(h) = c.hosts.iter().find(|h| HostId::of(h) == *id) else {
+                    continue;
+                };
+                s.push(
+                    id,
+                    start_action(c, h, inp.facts.host(id), Some(role), reason),
+                );
             }
             if !s.steps.is_empty() {
                 stages.push(s);

@@ -150,6 +150,9 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
                 },
             );
         }
+        if c.manages_flink() {
+            supervision(inp, h, &mut install, &mut effects, &mut plan, i);
+        }
         if other_archive && fl.current_link.as_deref() == Some(p.release.as_str()) {
             // The running release is replaced in place: a restart like an upgrade.
             upgrade = true;
@@ -347,4 +350,94 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
         })
         .collect();
     Ok(plan)
+}
+
+/// Where systemd supervises a host's daemons: each daemon's unit file, written where it is
+/// missing or changed (a changed one restarts that daemon only); a daemon that runs under the
+/// other supervisor than the inventory asks moves, by the rules of a restart.
+fn supervision(
+    inp: &Inputs,
+    h: &Host,
+    install: &mut Stage,
+    effects: &mut BTreeMap<HostId, (Vec<String>, Vec<String>)>,
+    plan: &mut Plan,
+    i: usize,
+) {
+    use crate::components::flink::supervise;
+    let c = inp.cluster;
+    let id = HostId::of(h);
+    let f = inp.facts.host(&id);
+    let fl = f.flink();
+    let (systemd, why) = supervise::systemd_on(h, f);
+    let mut effect = |r: Role, why: String| {
+        let e = effects.entry(id.clone()).or_default();
+        match r {
+            Role::JobManager => e.0.push(why),
+            Role::TaskManager => e.1.push(why),
+        }
+    };
+    if f.gathered && h.supervisor == crate::inventory::Supervisor::Systemd {
+        if !f.machine.systemd {
+            plan.preflight.push(Finding::error(
+                Some(&id),
+                "supervisor: systemd, and systemd does not run as PID 1 here",
+                "use supervisor: scripts (or auto) for this host",
+            ));
+        } else if !f.machine.root {
+            plan.preflight.push(Finding::error(
+                Some(&id),
+                format!(
+                    "supervisor: systemd, and flinkup logs in as {}, who cannot manage system units",
+                    f.machine.user
+                ),
+                "log in as root for this host (ssh.user: root), or use supervisor: scripts",
+            ));
+        }
+    }
+    if !systemd {
+        for r in roles(h) {
+            if fl.runs(r) && unit_active(f, r) {
+                effect(r, format!("it runs under systemd and {why}"));
+            }
+        }
+        return;
+    }
+    plan.hosts[i].notes.push(format!(
+        "daemons under systemd ({why}): {}",
+        roles(h)
+            .iter()
+            .map(|r| supervise::unit_name(c, *r))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    for r in roles(h) {
+        let path = supervise::unit_path(c, r);
+        let content = supervise::unit_file(c, h, f, r);
+        let old = fl.unit_files.get(&r);
+        if old != Some(&content) {
+            install.push(
+                &id,
+                Action::WriteFile {
+                    diff: unified_diff(old.map_or("", String::as_str), &content, &path),
+                    path,
+                    change: if old.is_some() {
+                        Change::Update
+                    } else {
+                        Change::Create
+                    },
+                    content,
+                    executable: false,
+                },
+            );
+            if fl.runs(r) && old.is_some() && unit_active(f, r) {
+                effect(r, "its unit file changed".into());
+            }
+        }
+        if fl.runs(r) && !unit_active(f, r) {
+            effect(
+                r,
+                "it runs from Flink's scripts and moves under systemd".into(),
+            );
+        }
+    }
 }

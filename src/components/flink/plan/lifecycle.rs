@@ -52,6 +52,17 @@ pub fn destroy(inp: &Inputs) -> Plan {
         let id = HostId::of(h);
         let f = inp.facts.host(&id);
         let p = paths(c, f);
+        for r in f.flink().unit_files.keys() {
+            remove.push(
+                &id,
+                Action::Unit {
+                    service: r.to_string(),
+                    unit: crate::components::flink::supervise::unit_name(c, *r),
+                    op: crate::plan::UnitOp::Remove,
+                    reason: "destroy removes the installation".into(),
+                },
+            );
+        }
         let mut trees = vec![p.release.clone()];
         // Every release flinkup installed: the record's, and the one the link points at.
         let recorded = inp

@@ -199,10 +199,11 @@ pub(super) fn restart_stages(
             let f = inp.facts.host(&id);
             s.extend_host(
                 &id,
-                [
-                    stop_roles(c, f, &[Role::JobManager], "stop", false, &reason(&why)),
-                    start_action(c, f, Some(Role::JobManager), &reason(&why)),
-                ],
+                stop_roles(c, h, f, &[Role::JobManager], "stop", false, &reason(&why)),
+            );
+            s.push(
+                &id,
+                start_action(c, h, f, Some(Role::JobManager), &reason(&why)),
             );
             if several {
                 // Back (as a standby, answering for the leader) before the next one stops.
@@ -221,9 +222,12 @@ pub(super) fn restart_stages(
             let old = registered_on(jf, &crate::components::flink::registrations::names(h, f));
             s.extend_host(
                 &id,
+                stop_roles(c, h, f, &[Role::TaskManager], "stop", false, &reason(&why)),
+            );
+            s.extend_host(
+                &id,
                 [
-                    stop_roles(c, f, &[Role::TaskManager], "stop", false, &reason(&why)),
-                    start_action(c, f, Some(Role::TaskManager), &reason(&why)),
+                    start_action(c, h, f, Some(Role::TaskManager), &reason(&why)),
                     crate::components::flink::check_action(Check::FlinkTaskManagerBack(
                         crate::components::flink::rest::TaskManagerBack {
                             jobmanager_host: jm.clone(),

@@ -72,14 +72,7 @@ pub(super) fn retire(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
             continue;
         }
         let f = inp.facts.host(&id);
-        stage
-            .steps
-            .extend(
-                stop_action(c, f, "the host left the inventory").map(|a| crate::plan::Step {
-                    host: id.clone(),
-                    action: a,
-                }),
-            );
+        stage.extend_host(&id, stop_action(c, h, f, "the host left the inventory"));
         if !inp.day2.keep_files {
             let p = paths(c, f);
             stage.push(
@@ -99,10 +92,11 @@ pub(super) fn retire(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
         let id = HostId::of(h);
         let f = inp.facts.host(&id);
         if f.flink().runs(Role::JobManager) {
-            stage.push(
+            stage.extend_host(
                 &id,
                 stop_roles(
                     c,
+                    h,
                     f,
                     &[Role::JobManager],
                     "stop",

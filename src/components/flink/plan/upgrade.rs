@@ -79,7 +79,7 @@ pub(super) fn back_to(
         let p = paths(c, f);
         let roles: Vec<Role> = roles(h);
         if !roles.is_empty() {
-            stop.push(&id, stop_roles(c, f, &roles, "stop-all", true, reason));
+            stop.extend_host(&id, stop_roles(c, h, f, &roles, "stop-all", true, reason));
         }
         switch.push(
             &id,

@@ -1,0 +1,171 @@
+//! What keeps Flink's daemons running on a host: a systemd unit per daemon (the JVM in the
+//! foreground as the unit's main process, restarted when it dies, started again at boot) or
+//! Flink's own scripts under `nohup`, as the deployment guide does. `supervisor: auto` picks
+//! systemd where the host runs it as PID 1 and flinkup logs in as root.
+
+use serde::Serialize;
+
+use super::plan::paths;
+use super::Role;
+use crate::facts::HostFacts;
+use crate::inventory::{Cluster, Host, Supervisor};
+
+/// Where unit files go.
+pub const UNIT_DIR: &str = "/etc/systemd/system";
+
+/// A daemon's unit as the probe finds it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct UnitState {
+    /// `ActiveState`: active, activating, failed, inactive.
+    pub active: String,
+    pub main_pid: u32,
+    /// How many times systemd restarted it (`NRestarts`).
+    pub restarts: u32,
+    /// Enabled: started at boot.
+    pub enabled: bool,
+}
+
+/// `flink-<cluster>-<role>.service`: named after the cluster, so two clusters on one host
+/// never share a unit.
+pub fn unit_name(c: &Cluster, role: Role) -> String {
+    let name: String = c
+        .name
+        .chars()
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.') {
+                ch
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("flink-{name}-{role}.service")
+}
+
+pub fn unit_path(c: &Cluster, role: Role) -> String {
+    format!("{UNIT_DIR}/{}", unit_name(c, role))
+}
+
+/// Whether systemd supervises Flink's daemons on this host, and why.
+pub fn systemd_on(h: &Host, f: &HostFacts) -> (bool, String) {
+    match h.supervisor {
+        Supervisor::Systemd => (true, "supervisor: systemd".into()),
+        Supervisor::Scripts => (false, "supervisor: scripts".into()),
+        Supervisor::Auto if !f.gathered => (
+            false,
+            "supervisor: auto decides from the host's facts at deploy".into(),
+        ),
+        Supervisor::Auto if f.machine.systemd && f.machine.root => (
+            true,
+            "supervisor: auto, and systemd runs as PID 1 there with flinkup logged in as root"
+                .into(),
+        ),
+        Supervisor::Auto if f.machine.systemd => (
+            false,
+            "supervisor: auto, and flinkup does not log in as root there to manage units".into(),
+        ),
+        Supervisor::Auto => (
+            false,
+            "supervisor: auto, and systemd does not run as PID 1 there".into(),
+        ),
+    }
+}
+
+/// The unit that runs `role` on a host: the release's `bin/<role>.sh start-foreground` through
+/// the `flink` link (an upgrade is a restart), as the ssh user, pid files in a runtime
+/// directory of its own, restarted on failure, TaskManagers after the JobManager of the host.
+pub fn unit_file(c: &Cluster, h: &Host, f: &HostFacts, role: Role) -> String {
+    let p = paths(c, f);
+    let user = if f.machine.user.is_empty() {
+        "root".to_string()
+    } else {
+        f.machine.user.clone()
+    };
+    let after = if role == Role::TaskManager && h.jobmanager {
+        format!(" {}", unit_name(c, Role::JobManager))
+    } else {
+        String::new()
+    };
+    let run_dir = unit_name(c, role).trim_end_matches(".service").to_string();
+    format!(
+        "# Written by flinkup for cluster {cluster}: Flink's {role}.\n\
+         # Change the inventory and run flinkup again: edits made here are replaced.\n\
+         [Unit]\n\
+         Description=Flink {role} of cluster {cluster} (flinkup)\n\
+         Wants=network-online.target\n\
+         After=network-online.target{after}\n\
+         StartLimitIntervalSec=300\n\
+         StartLimitBurst=10\n\
+         \n\
+         [Service]\n\
+         Type=simple\n\
+         User={user}\n\
+         RuntimeDirectory={run_dir}\n\
+         Environment=FLINK_PID_DIR=/run/{run_dir}\n\
+         ExecStart={link}/bin/{script} start-foreground\n\
+         Restart=on-failure\n\
+         RestartSec=5\n\
+         # The JVM ends with 143 when systemd stops it.\n\
+         SuccessExitStatus=143\n\
+         TimeoutStopSec=60\n\
+         LimitNOFILE=65536\n\
+         \n\
+         [Install]\n\
+         WantedBy=multi-user.target\n",
+        cluster = c.name,
+        link = p.link,
+        script = role.script(),
+    )
+}
+
+/// Parses `systemctl show -p ActiveState -p MainPID -p NRestarts -p UnitFileState` output
+/// joined on one line.
+pub fn parse_state(v: &str) -> UnitState {
+    let mut s = UnitState::default();
+    for kv in v.split_whitespace() {
+        match kv.split_once('=') {
+            Some(("ActiveState", a)) => s.active = a.to_string(),
+            Some(("MainPID", p)) => s.main_pid = p.parse().unwrap_or(0),
+            Some(("NRestarts", n)) => s.restarts = n.parse().unwrap_or(0),
+            Some(("UnitFileState", e)) => s.enabled = e == "enabled",
+            _ => {}
+        }
+    }
+    s
+}
+
+/// The probe's part: each daemon's unit file and state (when systemd runs there).
+pub fn probe(c: &Cluster) -> String {
+    let mut s = String::new();
+    for r in Role::ALL {
+        s.push_str(&format!(
+            "if [ -f {path} ]; then echo \"unit_file.{r}=$(base64 -w0 < {path})\"; if [ -d /run/systemd/system ]; then echo \"unit.{r}=$(systemctl show -p ActiveState -p MainPID -p NRestarts -p UnitFileState {name} 2>/dev/null | tr '\\n' ' ')\"; fi; fi\n",
+            path = crate::remote::qp(&unit_path(c, r)),
+            name = crate::remote::q(&unit_name(c, r)),
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_states_parse() {
+        let s = parse_state("ActiveState=active MainPID=4242 NRestarts=3 UnitFileState=enabled ");
+        assert_eq!(
+            s,
+            UnitState {
+                active: "active".into(),
+                main_pid: 4242,
+                restarts: 3,
+                enabled: true
+            }
+        );
+        assert!(
+            !parse_state("ActiveState=inactive MainPID=0 NRestarts=0 UnitFileState=disabled")
+                .enabled
+        );
+    }
+}
