@@ -16,5 +16,6 @@ mod kit;
 mod modern;
 mod ops;
 mod planner;
+mod supervise;
 mod support;
 mod testbed;

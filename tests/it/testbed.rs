@@ -115,6 +115,8 @@ pub struct TestHost {
     sshd: Option<Child>,
     /// What starts its sshd inside its namespaces (again, after `kill_sshd`).
     start: String,
+    /// It boots systemd (`sshd` is then its systemd-nspawn, `start` its command line).
+    pub systemd: bool,
 }
 
 impl TestHost {
@@ -155,17 +157,92 @@ impl TestHost {
 
     fn nsenter(&self, script: &str) -> Command {
         let mut c = Command::new("nsenter");
-        c.args([
-            "-t",
-            &self.sshd_pid().to_string(),
-            "-m",
-            "-u",
-            "-n",
-            "sh",
-            "-c",
-            script,
-        ]);
+        if self.systemd {
+            // The container's systemd, PID 1 in there: its namespaces, pids included.
+            c.args([
+                "-t",
+                &self.init_pid().to_string(),
+                "-m",
+                "-u",
+                "-n",
+                "-i",
+                "-p",
+            ]);
+        } else {
+            c.args(["-t", &self.sshd_pid().to_string(), "-m", "-u", "-n"]);
+        }
+        c.args(["sh", "-c", script]);
         c
+    }
+
+    /// The systemd a systemd host boots: the child of its systemd-nspawn.
+    fn init_pid(&self) -> u32 {
+        let nspawn = self.sshd_pid();
+        let start = Instant::now();
+        loop {
+            let kids = std::fs::read_to_string(format!("/proc/{nspawn}/task/{nspawn}/children"))
+                .unwrap_or_default();
+            if let Some(p) = kids.split_whitespace().find_map(|p| p.parse().ok()) {
+                return p;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{} has not booted",
+                self.hostname
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Boots a systemd host (again), and waits for its sshd.
+    pub fn boot(&mut self) {
+        assert!(
+            self.systemd && self.sshd.is_none(),
+            "{} runs",
+            self.hostname
+        );
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root.with_file_name("console.log"))
+            .unwrap();
+        let child = Command::new("sh")
+            .args(["-c", &self.start])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("systemd-nspawn");
+        self.sshd = Some(child);
+        wait_port(
+            &self.ip,
+            self.ssh_port,
+            &self.root.with_file_name("console.log"),
+        );
+    }
+
+    /// Shuts a systemd host down as a power button would (systemd stops every unit), and
+    /// waits until it is off.
+    pub fn power_off(&mut self) {
+        let Some(mut child) = self.sshd.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(90) {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        for p in self.pids() {
+            let _ = Command::new("kill").args(["-9", &p.to_string()]).status();
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{} did not power off within 90s", self.hostname);
     }
 
     /// Runs a script as root inside the host (its mount, UTS and network namespaces).
@@ -278,6 +355,82 @@ fn run(cmd: &mut Command) -> Result<(), String> {
 }
 
 #[track_caller]
+/// A host's link to the bridge: our end named after its namespace, `eth0` inside it.
+fn veth(ns: &str, bridge: &str, ip: &str) {
+    must(Command::new("ip").args([
+        "link", "add", ns, "type", "veth", "peer", "name", "eth0", "netns", ns,
+    ]));
+    must(Command::new("ip").args(["link", "set", ns, "master", bridge, "up"]));
+    must(Command::new("ip").args(["-n", ns, "addr", "add", &format!("{ip}/24"), "dev", "eth0"]));
+    must(Command::new("ip").args(["-n", ns, "link", "set", "eth0", "up"]));
+    must(Command::new("ip").args(["-n", ns, "link", "set", "lo", "up"]));
+}
+
+/// What tests/fixtures/systemd-host.sh builds: the root filesystem and systemd-nspawn.
+pub fn systemd_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/systemd-host")
+}
+
+/// A systemd host's own root filesystem, copied from the fixture's: the operator's key
+/// authorized for root (and `user`'s), /etc/hosts naming every test host, its host name and a
+/// host key of its own. Returns the host key's public part (`type base64`).
+fn systemd_root(
+    root: &Path,
+    hostname: &str,
+    op_pub: &str,
+    names: &[(String, String)],
+    user: Option<&str>,
+) -> String {
+    let base = systemd_dir().join("rootfs");
+    assert!(
+        base.join("usr/local/jdk/bin/java").exists()
+            && systemd_dir().join("nspawn/usr/bin/systemd-nspawn").exists(),
+        "the systemd test hosts' root filesystem is missing: run tests/fixtures/systemd-host.sh (as .ci/run does)"
+    );
+    // systemd-nspawn keeps per-machine state here; this machine runs no systemd of its own.
+    let _ = std::fs::create_dir_all("/run/systemd/nspawn");
+    if !run(Command::new("mountpoint").args(["-q", "/run/systemd/nspawn"])).is_ok() {
+        must(Command::new("mount").args(["-t", "tmpfs", "tmpfs", "/run/systemd/nspawn"]));
+    }
+    std::fs::create_dir_all(root.parent().unwrap()).unwrap();
+    must(
+        Command::new("cp")
+            .args(["-a", "--reflink=auto"])
+            .arg(&base)
+            .arg(root),
+    );
+    std::fs::write(root.join("root/.ssh/authorized_keys"), op_pub).unwrap();
+    let mut hosts = String::from("127.0.0.1 localhost\n");
+    for (h, a) in names {
+        hosts.push_str(&format!("{a} {h}\n"));
+    }
+    std::fs::write(root.join("etc/hosts"), hosts).unwrap();
+    std::fs::write(root.join("etc/hostname"), format!("{hostname}\n")).unwrap();
+    if let Some(user) = user {
+        must(
+            Command::new("chroot")
+                .arg(root)
+                .args(["useradd", "-m", "-u", "1500", "-s", "/bin/sh", user]),
+        );
+        let home = root.join("home").join(user);
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        std::fs::write(home.join(".ssh/authorized_keys"), op_pub).unwrap();
+        must(Command::new("chown").args(["-R", "1500:1500"]).arg(&home));
+    }
+    let key = root.join("etc/ssh/ssh_host_ed25519_key");
+    must(
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key),
+    );
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    public
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn must(cmd: &mut Command) {
     if let Err(e) = run(cmd) {
         panic!("testbed setup failed: {e}");
@@ -336,6 +489,9 @@ pub struct Spec {
     pub known: bool,
     /// Hosts (by index) whose sshd listens on another port than 22.
     pub ssh_ports: Vec<(usize, u16)>,
+    /// Hosts that boot systemd as their PID 1 (`systemd-nspawn -b` of a copy of the root
+    /// filesystem tests/fixtures/systemd-host.sh builds), their sshd started by it.
+    pub systemd: bool,
 }
 
 impl Default for Spec {
@@ -346,6 +502,7 @@ impl Default for Spec {
             unresolvable: Vec::new(),
             known: true,
             ssh_ports: Vec::new(),
+            systemd: false,
         }
     }
 }
@@ -395,6 +552,30 @@ impl Testbed {
         let mut known = String::new();
         for (idx, (hostname, ip)) in names.iter().enumerate() {
             let ns = format!("fu{n}{hostname}");
+            if spec.systemd {
+                let root = dir.join(hostname).join("rootfs");
+                let port = 22;
+                let key = systemd_root(&root, hostname, &op_pub, &names, spec.user);
+                known.push_str(&format!("{ip} {key}\n"));
+                must(Command::new("ip").args(["netns", "add", &ns]));
+                tb.hosts.push(TestHost {
+                    hostname: hostname.clone(),
+                    ip: ip.clone(),
+                    ssh_port: port,
+                    ns: ns.clone(),
+                    root: root.clone(),
+                    sshd: None,
+                    start: format!(
+                        "LD_LIBRARY_PATH={lib} exec {nspawn} --register=no --keep-unit --console=read-only -b -D {r} -M {hostname}-{n} --hostname={hostname} --network-namespace-path=/run/netns/{ns}",
+                        lib = systemd_dir().join("nspawn/usr/lib/x86_64-linux-gnu/systemd").display(),
+                        nspawn = systemd_dir().join("nspawn/usr/bin/systemd-nspawn").display(),
+                        r = root.display(),
+                    ),
+                    systemd: true,
+                });
+                veth(&ns, &bridge, ip);
+                continue;
+            }
             let root = dir.join(hostname);
             for d in ["opt", "root/.ssh", "home", "tmp"] {
                 std::fs::create_dir_all(root.join(d)).unwrap();
@@ -468,22 +649,9 @@ impl Testbed {
                 root: root.clone(),
                 sshd: None,
                 start: String::new(),
+                systemd: spec.systemd,
             });
-            must(Command::new("ip").args([
-                "link", "add", &ns, "type", "veth", "peer", "name", "eth0", "netns", &ns,
-            ]));
-            must(Command::new("ip").args(["link", "set", &ns, "master", &bridge, "up"]));
-            must(Command::new("ip").args([
-                "-n",
-                &ns,
-                "addr",
-                "add",
-                &format!("{ip}/24"),
-                "dev",
-                "eth0",
-            ]));
-            must(Command::new("ip").args(["-n", &ns, "link", "set", "eth0", "up"]));
-            must(Command::new("ip").args(["-n", &ns, "link", "set", "lo", "up"]));
+            veth(&ns, &bridge, ip);
             let r = root.display();
             let script = format!(
                 "for f in /run/netns/*; do umount -l \"$f\" 2>/dev/null; done; mount --bind {r}/opt /opt && mount --bind {r}/root /root && mount --bind {r}/home /home && mount --bind {r}/tmp /tmp && mount --bind {r}/hosts /etc/hosts && {binds}hostname {hostname} && exec /usr/sbin/sshd -D -e -f {r}/sshd_config"
@@ -524,7 +692,10 @@ impl Testbed {
             ),
         )
         .unwrap();
-        for h in &tb.hosts {
+        for h in tb.hosts.iter_mut().filter(|h| h.systemd) {
+            h.boot();
+        }
+        for h in tb.hosts.iter().filter(|h| !h.systemd) {
             wait_port(&h.ip, h.ssh_port, &h.root.join("sshd.log"));
         }
         tb
@@ -816,7 +987,8 @@ impl Testbed {
 
 fn wait_port(ip: &str, port: u16, log: &Path) {
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
+    // A systemd host boots first: seconds on a loaded machine.
+    while start.elapsed() < Duration::from_secs(60) {
         if TcpStream::connect_timeout(
             &format!("{ip}:{port}").parse().unwrap(),
             Duration::from_millis(200),

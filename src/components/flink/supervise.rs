@@ -51,10 +51,7 @@ pub fn systemd_on(h: &Host, f: &HostFacts) -> (bool, String) {
     match h.supervisor {
         Supervisor::Systemd => (true, "supervisor: systemd".into()),
         Supervisor::Scripts => (false, "supervisor: scripts".into()),
-        Supervisor::Auto if !f.gathered => (
-            false,
-            "supervisor: auto decides from the host's facts at deploy".into(),
-        ),
+        Supervisor::Auto if !f.gathered => (false, "supervisor: auto, decided at deploy".into()),
         Supervisor::Auto if f.machine.systemd && f.machine.root => (
             true,
             "supervisor: auto, and systemd runs as PID 1 there with flinkup logged in as root"

@@ -395,6 +395,13 @@ fn supervision(
         }
     }
     if !systemd {
+        if !roles(h).is_empty() {
+            plan.hosts[i].notes.push(if f.gathered {
+                format!("daemons from Flink's scripts ({why})")
+            } else {
+                "daemons: supervisor: auto runs them under systemd units where systemd is PID 1 and flinkup logs in as root, else from Flink's scripts; decided at deploy".into()
+            });
+        }
         for r in roles(h) {
             if fl.runs(r) && unit_active(f, r) {
                 effect(r, format!("it runs under systemd and {why}"));

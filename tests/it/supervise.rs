@@ -1,0 +1,186 @@
+//! systemd supervision on test hosts that boot systemd as PID 1 (systemd-nspawn containers of
+//! a debootstrapped Debian, each on a test host's network): a cluster started by Flink's
+//! scripts moves under systemd; crashed daemons come back without flinkup; a reboot brings the
+//! cluster back, and after `flinkup stop` nothing runs after one; a configuration change
+//! restarts only the TaskManagers' units; destroy removes the units.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::flinkup;
+use crate::testbed::{flink_lock, Spec, Testbed};
+
+/// Waits, bounded, for `what` to hold.
+fn wait(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "{what} did not happen within {secs}s"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The pid of the JVM running `class` on host `i`, if one runs.
+fn jvm(tb: &Testbed, i: usize, class: &str) -> Option<u32> {
+    tb.hosts[i].java_pids().into_iter().find(|p| {
+        std::fs::read(format!("/proc/{p}/cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains(class))
+            .unwrap_or(false)
+    })
+}
+
+const TM: &str = "TaskManagerRunner";
+const JM: &str = "StandaloneSessionClusterEntrypoint";
+
+#[test]
+fn systemd_keeps_the_cluster_running_through_crashes_and_reboots() {
+    let _flink = flink_lock();
+    let mut tb = Testbed::new(Spec {
+        systemd: true,
+        ..Spec::default()
+    });
+    let auto = tb.guide_inventory("sd", 2, "cluster-script");
+    let text = std::fs::read_to_string(&auto).unwrap();
+    let scripts = tb.inventory(
+        "sd",
+        &format!(
+            "{}supervisor: scripts\n",
+            text.trim_start_matches("cluster: sd\n")
+        ),
+    );
+
+    // Flink's scripts first, as the guide does.
+    flinkup(tb.cmd("deploy", &scripts, &["--yes", "--quiet"])).expect_code(0);
+    let scripted_tm = jvm(&tb, 1, TM).expect("a TaskManager on host 2");
+
+    // supervisor: auto on hosts that run systemd as root: every daemon moves under a unit.
+    let auto = tb.inventory("sd", text.trim_start_matches("cluster: sd\n"));
+    let run = flinkup(tb.cmd("deploy", &auto, &["--yes"])).expect_code(0);
+    let out = run.stdout();
+    for needle in [
+        "daemons under systemd (supervisor: auto, and systemd runs as PID 1 there with flinkup logged in as root)",
+        "+ write    /etc/systemd/system/flink-sd-taskmanager.service",
+        "+ExecStart=/opt/flink/bin/taskmanager.sh start-foreground",
+        "+Restart=on-failure",
+        "it runs from Flink's scripts and moves under systemd",
+        "systemctl enable --now flink-sd-taskmanager.service",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+    }
+    assert_eq!(tb.overview(), Some((2, 4)));
+    assert_ne!(
+        jvm(&tb, 1, TM),
+        Some(scripted_tm),
+        "the TaskManager restarted"
+    );
+    let unit_of = |tb: &Testbed, i: usize, unit: &str| {
+        let o = tb.hosts[i].exec(&format!(
+            "systemctl show -p MainPID --value {unit}; systemctl is-enabled {unit}"
+        ));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let tm_pid = jvm(&tb, 1, TM).unwrap();
+    assert!(
+        unit_of(&tb, 1, "flink-sd-taskmanager.service").contains("enabled"),
+        "{}",
+        unit_of(&tb, 1, "flink-sd-taskmanager.service")
+    );
+
+    // A TaskManager killed: systemd starts it again and it registers, without flinkup.
+    Command::new("kill")
+        .args(["-9", &tm_pid.to_string()])
+        .status()
+        .unwrap();
+    wait("the TaskManager's return", 120, || {
+        jvm(&tb, 1, TM).is_some_and(|p| p != tm_pid) && tb.overview() == Some((2, 4))
+    });
+    let run = flinkup(tb.cmd("status", &auto, &[])).expect_code(0);
+    assert!(
+        run.stdout()
+            .contains("flink-sd-taskmanager.service active, restarted by systemd 1 time"),
+        "{}",
+        run.stdout()
+    );
+    // The JobManager likewise.
+    let jm_pid = jvm(&tb, 0, JM).unwrap();
+    Command::new("kill")
+        .args(["-9", &jm_pid.to_string()])
+        .status()
+        .unwrap();
+    wait("the JobManager's return", 120, || {
+        jvm(&tb, 0, JM).is_some_and(|p| p != jm_pid) && tb.overview() == Some((2, 4))
+    });
+
+    // Both hosts rebooted: the cluster comes back by itself.
+    for h in tb.hosts.iter_mut() {
+        h.power_off();
+    }
+    assert!(tb.hosts.iter().all(|h| h.java_pids().is_empty()));
+    for h in tb.hosts.iter_mut() {
+        h.boot();
+    }
+    wait("the cluster after a reboot", 180, || {
+        tb.overview() == Some((2, 4))
+    });
+    flinkup(tb.cmd("status", &auto, &[])).expect_code(0);
+
+    // A TaskManager setting: only the TaskManagers' units restart.
+    let jm_pid = jvm(&tb, 0, JM).unwrap();
+    let changed = tb.inventory(
+        "sd",
+        &text.trim_start_matches("cluster: sd\n").replace(
+            "  parallelism.default: 1\n",
+            "  parallelism.default: 1\n  taskmanager.network.memory.min: 32m\n",
+        ),
+    );
+    let run = flinkup(tb.cmd("deploy", &changed, &["--yes"])).expect_code(0);
+    let out = run.stdout();
+    assert!(
+        out.contains("systemctl enable --now flink-sd-taskmanager.service")
+            && !out.contains("flink-sd-jobmanager.service ("),
+        "{out}"
+    );
+    assert_eq!(jvm(&tb, 0, JM), Some(jm_pid), "the JobManager kept running");
+    // The restarted TaskManagers' old registrations go when their heartbeats time out.
+    wait("the old registrations to go", 120, || {
+        tb.overview() == Some((2, 4))
+    });
+
+    // Logs come from the journal.
+    let run =
+        flinkup(tb.cmd("logs", &changed, &["--daemon", "taskmanager", "-n", "50"])).expect_code(0);
+    assert!(
+        run.stdout().contains("TaskManager") || run.stdout().contains("taskmanager"),
+        "{}",
+        run.stdout()
+    );
+
+    // Stopped, then rebooted: nothing runs.
+    flinkup(tb.cmd("stop", &changed, &["--yes", "--quiet"])).expect_code(0);
+    for h in tb.hosts.iter_mut() {
+        h.power_off();
+        h.boot();
+    }
+    for h in &tb.hosts {
+        h.exec("systemctl is-system-running --wait >/dev/null 2>&1");
+        assert!(
+            h.java_pids().is_empty(),
+            "{} runs a JVM after stop and a reboot",
+            h.hostname
+        );
+    }
+    flinkup(tb.cmd("start", &changed, &["--yes", "--quiet"])).expect_code(0);
+    assert_eq!(tb.overview(), Some((2, 4)));
+
+    // Destroy removes the units.
+    flinkup(tb.cmd("destroy", &changed, &["--yes", "--quiet"])).expect_code(0);
+    for h in &tb.hosts {
+        assert!(!h
+            .root
+            .join("etc/systemd/system/flink-sd-taskmanager.service")
+            .exists());
+        assert!(h.java_pids().is_empty());
+    }
+}
