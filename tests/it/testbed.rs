@@ -389,7 +389,7 @@ fn systemd_root(
     );
     // systemd-nspawn keeps per-machine state here; this machine runs no systemd of its own.
     let _ = std::fs::create_dir_all("/run/systemd/nspawn");
-    if !run(Command::new("mountpoint").args(["-q", "/run/systemd/nspawn"])).is_ok() {
+    if run(Command::new("mountpoint").args(["-q", "/run/systemd/nspawn"])).is_err() {
         must(Command::new("mount").args(["-t", "tmpfs", "tmpfs", "/run/systemd/nspawn"]));
     }
     std::fs::create_dir_all(root.parent().unwrap()).unwrap();
