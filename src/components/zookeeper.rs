@@ -12,12 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use super::flink::ha::{Ensemble, Ha, CLIENT_PORT, PEER_PORTS};
 use super::flink::plan::{paths, pid_file, resolve, unified_diff};
+use super::flink::supervise::{self, UnitState};
 use super::{Component, PlanCtx, ProbeAsk, Verb};
 use crate::error::{Error, Result};
 use crate::facts::{HostFacts, MachineProbe, Part};
 use crate::fleet::{Fleet, HostId};
 use crate::inventory::{Cluster, Host};
-use crate::plan::{Action, Batch, Change, CheckStep, ComponentInfo, Plan, Stage};
+use crate::plan::{Action, Batch, Change, CheckStep, ComponentInfo, Plan, Stage, UnitOp};
 use crate::remote::qp;
 use crate::report::Reporter;
 
@@ -32,6 +33,21 @@ pub struct ZkFacts {
     pub running: Option<u32>,
     /// The release's conf/zoo.cfg as it is.
     pub cfg: Option<String>,
+    /// Its systemd unit's file and state, when it has one.
+    pub unit_file: Option<String>,
+    pub unit: Option<UnitState>,
+}
+
+/// The peer's unit, as every unit of the cluster is named.
+fn unit_name(c: &Cluster) -> String {
+    supervise::named(c, "zookeeper")
+}
+
+/// Whether systemd runs the peer now.
+fn unit_active(zf: &ZkFacts) -> bool {
+    zf.unit
+        .as_ref()
+        .is_some_and(|u| u.active == "active" || u.active == "activating")
 }
 
 fn facts(f: &HostFacts) -> &ZkFacts {
@@ -135,20 +151,43 @@ async fn quorum(
 }
 
 impl ZooKeeper {
-    fn stop_action(c: &Cluster, f: &HostFacts, reason: &str) -> Action {
-        let p = paths(c, f);
-        Action::StopServices {
-            services: vec!["zookeeper".into()],
-            scripts: vec![vec![format!("{}/bin/zookeeper.sh", p.link), "stop".into()]],
-            pid_files: vec![pid_file(c, f, "zookeeper")],
-            cmdline_has: Some("java".into()),
-            terminate: false,
-            grace_secs: 30,
-            reason: reason.into(),
+    /// Stops the peer: `systemctl disable --now` where it has a unit (or systemd supervises
+    /// the host), its script otherwise (or both, when it moves).
+    fn stop_actions(c: &Cluster, h: &Host, f: &HostFacts, op: UnitOp, reason: &str) -> Vec<Action> {
+        let zf = facts(f);
+        let mut out = Vec::new();
+        if zf.unit_file.is_some() || supervise::systemd_on(h, f).0 {
+            out.push(Action::Unit {
+                service: "zookeeper".into(),
+                unit: unit_name(c),
+                op,
+                reason: reason.into(),
+            });
         }
+        if !unit_active(zf) {
+            let p = paths(c, f);
+            out.push(Action::StopServices {
+                services: vec!["zookeeper".into()],
+                scripts: vec![vec![format!("{}/bin/zookeeper.sh", p.link), "stop".into()]],
+                pid_files: vec![pid_file(c, f, "zookeeper")],
+                cmdline_has: Some("java".into()),
+                terminate: false,
+                grace_secs: 30,
+                reason: reason.into(),
+            });
+        }
+        out
     }
 
-    fn start_action(c: &Cluster, f: &HostFacts, id: u32, reason: &str) -> Action {
+    fn start_action(c: &Cluster, h: &Host, f: &HostFacts, id: u32, reason: &str) -> Action {
+        if supervise::systemd_on(h, f).0 {
+            return Action::Unit {
+                service: "zookeeper".into(),
+                unit: unit_name(c),
+                op: UnitOp::Start,
+                reason: reason.into(),
+            };
+        }
         let p = paths(c, f);
         Action::StartService {
             service: "zookeeper".into(),
@@ -159,15 +198,38 @@ impl ZooKeeper {
         }
     }
 
-    /// Stops every running peer; None when none runs.
-    fn stop(&self, ctx: &PlanCtx, reason: &str) -> Option<Stage> {
+    /// The peer's unit: the quorum peer Flink ships in the foreground.
+    fn unit_file(c: &Cluster, f: &HostFacts, id: u32) -> String {
+        supervise::render(
+            c,
+            &supervise::UnitSpec {
+                daemon: "zookeeper".into(),
+                user: supervise::user(f),
+                after: Vec::new(),
+                exec_start: format!(
+                    "{}/bin/zookeeper.sh start-foreground {id}",
+                    paths(c, f).link
+                ),
+                exec_start_pre: Vec::new(),
+                output: None,
+            },
+        )
+    }
+
+    /// Stops every running peer (and, with `op` Remove, removes its unit); None when
+    /// nothing is to do.
+    fn stop(&self, ctx: &PlanCtx, op: UnitOp, reason: &str) -> Option<Stage> {
         let c = ctx.cluster();
         let mut s = Stage::new("zookeeper stop", Some(NAME));
         for (_, h) in peers(c) {
             let id = HostId::of(h);
             let f = ctx.facts.host(&id);
-            if facts(f).running.is_some() {
-                s.push(&id, Self::stop_action(c, f, reason));
+            let zf = facts(f);
+            if zf.running.is_some()
+                || zf.unit.as_ref().is_some_and(|u| u.enabled)
+                || (op == UnitOp::Remove && zf.unit_file.is_some())
+            {
+                s.extend_host(&id, Self::stop_actions(c, h, f, op, reason));
             }
         }
         (!s.steps.is_empty()).then_some(s)
@@ -204,19 +266,50 @@ impl ZooKeeper {
                     },
                 );
             }
-            match (zf.running, changed) {
-                (None, _) => start.push(&id, Self::start_action(c, f, n, "not running")),
-                (Some(_), true) => start.extend_host(
-                    &id,
-                    vec![
-                        Self::stop_action(
-                            c,
-                            f,
-                            "zoo.cfg changed; ZooKeeper reads it only at start",
-                        ),
-                        Self::start_action(c, f, n, "zoo.cfg changed"),
-                    ],
-                ),
+            // Under systemd: its unit file, and whether the peer must move or restart for it.
+            let systemd = supervise::systemd_on(h, f).0;
+            let mut unit_changed = false;
+            if systemd && write {
+                let content = Self::unit_file(c, f, n);
+                if zf.unit_file.as_deref() != Some(content.as_str()) {
+                    let path = format!("{}/{}", supervise::UNIT_DIR, unit_name(c));
+                    install.push(
+                        &id,
+                        Action::WriteFile {
+                            diff: unified_diff(
+                                zf.unit_file.as_deref().unwrap_or(""),
+                                &content,
+                                &path,
+                            ),
+                            change: if zf.unit_file.is_some() {
+                                Change::Update
+                            } else {
+                                Change::Create
+                            },
+                            path,
+                            content,
+                            executable: false,
+                        },
+                    );
+                    unit_changed = zf.unit_file.is_some();
+                }
+            }
+            let moves = zf.running.is_some() && systemd != unit_active(zf);
+            let why = if changed {
+                "zoo.cfg changed; ZooKeeper reads it only at start"
+            } else if moves && systemd {
+                "it runs from Flink's scripts and moves under systemd"
+            } else if moves {
+                "it runs under systemd and moves to Flink's scripts"
+            } else {
+                "its unit file changed"
+            };
+            match (zf.running, changed || moves || unit_changed) {
+                (None, _) => start.push(&id, Self::start_action(c, h, f, n, "not running")),
+                (Some(_), true) => {
+                    start.extend_host(&id, Self::stop_actions(c, h, f, UnitOp::Stop, why));
+                    start.push(&id, Self::start_action(c, h, f, n, why));
+                }
                 (Some(_), false) => {}
             }
         }
@@ -293,7 +386,7 @@ impl Component for ZooKeeper {
             daemon: "zookeeper",
             dir: super::flink::log_dir(c),
             pattern: "flink-*-zookeeper-*.log".into(),
-            unit: None,
+            unit: Some(unit_name(c)),
         }]
     }
 
@@ -316,7 +409,7 @@ impl Component for ZooKeeper {
             alive = crate::remote::shell::ALIVE_FN,
             pid_dir = qp(&super::flink::probe::pid_dir(c)),
             cfg = qp(&format!("{}/conf/zoo.cfg", c.release_dir())),
-        ))
+        ) + &supervise::probe_unit(c, "zookeeper", "zk_unit"))
     }
 
     fn parse(&self, _: &Cluster, _: &HostId, _: &ProbeAsk, out: &str) -> Box<dyn Part> {
@@ -325,8 +418,17 @@ impl Component for ZooKeeper {
             match k {
                 "zk_running" => f.running = v.trim().parse().ok(),
                 "zk_cfg" => f.cfg = crate::facts::b64_text(v),
+                "zk_unit_file" => f.unit_file = crate::facts::b64_text(v),
+                "zk_unit" => f.unit = Some(supervise::parse_state(v)),
                 _ => {}
             }
+        }
+        if let Some(u) = f
+            .unit
+            .as_ref()
+            .filter(|u| u.active == "active" && u.main_pid > 0)
+        {
+            f.running.get_or_insert(u.main_pid);
         }
         Box::new(f)
     }
@@ -354,12 +456,16 @@ impl Component for ZooKeeper {
                 plan.insert_stages(before_flink_daemons(plan), stages);
             }
             Verb::Stop => {
-                if let Some(s) = self.stop(ctx, "flinkup stop: every service of the cluster") {
+                if let Some(s) = self.stop(
+                    ctx,
+                    UnitOp::Stop,
+                    "flinkup stop: every service of the cluster",
+                ) {
                     plan.stages.push(s);
                 }
             }
             Verb::Destroy => {
-                if let Some(s) = self.stop(ctx, "destroy removes the cluster") {
+                if let Some(s) = self.stop(ctx, UnitOp::Remove, "destroy removes the cluster") {
                     plan.insert_stages(before_removal(plan), vec![s]);
                 }
             }

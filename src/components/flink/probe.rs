@@ -257,8 +257,8 @@ pub fn parse(out: &str) -> FlinkFacts {
             "java_version" => java_version = Some(v.to_string()),
             "java_home_missing" => f.java_home_missing = Some(v.to_string()),
             "url_reach" => f.url_reach = Some(v.to_string()),
-            k if k.starts_with("unit_file.") => {
-                if let (Some(r), Some(t)) = (Role::parse(&k[10..]), b64(v)) {
+            k if k.starts_with("unit.") && k.ends_with("_file") => {
+                if let (Some(r), Some(t)) = (Role::parse(&k[5..k.len() - 5]), b64(v)) {
                     f.unit_files.insert(r, t);
                 }
             }

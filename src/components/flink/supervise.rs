@@ -28,6 +28,12 @@ pub struct UnitState {
 /// `flink-<cluster>-<role>.service`: named after the cluster, so two clusters on one host
 /// never share a unit.
 pub fn unit_name(c: &Cluster, role: Role) -> String {
+    named(c, role.as_str())
+}
+
+/// `flink-<cluster>-<daemon>.service` for any daemon of the cluster (`zookeeper`,
+/// `fornaxee`): every unit of a cluster shares the prefix.
+pub fn named(c: &Cluster, daemon: &str) -> String {
     let name: String = c
         .name
         .chars()
@@ -39,7 +45,86 @@ pub fn unit_name(c: &Cluster, role: Role) -> String {
             }
         })
         .collect();
-    format!("flink-{name}-{role}.service")
+    format!("flink-{name}-{daemon}.service")
+}
+
+/// What a unit runs and how; [`render`] writes the file.
+pub struct UnitSpec {
+    /// `taskmanager`, `zookeeper`, `fornaxee`.
+    pub daemon: String,
+    pub user: String,
+    /// Units it starts after on the same host.
+    pub after: Vec<String>,
+    pub exec_start: String,
+    pub exec_start_pre: Vec<String>,
+    /// Where its output goes (appended); None: the journal.
+    pub output: Option<String>,
+}
+
+/// The unit file: restarted on failure with a back-off, started at boot, its runtime
+/// directory its pid directory.
+pub fn render(c: &Cluster, u: &UnitSpec) -> String {
+    let run_dir = named(c, &u.daemon).trim_end_matches(".service").to_string();
+    let after: String = u.after.iter().map(|a| format!(" {a}")).collect();
+    let pre: String = u
+        .exec_start_pre
+        .iter()
+        .map(|p| format!("ExecStartPre={p}\n"))
+        .collect();
+    let output = u
+        .output
+        .as_ref()
+        .map(|o| format!("StandardOutput=append:{o}\nStandardError=inherit\n"))
+        .unwrap_or_default();
+    format!(
+        "# Written by flinkup for cluster {cluster}: its {daemon}.\n\
+         # Change the inventory and run flinkup again: edits made here are replaced.\n\
+         [Unit]\n\
+         Description=Flink cluster {cluster}: {daemon} (flinkup)\n\
+         Wants=network-online.target\n\
+         After=network-online.target{after}\n\
+         StartLimitIntervalSec=300\n\
+         StartLimitBurst=10\n\
+         \n\
+         [Service]\n\
+         Type=simple\n\
+         User={user}\n\
+         RuntimeDirectory={run_dir}\n\
+         Environment=FLINK_PID_DIR=/run/{run_dir}\n\
+         {pre}ExecStart={exec}\n\
+         {output}Restart=on-failure\n\
+         RestartSec=5\n\
+         # The JVM ends with 143 when systemd stops it.\n\
+         SuccessExitStatus=143\n\
+         TimeoutStopSec=60\n\
+         LimitNOFILE=65536\n\
+         \n\
+         [Install]\n\
+         WantedBy=multi-user.target\n",
+        cluster = c.name,
+        daemon = u.daemon,
+        user = u.user,
+        exec = u.exec_start,
+    )
+}
+
+/// The account a host's units run as: the one flinkup logs in as.
+pub fn user(f: &HostFacts) -> String {
+    if f.machine.user.is_empty() {
+        "root".to_string()
+    } else {
+        f.machine.user.clone()
+    }
+}
+
+/// A probe fragment: the unit's file (`<key>_file=`, base64) and, where systemd runs, its
+/// state (`<key>=`, as [`parse_state`] reads it).
+pub fn probe_unit(c: &Cluster, daemon: &str, key: &str) -> String {
+    format!(
+        "if [ -f {path} ]; then echo \"{key}_file=$(base64 -w0 < {path})\"; if [ -d /run/systemd/system ]; then echo \"{key}=$(systemctl show -p ActiveState -p MainPID -p NRestarts -p UnitFileState {name} 2>/dev/null | tr '\\n' ' ')\"; fi; fi\n",
+        path = crate::remote::qp(&format!("{UNIT_DIR}/{}", named(c, daemon))),
+        name = crate::remote::q(&named(c, daemon)),
+    )
 }
 
 pub fn unit_path(c: &Cluster, role: Role) -> String {
@@ -73,45 +158,20 @@ pub fn systemd_on(h: &Host, f: &HostFacts) -> (bool, String) {
 /// directory of its own, restarted on failure, TaskManagers after the JobManager of the host.
 pub fn unit_file(c: &Cluster, h: &Host, f: &HostFacts, role: Role) -> String {
     let p = paths(c, f);
-    let user = if f.machine.user.is_empty() {
-        "root".to_string()
-    } else {
-        f.machine.user.clone()
-    };
-    let after = if role == Role::TaskManager && h.jobmanager {
-        format!(" {}", unit_name(c, Role::JobManager))
-    } else {
-        String::new()
-    };
-    let run_dir = unit_name(c, role).trim_end_matches(".service").to_string();
-    format!(
-        "# Written by flinkup for cluster {cluster}: Flink's {role}.\n\
-         # Change the inventory and run flinkup again: edits made here are replaced.\n\
-         [Unit]\n\
-         Description=Flink {role} of cluster {cluster} (flinkup)\n\
-         Wants=network-online.target\n\
-         After=network-online.target{after}\n\
-         StartLimitIntervalSec=300\n\
-         StartLimitBurst=10\n\
-         \n\
-         [Service]\n\
-         Type=simple\n\
-         User={user}\n\
-         RuntimeDirectory={run_dir}\n\
-         Environment=FLINK_PID_DIR=/run/{run_dir}\n\
-         ExecStart={link}/bin/{script} start-foreground\n\
-         Restart=on-failure\n\
-         RestartSec=5\n\
-         # The JVM ends with 143 when systemd stops it.\n\
-         SuccessExitStatus=143\n\
-         TimeoutStopSec=60\n\
-         LimitNOFILE=65536\n\
-         \n\
-         [Install]\n\
-         WantedBy=multi-user.target\n",
-        cluster = c.name,
-        link = p.link,
-        script = role.script(),
+    render(
+        c,
+        &UnitSpec {
+            daemon: role.to_string(),
+            user: user(f),
+            after: if role == Role::TaskManager && h.jobmanager {
+                vec![unit_name(c, Role::JobManager)]
+            } else {
+                Vec::new()
+            },
+            exec_start: format!("{}/bin/{} start-foreground", p.link, role.script()),
+            exec_start_pre: Vec::new(),
+            output: None,
+        },
     )
 }
 
@@ -131,17 +191,12 @@ pub fn parse_state(v: &str) -> UnitState {
     s
 }
 
-/// The probe's part: each daemon's unit file and state (when systemd runs there).
+/// The probe's part: each Flink daemon's unit file and state (when systemd runs there).
 pub fn probe(c: &Cluster) -> String {
-    let mut s = String::new();
-    for r in Role::ALL {
-        s.push_str(&format!(
-            "if [ -f {path} ]; then echo \"unit_file.{r}=$(base64 -w0 < {path})\"; if [ -d /run/systemd/system ]; then echo \"unit.{r}=$(systemctl show -p ActiveState -p MainPID -p NRestarts -p UnitFileState {name} 2>/dev/null | tr '\\n' ' ')\"; fi; fi\n",
-            path = crate::remote::qp(&unit_path(c, r)),
-            name = crate::remote::q(&unit_name(c, r)),
-        ));
-    }
-    s
+    Role::ALL
+        .iter()
+        .map(|r| probe_unit(c, r.as_str(), &format!("unit.{r}")))
+        .collect()
 }
 
 #[cfg(test)]

@@ -99,6 +99,9 @@ impl super::Component for Fornaxee {
         if ask.host(c, id).is_some_and(|h| h.fornaxee) {
             machine.ports.extend(plan::http_port(fx, ask.bundle));
             script.push_str(&probe::script(fx));
+            script.push_str(&crate::components::flink::supervise::probe_unit(
+                c, "fornaxee", "fx.unit",
+            ));
         }
         if let Some(e) = c.external() {
             if e.hosts.iter().any(|h| crate::fleet::HostId::of(h) == *id) {

@@ -8,13 +8,14 @@ use super::health::HealthCheck;
 use super::render::{self, EnvValues};
 use super::{NAME, SERVICE};
 use crate::components::flink::plan::{artifact_info, resolve, unified_diff};
+use crate::components::flink::supervise;
 use crate::components::fornaxee::FornaxeeFactsOf;
 use crate::error::Result;
 use crate::facts::{Facts, HostFacts};
 use crate::fleet::HostId;
 use crate::inventory::{Cluster, ExternalFlink, Fornaxee, Host};
 use crate::plan::{
-    Action, ArtifactState, Change, ComponentInfo, Finding, OnFailure, Plan, Severity, Stage,
+    Action, ArtifactState, Change, ComponentInfo, Finding, OnFailure, Plan, Severity, Stage, UnitOp,
 };
 
 pub struct Inputs<'a> {
@@ -96,20 +97,61 @@ fn component_info(inp: &Inputs, with_artifact: bool) -> ComponentInfo {
     }
 }
 
-fn stop_action(f: &HostFacts, p: &Paths, reason: &str) -> Option<Action> {
-    f.fornaxee().running?;
-    Some(Action::StopServices {
-        services: vec![SERVICE.into()],
-        scripts: Vec::new(),
-        pid_files: vec![p.pid.clone()],
-        cmdline_has: None,
-        terminate: true,
-        grace_secs: 30,
-        reason: reason.into(),
-    })
+/// The service's unit, as every unit of the cluster is named.
+fn unit_name(inp: &Inputs) -> String {
+    supervise::named(inp.cluster, "fornaxee")
 }
 
-fn start_action(p: &Paths, reason: &str) -> Action {
+fn unit_active(f: &HostFacts) -> bool {
+    f.fornaxee()
+        .unit
+        .as_ref()
+        .is_some_and(|u| u.active == "active" || u.active == "activating")
+}
+
+/// Stops the service: `systemctl disable --now` (or, with `op` Remove, its unit removed)
+/// where it has a unit, by its pid file otherwise; empty when nothing is to do.
+fn stop_actions(inp: &Inputs, h: &Host, f: &HostFacts, op: UnitOp, reason: &str) -> Vec<Action> {
+    let ff = f.fornaxee();
+    let p = paths(inp, f);
+    let mut out = Vec::new();
+    let unit = ff.unit_file.is_some() || supervise::systemd_on(h, f).0;
+    if unit
+        && (ff.running.is_some()
+            || ff.unit.as_ref().is_some_and(|u| u.enabled)
+            || (op == UnitOp::Remove && ff.unit_file.is_some()))
+    {
+        out.push(Action::Unit {
+            service: SERVICE.into(),
+            unit: unit_name(inp),
+            op,
+            reason: reason.into(),
+        });
+    }
+    if ff.running.is_some() && !unit_active(f) {
+        out.push(Action::StopServices {
+            services: vec![SERVICE.into()],
+            scripts: Vec::new(),
+            pid_files: vec![p.pid.clone()],
+            cmdline_has: None,
+            terminate: true,
+            grace_secs: 30,
+            reason: reason.into(),
+        });
+    }
+    out
+}
+
+fn start_action(inp: &Inputs, h: &Host, f: &HostFacts, reason: &str) -> Action {
+    if supervise::systemd_on(h, f).0 {
+        return Action::Unit {
+            service: SERVICE.into(),
+            unit: unit_name(inp),
+            op: UnitOp::Start,
+            reason: reason.into(),
+        };
+    }
+    let p = paths(inp, f);
     Action::RunDaemon {
         service: SERVICE.into(),
         script: format!("{}/bin/fornaxee", p.link),
@@ -120,6 +162,26 @@ fn start_action(p: &Paths, reason: &str) -> Action {
         dirs: vec![p.data.clone(), p.log_dir.clone()],
         reason: reason.into(),
     }
+}
+
+/// The service's unit: its environment file sourced, `bin/fornaxee run` in the foreground,
+/// its output appended to its log file as when it runs detached.
+fn unit_file(inp: &Inputs, f: &HostFacts) -> String {
+    let p = paths(inp, f);
+    supervise::render(
+        inp.cluster,
+        &supervise::UnitSpec {
+            daemon: "fornaxee".into(),
+            user: supervise::user(f),
+            after: Vec::new(),
+            exec_start: format!(
+                "/bin/sh -c '. {link}/etc/fornaxee-env.sh && exec {link}/bin/fornaxee run'",
+                link = p.link
+            ),
+            exec_start_pre: vec![format!("/bin/mkdir -p {} {}", p.data, p.log_dir)],
+            output: Some(p.log.clone()),
+        },
+    )
 }
 
 /// The port in a rendered fornaxee.properties.
@@ -280,6 +342,33 @@ pub fn deploy(inp: &Inputs, plan: &mut Plan) -> Result<()> {
                 .filter(|v| v.host == id)
                 .for_each(|v| v.notes.push("fornaxee.properties: the bundle's defaults are merged in once the bundle is at hand (deploy fetches it first)".into()));
         }
+        // Under systemd: its unit file (a changed one restarts it), and a service running
+        // under the other supervisor moves.
+        let systemd = supervise::systemd_on(h, f).0;
+        if systemd {
+            let content = unit_file(inp, f);
+            if ff.unit_file.as_deref() != Some(content.as_str()) {
+                changed |= ff.unit_file.is_some();
+                let path = format!("{}/{}", supervise::UNIT_DIR, unit_name(inp));
+                install.push(
+                    &id,
+                    Action::WriteFile {
+                        diff: unified_diff(ff.unit_file.as_deref().unwrap_or(""), &content, &path),
+                        change: if ff.unit_file.is_some() {
+                            Change::Update
+                        } else {
+                            Change::Create
+                        },
+                        path,
+                        content,
+                        executable: false,
+                    },
+                );
+            }
+        }
+        if ff.running.is_some() && systemd != unit_active(f) {
+            changed = true;
+        }
         if ff.current_link.as_deref() != Some(p.release.as_str()) {
             changed = true;
             switch.push(
@@ -293,23 +382,24 @@ pub fn deploy(inp: &Inputs, plan: &mut Plan) -> Result<()> {
         }
         let restart = changed && ff.running.is_some();
         if restart {
-            stop.steps.extend(
-                stop_action(
+            stop.extend_host(
+                &id,
+                stop_actions(
+                    inp,
+                    h,
                     f,
-                    &p,
-                    "its release or files changed; Fornaxee reads them only at start",
-                )
-                .map(|a| crate::plan::Step {
-                    host: id.clone(),
-                    action: a,
-                }),
+                    UnitOp::Stop,
+                    "its release, files or supervisor changed; Fornaxee reads them only at start",
+                ),
             );
         }
         if restart || ff.running.is_none() {
             start.push(
                 &id,
                 start_action(
-                    &p,
+                    inp,
+                    h,
+                    f,
                     if restart {
                         "its release or files changed"
                     } else {
@@ -457,9 +547,9 @@ fn existing_cluster(inp: &Inputs, e: &ExternalFlink, plan: &mut Plan) {
 pub fn start(inp: &Inputs, plan: &mut Plan) {
     plan.components.push(component_info(inp, false));
     let mut start = Stage::new("fornaxee start", Some(NAME));
-    for (_, id, f) in fx_hosts(inp) {
+    for (h, id, f) in fx_hosts(inp) {
         if f.fornaxee().running.is_none() && f.fornaxee().current_link.is_some() {
-            start.push(&id, start_action(&paths(inp, f), "not running"));
+            start.push(&id, start_action(inp, h, f, "not running"));
         }
     }
     if !start.steps.is_empty() {
@@ -476,12 +566,14 @@ pub fn smoke(inp: &Inputs, plan: &mut Plan) {
 
 /// Puts a stage that stops Fornaxee at the front of the plan: it stops before Flink.
 pub fn stop(inp: &Inputs, plan: &mut Plan, reason: &str) {
+    stop_with(inp, plan, UnitOp::Stop, reason);
+}
+
+fn stop_with(inp: &Inputs, plan: &mut Plan, op: UnitOp, reason: &str) {
     plan.components.push(component_info(inp, false));
     let mut stop = Stage::new("fornaxee stop", Some(NAME));
-    for (_, id, f) in fx_hosts(inp) {
-        if let Some(a) = stop_action(f, &paths(inp, f), reason) {
-            stop.push(&id, a);
-        }
+    for (h, id, f) in fx_hosts(inp) {
+        stop.extend_host(&id, stop_actions(inp, h, f, op, reason));
     }
     if !stop.steps.is_empty() {
         plan.stages.insert(0, stop);
@@ -491,7 +583,12 @@ pub fn stop(inp: &Inputs, plan: &mut Plan, reason: &str) {
 /// Adds Fornaxee to a destroy plan: stopped first, its releases and link removed at the end.
 /// Its data and log directories are the site's, and stay.
 pub fn destroy(inp: &Inputs, plan: &mut Plan) {
-    stop(inp, plan, "destroy removes the installation");
+    stop_with(
+        inp,
+        plan,
+        UnitOp::Remove,
+        "destroy removes the installation",
+    );
     let mut remove = Stage::new("fornaxee remove", Some(NAME));
     for (_, id, f) in fx_hosts(inp) {
         let p = paths(inp, f);

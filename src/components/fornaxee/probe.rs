@@ -29,6 +29,9 @@ pub struct FornaxeeFacts {
     pub existing_libs: BTreeMap<String, String>,
     /// On a host of the existing cluster: the Flink daemons running there.
     pub existing_daemons: Vec<String>,
+    /// Its systemd unit's file and state, when it has one.
+    pub unit_file: Option<String>,
+    pub unit: Option<crate::components::flink::supervise::UnitState>,
 }
 
 /// Fornaxee's part of a host's facts.
@@ -121,6 +124,8 @@ pub fn parse(out: &str) -> FornaxeeFacts {
             "artifact_sha512" if v.len() == 128 => f.artifact_sha512 = Some(v.to_string()),
             "link" => f.current_link = Some(v.to_string()),
             "running" => f.running = v.trim().parse().ok(),
+            "unit_file" => f.unit_file = crate::facts::b64_text(v),
+            "unit" => f.unit = Some(crate::components::flink::supervise::parse_state(v)),
             "cluster_config" => {
                 let text = crate::facts::b64_text(v).unwrap_or_default();
                 match serde_json::from_str::<serde_json::Value>(&text)
@@ -161,6 +166,14 @@ pub fn parse(out: &str) -> FornaxeeFacts {
             }
             _ => {}
         }
+    }
+    // A service systemd runs is running whatever its pid file says (it writes none).
+    if let Some(u) = f
+        .unit
+        .as_ref()
+        .filter(|u| u.active == "active" && u.main_pid > 0)
+    {
+        f.running.get_or_insert(u.main_pid);
     }
     f
 }
