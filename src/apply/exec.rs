@@ -338,7 +338,9 @@ if [ "$(systemctl is-active {u})" != active ]; then echo "{u} is $(systemctl is-
                 ),
                 _ => String::new(),
             };
-            let s = format!("systemctl daemon-reload && {what} || exit 1{check}");
+            let s = format!(
+                "systemctl daemon-reload && {what} || {{ echo \"its journal ends:\" >&2; journalctl -u {u} -n 20 --no-pager >&2; exit 1; }}{check}"
+            );
             r.must(host, &format!("{} of {service} failed", op.as_str()), &s)
                 .await
                 .map(|_| None)

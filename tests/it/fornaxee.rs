@@ -150,7 +150,13 @@ fn get_code(url: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn with_fornaxee(tb: &Testbed, name: &str, bundle: &Path, hosts: &[&str], port: u16) -> PathBuf {
+pub fn with_fornaxee(
+    tb: &Testbed,
+    name: &str,
+    bundle: &Path,
+    hosts: &[&str],
+    port: u16,
+) -> PathBuf {
     let base = std::fs::read_to_string(tb.guide_inventory(name, 2, "cluster-script")).unwrap();
     let body = format!(
         "{}fornaxee:\n  artifact: {{path: {}}}\n  hosts: [{}]\n  heap: 256m\n  properties:\n    http.port: {port}\n    pipeline.secret-token: s3cr3t\n",

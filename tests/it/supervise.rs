@@ -184,3 +184,96 @@ fn systemd_keeps_the_cluster_running_through_crashes_and_reboots() {
         assert!(h.java_pids().is_empty());
     }
 }
+
+/// The pid of the process on host `i` whose command line contains `what`.
+fn process(tb: &Testbed, i: usize, what: &str) -> Option<u32> {
+    tb.hosts[i].pids().into_iter().find(|p| {
+        std::fs::read(format!("/proc/{p}/cmdline"))
+            .map(|c| {
+                String::from_utf8_lossy(&c)
+                    .replace('\0', " ")
+                    .contains(what)
+            })
+            .unwrap_or(false)
+    })
+}
+
+#[test]
+fn zookeeper_peers_and_fornaxee_run_under_units_too() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec {
+        systemd: true,
+        ..Spec::default()
+    });
+    let tgz = crate::fornaxee::bundle(
+        &tb.dir,
+        "2.3.0",
+        ">=1.9, <1.12",
+        crate::fornaxee::Flaw::None,
+    );
+    let inv = crate::fornaxee::with_fornaxee(&tb, "zf", &tgz, &[tb.ip(1)], 18630);
+    let text = std::fs::read_to_string(&inv).unwrap();
+    let inv = tb.inventory(
+        "zf",
+        &format!(
+            "{}ha:\n  storage_dir: file:///opt/flink-ha\n  zookeeper: [{}]\n",
+            text.trim_start_matches("cluster: zf\n"),
+            tb.ip(0)
+        ),
+    );
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes"])).expect_code(0);
+    let out = run.stdout();
+    for needle in [
+        "+ write    /etc/systemd/system/flink-zf-zookeeper.service",
+        "+ExecStart=/opt/flink/bin/zookeeper.sh start-foreground 1",
+        "systemctl enable --now flink-zf-zookeeper.service",
+        "+ write    /etc/systemd/system/flink-zf-fornaxee.service",
+        "systemctl enable --now flink-zf-fornaxee.service",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+    }
+    let health = format!("http://{}:18630/rest/v1/ping", tb.ip(1));
+    let healthy = || {
+        Command::new("curl")
+            .args(["-fsS", "-o", "/dev/null", "--max-time", "3", &health])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    assert!(healthy());
+
+    // Fornaxee killed: systemd starts it again, and it answers again.
+    let fx = process(&tb, 1, "service.py").expect("Fornaxee runs on host 2");
+    Command::new("kill")
+        .args(["-9", &fx.to_string()])
+        .status()
+        .unwrap();
+    wait("Fornaxee's return", 60, || {
+        process(&tb, 1, "service.py").is_some_and(|p| p != fx) && healthy()
+    });
+    // The ZooKeeper peer likewise; the cluster keeps its TaskManagers.
+    let zk = process(&tb, 0, "FlinkZooKeeperQuorumPeer").expect("the ZooKeeper peer runs on host 1");
+    Command::new("kill")
+        .args(["-9", &zk.to_string()])
+        .status()
+        .unwrap();
+    wait("the ZooKeeper peer's return", 90, || {
+        process(&tb, 0, "FlinkZooKeeperQuorumPeer").is_some_and(|p| p != zk)
+    });
+    wait("the cluster with its quorum back", 180, || {
+        tb.overview() == Some((2, 4))
+    });
+    flinkup(tb.cmd("status", &inv, &[])).expect_code(0);
+
+    // Destroy removes every unit.
+    flinkup(tb.cmd("destroy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    for h in &tb.hosts {
+        let left = std::fs::read_dir(h.root.join("etc/systemd/system"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| n.starts_with("flink-zf-"))
+            .collect::<Vec<_>>();
+        assert!(left.is_empty(), "{}: {left:?}", h.hostname);
+        assert!(h.java_pids().is_empty());
+    }
+}

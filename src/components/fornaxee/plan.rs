@@ -164,8 +164,8 @@ fn start_action(inp: &Inputs, h: &Host, f: &HostFacts, reason: &str) -> Action {
     }
 }
 
-/// The service's unit: its environment file sourced, `bin/fornaxee run` in the foreground,
-/// its output appended to its log file as when it runs detached.
+/// The service's unit: its directories made, its output appended to its log file as when it
+/// runs detached, its environment file sourced, `bin/fornaxee run` in the foreground.
 fn unit_file(inp: &Inputs, f: &HostFacts) -> String {
     let p = paths(inp, f);
     supervise::render(
@@ -175,11 +175,14 @@ fn unit_file(inp: &Inputs, f: &HostFacts) -> String {
             user: supervise::user(f),
             after: Vec::new(),
             exec_start: format!(
-                "/bin/sh -c '. {link}/etc/fornaxee-env.sh && exec {link}/bin/fornaxee run'",
+                "/bin/sh -c 'mkdir -p {data} {logs} && exec >>{log} 2>&1 && . {link}/etc/fornaxee-env.sh && exec {link}/bin/fornaxee run'",
+                data = p.data,
+                logs = p.log_dir,
+                log = p.log,
                 link = p.link
             ),
-            exec_start_pre: vec![format!("/bin/mkdir -p {} {}", p.data, p.log_dir)],
-            output: Some(p.log.clone()),
+            exec_start_pre: Vec::new(),
+            output: None,
         },
     )
 }
