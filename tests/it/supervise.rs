@@ -148,11 +148,11 @@ fn systemd_keeps_the_cluster_running_through_crashes_and_reboots() {
         tb.overview() == Some((2, 4))
     });
 
-    // Logs come from the journal.
+    // Logs come from the journal (its lines name the unit's process: `taskmanager.sh[pid]`).
     let run =
         flinkup(tb.cmd("logs", &changed, &["--daemon", "taskmanager", "-n", "50"])).expect_code(0);
     assert!(
-        run.stdout().contains("TaskManager") || run.stdout().contains("taskmanager"),
+        run.stdout().contains("taskmanager.sh[") && run.stdout().contains("TaskManagerRunner"),
         "{}",
         run.stdout()
     );
@@ -251,7 +251,8 @@ fn zookeeper_peers_and_fornaxee_run_under_units_too() {
         process(&tb, 1, "service.py").is_some_and(|p| p != fx) && healthy()
     });
     // The ZooKeeper peer likewise; the cluster keeps its TaskManagers.
-    let zk = process(&tb, 0, "FlinkZooKeeperQuorumPeer").expect("the ZooKeeper peer runs on host 1");
+    let zk =
+        process(&tb, 0, "FlinkZooKeeperQuorumPeer").expect("the ZooKeeper peer runs on host 1");
     Command::new("kill")
         .args(["-9", &zk.to_string()])
         .status()
