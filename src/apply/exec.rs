@@ -101,6 +101,7 @@ pub fn detail(a: &Action) -> String {
             .collect::<Vec<_>>()
             .join(", "),
         Action::Unit { service, unit, .. } => format!("{service}: {unit}"),
+        Action::Untrust { marker, .. } => format!("lines ending {marker}"),
         Action::Unlock { lock_dir, .. } => lock_dir.clone(),
         Action::Check(c) => c.to_string(),
     }
@@ -250,7 +251,24 @@ put "$T"/{dir} || exit 1
                 previous: previous.clone(),
             }))
         }
-        Action::TrustSsh { peers, .. } => trust(id, fleet, peers).await.map(|_| None),
+        Action::TrustSsh { peers, marker, .. } => {
+            trust(id, fleet, peers, marker).await.map(|_| None)
+        }
+        Action::Untrust { marker, .. } => {
+            // Rewritten in place (`cat >`), so the files keep their owner and mode.
+            let s = format!(
+                r#"m=" "{m}
+for f in ~/.ssh/authorized_keys ~/.ssh/known_hosts; do
+  [ -f "$f" ] || continue
+  t=$(mktemp) || exit 1
+  awk -v m="$m" 'length($0) < length(m) || substr($0, length($0) - length(m) + 1) != m' "$f" > "$t" && cat "$t" > "$f"; rc=$?; rm -f "$t"; [ $rc = 0 ] || exit 1
+done"#,
+                m = q(marker)
+            );
+            r.must(host, "remove the ssh trust flinkup added", &s)
+                .await
+                .map(|_| None)
+        }
         Action::SshConfig { begin, end, block } => {
             ssh_config(r, host, begin, end, block.as_deref())
                 .await
@@ -550,7 +568,7 @@ chmod 600 "$T"; mv -f "$T" "$C""#,
 /// (made if missing), authorized on each peer through flinkup's own verified connection, and
 /// the peers' host keys recorded here as `ssh -p PORT NAME` looks them up (through
 /// ~/.ssh/config, where flinkup's block may name another address).
-async fn trust(from: &HostId, fleet: &Fleet, peers: &[SshPeer]) -> Result<()> {
+async fn trust(from: &HostId, fleet: &Fleet, peers: &[SshPeer], marker: &str) -> Result<()> {
     let me = fleet.get(from)?;
     let key = me
         .must(
@@ -559,11 +577,14 @@ async fn trust(from: &HostId, fleet: &Fleet, peers: &[SshPeer]) -> Result<()> {
             "mkdir -p ~/.ssh && chmod 700 ~/.ssh && { [ -f ~/.ssh/id_ed25519 ] || ssh-keygen -q -t ed25519 -N '' -C \"flinkup@$(hostname)\" -f ~/.ssh/id_ed25519; } && cat ~/.ssh/id_ed25519.pub",
         )
         .await?;
-    let key = key.trim().to_string();
+    // The key itself (type and base64), its comment replaced by the cluster's marker: a key
+    // already authorized there (by whatever means) is left as it is and not added again.
+    let key: String = key.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
     let ids: Vec<HostId> = peers.iter().map(|p| p.host.clone()).collect();
     let script = format!(
-        "mkdir -p ~/.ssh && chmod 700 ~/.ssh && touch ~/.ssh/authorized_keys && chmod 600 ~/.ssh/authorized_keys && {{ grep -qxF {k} ~/.ssh/authorized_keys || echo {k} >> ~/.ssh/authorized_keys; }}",
-        k = q(&key)
+        "mkdir -p ~/.ssh && chmod 700 ~/.ssh && touch ~/.ssh/authorized_keys && chmod 600 ~/.ssh/authorized_keys && {{ awk -v k={k} '$1\" \"$2 == k {{ f = 1 }} END {{ exit !f }}' ~/.ssh/authorized_keys || echo {line} >> ~/.ssh/authorized_keys; }}",
+        k = q(&key),
+        line = q(&format!("{key} {marker}"))
     );
     let what = format!("authorize {from}'s ssh key");
     for (id, r) in fleet
@@ -599,17 +620,19 @@ async fn trust(from: &HostId, fleet: &Fleet, peers: &[SshPeer]) -> Result<()> {
         .collect();
     let script = format!(
         r#"touch ~/.ssh/known_hosts; B=$(mktemp) || exit 1
+M={marker}
 t() {{
   h=$1; p=$2; u=$3
   a=$(ssh -G -p "$p" "$h" 2>/dev/null | awk '$1=="hostname" {{print $2}}'); [ -n "$a" ] || a="$h"
   if [ "$p" = 22 ]; then k="$a"; else k="[$a]:$p"; fi
-  ssh-keygen -F "$k" >/dev/null 2>&1 || ssh-keyscan -T 5 -p "$p" "$a" 2>/dev/null >> ~/.ssh/known_hosts
+  ssh-keygen -F "$k" >/dev/null 2>&1 || ssh-keyscan -T 5 -p "$p" "$a" 2>/dev/null | sed "s/\$/ $M/" >> ~/.ssh/known_hosts
   ssh -n -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 -p "$p" ${{u:+-l "$u"}} "$h" true >/dev/null 2>&1 || echo " $h" >> "$B"
 }}
 {checks}
 wait; bad=$(tr -d '\n' < "$B"); rm -f "$B"
 if [ -n "$bad" ]; then echo "still cannot ssh without a password to:$bad" >&2; exit 1; fi"#,
-        checks = checks.join("\n")
+        checks = checks.join("\n"),
+        marker = q(marker)
     );
     me.must(from.as_str(), "set up ssh from this host", &script)
         .await

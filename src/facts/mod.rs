@@ -48,6 +48,9 @@ pub struct Machine {
     pub root: bool,
     /// The managed block in `~/.ssh/config`, as it is now.
     pub ssh_block: Option<String>,
+    /// Lines of `~/.ssh/authorized_keys` and `~/.ssh/known_hosts` flinkup added for the
+    /// cluster (ending with its trust marker).
+    pub trust_lines: (usize, usize),
     /// Who holds the deploy lock, when asked and held.
     #[serde(skip)]
     pub lock: Option<Owner>,
@@ -299,6 +302,8 @@ pub struct MachineProbe {
     /// The markers of the managed `~/.ssh/config` block, to read it back.
     pub ssh_block: Option<(String, String)>,
     pub lock: Option<lock::Site>,
+    /// The marker of the ssh trust flinkup added for the cluster: its lines are counted.
+    pub trust_marker: Option<String>,
 }
 
 /// The read-only shell script of the engine's probe, `key=value` lines.
@@ -343,6 +348,12 @@ if [ -n "$B" ] && [ -n "$E" ]; then echo "ssh_block=$(sed -n "${{B}},${{E}}p" ~/
             e = q(end)
         ));
     }
+    if let Some(m) = &p.trust_marker {
+        s.push_str(&format!(
+            "for f in authorized_keys known_hosts; do if [ -f ~/.ssh/$f ]; then echo \"trust.$f=$(awk -v m=\" \"{m} 'length($0) >= length(m) && substr($0, length($0) - length(m) + 1) == m' ~/.ssh/$f | wc -l)\"; fi; done\n",
+            m = q(m)
+        ));
+    }
     if let Some(site) = &p.lock {
         s.push_str(&lock::probe(site));
         s.push('\n');
@@ -367,6 +378,8 @@ pub fn parse_machine(out: &str) -> Machine {
             "resolves" => m.hostname_resolves = true,
             "ssh_client" => m.ssh_client = true,
             "systemd" => m.systemd = true,
+            "trust.authorized_keys" => m.trust_lines.0 = v.trim().parse().unwrap_or(0),
+            "trust.known_hosts" => m.trust_lines.1 = v.trim().parse().unwrap_or(0),
             "root" => m.root = true,
             "disk_free_kb" => m.disk_free_kb = v.trim().parse().ok(),
             "writable" => m.install_dir_writable = true,

@@ -92,6 +92,16 @@ pub enum Action {
         peers: Vec<SshPeer>,
         /// What needs it, in words.
         reason: String,
+        /// Appended to every line it adds (see `plan::trust_marker`).
+        marker: String,
+    },
+    /// Remove the `authorized_keys` and `known_hosts` lines flinkup added for the cluster
+    /// (those ending with `marker`) and nothing else.
+    Untrust {
+        marker: String,
+        /// How many lines of each file end with it now, for the plan.
+        authorized: usize,
+        known: usize,
     },
     /// Write (or, with no block, remove) flinkup's managed block at the top of `~/.ssh/config`.
     SshConfig {
@@ -250,6 +260,7 @@ impl Action {
             Action::WriteFile { .. } => "write",
             Action::Link { .. } => "link",
             Action::TrustSsh { .. } => "trust",
+            Action::Untrust { .. } => "untrust",
             Action::SshConfig { .. } => "ssh-config",
             Action::StartService { .. } | Action::RunDaemon { .. } => "start",
             Action::Unit { op, .. } => op.as_str(),

@@ -118,7 +118,7 @@ fn action_line(out: &mut String, host: &HostId, a: &Action, shown: &mut Vec<(Hos
             Some(p) => writeln!(out, "    ~ link     {link} -> {target} (was {p})"),
             None => writeln!(out, "    + link     {link} -> {target}"),
         },
-        Action::TrustSsh { peers, reason } => writeln!(
+        Action::TrustSsh { peers, reason, .. } => writeln!(
             out,
             "    + trust    ssh from {host} to {} without a password ({reason})",
             peers
@@ -249,6 +249,15 @@ fn action_line(out: &mut String, host: &HostId, a: &Action, shown: &mut Vec<(Hos
                 op.as_str()
             )
         }
+        Action::Untrust {
+            marker,
+            authorized,
+            known,
+        } => writeln!(
+            out,
+            "    - untrust  {authorized} line{} of ~/.ssh/authorized_keys and {known} of ~/.ssh/known_hosts that flinkup added (ending `{marker}`); every other line stays",
+            if *authorized == 1 { "" } else { "s" }
+        ),
         Action::Unlock { lock_dir, holder } => {
             writeln!(out, "    - unlock   {lock_dir}, held by {holder}")
         }

@@ -185,6 +185,7 @@ fn route(net: &Network, seed: Option<&Seed>, targets: &[(HostId, String)]) -> Ve
 /// Turns the uploads of each archive that several hosts get (or that a host already holding
 /// it can feed) into a relay. Hosts the network does not list keep their direct upload.
 pub fn relay(plan: &mut Plan, net: &Network, min_targets: usize) {
+    let cluster = plan.cluster.clone();
     plan.rework_stages(|stages, mut stage| {
         let mut before: Vec<Stage> = Vec::new();
         let mut drop_steps: BTreeSet<usize> = BTreeSet::new();
@@ -243,6 +244,7 @@ pub fn relay(plan: &mut Plan, net: &Network, min_targets: usize) {
                         Action::TrustSsh {
                             peers,
                             reason: "it relays the archive to them".into(),
+                            marker: super::trust_marker(&cluster),
                         },
                     );
                 }

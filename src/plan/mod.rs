@@ -97,6 +97,23 @@ impl ReleaseInstall<'_> {
     }
 }
 
+/// What flinkup appends to each `authorized_keys` and `known_hosts` line it adds for a
+/// cluster, so destroy removes exactly those lines: ` flinkup-cluster=<name>` (the comment
+/// field both files allow).
+pub fn trust_marker(cluster: &str) -> String {
+    let name: String = cluster
+        .chars()
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.') {
+                ch
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("flinkup-cluster={name}")
+}
+
 /// Removes an installation: the link, the release it should be and the one it points at
 /// (when another), and the state directory.
 pub fn remove_installation(

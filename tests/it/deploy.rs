@@ -72,6 +72,25 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
     let _flink = flink_lock();
     let tb = Testbed::new(Spec::default());
     let inv = tb.guide_inventory("guide", 4, "cluster-script");
+    // A key of the site's own on host 2, and each host's ssh files as they are before.
+    let site_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJkSiteOwnKeyOfTheCustomerXXXXXXXXXXXXXXXXXX admin@site";
+    let o = tb.hosts[1].exec(&format!("echo '{site_key}' >> /root/.ssh/authorized_keys"));
+    assert!(o.status.success());
+    let ssh_files = |tb: &Testbed| -> Vec<(String, String)> {
+        tb.hosts
+            .iter()
+            .flat_map(|h| {
+                ["authorized_keys", "known_hosts"].map(|f| {
+                    (
+                        format!("{} {f}", h.hostname),
+                        std::fs::read_to_string(h.root.join("root/.ssh").join(f))
+                            .unwrap_or_default(),
+                    )
+                })
+            })
+            .collect()
+    };
+    let before = ssh_files(&tb);
 
     // Fresh deploy: the plan is shown, executed, and verified through /overview.
     let run = flinkup(tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
@@ -244,15 +263,27 @@ fn guide_cluster_deploy_rerun_resize_stop_destroy() {
         );
     }
 
-    // Destroy: the installation is gone, nothing else.
+    // Destroy: the installation is gone, nothing else; no trust is left behind: every
+    // authorized key and known host flinkup added is gone, every line there before stays.
+    let added = ssh_files(&tb);
+    assert!(
+        added
+            .iter()
+            .any(|(_, t)| t.contains("flinkup-cluster=guide")),
+        "{added:?}"
+    );
     let run = flinkup(tb.cmd("destroy", &inv, &["--yes"])).expect_code(0);
-    assert!(run.stdout().contains("- remove"), "{}", run.stdout());
+    assert!(
+        run.stdout().contains("- remove") && run.stdout().contains("- untrust"),
+        "{}",
+        run.stdout()
+    );
     for h in &tb.hosts {
         assert!(!h.opt().join("flink-1.9.3").exists());
         assert!(!h.opt().join("flink").exists());
         assert!(!h.opt().join(".flinkup").exists());
-        assert!(h.root.join("root/.ssh/authorized_keys").exists());
     }
+    assert_eq!(ssh_files(&tb), before);
 }
 
 #[test]

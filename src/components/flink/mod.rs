@@ -148,6 +148,7 @@ pub fn machine_probe(c: &Cluster, host: &Host) -> MachineProbe {
         // Read even in direct mode, so a block left from cluster-script mode can be removed.
         ssh_block: host.jobmanager.then(|| ssh_markers(c)),
         lock: host.jobmanager.then(|| lock_site(c)),
+        trust_marker: Some(crate::plan::trust_marker(&c.name)),
     }
 }
 

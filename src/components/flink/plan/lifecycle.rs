@@ -87,6 +87,18 @@ pub fn destroy(inp: &Inputs) -> Plan {
                 state_dir: Some(p.state.clone()),
             },
         );
+        // No trust left behind: the keys and host keys flinkup added for the cluster.
+        let (authorized, known) = f.machine.trust_lines;
+        if authorized + known > 0 {
+            remove.push(
+                &id,
+                Action::Untrust {
+                    marker: crate::plan::trust_marker(&c.name),
+                    authorized,
+                    known,
+                },
+            );
+        }
     }
     let jm = coordinator(c);
     if inp.facts.host(&jm).machine.ssh_block.is_some() {

@@ -29,7 +29,7 @@ pub(super) fn trust_stage(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
         })
         .collect();
     let block = (!wanted.is_empty()).then(|| format!("{begin}\n{}{end}\n", wanted.concat()));
-    if c.start != StartMode::ClusterScript {
+    if c.start != StartMode::ClusterScript || per_host_start(inp) {
         if jf.machine.ssh_block.is_some() {
             stage.push(
                 &jm,
@@ -83,6 +83,7 @@ pub(super) fn trust_stage(inp: &Inputs, plan: &mut Plan) -> Option<Stage> {
                     "start-cluster.sh logs in to every TaskManager host"
                 }
                 .into(),
+                marker: crate::plan::trust_marker(&c.name),
             },
         );
     }
