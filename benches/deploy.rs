@@ -10,13 +10,10 @@ mod common;
 #[allow(dead_code)]
 mod testbed;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{sh, JAVA_OPTS};
 use testbed::{flink_tarball, Spec, Testbed};
-
-const FLINKUP: &str = env!("CARGO_BIN_EXE_flinkup");
 
 fn wait_overview(tb: &Testbed, tms: u64, slots: u64) {
     common::wait_overview(tb, tms, slots, Duration::from_secs(120));
@@ -60,28 +57,7 @@ fn flinkup_mode(tb: &Testbed, mode: &str, args: &[&str]) -> Duration {
     // The scripted guide submits no job: neither does flinkup here, to compare like with like.
     let text = std::fs::read_to_string(&inv).expect("the inventory");
     std::fs::write(&inv, format!("{text}  smoke: false\n")).expect("the inventory");
-    let remote = if args[0] == "fetch" {
-        Vec::new()
-    } else {
-        tb.args()
-    };
-    let start = Instant::now();
-    let out = Command::new(FLINKUP)
-        .args(args)
-        .arg("-i")
-        .arg(&inv)
-        .args(remote)
-        .args(tb.cache_args())
-        .output()
-        .expect("flinkup");
-    let took = start.elapsed();
-    assert!(
-        out.status.success(),
-        "flinkup {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    took
+    common::flinkup(tb, &inv, args)
 }
 
 fn main() {

@@ -20,27 +20,13 @@ mod testbed;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{sh, JAVA_OPTS};
+use common::{clean, flinkup, sh, JAVA_OPTS};
 use testbed::{flink_tarball, Spec, Testbed};
 
-const FLINKUP: &str = env!("CARGO_BIN_EXE_flinkup");
 const OPERATOR_LINK: &str = "200mbit";
 /// Waits until the JobManager lists `n` TaskManagers (2 slots each, as the inventory says).
 fn wait_overview(tb: &Testbed, n: u64) {
     common::wait_overview(tb, n, 2 * n, Duration::from_secs(180));
-}
-
-/// Every host back to its first state: no Flink, no release, the operator's key alone.
-fn clean(tb: &Testbed) {
-    for h in &tb.hosts {
-        for pid in h.java_pids() {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
-        let o = h.exec(
-            "rm -rf /opt/* /opt/.flinkup; cd /root/.ssh && rm -f id_ed25519 id_ed25519.pub known_hosts config && cp authorized_keys.first authorized_keys",
-        );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
 }
 
 fn inventory(tb: &Testbed, n: usize, distribution: &str, fanout: usize) -> std::path::PathBuf {
@@ -64,30 +50,6 @@ fn inventory_start(
             tms.join(", ")
         ),
     )
-}
-
-fn flinkup(tb: &Testbed, inv: &std::path::Path, args: &[&str]) -> Duration {
-    let start = Instant::now();
-    let out = Command::new(FLINKUP)
-        .args(args)
-        .arg("-i")
-        .arg(inv)
-        .args(if args[0] == "fetch" {
-            Vec::new()
-        } else {
-            tb.args()
-        })
-        .args(tb.cache_args())
-        .output()
-        .expect("flinkup");
-    let took = start.elapsed();
-    assert!(
-        out.status.success(),
-        "flinkup {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    took
 }
 
 /// The guide's procedure for `n` hosts, scripted: the tarball to the JobManager host once,
@@ -126,9 +88,9 @@ ssh -F {cfg} root@{h1} 'cd /opt/flink-1.9.3/bin && setsid ./start-cluster.sh < /
 /// `RELAY_TRACE=N`: one relay deploy to N hosts, each event with the time it arrived.
 fn trace(tb: &Testbed, n: usize, full: bool) {
     use std::io::BufRead;
-    clean(tb);
+    clean(tb, tb.hosts.len());
     let start = Instant::now();
-    let mut child = Command::new(FLINKUP)
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flinkup"))
         .args(["deploy", "--yes", "--json"])
         .args(if full { None } else { Some("--no-start") })
         .arg("-i")
@@ -210,7 +172,7 @@ fn main() {
     );
     let mut relay_times: Vec<(usize, f64)> = Vec::new();
     for n in [1, 2, 4, 8] {
-        clean(&tb);
+        clean(&tb, tb.hosts.len());
         let fan = flinkup(
             &tb,
             &inventory(&tb, n, "fanout", 3),
@@ -218,7 +180,7 @@ fn main() {
         );
         let mut cols = Vec::new();
         for &f in &fanouts {
-            clean(&tb);
+            clean(&tb, tb.hosts.len());
             let t = flinkup(
                 &tb,
                 &inventory(&tb, n, "relay", f),
@@ -248,9 +210,9 @@ fn main() {
         String::from_utf8_lossy(&o.stdout).trim()
     );
 
-    clean(&tb);
+    clean(&tb, tb.hosts.len());
     let base = scripted(&tb, 4);
-    clean(&tb);
+    clean(&tb, tb.hosts.len());
     let full = flinkup(
         &tb,
         &inventory(&tb, 4, "relay", 3),
@@ -266,7 +228,7 @@ fn main() {
     );
     // The same with every daemon started by flinkup over its own connection, at once,
     // instead of start-cluster.sh logging in to the TaskManager hosts one after another.
-    clean(&tb);
+    clean(&tb, tb.hosts.len());
     let direct = flinkup(
         &tb,
         &inventory_start(&tb, 4, "relay", 3, "direct"),
@@ -278,6 +240,6 @@ fn main() {
         direct.as_secs_f64(),
         direct.as_secs_f64() / base.as_secs_f64()
     );
-    clean(&tb);
+    clean(&tb, tb.hosts.len());
     tb.throttle_operator(None);
 }

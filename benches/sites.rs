@@ -19,31 +19,16 @@ mod common;
 mod testbed;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{sh, JAVA_OPTS};
+use common::{clean, flinkup, sh, JAVA_OPTS};
 use testbed::{flink_tarball, Spec, Testbed};
 
-const FLINKUP: &str = env!("CARGO_BIN_EXE_flinkup");
 const OPERATOR_LINK: &str = "200mbit";
 const MIRROR: usize = 4;
 
 fn wait_overview(tb: &Testbed, n: usize) {
     common::wait_overview(tb, n as u64, 2 * n as u64, Duration::from_secs(180));
-}
-
-/// Every cluster host back to its first state: no Flink, no release, the operator's key alone.
-fn clean(tb: &Testbed) {
-    for h in &tb.hosts[..MIRROR] {
-        for pid in h.java_pids() {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
-        let o = h.exec(
-            "rm -rf /opt/* /opt/.flinkup; cd /root/.ssh && rm -f id_ed25519 id_ed25519.pub known_hosts config && cp authorized_keys.first authorized_keys",
-        );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
 }
 
 fn mirror_url(tb: &Testbed) -> String {
@@ -75,30 +60,6 @@ fn inventory(tb: &Testbed, n: usize, distribution: &str, mirror: bool) -> PathBu
             tms.join(", ")
         ),
     )
-}
-
-fn flinkup(tb: &Testbed, inv: &std::path::Path, args: &[&str]) -> Duration {
-    let start = Instant::now();
-    let out = Command::new(FLINKUP)
-        .args(args)
-        .arg("-i")
-        .arg(inv)
-        .args(if args[0] == "fetch" {
-            Vec::new()
-        } else {
-            tb.args()
-        })
-        .args(tb.cache_args())
-        .output()
-        .expect("flinkup");
-    let took = start.elapsed();
-    assert!(
-        out.status.success(),
-        "flinkup {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    took
 }
 
 /// The guide's procedure for `n` hosts, scripted: the tarball to the JobManager host (copied
@@ -155,10 +116,10 @@ struct Row {
 }
 
 fn scenario(tb: &Testbed, name: &'static str, n: usize, mirror: bool, target: f64) -> Row {
-    clean(tb);
+    clean(tb, MIRROR);
     let guide = scripted(tb, n, mirror).as_secs_f64();
     let run = |mode: &str| {
-        clean(tb);
+        clean(tb, MIRROR);
         let t = flinkup(
             tb,
             &inventory(tb, n, mode, mirror),

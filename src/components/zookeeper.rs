@@ -270,27 +270,13 @@ impl ZooKeeper {
             let systemd = supervise::systemd_on(h, f).0;
             let mut unit_changed = false;
             if systemd && write {
-                let content = Self::unit_file(c, f, n);
-                if zf.unit_file.as_deref() != Some(content.as_str()) {
-                    let path = format!("{}/{}", supervise::UNIT_DIR, unit_name(c));
-                    install.push(
-                        &id,
-                        Action::WriteFile {
-                            diff: unified_diff(
-                                zf.unit_file.as_deref().unwrap_or(""),
-                                &content,
-                                &path,
-                            ),
-                            change: if zf.unit_file.is_some() {
-                                Change::Update
-                            } else {
-                                Change::Create
-                            },
-                            path,
-                            content,
-                            executable: false,
-                        },
-                    );
+                if let Some(a) = supervise::write(
+                    c,
+                    "zookeeper",
+                    zf.unit_file.as_deref(),
+                    Self::unit_file(c, f, n),
+                ) {
+                    install.push(&id, a);
                     unit_changed = zf.unit_file.is_some();
                 }
             }

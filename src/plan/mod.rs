@@ -101,7 +101,13 @@ impl ReleaseInstall<'_> {
 /// cluster, so destroy removes exactly those lines: ` flinkup-cluster=<name>` (the comment
 /// field both files allow).
 pub fn trust_marker(cluster: &str) -> String {
-    let name: String = cluster
+    format!("flinkup-cluster={}", plain_name(cluster))
+}
+
+/// The cluster's name with every character but letters, digits, `-`, `_` and `.` made `-`:
+/// safe in unit names and file comments.
+pub fn plain_name(cluster: &str) -> String {
+    cluster
         .chars()
         .map(|ch| {
             if ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.') {
@@ -110,8 +116,7 @@ pub fn trust_marker(cluster: &str) -> String {
                 '-'
             }
         })
-        .collect();
-    format!("flinkup-cluster={name}")
+        .collect()
 }
 
 /// Removes an installation: the link, the release it should be and the one it points at

@@ -9,6 +9,7 @@ use super::plan::paths;
 use super::Role;
 use crate::facts::HostFacts;
 use crate::inventory::{Cluster, Host, Supervisor};
+use crate::plan::{Action, Change};
 
 /// Where unit files go.
 pub const UNIT_DIR: &str = "/etc/systemd/system";
@@ -34,18 +35,30 @@ pub fn unit_name(c: &Cluster, role: Role) -> String {
 /// `flink-<cluster>-<daemon>.service` for any daemon of the cluster (`zookeeper`,
 /// `fornaxee`): every unit of a cluster shares the prefix.
 pub fn named(c: &Cluster, daemon: &str) -> String {
-    let name: String = c
-        .name
-        .chars()
-        .map(|ch| {
-            if ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.') {
-                ch
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    format!("flink-{name}-{daemon}.service")
+    format!(
+        "flink-{}-{daemon}.service",
+        crate::plan::plain_name(&c.name)
+    )
+}
+
+/// Writes a daemon's unit file where it is missing or differs (`old`: the file as the probe
+/// read it); None when it is as it should be.
+pub fn write(c: &Cluster, daemon: &str, old: Option<&str>, content: String) -> Option<Action> {
+    if old == Some(content.as_str()) {
+        return None;
+    }
+    let path = format!("{UNIT_DIR}/{}", named(c, daemon));
+    Some(Action::WriteFile {
+        diff: super::plan::unified_diff(old.unwrap_or(""), &content, &path),
+        change: if old.is_some() {
+            Change::Update
+        } else {
+            Change::Create
+        },
+        path,
+        content,
+        executable: false,
+    })
 }
 
 /// What a unit runs and how; [`render`] writes the file.

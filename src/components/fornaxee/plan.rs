@@ -349,24 +349,11 @@ pub fn deploy(inp: &Inputs, plan: &mut Plan) -> Result<()> {
         // under the other supervisor moves.
         let systemd = supervise::systemd_on(h, f).0;
         if systemd {
-            let content = unit_file(inp, f);
-            if ff.unit_file.as_deref() != Some(content.as_str()) {
+            if let Some(a) =
+                supervise::write(c, "fornaxee", ff.unit_file.as_deref(), unit_file(inp, f))
+            {
                 changed |= ff.unit_file.is_some();
-                let path = format!("{}/{}", supervise::UNIT_DIR, unit_name(inp));
-                install.push(
-                    &id,
-                    Action::WriteFile {
-                        diff: unified_diff(ff.unit_file.as_deref().unwrap_or(""), &content, &path),
-                        change: if ff.unit_file.is_some() {
-                            Change::Update
-                        } else {
-                            Change::Create
-                        },
-                        path,
-                        content,
-                        executable: false,
-                    },
-                );
+                install.push(&id, a);
             }
         }
         if ff.running.is_some() && systemd != unit_active(f) {

@@ -418,24 +418,14 @@ fn supervision(
             .join(", ")
     ));
     for r in roles(h) {
-        let path = supervise::unit_path(c, r);
-        let content = supervise::unit_file(c, h, f, r);
         let old = fl.unit_files.get(&r);
-        if old != Some(&content) {
-            install.push(
-                &id,
-                Action::WriteFile {
-                    diff: unified_diff(old.map_or("", String::as_str), &content, &path),
-                    path,
-                    change: if old.is_some() {
-                        Change::Update
-                    } else {
-                        Change::Create
-                    },
-                    content,
-                    executable: false,
-                },
-            );
+        if let Some(a) = supervise::write(
+            c,
+            r.as_str(),
+            old.map(String::as_str),
+            supervise::unit_file(c, h, f, r),
+        ) {
+            install.push(&id, a);
             if fl.runs(r) && old.is_some() && unit_active(f, r) {
                 effect(r, "its unit file changed".into());
             }
