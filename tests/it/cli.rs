@@ -11,6 +11,7 @@ const BAD: &[(&str, &str)] = &[
         "config sets env.java.home, and java: installs a runtime",
     ),
     ("java-not-a-tarball", "is not a .tar.gz or .tgz archive"),
+    ("bad-supervisor", "valid values here: systemd, scripts, auto"),
     ("bad-distribution", "valid values here: relay, fanout"),
     (
         "relay-fanout-out-of-range",
