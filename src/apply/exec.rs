@@ -261,9 +261,10 @@ put "$T"/{dir} || exit 1
 for f in ~/.ssh/authorized_keys ~/.ssh/known_hosts; do
   [ -f "$f" ] || continue
   t=$(mktemp) || exit 1
-  awk -v m="$m" 'length($0) < length(m) || substr($0, length($0) - length(m) + 1) != m' "$f" > "$t" && cat "$t" > "$f"; rc=$?; rm -f "$t"; [ $rc = 0 ] || exit 1
+  awk -v m="$m" '!({marked})' "$f" > "$t" && cat "$t" > "$f"; rc=$?; rm -f "$t"; [ $rc = 0 ] || exit 1
 done"#,
-                m = q(marker)
+                m = q(marker),
+                marked = crate::plan::MARKED_LINE
             );
             r.must(host, "remove the ssh trust flinkup added", &s)
                 .await
@@ -339,9 +340,6 @@ if ! kill -0 "$(cat {pid})" 2>/dev/null; then echo "{service_text} exited at onc
                     "if [ -f {dir}/{u} ]; then systemctl disable --now {u}; fi",
                     dir = crate::components::flink::supervise::UNIT_DIR
                 ),
-                crate::plan::UnitOp::Restart => {
-                    format!("systemctl enable {u} && systemctl restart {u}")
-                }
                 crate::plan::UnitOp::Remove => format!(
                     "systemctl disable --now {u} 2>/dev/null; rm -f {dir}/{u} && systemctl daemon-reload",
                     dir = crate::components::flink::supervise::UNIT_DIR
@@ -349,7 +347,7 @@ if ! kill -0 "$(cat {pid})" 2>/dev/null; then echo "{service_text} exited at onc
             };
             // A unit that fails at once shows why, from its journal.
             let check = match op {
-                crate::plan::UnitOp::Start | crate::plan::UnitOp::Restart => format!(
+                crate::plan::UnitOp::Start => format!(
                     r#"
 i=0; while [ $i -lt 10 ]; do s=$(systemctl is-active {u}); case "$s" in active) exit 0;; failed|inactive) break;; esac; sleep 0.5; i=$((i+1)); done
 if [ "$(systemctl is-active {u})" != active ]; then echo "{u} is $(systemctl is-active {u}); its journal ends:" >&2; journalctl -u {u} -n 20 --no-pager >&2; exit 1; fi"#

@@ -138,7 +138,7 @@ pub async fn deploy(
         if direct && !lacking.is_empty() {
             // The hosts fetch it: only its checksum is needed here.
             art.sha512 = Some(artifact::expected_sha512(&c.artifact, &opts, rep.as_ref()).await?);
-        } else if uploads_tarball || facts.hosts.values().any(|f| !f.flink().release_present) {
+        } else if uploads_tarball || !lacking.is_empty() {
             let got = artifact::fetch(&c.artifact, &opts, rep.as_ref()).await?;
             art.local = Some(got.path.display().to_string());
             art.sha512 = Some(got.sha512.clone());

@@ -8,7 +8,7 @@ mod lifecycle;
 mod ops;
 mod status;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::apply::{Interrupt, Runner};
@@ -295,18 +295,15 @@ async fn make_kit(loaded: &Loaded, out: &Path, fetch: &FetchArgs) -> Result<i32>
             got.path,
         ));
     }
-    if let Some(j) = &c.java {
-        let got = artifact::fetch(&j.artifact, &opts, rep.as_ref()).await?;
-        let path = got.path.clone();
-        let (_, version, _) =
-            tokio::task::spawn_blocking(move || crate::components::java::inspect(&path))
-                .await
-                .map_err(|e| Error::Failed(format!("reading the Java runtime's archive: {e}")))??;
+    if let (Some(j), Some(jdk)) = (
+        &c.java,
+        java_runtime(c, fetch, rep.as_ref(), true, false).await?,
+    ) {
         files.push((
             format!("artifacts/{}", j.artifact.file_name),
             "java",
-            Some(version),
-            got.path,
+            Some(jdk.version),
+            jdk.art.local.map(PathBuf::from).unwrap_or_default(),
         ));
     }
     let m = artifact::kit::write(out, &c.name, &files)?;

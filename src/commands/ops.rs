@@ -203,14 +203,16 @@ fn sources<'a>(
     Ok(out)
 }
 
-/// The script that prints (or follows) a source's files on its host.
+/// The script that prints (or follows) a source's files on its host; a daemon that runs
+/// under its systemd unit there is read from its journal instead.
 fn log_script(s: &LogSource, ask: &LogsArgs) -> String {
     let files = format!("{}/{}", qp(&s.dir), s.pattern);
-    let mut filter = ask
+    let grep = ask
         .grep
         .as_ref()
         .map(|g| format!(" | grep --line-buffered -E -- {}", q(g)))
         .unwrap_or_default();
+    let mut filter = grep.clone();
     let mut since = String::new();
     if let Some(d) = ask.since {
         // Lines that open with a timestamp (`2026-12-02 10:00:00`) at or after the cutoff,
@@ -223,7 +225,12 @@ fn log_script(s: &LogSource, ask: &LogsArgs) -> String {
             " | awk -v c=\"$C\" '/^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]/ {{ keep = (substr($0, 1, 19) >= c) }} keep {{ print; fflush() }}'{filter}"
         );
     }
-    // A daemon systemd runs logs to its journal.
+    // Followed in the background until flinkup's side of stdin closes (when it stops).
+    let follow = |cmd: String| {
+        format!(
+            "({cmd}) & P=$!\ncat >/dev/null\nkill $P 2>/dev/null; pkill -P $P 2>/dev/null; exit 0"
+        )
+    };
     let journal = s
         .unit
         .as_ref()
@@ -232,18 +239,13 @@ fn log_script(s: &LogSource, ask: &LogsArgs) -> String {
                 .since
                 .map(|d| format!(" --since \"@$(( $(date +%s) - {} ))\"", d.as_secs()))
                 .unwrap_or_default();
-            let grep = ask
-                .grep
-                .as_ref()
-                .map(|g| format!(" | grep --line-buffered -E -- {}", q(g)))
-                .unwrap_or_default();
             let cmd = format!(
                 "journalctl -u {u} -n {n} -o short-iso --no-pager{since}",
                 u = q(u),
                 n = ask.lines
             );
             let read = if ask.follow {
-                format!("({cmd} -f{grep}) & P=$!\ncat >/dev/null\nkill $P 2>/dev/null; pkill -P $P 2>/dev/null; exit 0")
+                follow(format!("{cmd} -f{grep}"))
             } else {
                 format!("{cmd}{grep}; exit 0")
             };
@@ -254,25 +256,24 @@ fn log_script(s: &LogSource, ask: &LogsArgs) -> String {
             )
         })
         .unwrap_or_default();
-    journal
-        + &if ask.follow {
-            // tail ends with the session: flinkup's side of stdin closes when it stops.
-            format!(
-            "{since}set -- {files}; [ -f \"$1\" ] || exit 3\n(tail -n {n} -F \"$@\"{filter}) & P=$!\ncat >/dev/null\nkill $P 2>/dev/null; pkill -P $P 2>/dev/null; exit 0\n",
-            n = ask.lines
+    let files = if ask.follow {
+        format!(
+            "{since}set -- {files}; [ -f \"$1\" ] || exit 3\n{}\n",
+            follow(format!("tail -n {n} -F \"$@\"{filter}", n = ask.lines))
         )
-        } else if ask.since.is_some() {
-            // The window first, then the last lines of it.
-            format!(
+    } else if ask.since.is_some() {
+        // The window first, then the last lines of it.
+        format!(
             "{since}set -- {files}; [ -f \"$1\" ] || exit 3\nfor f in \"$@\"; do cat \"$f\"{filter} | tail -n {n}; done; exit 0\n",
             n = ask.lines
         )
-        } else {
-            format!(
+    } else {
+        format!(
             "set -- {files}; [ -f \"$1\" ] || exit 3\nfor f in \"$@\"; do tail -n {n} \"$f\"{filter}; done; exit 0\n",
             n = ask.lines
         )
-        }
+    };
+    journal + &files
 }
 
 pub async fn logs(

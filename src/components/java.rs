@@ -117,9 +117,14 @@ pub fn inspect(path: &Path) -> Result<(String, String, u32)> {
         return Err(not(format!("{top}/bin/java is not in it")));
     }
     let version = version.ok_or_else(|| not(format!("{top}/release names no JAVA_VERSION")))?;
-    let major = super::flink::probe::java_major(&format!("\"{version}\""))
+    let major = feature(&version)
         .ok_or_else(|| not(format!("its JAVA_VERSION {version} is not a Java version")))?;
     Ok((top, version, major))
+}
+
+/// The feature release of a `release` file's JAVA_VERSION (`17.0.21`, `1.8.0_292`).
+fn feature(version: &str) -> Option<u32> {
+    super::flink::probe::java_major(&format!("\"{version}\""))
 }
 
 /// A runtime flinkup installed on a host.
@@ -205,10 +210,7 @@ pub fn chosen(c: &Cluster, f: &HostFacts, jdk: Option<&JdkAtHand>) -> Option<Cho
         })
     };
     if let Some(i) = present(rt, f, jdk, pinned(rt)) {
-        let major = i
-            .version
-            .as_deref()
-            .and_then(|v| super::flink::probe::java_major(&format!("\"{v}\"")));
+        let major = i.version.as_deref().and_then(feature);
         return ours("flinkup's runtime, installed here earlier".into(), major);
     }
     if rt.install == JavaInstall::Always {

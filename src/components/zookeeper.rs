@@ -45,9 +45,7 @@ fn unit_name(c: &Cluster) -> String {
 
 /// Whether systemd runs the peer now.
 fn unit_active(zf: &ZkFacts) -> bool {
-    zf.unit
-        .as_ref()
-        .is_some_and(|u| u.active == "active" || u.active == "activating")
+    zf.unit.as_ref().is_some_and(UnitState::is_running)
 }
 
 fn facts(f: &HostFacts) -> &ZkFacts {
@@ -210,8 +208,6 @@ impl ZooKeeper {
                     "{}/bin/zookeeper.sh start-foreground {id}",
                     paths(c, f).link
                 ),
-                exec_start_pre: Vec::new(),
-                output: None,
             },
         )
     }
@@ -409,12 +405,8 @@ impl Component for ZooKeeper {
                 _ => {}
             }
         }
-        if let Some(u) = f
-            .unit
-            .as_ref()
-            .filter(|u| u.active == "active" && u.main_pid > 0)
-        {
-            f.running.get_or_insert(u.main_pid);
+        if let Some(pid) = f.unit.as_ref().and_then(UnitState::pid) {
+            f.running.get_or_insert(pid);
         }
         Box::new(f)
     }

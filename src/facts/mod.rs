@@ -350,8 +350,9 @@ if [ -n "$B" ] && [ -n "$E" ]; then echo "ssh_block=$(sed -n "${{B}},${{E}}p" ~/
     }
     if let Some(m) = &p.trust_marker {
         s.push_str(&format!(
-            "for f in authorized_keys known_hosts; do if [ -f ~/.ssh/$f ]; then echo \"trust.$f=$(awk -v m=\" \"{m} 'length($0) >= length(m) && substr($0, length($0) - length(m) + 1) == m' ~/.ssh/$f | wc -l)\"; fi; done\n",
-            m = q(m)
+            "for f in authorized_keys known_hosts; do if [ -f ~/.ssh/$f ]; then echo \"trust.$f=$(awk -v m=\" \"{m} '{marked}' ~/.ssh/$f | wc -l)\"; fi; done\n",
+            m = q(m),
+            marked = crate::plan::MARKED_LINE
         ));
     }
     if let Some(site) = &p.lock {

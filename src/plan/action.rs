@@ -175,8 +175,6 @@ pub enum UnitOp {
     Start,
     /// `systemctl disable --now`: stopped, and stays stopped after a reboot.
     Stop,
-    /// `systemctl restart` (enabled first).
-    Restart,
     /// Stopped, disabled, its file removed.
     Remove,
 }
@@ -186,7 +184,6 @@ impl UnitOp {
         match self {
             UnitOp::Start => "start",
             UnitOp::Stop => "stop",
-            UnitOp::Restart => "restart",
             UnitOp::Remove => "remove",
         }
     }

@@ -240,7 +240,6 @@ fn action_line(out: &mut String, host: &HostId, a: &Action, shown: &mut Vec<(Hos
             let (sign, how) = match op {
                 crate::plan::UnitOp::Start => ("+", "systemctl enable --now"),
                 crate::plan::UnitOp::Stop => ("~", "systemctl disable --now"),
-                crate::plan::UnitOp::Restart => ("~", "systemctl restart"),
                 crate::plan::UnitOp::Remove => ("-", "systemctl disable --now, unit file removed:"),
             };
             writeln!(

@@ -104,6 +104,11 @@ pub fn trust_marker(cluster: &str) -> String {
     format!("flinkup-cluster={}", plain_name(cluster))
 }
 
+/// An awk condition true for a line that ends with the trust marker held in awk's `m`
+/// (` <marker>`): what the probe counts and what `Untrust` removes.
+pub const MARKED_LINE: &str =
+    "length($0) >= length(m) && substr($0, length($0) - length(m) + 1) == m";
+
 /// The cluster's name with every character but letters, digits, `-`, `_` and `.` made `-`:
 /// safe in unit names and file comments.
 pub fn plain_name(cluster: &str) -> String {

@@ -342,8 +342,8 @@ pub fn parse(out: &str) -> FlinkFacts {
     // A daemon systemd runs is running whatever its pid file says (Flink 1.9's foreground
     // start writes none).
     for (r, u) in &f.units {
-        if u.active == "active" && u.main_pid > 0 {
-            f.running.entry(*r).or_insert(u.main_pid);
+        if let Some(pid) = u.pid() {
+            f.running.entry(*r).or_insert(pid);
         }
     }
     f

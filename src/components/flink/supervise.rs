@@ -26,6 +26,18 @@ pub struct UnitState {
     pub enabled: bool,
 }
 
+impl UnitState {
+    /// systemd runs the daemon now (or is starting it).
+    pub fn is_running(&self) -> bool {
+        self.active == "active" || self.active == "activating"
+    }
+
+    /// The daemon's pid, once systemd runs it: what counts as running whatever a pid file says.
+    pub fn pid(&self) -> Option<u32> {
+        (self.active == "active" && self.main_pid > 0).then_some(self.main_pid)
+    }
+}
+
 /// `flink-<cluster>-<role>.service`: named after the cluster, so two clusters on one host
 /// never share a unit.
 pub fn unit_name(c: &Cluster, role: Role) -> String {
@@ -69,9 +81,6 @@ pub struct UnitSpec {
     /// Units it starts after on the same host.
     pub after: Vec<String>,
     pub exec_start: String,
-    pub exec_start_pre: Vec<String>,
-    /// Where its output goes (appended); None: the journal.
-    pub output: Option<String>,
 }
 
 /// The unit file: restarted on failure with a back-off, started at boot, its runtime
@@ -79,16 +88,6 @@ pub struct UnitSpec {
 pub fn render(c: &Cluster, u: &UnitSpec) -> String {
     let run_dir = named(c, &u.daemon).trim_end_matches(".service").to_string();
     let after: String = u.after.iter().map(|a| format!(" {a}")).collect();
-    let pre: String = u
-        .exec_start_pre
-        .iter()
-        .map(|p| format!("ExecStartPre={p}\n"))
-        .collect();
-    let output = u
-        .output
-        .as_ref()
-        .map(|o| format!("StandardOutput=append:{o}\nStandardError=inherit\n"))
-        .unwrap_or_default();
     format!(
         "# Written by flinkup for cluster {cluster}: its {daemon}.\n\
          # Change the inventory and run flinkup again: edits made here are replaced.\n\
@@ -104,8 +103,8 @@ pub fn render(c: &Cluster, u: &UnitSpec) -> String {
          User={user}\n\
          RuntimeDirectory={run_dir}\n\
          Environment=FLINK_PID_DIR=/run/{run_dir}\n\
-         {pre}ExecStart={exec}\n\
-         {output}Restart=on-failure\n\
+         ExecStart={exec}\n\
+         Restart=on-failure\n\
          RestartSec=5\n\
          # The JVM ends with 143 when systemd stops it.\n\
          SuccessExitStatus=143\n\
@@ -138,10 +137,6 @@ pub fn probe_unit(c: &Cluster, daemon: &str, key: &str) -> String {
         path = crate::remote::qp(&format!("{UNIT_DIR}/{}", named(c, daemon))),
         name = crate::remote::q(&named(c, daemon)),
     )
-}
-
-pub fn unit_path(c: &Cluster, role: Role) -> String {
-    format!("{UNIT_DIR}/{}", unit_name(c, role))
 }
 
 /// Whether systemd supervises Flink's daemons on this host, and why.
@@ -182,8 +177,6 @@ pub fn unit_file(c: &Cluster, h: &Host, f: &HostFacts, role: Role) -> String {
                 Vec::new()
             },
             exec_start: format!("{}/bin/{} start-foreground", p.link, role.script()),
-            exec_start_pre: Vec::new(),
-            output: None,
         },
     )
 }

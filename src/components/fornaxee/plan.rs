@@ -103,10 +103,7 @@ fn unit_name(inp: &Inputs) -> String {
 }
 
 fn unit_active(f: &HostFacts) -> bool {
-    f.fornaxee()
-        .unit
-        .as_ref()
-        .is_some_and(|u| u.active == "active" || u.active == "activating")
+    f.fornaxee().unit.as_ref().is_some_and(|u| u.is_running())
 }
 
 /// Stops the service: `systemctl disable --now` (or, with `op` Remove, its unit removed)
@@ -181,8 +178,6 @@ fn unit_file(inp: &Inputs, f: &HostFacts) -> String {
                 log = p.log,
                 link = p.link
             ),
-            exec_start_pre: Vec::new(),
-            output: None,
         },
     )
 }

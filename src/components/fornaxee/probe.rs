@@ -168,12 +168,12 @@ pub fn parse(out: &str) -> FornaxeeFacts {
         }
     }
     // A service systemd runs is running whatever its pid file says (it writes none).
-    if let Some(u) = f
+    if let Some(pid) = f
         .unit
         .as_ref()
-        .filter(|u| u.active == "active" && u.main_pid > 0)
+        .and_then(crate::components::flink::supervise::UnitState::pid)
     {
-        f.running.get_or_insert(u.main_pid);
+        f.running.get_or_insert(pid);
     }
     f
 }

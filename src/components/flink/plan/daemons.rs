@@ -5,10 +5,7 @@ use super::*;
 
 /// Whether systemd runs `role` on the host now.
 pub(super) fn unit_active(f: &HostFacts, role: Role) -> bool {
-    f.flink()
-        .units
-        .get(&role)
-        .is_some_and(|u| u.active == "active" || u.active == "activating")
+    f.flink().units.get(&role).is_some_and(|u| u.is_running())
 }
 
 /// Stops `roles` on a host: a daemon under a systemd unit (or on a host systemd supervises)
