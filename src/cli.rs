@@ -245,6 +245,28 @@ impl std::str::FromStr for Only {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum TlsCommand {
+    /// New certificates, keys and passwords under the cluster's CA, distributed and the
+    /// daemons restarted with them (the JobManager, then the TaskManagers in verified
+    /// batches; running jobs protected as for any restart), verified. A plan like deploy's:
+    /// --dry-run shows it and keeps the current certificates.
+    Rotate {
+        #[command(flatten)]
+        inv: InventoryArg,
+        #[command(flatten)]
+        run: RunArgs,
+        #[command(flatten)]
+        day2: Day2Args,
+        #[command(flatten)]
+        fetch: FetchArgs,
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum HistoryShow {
     /// One entry: who, from where, the inventory's hash, each stage's outcome, the plan.
     Show {
@@ -417,6 +439,17 @@ pub enum Command {
         /// Arguments passed to the job, after `--`.
         #[arg(last = true, value_name = "ARGS")]
         args: Vec<String>,
+    },
+    /// Print the cluster's CA certificate (PEM) so a browser or `curl --cacert` trusts its
+    /// REST API (`tls:`); made with the cluster's first TLS plan, kept on this machine.
+    Ca {
+        #[command(flatten)]
+        inv: InventoryArg,
+    },
+    /// The cluster's TLS (`tls:`): `flinkup tls rotate` renews its certificates.
+    Tls {
+        #[command(subcommand)]
+        command: TlsCommand,
     },
     /// Run a shell command on the cluster's hosts (all, or those --host and --role pick), at
     /// most --concurrency at once; each output line prefixed with its host, each host's exit

@@ -11,6 +11,11 @@ pub fn is_secret_key(key: &str) -> bool {
 
 pub const MASK: &str = "********";
 
+/// Whether a configuration text sets a secret key to a value (it is then written private).
+pub fn carries_secrets(text: &str) -> bool {
+    mask_secrets(text) != text
+}
+
 /// Masks the value of every `key: value` line (plain or in a diff) whose key looks secret.
 pub fn mask_secrets(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -21,6 +21,11 @@ pub enum Undo {
         link: String,
         previous: Option<String>,
     },
+    /// The private file held `previous` (None: it did not exist).
+    Secret {
+        path: String,
+        previous: Option<crate::plan::SecretBytes>,
+    },
     /// The file held `previous` (None: it did not exist).
     File {
         path: String,
@@ -44,11 +49,19 @@ impl fmt::Display for Undo {
                 path,
                 previous: Some(_),
                 ..
+            }
+            | Undo::Secret {
+                path,
+                previous: Some(_),
             } => write!(f, "{path} as it was"),
             Undo::File {
                 path,
                 previous: None,
                 ..
+            }
+            | Undo::Secret {
+                path,
+                previous: None,
             } => write!(f, "remove {path}"),
         }
     }
@@ -67,7 +80,7 @@ pub fn detail(a: &Action) -> String {
             if hops.len() == 1 { "" } else { "s" }
         ),
         Action::Unpack { archive, dest, .. } => format!("{archive} -> {dest}"),
-        Action::WriteFile { path, .. } => path.clone(),
+        Action::WriteFile { path, .. } | Action::WriteSecret { path, .. } => path.clone(),
         Action::Link { link, target, .. } => format!("{link} -> {target}"),
         Action::TrustSsh { peers, .. } => peers
             .iter()
@@ -238,6 +251,18 @@ put "$T"/{dir} || exit 1
                 None
             };
             write_file(r, host, path, content, *executable).await?;
+            Ok(before)
+        }
+        Action::WriteSecret { path, content, .. } => {
+            let before = if record {
+                Some(Undo::Secret {
+                    path: path.clone(),
+                    previous: read_secret(r, host, path).await?,
+                })
+            } else {
+                None
+            };
+            write_secret(r, host, path, &content.0).await?;
             Ok(before)
         }
         Action::Link {
@@ -479,6 +504,17 @@ pub async fn undo(u: &Undo, id: &HostId, fleet: &Fleet) -> Result<()> {
             previous: Some(p),
             executable,
         } => write_file(r, host, path, p, *executable).await,
+        Undo::Secret {
+            path,
+            previous: Some(p),
+        } => write_secret(r, host, path, &p.0).await,
+        Undo::Secret {
+            path,
+            previous: None,
+        } => r
+            .must(host, "remove the file", &format!("rm -f {}", qp(path)))
+            .await
+            .map(drop),
         Undo::File {
             path,
             previous: None,
@@ -487,6 +523,46 @@ pub async fn undo(u: &Undo, id: &HostId, fleet: &Fleet) -> Result<()> {
             .must(host, "remove the file", &format!("rm -f {}", qp(path)))
             .await
             .map(drop),
+    }
+}
+
+/// A private file's bytes, None when it does not exist.
+async fn read_secret(
+    r: &Remote,
+    host: &str,
+    path: &str,
+) -> Result<Option<crate::plan::SecretBytes>> {
+    let p = qp(path);
+    let out = r
+        .sh(
+            host,
+            &format!("if [ -f {p} ]; then echo present; base64 -w0 < {p}; fi"),
+        )
+        .await?;
+    Ok(out.stdout.strip_prefix("present\n").and_then(|b| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(b.trim())
+            .ok()
+            .map(crate::plan::SecretBytes)
+    }))
+}
+
+/// Writes a private file: its directory 0700, the file 0600 from the start (umask), then
+/// renamed into place.
+async fn write_secret(r: &Remote, host: &str, path: &str, content: &[u8]) -> Result<()> {
+    let p = qp(path);
+    let script = format!(
+        "umask 077 && d=\"$(dirname {p})\" && mkdir -p \"$d\" && chmod 700 \"$d\" && cat > {p}.flinkup-tmp && chmod 600 {p}.flinkup-tmp && mv -f {p}.flinkup-tmp {p}"
+    );
+    let out = r.sh_input(host, &script, Some(content)).await?;
+    if out.ok() {
+        Ok(())
+    } else {
+        Err(Error::remote(
+            host,
+            format!("cannot write {path}: {}", out.why()),
+        ))
     }
 }
 
@@ -499,9 +575,17 @@ async fn write_file(
 ) -> Result<()> {
     let p = qp(path);
     let script = format!(
-        "mkdir -p \"$(dirname {p})\" && cat > {p}.flinkup-tmp{chmod} && mv -f {p}.flinkup-tmp {p}",
+        "mkdir -p \"$(dirname {p})\" && {umask}cat > {p}.flinkup-tmp{chmod} && mv -f {p}.flinkup-tmp {p}",
+        // A file that carries passwords (flink-conf with TLS) is readable by its owner only.
+        umask = if crate::secrets::carries_secrets(content) {
+            "umask 077 && "
+        } else {
+            ""
+        },
         chmod = if executable {
             format!(" && chmod 755 {p}.flinkup-tmp")
+        } else if crate::secrets::carries_secrets(content) {
+            format!(" && chmod 600 {p}.flinkup-tmp")
         } else {
             String::new()
         }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::apply::{Interrupt, Runner};
 use crate::artifact::{self, FetchOptions};
 use crate::cli::{Cli, Command, FetchArgs, JobsArgs, LifecycleArgs, RemoteArgs};
-use crate::components::flink::{self, plan::ArtifactState, render::Renderer};
+use crate::components::flink::{self, plan::ArtifactState, render::Renderer, tls::Issue};
 use crate::components::fornaxee;
 use crate::compose::{self, gather, BundleAtHand, Removed};
 use crate::error::{exit, Error, Result};
@@ -28,14 +28,12 @@ use crate::report::{self, Event, Reporter, Style};
 pub fn dispatch(cli: Cli) -> Result<i32> {
     // `--deny-warnings`, for every command that loads the inventory.
     let deny = cli.deny_warnings;
+    let opts = |insecure_no_checksum: bool| LoadOptions {
+        insecure_no_checksum,
+        deny_warnings: deny,
+    };
     let load = |path: &Path, insecure_no_checksum: bool| {
-        load(
-            path,
-            LoadOptions {
-                insecure_no_checksum,
-                deny_warnings: deny,
-            },
-        )
+        load(path, opts(insecure_no_checksum)).and_then(|l| with_tls(l, Issue::Keep, true))
     };
     match cli.command {
         Command::Completions { shell } => {
@@ -48,7 +46,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Some(dir) => crate::man::install(&dir),
             None => write_stdout(&crate::man::page(page.as_deref())?),
         },
-        Command::Validate { inv, .. } => validate(load(&inv.inventory, false)?),
+        // Read-only: the TLS material is neither made nor read.
+        Command::Validate { inv, .. } => validate(self::load(&inv.inventory, opts(false))?),
         Command::Render { inv, output } => render(load(&inv.inventory, false)?, &output),
         Command::Plan {
             inv,
@@ -161,6 +160,70 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rollback(a) => {
             let loaded = load(&a.base.inv.inventory, false)?;
             lifecycle(lifecycle::Verb::Rollback, &loaded, a.base, Some(a.jobs))
+        }
+        Command::Ca { inv } => {
+            let loaded = load(&inv.inventory, false)?;
+            match loaded
+                .cluster
+                .tls
+                .as_ref()
+                .and_then(|t| t.material.as_ref())
+            {
+                Some(m) => write_stdout(m.ca_pem.as_bytes()),
+                None => Err(crate::error::Error::Failed(format!(
+                    "cluster {} has no TLS: add `tls: {{enabled: true}}` to {} and deploy",
+                    loaded.cluster.name,
+                    inv.inventory.display()
+                ))),
+            }
+        }
+        Command::Tls {
+            command:
+                crate::cli::TlsCommand::Rotate {
+                    inv,
+                    run,
+                    day2,
+                    fetch,
+                    remote,
+                    output,
+                },
+        } => {
+            let plain = self::load(&inv.inventory, opts(fetch.insecure_no_checksum))?;
+            if plain.cluster.tls.is_none() {
+                return Err(crate::error::Error::Failed(format!(
+                    "cluster {} has no TLS to rotate: add `tls: {{enabled: true}}` to {} and deploy",
+                    plain.cluster.name,
+                    inv.inventory.display()
+                )));
+            }
+            // Kept only once the plan that distributes them ran to the end: until then the
+            // hosts' certificates and the ones here are both valid under the same CA.
+            let mut loaded = with_tls(plain, Issue::Rotate, false)?;
+            let _kit = from_kit(&fetch, &mut loaded)?;
+            if run.dry_run {
+                return runtime()?.block_on(deploy::preview(
+                    &loaded,
+                    run.only,
+                    &day2,
+                    &fetch,
+                    &remote,
+                    output.json,
+                ));
+            }
+            let code = runtime()?.block_on(deploy::deploy(
+                &loaded, &run, &day2, &fetch, &remote, &output,
+            ))?;
+            if code == exit::OK {
+                if let Some(m) = loaded
+                    .cluster
+                    .tls
+                    .as_ref()
+                    .and_then(|t| t.material.as_ref())
+                {
+                    m.save()?;
+                }
+            }
+            Ok(code)
         }
         Command::Unlock(a) => {
             let loaded = load(&a.inv.inventory, false)?;
@@ -333,6 +396,18 @@ fn load(path: &Path, opts: LoadOptions) -> Result<Loaded> {
     Ok(loaded)
 }
 
+/// Loads the cluster's TLS material (made the first time) into the validated cluster.
+pub(crate) fn with_tls(mut loaded: Loaded, issue: Issue, save: bool) -> Result<Loaded> {
+    let c = &loaded.cluster;
+    if let Some(t) = &c.tls {
+        let m = flink::tls::load(c, t, issue, save)?;
+        if let Some(t) = loaded.cluster.tls.as_mut() {
+            t.material = Some(m);
+        }
+    }
+    Ok(loaded)
+}
+
 fn validate(loaded: Loaded) -> Result<i32> {
     let c = &loaded.cluster;
     let text = format!(
@@ -377,6 +452,12 @@ fn render(loaded: Loaded, out: &Path) -> Result<i32> {
         let p = out.join(&f.name);
         std::fs::write(&p, &f.content)
             .map_err(|e| Error::io(format!("cannot write {}", p.display()), e))?;
+        if crate::secrets::carries_secrets(&f.content) {
+            // Passwords (tls:): readable by this user only, as on the hosts.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| Error::io(format!("cannot make {} private", p.display()), e))?;
+        }
         report::stdout(&format!("wrote {}\n", p.display()));
     }
     Ok(exit::OK)

@@ -80,6 +80,21 @@ struct ClusterStatus {
     zookeeper: Option<crate::components::flink::ha::Ensemble>,
     /// Why the cluster counts as degraded, with what to do.
     problems: Vec<String>,
+    /// `tls:`: the certificates' expiry and the hosts whose TLS files differ from this
+    /// machine's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<TlsStatus>,
+    /// What does not degrade the cluster yet but needs doing (a certificate about to expire).
+    warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct TlsStatus {
+    client_auth: bool,
+    certificate: String,
+    ca: String,
+    /// Hosts whose keystore is not the one flinkup keeps for the cluster.
+    outdated: Vec<String>,
 }
 
 pub async fn status(
@@ -203,7 +218,49 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
             )
         }),
         problems: Vec::new(),
+        tls: None,
+        warnings: Vec::new(),
     };
+    if let Some((t, m)) = c
+        .tls
+        .as_ref()
+        .and_then(|t| t.material.as_ref().map(|m| (t, m)))
+    {
+        use crate::components::flink::tls;
+        let (cert, soon) = tls::expiry(m.not_after);
+        let (ca, ca_soon) = tls::expiry(m.ca_not_after);
+        if soon {
+            st.warnings.push(format!(
+                "the cluster's TLS certificate is {cert}: renew it with `flinkup tls rotate -i {}`",
+                c.source.display()
+            ));
+        }
+        if ca_soon {
+            st.warnings.push(format!(
+                "the cluster's CA is {ca}: a new CA means `flinkup destroy` and a new deploy"
+            ));
+        }
+        let want = m.fingerprint(tls::KEYSTORE);
+        st.tls = Some(TlsStatus {
+            client_auth: t.client_auth,
+            certificate: cert,
+            ca,
+            outdated: c
+                .hosts
+                .iter()
+                .filter(|h| {
+                    !failures.iter().any(|f| f.host == HostId::of(h))
+                        && facts
+                            .host(&HostId::of(h))
+                            .flink()
+                            .tls_files
+                            .get(tls::KEYSTORE)
+                            != want.as_ref()
+                })
+                .map(|h| h.name.clone())
+                .collect(),
+        });
+    }
     // What each TaskManager host runs, where it could be asked.
     let expected: Vec<Expected> = c
         .taskmanagers()
@@ -238,7 +295,8 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
         };
         let rest = match c.external() {
             Some(e) => Rest::at(&e.rest, &h.name, jm_remote),
-            None => Rest::new(&h.name, c.rest_port, &h.name, jm_remote),
+            None => Rest::new(&h.name, c.rest_port, &h.name, jm_remote)
+                .with_tls(crate::components::flink::tls::RestTls::of(c).as_ref()),
         };
         let o = match rest.overview().await {
             Ok(o) => o,
@@ -738,6 +796,29 @@ fn text(c: &Cluster, st: &ClusterStatus) -> String {
                     .unwrap_or_default()
             );
         }
+    }
+    if let Some(t) = &st.tls {
+        let _ = writeln!(
+            out,
+            "\nTLS: internal and REST (https{}); certificate {}; CA {}",
+            if t.client_auth {
+                ", client certificates required"
+            } else {
+                ""
+            },
+            t.certificate,
+            t.ca
+        );
+        if !t.outdated.is_empty() {
+            let _ = writeln!(
+                out,
+                "  not this machine's keystore on: {} (run deploy)",
+                t.outdated.join(", ")
+            );
+        }
+    }
+    for w in &st.warnings {
+        let _ = writeln!(out, "warning: {w}");
     }
     if st.healthy {
         let _ = writeln!(out, "\nHealthy.");

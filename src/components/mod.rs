@@ -264,6 +264,12 @@ mod tests {
             slots: 4,
             timeout_secs: 60,
             ignore: vec!["old".into()],
+            tls: Some(flink::tls::RestTls {
+                ca: "/state/ca.pem".into(),
+                identity: None,
+                host_ca: "/opt/tls/ca.pem".into(),
+                host_identity: None,
+            }),
             leadership: Some(flink::rest::Leadership {
                 jobmanagers: vec![HostId("h1".into())],
                 pid_dir: "/tmp".into(),

@@ -309,6 +309,8 @@ pub struct Cluster {
     pub relay_fanout: usize,
     /// The Java runtime flinkup installs where a host's own does not fit (`java:`).
     pub java: Option<crate::components::java::Runtime>,
+    /// TLS inside the cluster and on REST (`tls:` with `enabled: true`).
+    pub tls: Option<crate::components::flink::tls::Tls>,
 }
 
 mod humantime_serde_secs {

@@ -34,6 +34,20 @@ pub struct RawInventory {
     pub ha: Option<RawHa>,
     pub java: Option<RawJava>,
     pub supervisor: Option<Supervisor>,
+    pub tls: Option<RawTls>,
+}
+
+/// The `tls:` section: TLS inside the cluster and on its REST API.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub enabled: Option<bool>,
+    /// REST also requires a client certificate signed by the cluster's CA.
+    pub rest_client_auth: Option<bool>,
+    /// Cipher suites instead of flinkup's choice.
+    pub cipher_suites: Option<Vec<String>>,
+    /// How long the certificates flinkup issues are valid (`825d`).
+    pub validity: Option<String>,
 }
 
 /// What keeps a host's daemons running.

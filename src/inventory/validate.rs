@@ -188,6 +188,7 @@ pub(crate) fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
             crate::components::java::validate(c, j, install_dir.trim_end_matches('/')).map(Some)
         }
     };
+    let tls = tls(c, &raw, version);
     let fornaxee = raw
         .fornaxee
         .as_ref()
@@ -268,6 +269,117 @@ pub(crate) fn build(c: &mut Checker, raw: RawInventory) -> Option<Cluster> {
         java: java?,
         fornaxee,
         ha: ha?,
+        tls: tls?,
+    })
+}
+
+/// The `tls:` section: refused where it cannot work, before anything is made.
+fn tls(
+    c: &mut Checker,
+    raw: &RawInventory,
+    version: Option<Version>,
+) -> Option<Option<crate::components::flink::tls::Tls>> {
+    use crate::components::flink::tls;
+    let Some(t) = &raw.tls else {
+        return Some(None);
+    };
+    let enabled = t.enabled.unwrap_or(false);
+    let mut ok = true;
+    if t.rest_client_auth == Some(true) && !enabled {
+        c.key_error(
+            &["tls", "rest_client_auth"],
+            "tls.rest_client_auth requires client certificates on a REST API that TLS protects, and tls.enabled is not true",
+            "add `enabled: true` under tls:, or remove rest_client_auth",
+        );
+        ok = false;
+    }
+    if !enabled {
+        return ok.then_some(None);
+    }
+    if raw.fornaxee.as_ref().is_some_and(|f| f.flink.is_some()) {
+        c.key_error(
+            &["tls"],
+            "tls: secures the Flink cluster flinkup deploys, and fornaxee.flink names an existing one",
+            "remove tls:; the existing cluster's TLS is its own",
+        );
+        return None;
+    }
+    if raw
+        .flink
+        .install_dir
+        .as_deref()
+        .is_some_and(|d| d.starts_with('~'))
+    {
+        c.error(
+            &["flink", "install_dir"],
+            "tls: names its keystores in flink-conf.yaml by absolute path, and install_dir starts with ~ (Flink does not expand it)",
+            "give an absolute install_dir, e.g. /home/flink/opt",
+        );
+        ok = false;
+    }
+    for k in raw.config.keys() {
+        if k.starts_with("security.ssl.") {
+            c.key_error(
+                &["config", k],
+                format!("config sets {k}, and tls: makes flinkup set Flink's TLS keys"),
+                "remove it from config:; use tls.cipher_suites for the suites",
+            );
+            ok = false;
+        }
+    }
+    if let Some(v) = version {
+        let missing = tls::missing_keys(v);
+        if !missing.is_empty() {
+            c.key_error(
+                &["tls", "enabled"],
+                format!(
+                    "Flink {v}'s key catalogue lacks the TLS keys flinkup writes: {}",
+                    missing.join(", ")
+                ),
+                "use a release whose catalogue has them (every release from 1.9 does), or remove tls:",
+            );
+            ok = false;
+        }
+    }
+    let suites = match &t.cipher_suites {
+        Some(s)
+            if s.is_empty()
+                || s.iter()
+                    .any(|x| !x.starts_with("TLS_") || x.contains(char::is_whitespace)) =>
+        {
+            c.error(
+                &["tls", "cipher_suites"],
+                "tls.cipher_suites must list cipher suite names such as TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                "give JSSE suite names (TLS_…) or remove cipher_suites for flinkup's choice",
+            );
+            ok = false;
+            Vec::new()
+        }
+        Some(s) => s.clone(),
+        None => tls::SUITES.iter().map(|s| s.to_string()).collect(),
+    };
+    let validity = match &t.validity {
+        None => tls::DEFAULT_VALIDITY,
+        Some(v) => match humantime::parse_duration(v) {
+            Ok(d) if d.as_secs() >= 3600 => d,
+            _ => {
+                c.error(
+                    &["tls", "validity"],
+                    format!("tls.validity `{v}` is not a duration of an hour or more"),
+                    "write it like `825d` or `90days`",
+                );
+                ok = false;
+                tls::DEFAULT_VALIDITY
+            }
+        },
+    };
+    ok.then(|| {
+        Some(tls::Tls {
+            client_auth: t.rest_client_auth.unwrap_or(false),
+            suites,
+            validity,
+            material: None,
+        })
     })
 }
 

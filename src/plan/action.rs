@@ -81,6 +81,16 @@ pub enum Action {
         /// Written with its execute bits (a program, not a configuration file).
         executable: bool,
     },
+    /// Replace a private file (mode 0600 in a 0700 directory) atomically: a keystore, a key.
+    /// Its bytes never appear in any output; the plan shows what it is and its sha256.
+    WriteSecret {
+        path: String,
+        change: Change,
+        what: String,
+        sha256: String,
+        #[serde(skip)]
+        content: SecretBytes,
+    },
     /// Point a symlink at a release, atomically.
     Link {
         link: String,
@@ -165,6 +175,16 @@ pub enum Action {
     /// A component's own check (Flink: the REST API lists every TaskManager), run by the
     /// component that planned it.
     Check(CheckStep),
+}
+
+/// Bytes that are never printed (`Debug` shows their length only).
+#[derive(Clone, PartialEq, Default)]
+pub struct SecretBytes(pub Vec<u8>);
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} secret bytes>", self.0.len())
+    }
 }
 
 /// What happens to a systemd unit.
@@ -254,7 +274,7 @@ impl Action {
             Action::Relay { .. } => "relay",
             Action::Download { .. } => "download",
             Action::Unpack { .. } => "unpack",
-            Action::WriteFile { .. } => "write",
+            Action::WriteFile { .. } | Action::WriteSecret { .. } => "write",
             Action::Link { .. } => "link",
             Action::TrustSsh { .. } => "trust",
             Action::Untrust { .. } => "untrust",

@@ -16,13 +16,31 @@ fn masked(plan: &Plan) -> Plan {
     let mut p = plan.clone();
     for stage in &mut p.stages {
         for step in &mut stage.steps {
-            if let Action::WriteFile { content, diff, .. } = &mut step.action {
-                mask(content);
-                mask(diff);
+            match &mut step.action {
+                Action::WriteFile { content, diff, .. } => {
+                    mask(content);
+                    mask(diff);
+                }
+                // A check may carry configuration text (a savepoint's running configuration).
+                Action::Check(c) => {
+                    for v in c.spec.values_mut() {
+                        mask_json(v, &mut mask);
+                    }
+                }
+                _ => {}
             }
         }
     }
     p
+}
+
+fn mask_json(v: &mut serde_json::Value, mask: &mut impl FnMut(&mut String)) {
+    match v {
+        serde_json::Value::String(t) => mask(t),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| mask_json(x, mask)),
+        serde_json::Value::Object(o) => o.values_mut().for_each(|x| mask_json(x, mask)),
+        _ => {}
+    }
 }
 
 /// Writes the plan as one JSON Lines event, secrets masked.
@@ -110,6 +128,18 @@ fn action_line(out: &mut String, host: &HostId, a: &Action, shown: &mut Vec<(Hos
             }
             Ok(())
         }
+        Action::WriteSecret {
+            path,
+            change,
+            what,
+            sha256,
+            ..
+        } => writeln!(
+            out,
+            "    {} write    {path} ({what}, private; sha256 {})",
+            if *change == Change::Create { "+" } else { "~" },
+            &sha256[..sha256.len().min(16)]
+        ),
         Action::Link {
             link,
             target,

@@ -12,7 +12,7 @@ pub mod distribute;
 use serde::Serialize;
 
 pub use crate::diagnostic::{Finding, Severity};
-pub use action::{Action, Change, CheckStep, Hop, Seed, UnitOp};
+pub use action::{Action, Change, CheckStep, Hop, SecretBytes, Seed, UnitOp};
 
 use crate::fleet::HostId;
 

@@ -150,12 +150,22 @@ impl Remote {
 
     /// GETs `url` from the host itself (curl, else wget): for a port only the host reaches.
     pub async fn http_get(&self, host: &str, url: &str) -> Result<shell::HttpAnswer> {
+        self.http_get_with(host, url, "").await
+    }
+
+    /// `http_get` after shell assignments `env` (the CA and client certificate of https).
+    pub async fn http_get_with(
+        &self,
+        host: &str,
+        url: &str,
+        env: &str,
+    ) -> Result<shell::HttpAnswer> {
         let out = self
             .sh(
                 host,
                 &format!(
                     "{}
-http_get {}",
+{env}http_get {}",
                     shell::HTTP_GET_FN,
                     q(url)
                 ),

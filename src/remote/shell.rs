@@ -14,10 +14,10 @@ pub const PORT_OPEN_FN: &str = r#"port_open() { timeout "$1" bash -c 'exec 3<>/d
 /// after it; with curl, else wget, whichever the host has.
 pub const HTTP_GET_FN: &str = r#"http_get() {
   _t=$(mktemp) || return 1
-  if command -v curl >/dev/null 2>&1; then _c=$(curl -s --max-time 5 -o "$_t" -w '%{http_code}' "$1" 2>/dev/null) || _c=${_c:-000}
+  if command -v curl >/dev/null 2>&1; then _c=$(curl -s ${HTTP_CA:+--cacert "$HTTP_CA"} ${HTTP_CERT:+--cert "$HTTP_CERT"} --max-time 5 -o "$_t" -w '%{http_code}' "$1" 2>/dev/null) || _c=${_c:-000}
   elif command -v wget >/dev/null 2>&1; then
-    if wget -q -T 5 -O "$_t" "$1" 2>/dev/null; then _c=200
-    else _c=$(wget -S -T 5 -O /dev/null "$1" 2>&1 | awk '$1 ~ /^HTTP\// {c=$2} END {printf "%03d", c+0}'); fi
+    if wget -q -T 5 ${HTTP_CA:+--ca-certificate="$HTTP_CA"} ${HTTP_CERT:+--certificate="$HTTP_CERT" --private-key="$HTTP_CERT"} -O "$_t" "$1" 2>/dev/null; then _c=200
+    else _c=$(wget -S -T 5 ${HTTP_CA:+--ca-certificate="$HTTP_CA"} ${HTTP_CERT:+--certificate="$HTTP_CERT" --private-key="$HTTP_CERT"} -O /dev/null "$1" 2>&1 | awk '$1 ~ /^HTTP\// {c=$2} END {printf "%03d", c+0}'); fi
   else _c=000; fi
   echo "$_c"; cat "$_t"; rm -f "$_t"
 }

@@ -29,6 +29,8 @@ pub struct SmokeCheck {
     pub target: Option<String>,
     pub jobmanager: String,
     pub rest_port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<super::tls::RestTls>,
     pub timeout_secs: u64,
     /// Where the TaskManagers' logs are, for a failed job: (host, log directory).
     pub tm_logs: Vec<(HostId, String)>,
@@ -107,7 +109,7 @@ pub async fn smoke(c: &SmokeCheck, host: &HostId, fleet: &Fleet, rep: &dyn Repor
     rep.event(&Event::Info {
         message: format!("smoke job {id} submitted"),
     });
-    let rest = Rest::new(&c.jobmanager, c.rest_port, host.as_str(), jm);
+    let rest = Rest::new(&c.jobmanager, c.rest_port, host.as_str(), jm).with_tls(c.tls.as_ref());
     let deadline = Duration::from_secs(c.timeout_secs);
     loop {
         let state = rest
@@ -708,6 +710,11 @@ pub struct Savepoint {
     pub dir: String,
     pub jvm_args: Option<String>,
     pub target: Option<String>,
+    /// The configuration the running cluster started with (file name, text), when the plan
+    /// has already written one that turns TLS on or off: the client must speak as the
+    /// running JobManager does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_conf: Option<(String, String)>,
 }
 
 impl fmt::Display for Savepoint {
@@ -735,16 +742,22 @@ pub async fn savepoint(
 ) -> Result<()> {
     let jm = fleet.get(host)?;
     for (id, name) in &s.jobs {
-        let script = format!(
-            "{} 2>&1",
-            client(
-                &s.flink,
-                s.jvm_args.as_deref(),
-                s.target.as_deref(),
-                "stop",
-                &format!("-p {} {}", q(&s.dir), q(id)),
-            )
+        let stop = client(
+            &s.flink,
+            s.jvm_args.as_deref(),
+            s.target.as_deref(),
+            "stop",
+            &format!("-p {} {}", q(&s.dir), q(id)),
         );
+        let script = match &s.running_conf {
+            Some((file, text)) => format!(
+                "T=$(mktemp -d) || exit 1\ncp -r \"$(dirname {flink})/../conf/.\" \"$T\"/ && printf '%s' {text} > \"$T\"/{file} && chmod 600 \"$T\"/{file} && export FLINK_CONF_DIR=\"$T\"\n{stop} 2>&1; rc=$?; rm -rf \"$T\"; exit $rc",
+                flink = qp(&s.flink),
+                text = q(text),
+                file = q(file),
+            ),
+            None => format!("{stop} 2>&1"),
+        };
         let out = jm.sh(host.as_str(), &script).await?;
         let path = out
             .stdout

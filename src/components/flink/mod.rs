@@ -14,6 +14,7 @@ pub mod render;
 pub mod rest;
 pub mod sizing;
 pub mod supervise;
+pub mod tls;
 pub mod validate;
 
 use std::fmt;

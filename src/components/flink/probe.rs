@@ -56,6 +56,10 @@ pub struct FlinkFacts {
     pub record: Option<super::record::Record>,
     /// Jobs running on the cluster (id, name), when the JobManager runs here.
     pub running_jobs: Option<Vec<(String, String)>>,
+    /// sha256 of the TLS files flinkup keeps on the host, by file name (`tls:`).
+    pub tls_files: BTreeMap<String, String>,
+    /// The `jdk.tls.disabledAlgorithms` of the Java that runs Flink here (`tls:`).
+    pub jdk_tls_disabled: Option<String>,
     /// sha512 of smoke job jars uploaded earlier, by path (JobManager host only).
     pub smoke_jars: BTreeMap<String, String>,
     /// Each daemon's systemd unit as it is (state), when its unit file exists.
@@ -168,6 +172,23 @@ done
         alive_fn = crate::remote::shell::ALIVE_FN,
     );
     s.push_str(&super::supervise::probe(cluster));
+    {
+        // The JDK's own refusals (conf/security on 9+, jre/lib/security on 8), and the TLS
+        // files flinkup keeps here.
+        s.push_str(&format!(
+            r#"if [ -n "$J" ] && [ -x "$J" ]; then JR=$(dirname "$(dirname "$(readlink -f "$J")")"); for JS in "$JR/conf/security/java.security" "$JR/lib/security/java.security" "$JR/jre/lib/security/java.security"; do if [ -f "$JS" ]; then echo "jdk_tls_disabled=$(sed -n '/^jdk.tls.disabledAlgorithms=/,/[^\]$/p' "$JS" | base64 -w0)"; break; fi; done; fi
+for f in {files}; do if [ -f {dir}/"$f" ]; then echo "tls.$f=$(sha256sum {dir}/"$f" | cut -d' ' -f1)"; fi; done
+"#,
+            files = [
+                super::tls::KEYSTORE,
+                super::tls::TRUSTSTORE,
+                super::tls::CA_PEM,
+                super::tls::CLIENT_PEM
+            ]
+            .join(" "),
+            dir = qp(&super::tls::host_dir(cluster)),
+        ));
+    }
     if cluster.distribution == crate::inventory::Distribution::Auto
         && cluster.artifact.path.is_none()
         && !cluster.artifact.urls.is_empty()
@@ -212,16 +233,22 @@ done
         ));
         // Which TaskManagers the running JobManager lists: a restarted TaskManager's old entry
         // stays until its heartbeat times out, and verification must not count it.
+        // The API answers over https where TLS is on (with the CA and client certificate
+        // flinkup keeps on the host), over http before or after.
         s.push_str(&format!(
             r#"{http}
+D={tls}; HTTP_CA=; HTTP_CERT=; [ -f "$D/{ca}" ] && HTTP_CA="$D/{ca}"; [ -f "$D/{cl}" ] && HTTP_CERT="$D/{cl}"
 if [ -n "$(cat {pid_dir}/flink-$U-standalonesession.pid 2>/dev/null)" ]; then
-  T=$(http_body http://127.0.0.1:{port}/taskmanagers || http_body {url})
+  T=$({{ [ -n "$HTTP_CA" ] && http_body https://127.0.0.1:{port}/taskmanagers; }} || http_body http://127.0.0.1:{port}/taskmanagers || http_body {url})
   [ -n "$T" ] && echo "registered=$(printf %s "$T" | base64 -w0)"
-  J=$(http_body http://127.0.0.1:{port}/jobs/overview || http_body {jobs_url})
+  J=$({{ [ -n "$HTTP_CA" ] && http_body https://127.0.0.1:{port}/jobs/overview; }} || http_body http://127.0.0.1:{port}/jobs/overview || http_body {jobs_url})
   [ -n "$J" ] && echo "jobs=$(printf %s "$J" | base64 -w0)"
 fi
 "#,
             http = crate::remote::shell::HTTP_GET_FN,
+            tls = qp(&super::tls::host_dir(cluster)),
+            ca = super::tls::CA_PEM,
+            cl = super::tls::CLIENT_PEM,
             pid_dir = qp(&pid_dir(cluster)),
             port = cluster.rest_port,
             url = crate::remote::q(&format!(
@@ -313,6 +340,15 @@ pub fn parse(out: &str) -> FlinkFacts {
             "leads" => f.leads = Some(v.trim() == "granted"),
             "ha_storage" if v.trim() != "writable" => {
                 f.ha_storage_unwritable = Some(v.trim().to_string())
+            }
+            "jdk_tls_disabled" => {
+                f.jdk_tls_disabled = b64(v).map(|t| {
+                    t.trim_start_matches("jdk.tls.disabledAlgorithms=")
+                        .to_string()
+                })
+            }
+            k if k.starts_with("tls.") => {
+                f.tls_files.insert(k[4..].to_string(), v.trim().to_string());
             }
             k if k.starts_with("smoke_jar.") => {
                 f.smoke_jars

@@ -256,6 +256,19 @@ impl Renderer {
             })
             .collect();
         ctx.insert("ha", &ha);
+        let tls: Vec<Entry> = cluster
+            .tls
+            .as_ref()
+            .map(|t| super::tls::keys(cluster, t, &super::tls::host_dir(cluster)))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(key, value)| Entry {
+                key,
+                value,
+                comment: String::new(),
+            })
+            .collect();
+        ctx.insert("tls", &tls);
         let tms: Vec<&str> = cluster.taskmanagers().map(|h| h.name.as_str()).collect();
         ctx.insert("taskmanagers", &tms);
         ctx.insert("jobmanager", cluster.rpc_address());
@@ -276,6 +289,16 @@ impl Renderer {
                 .tera
                 .render(tpl, &ctx)
                 .map_err(|e| template_error(tpl, &e))?;
+            if tpl == "flink-conf.yaml.tera"
+                && tls
+                    .first()
+                    .is_some_and(|e| !content.contains(&format!("{}: ", e.key)))
+            {
+                return Err(Error::Template {
+                    name: tpl.into(),
+                    message: "the template writes no TLS keys, and tls: is enabled: add the `tls` entries as the built-in template does".into(),
+                });
+            }
             out.push(RenderedFile {
                 name: file.to_string(),
                 content,

@@ -59,6 +59,10 @@ pub struct Rest<'a> {
     pub jm_name: &'a str,
     pub jm: &'a Remote,
     pub client: reqwest::Client,
+    /// With `tls:`: the API answers over https, and what `jm`'s host asks it with.
+    pub tls: Option<super::tls::RestTls>,
+    /// The plain http client, for a cluster whose TLS is not on yet (or no longer).
+    plain: Option<(reqwest::Client, String, String)>,
 }
 
 impl Rest<'_> {
@@ -73,7 +77,33 @@ impl Rest<'_> {
                 .timeout(Duration::from_secs(5))
                 .build()
                 .unwrap_or_default(),
+            tls: None,
+            plain: None,
         }
+    }
+
+    /// The API over https with the cluster's CA (and client certificate), where `tls` is
+    /// set; plain http stays the fallback while a plan turns TLS on or off.
+    pub fn with_tls(mut self, tls: Option<&super::tls::RestTls>) -> Self {
+        let Some(t) = tls else { return self };
+        match t.client(Duration::from_secs(5)) {
+            Ok(client) => {
+                let https = |u: &str| u.replacen("http://", "https://", 1);
+                self.plain = Some((
+                    std::mem::replace(&mut self.client, client),
+                    self.base.clone(),
+                    self.inside.clone(),
+                ));
+                self.base = https(&self.base);
+                self.inside = https(&self.inside);
+                self.tls = Some(t.clone());
+            }
+            Err(e) => {
+                // The plain client stays; the error shows once the API refuses it.
+                self.base = format!("{} (TLS material unusable: {e})", self.base);
+            }
+        }
+        self
     }
 
     /// An API at `url` that `via`'s host also reaches at `url` (an existing cluster, asked
@@ -86,14 +116,52 @@ impl Rest<'_> {
     }
 
     async fn get(&self, path: &str) -> Result<String, String> {
-        let direct = match self.client.get(format!("{}{path}", self.base)).send().await {
+        match self
+            .get_from(
+                &self.client,
+                &self.base,
+                &self.inside,
+                self.tls.as_ref(),
+                path,
+            )
+            .await
+        {
+            Ok(body) => Ok(body),
+            Err(e) => match &self.plain {
+                // TLS is not on (yet): the API as it answers without it.
+                Some((client, base, inside)) => self
+                    .get_from(client, base, inside, None, path)
+                    .await
+                    .map_err(|_| e),
+                None => Err(e),
+            },
+        }
+    }
+
+    async fn get_from(
+        &self,
+        client: &reqwest::Client,
+        base: &str,
+        inside: &str,
+        tls: Option<&super::tls::RestTls>,
+        path: &str,
+    ) -> Result<String, String> {
+        let direct = match client.get(format!("{base}{path}")).send().await {
             Ok(r) if r.status().is_success() => return r.text().await.map_err(|e| e.to_string()),
             Ok(r) => format!("HTTP {}", r.status()),
-            Err(e) => e.to_string(),
+            Err(e) => crate::error::chain(&e),
         };
         // Not reachable from here: ask the JobManager host itself.
-        let url = format!("{}{path}", self.inside);
-        match self.jm.http_get(self.jm_name, &url).await {
+        let url = format!("{inside}{path}");
+        let asked = match tls {
+            Some(t) => {
+                self.jm
+                    .http_get_with(self.jm_name, &url, &t.shell_env())
+                    .await
+            }
+            None => self.jm.http_get(self.jm_name, &url).await,
+        };
+        match asked {
             Ok(a) if a.ok() => Ok(a.body),
             Ok(a) if a.status == 0 => Err(format!(
                 "{direct}; asked on {}: nothing answers at {url}",
@@ -232,6 +300,9 @@ pub struct ClusterCheck {
     /// With several JobManagers: where to read which one leads, named once verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leadership: Option<Leadership>,
+    /// The API over https (`tls:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<super::tls::RestTls>,
 }
 
 /// The JobManagers of a cluster and where their pid files and logs are.
@@ -244,7 +315,12 @@ pub struct Leadership {
 
 impl ClusterCheck {
     pub fn url(&self) -> String {
-        format!("http://{}:{}/overview", self.jobmanager, self.rest_port)
+        format!(
+            "{}://{}:{}/overview",
+            if self.tls.is_some() { "https" } else { "http" },
+            self.jobmanager,
+            self.rest_port
+        )
     }
 }
 
@@ -278,7 +354,7 @@ pub async fn check(
     rep: &dyn Reporter,
 ) -> Result<()> {
     let jm = fleet.get(host)?;
-    let rest = Rest::new(&c.jobmanager, c.rest_port, host.as_str(), jm);
+    let rest = Rest::new(&c.jobmanager, c.rest_port, host.as_str(), jm).with_tls(c.tls.as_ref());
     let timeout = Duration::from_secs(c.timeout_secs);
     let url = c.url();
     match wait_for(&rest, c.taskmanagers as u64, c.slots, timeout, &c.ignore).await {
@@ -401,6 +477,8 @@ pub struct TaskManagerBack {
     pub ips: Vec<String>,
     pub old: Vec<String>,
     pub timeout_secs: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<super::tls::RestTls>,
 }
 
 impl std::fmt::Display for TaskManagerBack {
@@ -419,7 +497,8 @@ pub async fn taskmanager_back(
     rep: &dyn Reporter,
 ) -> Result<()> {
     let jm = fleet.get(&c.jobmanager_host)?;
-    let rest = Rest::new(&c.jobmanager, c.rest_port, c.jobmanager_host.as_str(), jm);
+    let rest = Rest::new(&c.jobmanager, c.rest_port, c.jobmanager_host.as_str(), jm)
+        .with_tls(c.tls.as_ref());
     let start = Instant::now();
     loop {
         if let Ok(all) = rest.taskmanagers().await {

@@ -36,7 +36,12 @@ impl std::fmt::Display for Check {
 pub fn flink_rest(c: &crate::inventory::Cluster) -> String {
     match c.external() {
         Some(e) => e.rest.clone(),
-        None => format!("http://{}:{}", c.jobmanager().name, c.rest_port),
+        None => format!(
+            "{}://{}:{}",
+            if c.tls.is_some() { "https" } else { "http" },
+            c.jobmanager().name,
+            c.rest_port
+        ),
     }
 }
 

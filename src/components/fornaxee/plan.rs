@@ -73,6 +73,20 @@ fn values(inp: &Inputs) -> BTreeMap<String, String> {
     let mut v = inp.fx.properties.clone();
     v.entry("flink.rest.url".into())
         .or_insert_with(|| inp.flink_rest.clone());
+    // `tls:` Flink's REST over https: the cluster's CA, and the client certificate it asks for.
+    if let Some(t) = &inp.cluster.tls {
+        let dir = crate::components::flink::tls::host_dir(inp.cluster);
+        v.insert(
+            "flink.rest.ca".into(),
+            format!("{dir}/{}", crate::components::flink::tls::CA_PEM),
+        );
+        if t.client_auth {
+            v.insert(
+                "flink.rest.client_cert".into(),
+                format!("{dir}/{}", crate::components::flink::tls::CLIENT_PEM),
+            );
+        }
+    }
     v
 }
 

@@ -276,6 +276,7 @@ pub(super) fn verify_stage(inp: &Inputs, missing: &[(HostId, Role)]) -> Stage {
 pub(super) fn cluster_check(inp: &Inputs, at: &Host, ignore: Vec<String>) -> Action {
     let c = inp.cluster;
     crate::components::flink::check_action(Check::FlinkCluster(ClusterCheck {
+        tls: crate::components::flink::tls::RestTls::of(c),
         jobmanager: at.name.clone(),
         rest_port: c.rest_port,
         taskmanagers: c.taskmanager_count(),

@@ -150,6 +150,7 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
                 },
             );
         }
+        tls_files(inp, h, i, fl_present, &mut install, &mut effects, &mut plan);
         if c.manages_flink() {
             supervision(inp, h, &mut install, &mut effects, &mut plan, i);
         }
@@ -436,5 +437,93 @@ fn supervision(
                 "it runs from Flink's scripts and moves under systemd".into(),
             );
         }
+    }
+}
+
+/// `tls:` on a host: the keystore, truststore, CA and client certificate where they differ
+/// from what the host has (a daemon that runs restarts for new ones), and the host's JDK
+/// checked against the cipher suites.
+fn tls_files(
+    inp: &Inputs,
+    h: &Host,
+    i: usize,
+    fl_present: bool,
+    install: &mut Stage,
+    effects: &mut BTreeMap<HostId, (Vec<String>, Vec<String>)>,
+    plan: &mut Plan,
+) {
+    use crate::components::flink::tls;
+    let c = inp.cluster;
+    let Some(t) = &c.tls else { return };
+    let Some(m) = &t.material else { return };
+    let id = HostId::of(h);
+    let f = inp.facts.host(&id);
+    let fl = f.flink();
+    if let Some(d) = &fl.jdk_tls_disabled {
+        let disabled = tls::disabled_entries(d);
+        let refused: Vec<&String> = t
+            .suites
+            .iter()
+            .filter(|s| tls::suite_disabled(s, &disabled))
+            .collect();
+        if refused.len() == t.suites.len() {
+            plan.preflight.push(Finding::error(
+                Some(&id),
+                format!(
+                    "the JDK that runs Flink here ({}) disables every cipher suite tls: offers ({}): its jdk.tls.disabledAlgorithms is `{}`",
+                    fl.java.as_ref().map_or("java", |j| j.path.as_str()),
+                    t.suites.join(", "),
+                    disabled.join(", ")
+                ),
+                "choose suites that JDK accepts under tls.cipher_suites (e.g. TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256), or run Flink with another Java",
+            ));
+        } else if !refused.is_empty() {
+            plan.hosts[i].notes.push(format!(
+                "its JDK disables {} of the TLS suites; the others remain",
+                refused
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    let dir = resolve(&tls::host_dir(c), f.machine.home.as_deref());
+    let mut changed = false;
+    for (name, bytes) in &m.files {
+        let Some(sha) = m.fingerprint(name) else {
+            continue;
+        };
+        let now = fl.tls_files.get(*name);
+        if now == Some(&sha) {
+            continue;
+        }
+        changed |= now.is_some();
+        install.push(
+            &id,
+            Action::WriteSecret {
+                path: format!("{dir}/{name}"),
+                change: if now.is_some() {
+                    Change::Update
+                } else {
+                    Change::Create
+                },
+                what: match *name {
+                    tls::KEYSTORE => "the cluster's key and certificate (PKCS12)",
+                    tls::TRUSTSTORE => "the cluster's CA (PKCS12)",
+                    tls::CA_PEM => "the cluster's CA certificate (PEM)",
+                    _ => "flinkup's client certificate and key (PEM)",
+                }
+                .to_string(),
+                sha256: sha,
+                content: crate::plan::SecretBytes(bytes.clone()),
+            },
+        );
+    }
+    if changed && fl_present && !fl.running.is_empty() {
+        let why = "its TLS certificates changed".to_string();
+        let e = effects.entry(id).or_default();
+        e.0.push(why.clone());
+        e.1.push(why);
     }
 }

@@ -79,6 +79,13 @@ pub fn destroy(inp: &Inputs) -> Plan {
                 trees.push(r.clone());
             }
         }
+        if !f.flink().tls_files.is_empty() {
+            // The keystores and keys flinkup put there (`tls:`).
+            trees.push(resolve(
+                &crate::components::flink::tls::host_dir(c),
+                f.machine.home.as_deref(),
+            ));
+        }
         remove.push(
             &id,
             Action::Remove {

@@ -86,6 +86,7 @@ pub fn protect_jobs(inp: &Inputs, plan: &mut Plan, what: &str) -> Option<Stage> 
                         dir: dir.clone(),
                         jvm_args: jvm_args(c, jf),
                         target: rest_target(c),
+                        running_conf: running_conf(c, jf),
                     },
                 )),
             );
@@ -109,6 +110,16 @@ pub fn protect_jobs(inp: &Inputs, plan: &mut Plan, what: &str) -> Option<Stage> 
         }
         None => None,
     }
+}
+
+/// The JobManager host's configuration as the running cluster read it, when the plan turns
+/// TLS on or off (the savepoint's client must speak as the running REST API does).
+fn running_conf(c: &Cluster, jf: &HostFacts) -> Option<(String, String)> {
+    let file = c.version.config_file();
+    let text = jf.flink().conf.get(file)?;
+    let key = crate::components::flink::render::written_as(c.version, "security.ssl.rest.enabled");
+    let running_tls = conf_keys(text).get(key.as_str()) == Some(&"true");
+    (running_tls != c.tls.is_some()).then(|| (file.to_string(), text.clone()))
 }
 
 /// Restarts only the daemons whose effective configuration changed: the JobManager on its
@@ -238,6 +249,7 @@ pub(super) fn restart_stages(
                             ips: f.machine.addresses.clone(),
                             old,
                             timeout_secs: c.verify_timeout.as_secs(),
+                            tls: crate::components::flink::tls::RestTls::of(c),
                         },
                     )),
                 ],

@@ -57,6 +57,7 @@ pub(super) fn smoke_stages(inp: &Inputs, job: &SmokeJob) -> Vec<Stage> {
             target: rest_target(c),
             jobmanager: c.jobmanager().name.clone(),
             rest_port: c.rest_port,
+            tls: crate::components::flink::tls::RestTls::of(c),
             timeout_secs: job.timeout.as_secs(),
             tm_logs: c
                 .taskmanagers()
