@@ -831,7 +831,7 @@ async fn history(
             .into_iter()
             .map(|(name, outcome)| crate::fleet::history::StageOutcome { name, outcome })
             .collect(),
-        plan: serde_json::to_value(plan).unwrap_or_default(),
+        plan: serde_json::to_value(crate::plan::display::masked(plan)).unwrap_or_default(),
     };
     if let Err(e) = crate::fleet::history::append(&site, remote, &entry).await {
         rep.event(&Event::Warning {

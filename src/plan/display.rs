@@ -6,7 +6,8 @@ use super::{Action, Batch, Change, OnFailure, Plan, PlanMode, Severity};
 use crate::fleet::HostId;
 pub use crate::secrets::{is_secret_key, mask_secrets, MASK};
 
-fn masked(plan: &Plan) -> Plan {
+/// The plan with every secret value masked, as any output or record shows it.
+pub fn masked(plan: &Plan) -> Plan {
     // Hosts mostly share their files: mask each distinct text once.
     let mut seen: std::collections::HashMap<String, String> = Default::default();
     let mut mask = |t: &mut String| {

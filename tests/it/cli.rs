@@ -12,6 +12,18 @@ const BAD: &[(&str, &str)] = &[
     ),
     ("java-not-a-tarball", "is not a .tar.gz or .tgz archive"),
     ("bad-supervisor", "valid values here: systemd, scripts, auto"),
+    (
+        "tls-client-auth-without-enabled",
+        "tls.rest_client_auth requires client certificates on a REST API that TLS protects",
+    ),
+    (
+        "tls-and-ssl-keys-in-config",
+        "config sets security.ssl.algorithms, and tls: makes flinkup set Flink's TLS keys",
+    ),
+    (
+        "tls-openssl-suite-names",
+        "tls.cipher_suites must list cipher suite names",
+    ),
     ("bad-distribution", "valid values here: relay, fanout"),
     (
         "relay-fanout-out-of-range",

@@ -8,7 +8,7 @@ use std::process::Command;
 use crate::support::flinkup;
 use crate::testbed::{flink_dist, flink_lock, flink_tarball, Spec, Testbed};
 
-const SERVICE: &str = r#"import http.server, os, sys, urllib.request
+const SERVICE: &str = r#"import http.server, os, ssl, sys, urllib.request
 props = {}
 for line in open(sys.argv[1]):
     line = line.strip()
@@ -19,13 +19,19 @@ port = int(props.get('http.port', '18630'))
 address = props.get('http.address', '0.0.0.0')
 rest = props['flink.rest.url']
 home = os.environ.get('FLINK_HOME', '')
+# Flink's REST over https: the cluster's CA, and the client certificate it may ask for.
+context = None
+if 'flink.rest.ca' in props:
+    context = ssl.create_default_context(cafile=props['flink.rest.ca'])
+    if 'flink.rest.client_cert' in props:
+        context.load_cert_chain(props['flink.rest.client_cert'])
 class Health(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path != '/rest/v1/ping':
             self.send_response(404); self.end_headers(); return
         ok = os.path.exists(os.path.join(home, 'bin', 'flink'))
         try:
-            urllib.request.urlopen(rest + '/overview', timeout=3).read()
+            urllib.request.urlopen(rest + '/overview', timeout=3, context=context).read()
         except Exception as e:
             ok = False
             print('flink not reachable:', e, flush=True)

@@ -19,3 +19,4 @@ mod planner;
 mod supervise;
 mod support;
 mod testbed;
+mod tls;

@@ -43,6 +43,23 @@ where
     flinkup_in(&root(), args)
 }
 
+/// Runs flinkup with these environment variables added (its state directory, say).
+pub fn flinkup_env<I, S>(env: &[(&str, &std::path::Path)], args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut cmd = assert_cmd::Command::cargo_bin("flinkup").expect("the flinkup binary is built");
+    cmd.current_dir(root())
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.args(args).output().expect("flinkup runs");
+    Run { out }
+}
+
 /// Runs flinkup with neither USER nor LOGNAME set (cron, `env -i`, some CI runners).
 pub fn flinkup_without_user<I, S>(args: I) -> Run
 where

@@ -257,6 +257,7 @@ pub fn deploy(inp: &Inputs, renderer: &Renderer) -> Result<Plan> {
         plan.stages.extend(starts);
         starting |= started;
     }
+    plan.stages.extend(tls_cleanup(inp));
     if inp.day2.no_start {
         // Staging: what would stop, restart or start is left out, so what runs keeps running.
         let changes_running = plan.stages.iter().any(|s| {
@@ -526,4 +527,34 @@ fn tls_files(
         e.0.push(why.clone());
         e.1.push(why);
     }
+}
+
+/// TLS turned off: the keystores and keys flinkup left on the hosts go once the daemons run
+/// without them (a savepoint's client still read them before the restart).
+fn tls_cleanup(inp: &Inputs) -> Option<Stage> {
+    let c = inp.cluster;
+    if c.tls.is_some() {
+        return None;
+    }
+    let mut s = Stage::new("tls cleanup", Some(NAME));
+    s.if_failed = "The cluster runs without TLS; remove <install_dir>/tls/ by hand or run the same command again.".into();
+    for h in &c.hosts {
+        let id = HostId::of(h);
+        let f = inp.facts.host(&id);
+        if f.flink().tls_files.is_empty() {
+            continue;
+        }
+        s.push(
+            &id,
+            Action::Remove {
+                link: None,
+                trees: vec![resolve(
+                    &crate::components::flink::tls::host_dir(c),
+                    f.machine.home.as_deref(),
+                )],
+                state_dir: None,
+            },
+        );
+    }
+    (!s.steps.is_empty()).then_some(s)
 }
