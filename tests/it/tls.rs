@@ -308,7 +308,7 @@ fn a_2x_cluster_with_tls_from_the_start() {
     let inv = tb.inventory(
         "tls2",
         &format!(
-            "flink:\n  version: {version}\n  scala: \"2.12\"\n  install_dir: /opt\n  artifact:\n    path: {}\nssh:\n  user: root\njobmanager: {h1}\ntaskmanagers: [{h2}, {h1}]\nconfig:\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 1024m\n  taskmanager.numberOfTaskSlots: 2\n  rest.port: 8082\nverify:\n  timeout: 180s\n  smoke: false\ntls:\n  enabled: true\n",
+            "flink:\n  version: {version}\n  scala: \"2.12\"\n  install_dir: /opt\n  artifact:\n    path: {}\nssh:\n  user: root\njobmanager: {h1}\ntaskmanagers: [{h2}, {h1}]\nconfig:\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 1024m\n  taskmanager.numberOfTaskSlots: 2\n  rest.port: 8082\nverify:\n  timeout: 180s\n  smoke: false\ntls:\n  enabled: true\n  validity: 20d\n",
             tgz.display(),
             h1 = tb.ip(0),
             h2 = tb.ip(1),
@@ -365,7 +365,11 @@ fn a_2x_cluster_with_tls_from_the_start() {
     assert_eq!(code, 200);
     // TLS turned off again: plain http, the keystores gone from the hosts.
     let text = std::fs::read_to_string(&inv).unwrap();
-    std::fs::write(&inv, text.replace("tls:\n  enabled: true\n", "")).unwrap();
+    std::fs::write(
+        &inv,
+        text.replace("tls:\n  enabled: true\n  validity: 20d\n", ""),
+    )
+    .unwrap();
     let off = run(&tb, tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
     assert!(off.stdout().contains("tls cleanup"), "{}", off.stdout());
     assert_eq!(tb.overview(), Some((2, 4)));

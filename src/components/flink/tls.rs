@@ -627,6 +627,25 @@ mod tests {
     }
 
     #[test]
+    fn every_catalogued_release_names_the_tls_keys() {
+        for r in super::super::catalogue::releases() {
+            let v = crate::inventory::Version {
+                major: r.major,
+                minor: r.minor,
+                patch: 0,
+            };
+            assert_eq!(missing_keys(v), Vec::<&str>::new(), "{}", r.name());
+        }
+        // A release the catalogue does not know lacks them all, and tls: is refused for it.
+        let unknown = crate::inventory::Version {
+            major: 1,
+            minor: 8,
+            patch: 3,
+        };
+        assert_eq!(missing_keys(unknown).len(), KEYS.len());
+    }
+
+    #[test]
     fn expiry_warns_within_thirty_days() {
         let now = now();
         assert!(!expiry(now + 40 * 86400).1);
