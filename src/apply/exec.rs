@@ -360,13 +360,13 @@ if ! kill -0 "$(cat {pid})" 2>/dev/null; then echo "{service_text} exited at onc
         } => {
             let u = q(unit);
             let what = match op {
-                crate::plan::UnitOp::Start => format!("systemctl enable --now {u}"),
+                crate::plan::UnitOp::Start => format!("$S systemctl enable --now {u}"),
                 crate::plan::UnitOp::Stop => format!(
-                    "if [ -f {dir}/{u} ]; then systemctl disable --now {u}; fi",
+                    "if [ -f {dir}/{u} ]; then $S systemctl disable --now {u}; fi",
                     dir = crate::components::flink::supervise::UNIT_DIR
                 ),
                 crate::plan::UnitOp::Remove => format!(
-                    "systemctl disable --now {u} 2>/dev/null; rm -f {dir}/{u} && systemctl daemon-reload",
+                    "$S systemctl disable --now {u} 2>/dev/null; $S rm -f {dir}/{u} && $S systemctl daemon-reload",
                     dir = crate::components::flink::supervise::UNIT_DIR
                 ),
             };
@@ -375,12 +375,13 @@ if ! kill -0 "$(cat {pid})" 2>/dev/null; then echo "{service_text} exited at onc
                 crate::plan::UnitOp::Start => format!(
                     r#"
 i=0; while [ $i -lt 10 ]; do s=$(systemctl is-active {u}); case "$s" in active) exit 0;; failed|inactive) break;; esac; sleep 0.5; i=$((i+1)); done
-if [ "$(systemctl is-active {u})" != active ]; then echo "{u} is $(systemctl is-active {u}); its journal ends:" >&2; journalctl -u {u} -n 20 --no-pager >&2; exit 1; fi"#
+if [ "$(systemctl is-active {u})" != active ]; then echo "{u} is $(systemctl is-active {u}); its journal ends:" >&2; $S journalctl -u {u} -n 20 --no-pager >&2; exit 1; fi"#
                 ),
                 _ => String::new(),
             };
             let s = format!(
-                "systemctl daemon-reload && {what} || {{ echo \"its journal ends:\" >&2; journalctl -u {u} -n 20 --no-pager >&2; exit 1; }}{check}"
+                "{priv}$S systemctl daemon-reload && {what} || {{ echo \"its journal ends:\" >&2; $S journalctl -u {u} -n 20 --no-pager >&2; exit 1; }}{check}",
+                priv = crate::components::flink::supervise::PRIVILEGE,
             );
             r.must(host, &format!("{} of {service} failed", op.as_str()), &s)
                 .await
@@ -574,8 +575,14 @@ async fn write_file(
     executable: bool,
 ) -> Result<()> {
     let p = qp(path);
+    // A unit file is the system's: written as root, or through sudo -n.
+    let (privilege, s) = if path.starts_with(crate::components::flink::supervise::UNIT_DIR) {
+        (crate::components::flink::supervise::PRIVILEGE, "$S ")
+    } else {
+        ("", "")
+    };
     let script = format!(
-        "mkdir -p \"$(dirname {p})\" && {umask}cat > {p}.flinkup-tmp{chmod} && mv -f {p}.flinkup-tmp {p}",
+        "{privilege}{s}mkdir -p \"$(dirname {p})\" && {umask}{s}tee {p}.flinkup-tmp >/dev/null{chmod} && {s}mv -f {p}.flinkup-tmp {p}",
         // A file that carries passwords (flink-conf with TLS) is readable by its owner only.
         umask = if crate::secrets::carries_secrets(content) {
             "umask 077 && "
@@ -583,9 +590,9 @@ async fn write_file(
             ""
         },
         chmod = if executable {
-            format!(" && chmod 755 {p}.flinkup-tmp")
+            format!(" && {s}chmod 755 {p}.flinkup-tmp")
         } else if crate::secrets::carries_secrets(content) {
-            format!(" && chmod 600 {p}.flinkup-tmp")
+            format!(" && {s}chmod 600 {p}.flinkup-tmp")
         } else {
             String::new()
         }

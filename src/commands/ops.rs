@@ -240,7 +240,7 @@ fn log_script(s: &LogSource, ask: &LogsArgs) -> String {
                 .map(|d| format!(" --since \"@$(( $(date +%s) - {} ))\"", d.as_secs()))
                 .unwrap_or_default();
             let cmd = format!(
-                "journalctl -u {u} -n {n} -o short-iso --no-pager{since}",
+                "$S journalctl -u {u} -n {n} -o short-iso --no-pager{since}",
                 u = q(u),
                 n = ask.lines
             );
@@ -250,7 +250,8 @@ fn log_script(s: &LogSource, ask: &LogsArgs) -> String {
                 format!("{cmd}{grep}; exit 0")
             };
             format!(
-                "if [ -f {dir}/{u} ] && [ -d /run/systemd/system ]; then\n{read}\nfi\n",
+                "{privilege}if [ -f {dir}/{u} ] && [ -d /run/systemd/system ]; then\n{read}\nfi\n",
+                privilege = crate::components::flink::supervise::PRIVILEGE,
                 dir = crate::components::flink::supervise::UNIT_DIR,
                 u = q(u)
             )

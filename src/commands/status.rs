@@ -398,7 +398,8 @@ async fn unit_journals(c: &Cluster, fleet: &Fleet, hosts: &mut [HostStatus]) {
                 .sh(
                     id.as_str(),
                     &format!(
-                        "journalctl -u {} -n 8 --no-pager -o cat 2>&1",
+                        "{}$S journalctl -u {} -n 8 --no-pager -o cat 2>&1",
+                        crate::components::flink::supervise::PRIVILEGE,
                         crate::remote::q(&unit)
                     ),
                 )

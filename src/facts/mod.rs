@@ -46,6 +46,8 @@ pub struct Machine {
     pub systemd: bool,
     /// flinkup logs in as root there.
     pub root: bool,
+    /// Not root, and `sudo -n` works (password-free sudo): units are managed through it.
+    pub sudo: bool,
     /// The managed block in `~/.ssh/config`, as it is now.
     pub ssh_block: Option<String>,
     /// Lines of `~/.ssh/authorized_keys` and `~/.ssh/known_hosts` flinkup added for the
@@ -318,7 +320,7 @@ echo "addresses=$(hostname -I 2>/dev/null)"
 if getent hosts "$(hostname)" >/dev/null 2>&1; then echo resolves=1; fi
 if command -v ssh >/dev/null 2>&1; then echo ssh_client=1; fi
 if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && [ -d /run/systemd/system ]; then echo systemd=1; fi
-if [ "$(id -u)" = 0 ]; then echo root=1; fi
+if [ "$(id -u)" = 0 ]; then echo root=1; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then echo sudo=1; fi
 D={install}
 while [ ! -d "$D" ]; do D=$(dirname "$D"); done
 echo "disk_free_kb=$(df -Pk "$D" | awk 'NR==2 {{print $4}}')"
@@ -382,6 +384,7 @@ pub fn parse_machine(out: &str) -> Machine {
             "trust.authorized_keys" => m.trust_lines.0 = v.trim().parse().unwrap_or(0),
             "trust.known_hosts" => m.trust_lines.1 = v.trim().parse().unwrap_or(0),
             "root" => m.root = true,
+            "sudo" => m.sudo = true,
             "disk_free_kb" => m.disk_free_kb = v.trim().parse().ok(),
             "writable" => m.install_dir_writable = true,
             "ports_known" => m.ports_known = true,

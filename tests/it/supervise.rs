@@ -293,3 +293,69 @@ fn zookeeper_peers_and_fornaxee_run_under_units_too() {
         assert!(h.java_pids().is_empty());
     }
 }
+
+/// A login that is not root but may `sudo -n`: `auto` puts the daemons under units managed
+/// through sudo, running as that login; systemd restarts a killed TaskManager; status reads
+/// the units and their journal; destroy removes them.
+#[test]
+fn a_login_with_sudo_manages_the_units() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec {
+        systemd: true,
+        user: Some("flink"),
+        ..Spec::default()
+    });
+    let inv = tb.inventory(
+        "su",
+        &format!(
+            "flink:\n  version: 1.9.3\n  install_dir: /home/flink/opt\n  artifact: {{path: {}}}\nssh: {{user: flink}}\njobmanager: {h1}\ntaskmanagers: [{h2}, {h1}]\nconfig:\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 512m\n  taskmanager.numberOfTaskSlots: 2\n  rest.port: 8082\nverify:\n  smoke: false\n",
+            crate::testbed::flink_tarball().display(),
+            h1 = tb.ip(0),
+            h2 = tb.ip(1)
+        ),
+    );
+    let run = flinkup(tb.cmd("deploy", &inv, &["--yes"])).expect_code(0);
+    let out = run.stdout();
+    for needle in [
+        "units managed through sudo -n as flink",
+        "+ write    /etc/systemd/system/flink-su-taskmanager.service",
+        "+User=flink",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+    }
+    assert_eq!(tb.overview(), Some((2, 4)));
+    let tm = jvm(&tb, 1, TM).expect("a TaskManager on host 2");
+    let status = std::fs::read_to_string(format!("/proc/{tm}/status")).unwrap();
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or("");
+    assert_eq!(uid, "1500", "the TaskManager runs as flink (uid 1500)");
+    // systemd, not flinkup, brings a killed TaskManager back.
+    Command::new("kill")
+        .args(["-9", &tm.to_string()])
+        .status()
+        .unwrap();
+    wait("systemd restarts the TaskManager", 60, || {
+        jvm(&tb, 1, TM).is_some_and(|p| p != tm)
+    });
+    wait("both TaskManagers registered again", 90, || {
+        tb.overview() == Some((2, 4))
+    });
+    let st = flinkup(tb.cmd("status", &inv, &[]));
+    assert!(
+        st.stdout().contains("restarted by systemd 1 time"),
+        "{}",
+        st.stdout()
+    );
+    let logs =
+        flinkup(tb.cmd("logs", &inv, &["--daemon", "taskmanager", "-n", "5"])).expect_code(0);
+    assert!(!logs.stdout().is_empty(), "the journal read through sudo");
+    flinkup(tb.cmd("destroy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    for i in 0..2 {
+        let left = tb.hosts[i].exec("ls /etc/systemd/system | grep flink-su- || true");
+        assert!(String::from_utf8_lossy(&left.stdout).trim().is_empty());
+        assert!(jvm(&tb, i, TM).is_none() && jvm(&tb, i, JM).is_none());
+    }
+}

@@ -407,15 +407,17 @@ fn systemd_root(
     std::fs::write(root.join("etc/hosts"), hosts).unwrap();
     std::fs::write(root.join("etc/hostname"), format!("{hostname}\n")).unwrap();
     if let Some(user) = user {
-        must(
-            Command::new("chroot")
-                .arg(root)
-                .args(["useradd", "-m", "-u", "1500", "-s", "/bin/sh", user]),
-        );
+        must(Command::new("chroot").arg(root).args([
+            "useradd", "-m", "-u", "1500", "-s", "/bin/sh", "-p", "*", user,
+        ]));
         let home = root.join("home").join(user);
         std::fs::create_dir_all(home.join(".ssh")).unwrap();
         std::fs::write(home.join(".ssh/authorized_keys"), op_pub).unwrap();
         must(Command::new("chown").args(["-R", "1500:1500"]).arg(&home));
+        // Password-free sudo, as sites give a deployment account.
+        let sudoers = root.join("etc/sudoers.d/flinkup-test");
+        std::fs::write(&sudoers, format!("{user} ALL=(ALL) NOPASSWD: ALL\n")).unwrap();
+        must(Command::new("chmod").arg("440").arg(&sudoers));
     }
     let key = root.join("etc/ssh/ssh_host_ed25519_key");
     must(

@@ -38,6 +38,10 @@ impl UnitState {
     }
 }
 
+/// Shell prefix of the commands that manage units: as root directly, else through `sudo -n`
+/// (a login with password-free sudo; `$S` before each privileged command).
+pub const PRIVILEGE: &str = "S=; [ \"$(id -u)\" = 0 ] || S=\"sudo -n\"; ";
+
 /// `flink-<cluster>-<role>.service`: named after the cluster, so two clusters on one host
 /// never share a unit.
 pub fn unit_name(c: &Cluster, role: Role) -> String {
@@ -150,9 +154,19 @@ pub fn systemd_on(h: &Host, f: &HostFacts) -> (bool, String) {
             "supervisor: auto, and systemd runs as PID 1 there with flinkup logged in as root"
                 .into(),
         ),
+        Supervisor::Auto if f.machine.systemd && f.machine.sudo => (
+            true,
+            format!(
+                "supervisor: auto, and systemd runs as PID 1 there; units managed through sudo -n as {}",
+                f.machine.user
+            ),
+        ),
         Supervisor::Auto if f.machine.systemd => (
             false,
-            "supervisor: auto, and flinkup does not log in as root there to manage units".into(),
+            format!(
+                "supervisor: auto, and {} is neither root nor allowed sudo -n there to manage units",
+                f.machine.user
+            ),
         ),
         Supervisor::Auto => (
             false,

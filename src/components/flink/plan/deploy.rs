@@ -385,14 +385,14 @@ fn supervision(
                 "supervisor: systemd, and systemd does not run as PID 1 here",
                 "use supervisor: scripts (or auto) for this host",
             ));
-        } else if !f.machine.root {
+        } else if !f.machine.root && !f.machine.sudo {
             plan.preflight.push(Finding::error(
                 Some(&id),
                 format!(
-                    "supervisor: systemd, and flinkup logs in as {}, who cannot manage system units",
+                    "supervisor: systemd, and flinkup logs in as {}, who is not root and may not `sudo -n` to manage system units",
                     f.machine.user
                 ),
-                "log in as root for this host (ssh.user: root), or use supervisor: scripts",
+                "log in as root for this host (ssh.user: root), give that user password-free sudo, or use supervisor: scripts",
             ));
         }
     }
