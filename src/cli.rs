@@ -37,13 +37,16 @@ impl Cli {
         let verbose = self.verbose;
         let remote = match &mut self.command {
             Command::Plan { remote, .. }
-            | Command::Deploy { remote, .. }
             | Command::Check { remote, .. }
             | Command::Status { remote, .. }
             | Command::Exec { remote, .. }
             | Command::History { remote, .. }
             | Command::Logs { remote, .. }
             | Command::Smoke { remote, .. } => Some(remote),
+            Command::Deploy(a)
+            | Command::Tls {
+                command: TlsCommand::Rotate(a),
+            } => Some(&mut a.remote),
             Command::Start(a) | Command::Unlock(a) => Some(&mut a.remote),
             Command::Stop(a) | Command::Rollback(a) | Command::Destroy(a) => {
                 Some(&mut a.base.remote)
@@ -62,7 +65,10 @@ impl Cli {
             Command::Plan { json: true, .. } => Some("plan"),
             Command::Validate { json: true, .. } => Some("validate"),
             Command::Check { json: true, .. } => Some("check"),
-            Command::Deploy { output, .. } if output.json => Some("deploy"),
+            Command::Deploy(a) if a.output.json => Some("deploy"),
+            Command::Tls {
+                command: TlsCommand::Rotate(a),
+            } if a.output.json => Some("tls rotate"),
             Command::Status { json: true, .. } => Some("status"),
             Command::Fetch { json: true, .. } => Some("fetch"),
             Command::Start(a) if a.output.json => Some("start"),
@@ -250,20 +256,24 @@ pub enum TlsCommand {
     /// daemons restarted with them (the JobManager, then the TaskManagers in verified
     /// batches; running jobs protected as for any restart), verified. A plan like deploy's:
     /// --dry-run shows it and keeps the current certificates.
-    Rotate {
-        #[command(flatten)]
-        inv: InventoryArg,
-        #[command(flatten)]
-        run: RunArgs,
-        #[command(flatten)]
-        day2: Day2Args,
-        #[command(flatten)]
-        fetch: FetchArgs,
-        #[command(flatten)]
-        remote: RemoteArgs,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
+    Rotate(DeployArgs),
+}
+
+/// What `deploy` (and `tls rotate`, a deploy with new certificates) takes.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub inv: InventoryArg,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub day2: Day2Args,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -363,20 +373,7 @@ pub enum Command {
     ///
     /// Fetches and verifies the tarball, gathers facts, shows the plan, asks for confirmation,
     /// then executes exactly that plan. A re-run with nothing changed changes nothing.
-    Deploy {
-        #[command(flatten)]
-        inv: InventoryArg,
-        #[command(flatten)]
-        run: RunArgs,
-        #[command(flatten)]
-        day2: Day2Args,
-        #[command(flatten)]
-        fetch: FetchArgs,
-        #[command(flatten)]
-        remote: RemoteArgs,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
+    Deploy(DeployArgs),
     /// Preflight: ssh, write access, java, disk space, ports, host name resolution.
     Check {
         #[command(flatten)]

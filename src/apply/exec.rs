@@ -512,11 +512,8 @@ pub async fn undo(u: &Undo, id: &HostId, fleet: &Fleet) -> Result<()> {
         Undo::Secret {
             path,
             previous: None,
-        } => r
-            .must(host, "remove the file", &format!("rm -f {}", qp(path)))
-            .await
-            .map(drop),
-        Undo::File {
+        }
+        | Undo::File {
             path,
             previous: None,
             ..

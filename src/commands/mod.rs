@@ -71,29 +71,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 ))
             }
         }
-        Command::Deploy {
-            inv,
-            run,
-            day2,
-            fetch,
-            remote,
-            output,
-        } => {
-            let mut loaded = load(&inv.inventory, fetch.insecure_no_checksum)?;
-            let _kit = from_kit(&fetch, &mut loaded)?;
-            if run.dry_run {
-                return runtime()?.block_on(deploy::preview(
-                    &loaded,
-                    run.only,
-                    &day2,
-                    &fetch,
-                    &remote,
-                    output.json,
-                ));
-            }
-            runtime()?.block_on(deploy::deploy(
-                &loaded, &run, &day2, &fetch, &remote, &output,
-            ))
+        Command::Deploy(a) => {
+            let mut loaded = load(&a.inv.inventory, a.fetch.insecure_no_checksum)?;
+            let _kit = from_kit(&a.fetch, &mut loaded)?;
+            deploy_or_preview(&loaded, &a)
         }
         Command::Check { inv, remote, json } => {
             let loaded = load(&inv.inventory, false)?;
@@ -178,42 +159,22 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             }
         }
         Command::Tls {
-            command:
-                crate::cli::TlsCommand::Rotate {
-                    inv,
-                    run,
-                    day2,
-                    fetch,
-                    remote,
-                    output,
-                },
+            command: crate::cli::TlsCommand::Rotate(a),
         } => {
-            let plain = self::load(&inv.inventory, opts(fetch.insecure_no_checksum))?;
+            let plain = self::load(&a.inv.inventory, opts(a.fetch.insecure_no_checksum))?;
             if plain.cluster.tls.is_none() {
                 return Err(crate::error::Error::Failed(format!(
                     "cluster {} has no TLS to rotate: add `tls: {{enabled: true}}` to {} and deploy",
                     plain.cluster.name,
-                    inv.inventory.display()
+                    a.inv.inventory.display()
                 )));
             }
             // Kept only once the plan that distributes them ran to the end: until then the
             // hosts' certificates and the ones here are both valid under the same CA.
             let mut loaded = with_tls(plain, Issue::Rotate, false)?;
-            let _kit = from_kit(&fetch, &mut loaded)?;
-            if run.dry_run {
-                return runtime()?.block_on(deploy::preview(
-                    &loaded,
-                    run.only,
-                    &day2,
-                    &fetch,
-                    &remote,
-                    output.json,
-                ));
-            }
-            let code = runtime()?.block_on(deploy::deploy(
-                &loaded, &run, &day2, &fetch, &remote, &output,
-            ))?;
-            if code == exit::OK {
+            let _kit = from_kit(&a.fetch, &mut loaded)?;
+            let code = deploy_or_preview(&loaded, &a)?;
+            if code == exit::OK && !a.run.dry_run {
                 if let Some(m) = loaded
                     .cluster
                     .tls
@@ -394,6 +355,23 @@ fn load(path: &Path, opts: LoadOptions) -> Result<Loaded> {
         }
     }
     Ok(loaded)
+}
+
+/// `deploy`'s plan shown (`--dry-run`) or applied.
+fn deploy_or_preview(loaded: &Loaded, a: &crate::cli::DeployArgs) -> Result<i32> {
+    if a.run.dry_run {
+        return runtime()?.block_on(deploy::preview(
+            loaded,
+            a.run.only,
+            &a.day2,
+            &a.fetch,
+            &a.remote,
+            a.output.json,
+        ));
+    }
+    runtime()?.block_on(deploy::deploy(
+        loaded, &a.run, &a.day2, &a.fetch, &a.remote, &a.output,
+    ))
 }
 
 /// Loads the cluster's TLS material (made the first time) into the validated cluster.

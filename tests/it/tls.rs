@@ -378,3 +378,69 @@ fn a_2x_cluster_with_tls_from_the_start() {
     }
     run(&tb, tb.cmd("destroy", &inv, &["--yes", "--quiet"])).expect_code(0);
 }
+
+/// Two JobManagers with ZooKeeper high availability and TLS with client certificates: each
+/// JobManager's REST answers over https (the certificate names both), the verification names
+/// the leader, and a rotation restarts the JobManagers one at a time, each verified, the
+/// running job recovered by high availability.
+#[test]
+fn high_availability_over_tls() {
+    let _flink = flink_lock();
+    let tb = Testbed::new(Spec::default());
+    let storage = tb.dir.join("ha-storage");
+    let inv = tb.inventory(
+        "tlsha",
+        &format!(
+            "flink:\n  version: 1.9.3\n  install_dir: /opt\n  artifact:\n    path: {tgz}\nssh:\n  user: root\njobmanagers: [{h1}, {h2}]\ntaskmanagers: [{h1}, {h2}]\nconfig:\n  jobmanager.heap.size: 512m\n  taskmanager.heap.size: 512m\n  taskmanager.numberOfTaskSlots: 2\n  rest.port: 8082\nverify:\n  timeout: 180s\n  smoke: false\nha:\n  storage_dir: file://{storage}\n  zookeeper: [{h1}]\ntls:\n  enabled: true\n  rest_client_auth: true\n",
+            tgz = crate::testbed::flink_tarball().display(),
+            storage = storage.display(),
+            h1 = tb.ip(0),
+            h2 = tb.ip(1),
+        ),
+    );
+    let dep = run(&tb, tb.cmd("deploy", &inv, &["--yes", "--quiet"])).expect_code(0);
+    assert!(
+        dep.stderr().contains(" leads; standing by: "),
+        "{}",
+        dep.stderr()
+    );
+    let dir = tls_dir(&tb, "tlsha");
+    let (ca, client) = (dir.join("ca.pem"), dir.join("client.pem"));
+    let trusted = [
+        "--cacert",
+        ca.to_str().unwrap(),
+        "--cert",
+        client.to_str().unwrap(),
+    ];
+    for i in 0..2 {
+        let (code, body) = curl(&trusted, &format!("https://{}:8082/overview", tb.ip(i)));
+        assert_eq!(code, 200, "JobManager {i}: {body}");
+    }
+    // A running job outlives the rotation: the JobManagers restart one at a time under high
+    // availability, and the job, restarted with every TaskManager (`--force` says so), comes
+    // back from its checkpoints.
+    let jar = root().join("target/flink-jobs/pressure.jar");
+    std::fs::copy(&jar, tb.hosts[0].root.join("tmp/pressure.jar")).unwrap();
+    let id = tb.submit("", "/tmp/pressure.jar", "fast");
+    job_runs(&tb, &trusted);
+    let rotated = rotate(&tb, &inv, &["--yes", "--force"]).expect_code(0);
+    let err = rotated.stderr();
+    assert!(err.contains(" leads; standing by: "), "{err}");
+    let start = Instant::now();
+    loop {
+        let (code, body) = curl(&trusted, &format!("https://{}:8082/jobs/{id}", tb.ip(0)));
+        if code == 200 && body.contains("\"state\":\"RUNNING\"") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the job runs again after the rotation: {code} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    run(
+        &tb,
+        tb.cmd("destroy", &inv, &["--yes", "--quiet", "--force"]),
+    )
+    .expect_code(0);
+}

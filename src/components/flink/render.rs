@@ -243,31 +243,24 @@ impl Renderer {
             });
         }
         ctx.insert("managed", &managed);
-        let ha: Vec<Entry> = cluster
-            .ha
-            .as_ref()
-            .map(|ha| super::ha::keys(cluster, ha))
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(key, value)| Entry {
-                key,
-                value,
-                comment: String::new(),
-            })
-            .collect();
+        let entries = |keys: Option<Vec<(String, String)>>| -> Vec<Entry> {
+            keys.unwrap_or_default()
+                .into_iter()
+                .map(|(key, value)| Entry {
+                    key,
+                    value,
+                    comment: String::new(),
+                })
+                .collect()
+        };
+        let ha = entries(cluster.ha.as_ref().map(|ha| super::ha::keys(cluster, ha)));
         ctx.insert("ha", &ha);
-        let tls: Vec<Entry> = cluster
-            .tls
-            .as_ref()
-            .map(|t| super::tls::keys(cluster, t, &super::tls::host_dir(cluster)))
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(key, value)| Entry {
-                key,
-                value,
-                comment: String::new(),
-            })
-            .collect();
+        let tls = entries(
+            cluster
+                .tls
+                .as_ref()
+                .map(|t| super::tls::keys(cluster, t, &super::tls::host_dir(cluster))),
+        );
         ctx.insert("tls", &tls);
         let tms: Vec<&str> = cluster.taskmanagers().map(|h| h.name.as_str()).collect();
         ctx.insert("taskmanagers", &tms);
