@@ -75,8 +75,10 @@ pub async fn preview(
     Ok(exit::OK)
 }
 
+/// `command`: how the history names the run (`deploy`, `tls rotate`).
 pub async fn deploy(
     loaded: &Loaded,
+    command: &'static str,
     run: &RunArgs,
     day2: &Day2Args,
     fetch: &FetchArgs,
@@ -157,7 +159,7 @@ pub async fn deploy(
         )?;
         let how = Execute {
             cluster: c,
-            command: "deploy",
+            command,
             yes: run.yes,
             json: output.json,
             ask: true,
@@ -174,7 +176,7 @@ pub async fn deploy(
         ));
         Ok(exit::OK)
     };
-    let r = locked(c, &fleet, "deploy", work).await;
+    let r = locked(c, &fleet, command, work).await;
     fleet.close().await;
     r
 }

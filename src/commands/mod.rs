@@ -74,7 +74,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Deploy(a) => {
             let mut loaded = load(&a.inv.inventory, a.fetch.insecure_no_checksum)?;
             let _kit = from_kit(&a.fetch, &mut loaded)?;
-            deploy_or_preview(&loaded, &a)
+            deploy_or_preview(&loaded, "deploy", &a)
         }
         Command::Check { inv, remote, json } => {
             let loaded = load(&inv.inventory, false)?;
@@ -173,7 +173,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             // hosts' certificates and the ones here are both valid under the same CA.
             let mut loaded = with_tls(plain, Issue::Rotate, false)?;
             let _kit = from_kit(&a.fetch, &mut loaded)?;
-            let code = deploy_or_preview(&loaded, &a)?;
+            let code = deploy_or_preview(&loaded, "tls rotate", &a)?;
             if code == exit::OK && !a.run.dry_run {
                 if let Some(m) = loaded
                     .cluster
@@ -358,7 +358,11 @@ fn load(path: &Path, opts: LoadOptions) -> Result<Loaded> {
 }
 
 /// `deploy`'s plan shown (`--dry-run`) or applied.
-fn deploy_or_preview(loaded: &Loaded, a: &crate::cli::DeployArgs) -> Result<i32> {
+fn deploy_or_preview(
+    loaded: &Loaded,
+    command: &'static str,
+    a: &crate::cli::DeployArgs,
+) -> Result<i32> {
     if a.run.dry_run {
         return runtime()?.block_on(deploy::preview(
             loaded,
@@ -370,7 +374,7 @@ fn deploy_or_preview(loaded: &Loaded, a: &crate::cli::DeployArgs) -> Result<i32>
         ));
     }
     runtime()?.block_on(deploy::deploy(
-        loaded, &a.run, &a.day2, &a.fetch, &a.remote, &a.output,
+        loaded, command, &a.run, &a.day2, &a.fetch, &a.remote, &a.output,
     ))
 }
 

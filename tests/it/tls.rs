@@ -256,7 +256,10 @@ fn tls_turned_on_for_a_running_cluster_rotated_and_kept_secret() {
     let history =
         String::from_utf8_lossy(&tb.hosts[0].exec("cat /opt/.flinkup/history.jsonl").stdout)
             .into_owned();
-    assert!(history.contains("tls"), "the history was read: {history}");
+    assert!(
+        history.contains("\"command\":\"tls rotate\""),
+        "the rotation is in the history: {history}"
+    );
     let all: Vec<String> = before.iter().chain(after.iter()).cloned().collect();
     for (what, text) in [
         ("the plan", preview.stdout()),
