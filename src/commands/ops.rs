@@ -363,9 +363,8 @@ pub async fn logs(
         fleet.close().await;
         return Ok(if interrupted { exit::OK } else { exit::FAILED });
     }
-    let ids: Vec<usize> = (0..live.len()).collect();
-    let outs = futures_util::future::join_all(ids.iter().map(|&i| {
-        let (h, s) = live[i];
+    // --concurrency hosts' logs read at once, as every per-host loop does.
+    let outs = crate::fleet::bounded(live.clone(), remote.concurrency, |(h, s)| {
         let script = log_script(s, ask);
         let remote = fleet.get(&HostId::of(h));
         async move {
@@ -374,7 +373,7 @@ pub async fn logs(
                 Err(e) => Err(e),
             }
         }
-    }))
+    })
     .await;
     fleet.close().await;
     for ((h, s), out) in live.iter().zip(outs) {
