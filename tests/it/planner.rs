@@ -1338,3 +1338,78 @@ fn java_runtime_where_the_inventory_and_the_hosts_ask_for_it() {
         "{shown}"
     );
 }
+
+/// `tls:` on empty hosts: each host gets the keystores as private writes showing what they are
+/// and a fingerprint only; flink-conf's passwords are masked in the text and the JSON; a host
+/// whose JDK disables every suite is refused; hosts holding the same files get nothing again.
+#[test]
+fn tls_files_are_private_steps_and_a_jdk_refusing_every_suite_is_refused() {
+    use flinkup::components::flink::tls;
+    let text = "cluster: planner-tls-fixture\nflink:\n  version: 1.9.3\n  artifact:\n    url: https://downloads.example.org/flink.tgz\n    sha512: SHA\nssh:\n  user: root\njobmanager: h1\ntaskmanagers: [h2, h1]\ntls:\n  enabled: true\n  rest_client_auth: true\n"
+        .replace("SHA", SHA);
+    let mut c = load_str(Path::new("fixture.yaml"), &text, Default::default())
+        .expect("valid")
+        .cluster;
+    let t = c.tls.clone().unwrap();
+    let m = tls::load(&c, &t, tls::Issue::Keep, false).unwrap();
+    c.tls.as_mut().unwrap().material = Some(m.clone());
+    let mut facts = empty_cluster(&c, &["h1", "h2"]);
+    let p = deploy(&c, &facts);
+    let out = display::text(&p);
+    assert!(
+        out.contains("+ write    /opt/tls/keystore.p12 (the cluster's key and certificate (PKCS12), private; sha256 "),
+        "{out}"
+    );
+    assert!(
+        out.contains("+security.ssl.internal.keystore-password: ********"),
+        "{out}"
+    );
+    assert!(
+        out.contains("+security.ssl.rest.authentication-enabled: true"),
+        "{out}"
+    );
+    let json = String::from_utf8(display::json_line(&p)).unwrap();
+    for secret in [&m.secrets.keystore_password, &m.secrets.truststore_password] {
+        assert!(!out.contains(secret.as_str()) && !json.contains(secret.as_str()));
+    }
+    assert!(
+        !json.contains("PRIVATE KEY") && !json.contains("\"content\":["),
+        "{json}"
+    );
+    assert!(p.refusals().is_empty(), "{out}");
+
+    // A JDK that disables ECDHE: every suite flinkup offers is refused there.
+    facts
+        .hosts
+        .get_mut(&id("h2"))
+        .unwrap()
+        .flink_mut()
+        .jdk_tls_disabled = Some("SSLv3, TLS_RSA_*, ECDHE, \\\n  EC keySize < 224".into());
+    let p = deploy(&c, &facts);
+    let refused = p.refusals();
+    assert_eq!(refused.len(), 1, "{}", display::text(&p));
+    assert!(
+        refused[0]
+            .to_string()
+            .contains("h2: the JDK that runs Flink here (/usr/bin/java) disables every cipher suite tls: offers"),
+        "{}",
+        refused[0]
+    );
+
+    // Hosts that hold these very files: nothing of TLS is written again.
+    facts
+        .hosts
+        .get_mut(&id("h2"))
+        .unwrap()
+        .flink_mut()
+        .jdk_tls_disabled = None;
+    for h in ["h1", "h2"] {
+        let f = facts.hosts.get_mut(&id(h)).unwrap().flink_mut();
+        for (name, _) in &m.files {
+            f.tls_files
+                .insert(name.to_string(), m.fingerprint(name).unwrap());
+        }
+    }
+    let out = display::text(&deploy(&c, &facts));
+    assert!(!out.contains("write    /opt/tls/"), "{out}");
+}
