@@ -68,7 +68,22 @@ fn a_site_kit_deploys_with_no_network_and_a_damaged_one_is_refused() {
     // One byte of the archive changed: refused, naming it, and no host touched.
     let damaged = tb.dir.join("damaged.kit");
     let mut bytes = std::fs::read(&kit).unwrap();
-    let at = bytes.len() / 2;
+    // Inside the archive's entry: its header's block, as tar numbers them, then its data.
+    let blocks = Command::new("tar")
+        .arg("-tR")
+        .arg("-f")
+        .arg(&kit)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&blocks.stdout).into_owned();
+    let block: usize = listing
+        .lines()
+        .find(|l| l.ends_with("artifacts/flink-1.9.3-bin-scala_2.11.tgz"))
+        .and_then(|l| l.strip_prefix("block "))
+        .and_then(|l| l.split(':').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("the archive's entry in\n{listing}"));
+    let at = (block + 1) * 512 + 100_000;
     bytes[at] ^= 0xff;
     std::fs::write(&damaged, bytes).unwrap();
     let mut args = tb.cmd("deploy", &site, &["--yes", "--quiet"]);
