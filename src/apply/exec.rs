@@ -553,7 +553,18 @@ async fn write_secret(r: &Remote, host: &str, path: &str, content: &[u8]) -> Res
     let script = format!(
         "umask 077 && d=\"$(dirname {p})\" && mkdir -p \"$d\" && chmod 700 \"$d\" && cat > {p}.flinkup-tmp && chmod 600 {p}.flinkup-tmp && mv -f {p}.flinkup-tmp {p}"
     );
-    let out = r.sh_input(host, &script, Some(content)).await?;
+    write_with(r, host, path, &script, content).await
+}
+
+/// Runs a script that writes `path` from its standard input, fed `content`.
+async fn write_with(
+    r: &Remote,
+    host: &str,
+    path: &str,
+    script: &str,
+    content: &[u8],
+) -> Result<()> {
+    let out = r.sh_input(host, script, Some(content)).await?;
     if out.ok() {
         Ok(())
     } else {
@@ -594,15 +605,7 @@ async fn write_file(
             String::new()
         }
     );
-    let out = r.sh_input(host, &script, Some(content.as_bytes())).await?;
-    if out.ok() {
-        Ok(())
-    } else {
-        Err(Error::remote(
-            host,
-            format!("cannot write {path}: {}", out.why()),
-        ))
-    }
+    write_with(r, host, path, &script, content.as_bytes()).await
 }
 
 async fn switch_link(r: &Remote, host: &str, link: &str, target: &str) -> Result<()> {
