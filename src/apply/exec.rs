@@ -589,17 +589,14 @@ async fn write_file(
     } else {
         ("", "")
     };
+    // A file that carries passwords (flink-conf with TLS) is readable by its owner only.
+    let private = crate::secrets::carries_secrets(content);
     let script = format!(
         "{privilege}{s}mkdir -p \"$(dirname {p})\" && {umask}{s}tee {p}.flinkup-tmp >/dev/null{chmod} && {s}mv -f {p}.flinkup-tmp {p}",
-        // A file that carries passwords (flink-conf with TLS) is readable by its owner only.
-        umask = if crate::secrets::carries_secrets(content) {
-            "umask 077 && "
-        } else {
-            ""
-        },
+        umask = if private { "umask 077 && " } else { "" },
         chmod = if executable {
             format!(" && {s}chmod 755 {p}.flinkup-tmp")
-        } else if crate::secrets::carries_secrets(content) {
+        } else if private {
             format!(" && {s}chmod 600 {p}.flinkup-tmp")
         } else {
             String::new()

@@ -144,18 +144,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Ca { inv } => {
             let loaded = load(&inv.inventory, false)?;
-            match loaded
-                .cluster
-                .tls
-                .as_ref()
-                .and_then(|t| t.material.as_ref())
-            {
-                Some(m) => write_stdout(m.ca_pem.as_bytes()),
-                None => Err(crate::error::Error::Failed(format!(
-                    "cluster {} has no TLS: add `tls: {{enabled: true}}` to {} and deploy",
-                    loaded.cluster.name,
-                    inv.inventory.display()
-                ))),
+            match loaded.cluster.tls_material() {
+                Some(m) => write_stdout(m.ca_pem().as_bytes()),
+                None => Err(no_tls(&loaded, "")),
             }
         }
         Command::Tls {
@@ -163,11 +154,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         } => {
             let plain = self::load(&a.inv.inventory, opts(a.fetch.insecure_no_checksum))?;
             if plain.cluster.tls.is_none() {
-                return Err(crate::error::Error::Failed(format!(
-                    "cluster {} has no TLS to rotate: add `tls: {{enabled: true}}` to {} and deploy",
-                    plain.cluster.name,
-                    a.inv.inventory.display()
-                )));
+                return Err(no_tls(&plain, " to rotate"));
             }
             // Kept only once the plan that distributes them ran to the end: until then the
             // hosts' certificates and the ones here are both valid under the same CA.
@@ -175,12 +162,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let _kit = from_kit(&a.fetch, &mut loaded)?;
             let code = deploy_or_preview(&loaded, "tls rotate", &a)?;
             if code == exit::OK && !a.run.dry_run {
-                if let Some(m) = loaded
-                    .cluster
-                    .tls
-                    .as_ref()
-                    .and_then(|t| t.material.as_ref())
-                {
+                if let Some(m) = loaded.cluster.tls_material() {
                     m.save()?;
                 }
             }
@@ -375,6 +357,15 @@ fn deploy_or_preview(
     }
     runtime()?.block_on(deploy::deploy(
         loaded, command, &a.run, &a.day2, &a.fetch, &a.remote, &a.output,
+    ))
+}
+
+/// A TLS command on a cluster without `tls:`.
+fn no_tls(loaded: &Loaded, what: &str) -> Error {
+    Error::Failed(format!(
+        "cluster {} has no TLS{what}: add `tls: {{enabled: true}}` to {} and deploy",
+        loaded.cluster.name,
+        loaded.cluster.source.display()
     ))
 }
 

@@ -221,14 +221,10 @@ async fn read(c: &Cluster, remote: &RemoteArgs) -> ClusterStatus {
         tls: None,
         warnings: Vec::new(),
     };
-    if let Some((t, m)) = c
-        .tls
-        .as_ref()
-        .and_then(|t| t.material.as_ref().map(|m| (t, m)))
-    {
+    if let Some((t, m)) = c.tls.as_ref().zip(c.tls_material()) {
         use crate::components::flink::tls;
-        let (cert, soon) = tls::expiry(m.not_after);
-        let (ca, ca_soon) = tls::expiry(m.ca_not_after);
+        let (cert, soon) = tls::expiry(m.not_after());
+        let (ca, ca_soon) = tls::expiry(m.ca_not_after());
         if soon {
             st.warnings.push(format!(
                 "the cluster's TLS certificate is {cert}: renew it with `flinkup tls rotate -i {}`",

@@ -342,6 +342,11 @@ impl Cluster {
     }
 
     /// Whether this inventory deploys and runs a Flink cluster (not only clients).
+    /// The cluster's TLS material, once the command loaded it (`tls:`).
+    pub fn tls_material(&self) -> Option<&crate::components::flink::tls::Material> {
+        self.tls.as_ref().and_then(|t| t.material.as_ref())
+    }
+
     pub fn manages_flink(&self) -> bool {
         self.external().is_none()
     }

@@ -1369,7 +1369,10 @@ fn tls_files_are_private_steps_and_a_jdk_refusing_every_suite_is_refused() {
         "{out}"
     );
     let json = String::from_utf8(display::json_line(&p)).unwrap();
-    for secret in [&m.secrets.keystore_password, &m.secrets.truststore_password] {
+    for secret in [
+        &m.secrets().keystore_password,
+        &m.secrets().truststore_password,
+    ] {
         assert!(!out.contains(secret.as_str()) && !json.contains(secret.as_str()));
     }
     assert!(

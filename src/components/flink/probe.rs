@@ -172,23 +172,15 @@ done
         alive_fn = crate::remote::shell::ALIVE_FN,
     );
     s.push_str(&super::supervise::probe(cluster));
-    {
-        // The JDK's own refusals (conf/security on 9+, jre/lib/security on 8), and the TLS
-        // files flinkup keeps here.
-        s.push_str(&format!(
-            r#"if [ -n "$J" ] && [ -x "$J" ]; then JR=$(dirname "$(dirname "$(readlink -f "$J")")"); for JS in "$JR/conf/security/java.security" "$JR/lib/security/java.security" "$JR/jre/lib/security/java.security"; do if [ -f "$JS" ]; then echo "jdk_tls_disabled=$(sed -n '/^jdk.tls.disabledAlgorithms=/,/[^\]$/p' "$JS" | base64 -w0)"; break; fi; done; fi
+    // The JDK's own refusals (conf/security on 9+, jre/lib/security on 8), and the TLS files
+    // flinkup keeps here.
+    s.push_str(&format!(
+        r#"if [ -n "$J" ] && [ -x "$J" ]; then JR=$(dirname "$(dirname "$(readlink -f "$J")")"); for JS in "$JR/conf/security/java.security" "$JR/lib/security/java.security" "$JR/jre/lib/security/java.security"; do if [ -f "$JS" ]; then echo "jdk_tls_disabled=$(sed -n '/^jdk.tls.disabledAlgorithms=/,/[^\]$/p' "$JS" | base64 -w0)"; break; fi; done; fi
 for f in {files}; do if [ -f {dir}/"$f" ]; then echo "tls.$f=$(sha256sum {dir}/"$f" | cut -d' ' -f1)"; fi; done
 "#,
-            files = [
-                super::tls::KEYSTORE,
-                super::tls::TRUSTSTORE,
-                super::tls::CA_PEM,
-                super::tls::CLIENT_PEM
-            ]
-            .join(" "),
-            dir = qp(&super::tls::host_dir(cluster)),
-        ));
-    }
+        files = super::tls::FILES.join(" "),
+        dir = qp(&super::tls::host_dir(cluster)),
+    ));
     if cluster.distribution == crate::inventory::Distribution::Auto
         && cluster.artifact.path.is_none()
         && !cluster.artifact.urls.is_empty()

@@ -255,12 +255,7 @@ impl Renderer {
         };
         let ha = entries(cluster.ha.as_ref().map(|ha| super::ha::keys(cluster, ha)));
         ctx.insert("ha", &ha);
-        let tls = entries(
-            cluster
-                .tls
-                .as_ref()
-                .map(|t| super::tls::keys(cluster, t, &super::tls::host_dir(cluster))),
-        );
+        let tls = entries(cluster.tls.as_ref().map(|t| super::tls::keys(cluster, t)));
         ctx.insert("tls", &tls);
         let tms: Vec<&str> = cluster.taskmanagers().map(|h| h.name.as_str()).collect();
         ctx.insert("taskmanagers", &tms);

@@ -51,34 +51,42 @@ struct TaskManagers {
     taskmanagers: Vec<TaskManager>,
 }
 
+/// One way to the API: the client, its URL from here, the same API as the JobManager host
+/// reaches it, and the TLS that host's own requests use.
+struct Endpoint {
+    client: reqwest::Client,
+    base: String,
+    inside: String,
+    tls: Option<super::tls::RestTls>,
+}
+
 /// Reads the REST API directly or through the JobManager host's own curl/wget.
 pub struct Rest<'a> {
-    pub base: String,
-    /// The same API as the host behind `jm` reaches it.
-    pub inside: String,
     pub jm_name: &'a str,
     pub jm: &'a Remote,
-    pub client: reqwest::Client,
-    /// With `tls:`: the API answers over https, and what `jm`'s host asks it with.
-    pub tls: Option<super::tls::RestTls>,
-    /// The plain http client, for a cluster whose TLS is not on yet (or no longer).
-    plain: Option<(reqwest::Client, String, String)>,
+    /// Tried in order: https first with `tls:`, then plain http (a cluster whose TLS is not
+    /// on yet, or no longer, while a plan turns it on or off).
+    ways: Vec<Endpoint>,
+    /// Why the cluster's TLS material could not be used, told with a failure.
+    tls_error: Option<String>,
 }
 
 impl Rest<'_> {
     pub fn new<'a>(host: &str, port: u16, jm_name: &'a str, jm: &'a Remote) -> Rest<'a> {
         Rest {
-            base: format!("http://{host}:{port}"),
-            inside: format!("http://127.0.0.1:{port}"),
             jm_name,
             jm,
-            client: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .timeout(Duration::from_secs(5))
-                .build()
-                .unwrap_or_default(),
-            tls: None,
-            plain: None,
+            ways: vec![Endpoint {
+                client: reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .timeout(Duration::from_secs(5))
+                    .build()
+                    .unwrap_or_default(),
+                base: format!("http://{host}:{port}"),
+                inside: format!("http://127.0.0.1:{port}"),
+                tls: None,
+            }],
+            tls_error: None,
         }
     }
 
@@ -88,20 +96,17 @@ impl Rest<'_> {
         let Some(t) = tls else { return self };
         match t.client(Duration::from_secs(5)) {
             Ok(client) => {
+                let plain = &self.ways[0];
                 let https = |u: &str| u.replacen("http://", "https://", 1);
-                self.plain = Some((
-                    std::mem::replace(&mut self.client, client),
-                    self.base.clone(),
-                    self.inside.clone(),
-                ));
-                self.base = https(&self.base);
-                self.inside = https(&self.inside);
-                self.tls = Some(t.clone());
+                let secure = Endpoint {
+                    client,
+                    base: https(&plain.base),
+                    inside: https(&plain.inside),
+                    tls: Some(t.clone()),
+                };
+                self.ways.insert(0, secure);
             }
-            Err(e) => {
-                // The plain client stays; the error shows once the API refuses it.
-                self.base = format!("{} (TLS material unusable: {e})", self.base);
-            }
+            Err(e) => self.tls_error = Some(format!("TLS material unusable: {e}")),
         }
         self
     }
@@ -110,57 +115,39 @@ impl Rest<'_> {
     /// from a Fornaxee host).
     pub fn at<'a>(url: &str, via_name: &'a str, via: &'a Remote) -> Rest<'a> {
         let mut r = Rest::new("", 0, via_name, via);
-        r.base = url.trim_end_matches('/').to_string();
-        r.inside = r.base.clone();
+        let url = url.trim_end_matches('/').to_string();
+        r.ways[0].inside = url.clone();
+        r.ways[0].base = url;
         r
     }
 
     async fn get(&self, path: &str) -> Result<String, String> {
-        match self
-            .get_from(
-                &self.client,
-                &self.base,
-                &self.inside,
-                self.tls.as_ref(),
-                path,
-            )
-            .await
-        {
-            Ok(body) => Ok(body),
-            Err(e) => match &self.plain {
-                // TLS is not on (yet): the API as it answers without it.
-                Some((client, base, inside)) => self
-                    .get_from(client, base, inside, None, path)
-                    .await
-                    .map_err(|_| e),
-                None => Err(e),
-            },
+        let mut first = None;
+        for way in &self.ways {
+            match self.get_from(way, path).await {
+                Ok(body) => return Ok(body),
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
+            }
         }
+        let e = first.unwrap_or_default();
+        Err(match &self.tls_error {
+            Some(t) => format!("{e} ({t})"),
+            None => e,
+        })
     }
 
-    async fn get_from(
-        &self,
-        client: &reqwest::Client,
-        base: &str,
-        inside: &str,
-        tls: Option<&super::tls::RestTls>,
-        path: &str,
-    ) -> Result<String, String> {
-        let direct = match client.get(format!("{base}{path}")).send().await {
+    async fn get_from(&self, way: &Endpoint, path: &str) -> Result<String, String> {
+        let direct = match way.client.get(format!("{}{path}", way.base)).send().await {
             Ok(r) if r.status().is_success() => return r.text().await.map_err(|e| e.to_string()),
             Ok(r) => format!("HTTP {}", r.status()),
             Err(e) => crate::error::chain(&e),
         };
         // Not reachable from here: ask the JobManager host itself.
-        let url = format!("{inside}{path}");
-        let asked = match tls {
-            Some(t) => {
-                self.jm
-                    .http_get_with(self.jm_name, &url, &t.shell_env())
-                    .await
-            }
-            None => self.jm.http_get(self.jm_name, &url).await,
-        };
+        let url = format!("{}{path}", way.inside);
+        let env = way.tls.as_ref().map(|t| t.shell_env()).unwrap_or_default();
+        let asked = self.jm.http_get_with(self.jm_name, &url, &env).await;
         match asked {
             Ok(a) if a.ok() => Ok(a.body),
             Ok(a) if a.status == 0 => Err(format!(

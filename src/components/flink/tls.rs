@@ -36,6 +36,8 @@ pub const CA_PEM: &str = "ca.pem";
 /// flinkup's (and Fornaxee's) client certificate and key, for REST with client
 /// authentication.
 pub const CLIENT_PEM: &str = "client.pem";
+/// Every file a host gets.
+pub const FILES: [&str; 4] = [KEYSTORE, TRUSTSTORE, CA_PEM, CLIENT_PEM];
 
 /// The validated `tls:` section, with the material once it is loaded.
 #[derive(Debug, Clone, Serialize)]
@@ -83,25 +85,27 @@ pub fn host_dir(c: &Cluster) -> String {
 
 /// The key/value lines of flink-conf for TLS (the release's names), passwords included: the
 /// file is written mode 0600 and every output masks them.
-pub fn keys(c: &Cluster, t: &Tls, dir: &str) -> Vec<(String, String)> {
+pub fn keys(c: &Cluster, t: &Tls) -> Vec<(String, String)> {
     let Some(m) = &t.material else {
         return Vec::new();
     };
+    let dir = host_dir(c);
     let ks = format!("{dir}/{KEYSTORE}");
     let ts = format!("{dir}/{TRUSTSTORE}");
+    let pw = m.secrets();
     let values: Vec<String> = vec![
         "true".into(),
         ks.clone(),
-        m.secrets.keystore_password.clone(),
-        m.secrets.keystore_password.clone(),
+        pw.keystore_password.clone(),
+        pw.keystore_password.clone(),
         ts.clone(),
-        m.secrets.truststore_password.clone(),
+        pw.truststore_password.clone(),
         "true".into(),
         ks,
-        m.secrets.keystore_password.clone(),
-        m.secrets.keystore_password.clone(),
+        pw.keystore_password.clone(),
+        pw.keystore_password.clone(),
         ts,
-        m.secrets.truststore_password.clone(),
+        pw.truststore_password.clone(),
         t.client_auth.to_string(),
         t.suites.join(","),
     ];
@@ -167,7 +171,7 @@ pub struct RestTls {
 impl RestTls {
     pub fn of(c: &Cluster) -> Option<RestTls> {
         let t = c.tls.as_ref()?;
-        let m = t.material.as_ref()?;
+        let m = c.tls_material()?;
         let dir = host_dir(c);
         Some(RestTls {
             ca: m.dir.join(CA_PEM),
@@ -243,24 +247,39 @@ pub struct Material {
     stored: Stored,
     pub dir: PathBuf,
     pub files: Vec<(&'static str, Vec<u8>)>,
-    pub secrets: Secrets,
-    pub names: Vec<String>,
-    pub not_after: u64,
-    pub ca_not_after: u64,
-    pub ca_pem: String,
 }
 
 impl std::fmt::Debug for Material {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Material")
             .field("dir", &self.dir)
-            .field("names", &self.names)
-            .field("not_after", &self.not_after)
+            .field("names", &self.stored.names)
+            .field("not_after", &self.stored.not_after)
             .finish_non_exhaustive()
     }
 }
 
 impl Material {
+    /// The passwords flink-conf names.
+    pub fn secrets(&self) -> &Secrets {
+        &self.stored.secrets
+    }
+
+    /// When the cluster's certificate expires (Unix seconds).
+    pub fn not_after(&self) -> u64 {
+        self.stored.not_after
+    }
+
+    /// When the CA expires (Unix seconds).
+    pub fn ca_not_after(&self) -> u64 {
+        self.stored.ca_not_after
+    }
+
+    /// The CA certificate (PEM).
+    pub fn ca_pem(&self) -> &str {
+        &self.stored.ca_cert
+    }
+
     /// The sha256 of one host file.
     pub fn fingerprint(&self, name: &str) -> Option<String> {
         self.files
@@ -542,19 +561,14 @@ pub fn load(c: &Cluster, t: &Tls, issue_mode: Issue, save: bool) -> Result<Mater
     };
     let client_pem = format!("{}{}", stored.client_cert, stored.client_key);
     let m = Material {
-        stored: stored.clone(),
-        dir: dir.clone(),
         files: vec![
             (KEYSTORE, keystore),
             (TRUSTSTORE, truststore),
             (CA_PEM, stored.ca_cert.clone().into_bytes()),
             (CLIENT_PEM, client_pem.into_bytes()),
         ],
-        secrets: stored.secrets.clone(),
-        names: stored.names.clone(),
-        not_after: stored.not_after,
-        ca_not_after: stored.ca_not_after,
-        ca_pem: stored.ca_cert.clone(),
+        stored,
+        dir: dir.clone(),
     };
     if save && (changed || !dir.join(KEYSTORE).is_file() || !dir.join(CLIENT_PEM).is_file()) {
         m.save()?;

@@ -73,18 +73,12 @@ fn values(inp: &Inputs) -> BTreeMap<String, String> {
     let mut v = inp.fx.properties.clone();
     v.entry("flink.rest.url".into())
         .or_insert_with(|| inp.flink_rest.clone());
-    // `tls:` Flink's REST over https: the cluster's CA, and the client certificate it asks for.
-    if let Some(t) = &inp.cluster.tls {
-        let dir = crate::components::flink::tls::host_dir(inp.cluster);
-        v.insert(
-            "flink.rest.ca".into(),
-            format!("{dir}/{}", crate::components::flink::tls::CA_PEM),
-        );
-        if t.client_auth {
-            v.insert(
-                "flink.rest.client_cert".into(),
-                format!("{dir}/{}", crate::components::flink::tls::CLIENT_PEM),
-            );
+    // `tls:` Flink's REST over https, asked as flinkup's own requests on a host ask it: the
+    // cluster's CA, and the client certificate it wants.
+    if let Some(t) = crate::components::flink::tls::RestTls::of(inp.cluster) {
+        v.insert("flink.rest.ca".into(), t.host_ca);
+        if let Some(id) = t.host_identity {
+            v.insert("flink.rest.client_cert".into(), id);
         }
     }
     v
