@@ -39,10 +39,15 @@ pub fn wait_overview(tb: &Testbed, tms: u64, slots: u64, limit: Duration) {
 }
 
 /// Runs flinkup against the testbed (its ssh config unless fetching, its cache) and returns
-/// how long it took; its failure ends the benchmark with its output.
+/// how long it took; its failure ends the benchmark with its output. With `BENCH_TRACE=FILE`,
+/// each run is traced into FILE (`-v`: every remote command and how long it took, each line
+/// with the seconds since the run began).
 pub fn flinkup(tb: &Testbed, inv: &Path, args: &[&str]) -> Duration {
+    use std::io::{BufRead, Read, Write};
+    let trace = std::env::var_os("BENCH_TRACE");
     let start = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_flinkup"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flinkup"))
+        .args(trace.as_ref().map(|_| "-v"))
         .args(args)
         .arg("-i")
         .arg(inv)
@@ -52,15 +57,38 @@ pub fn flinkup(tb: &Testbed, inv: &Path, args: &[&str]) -> Duration {
             tb.args()
         })
         .args(tb.cache_args())
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("flinkup");
+    let mut stdout = child.stdout.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let mut err = String::new();
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap_or_default();
+        err += &format!("{:7.2} {line}\n", start.elapsed().as_secs_f64());
+    }
+    let status = child.wait().expect("flinkup");
     let took = start.elapsed();
-    assert!(
-        out.status.success(),
-        "flinkup {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = out.join().unwrap();
+    if let Some(file) = trace {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)
+            .expect("trace file");
+        let _ = writeln!(
+            f,
+            "=== flinkup {args:?} -i {} ({:.2}s)\n{err}",
+            inv.display(),
+            took.as_secs_f64()
+        );
+    }
+    assert!(status.success(), "flinkup {args:?} failed:\n{out}{err}");
     took
 }
 

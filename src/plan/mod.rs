@@ -87,7 +87,9 @@ impl ReleaseInstall<'_> {
             staging: self.staging,
             archive_sha512: self.art.sha512.clone(),
             keep_archive: self.keep,
-            verify_sha512: if self.have || downloads {
+            // An archive already on the host is checked before tar reads it; one the host has
+            // just downloaded or received was checked as it was kept.
+            verify_sha512: if self.have {
                 self.art.sha512.clone()
             } else {
                 None
