@@ -38,8 +38,7 @@ use crate::report::{Event, Reporter};
 /// picks from its own list.
 const SSH_OPTS: &str = "-o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o Compression=no -o LogLevel=ERROR -o Ciphers=aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr";
 
-/// The unit a host checks before tar may read it.
-pub const CHUNK: u64 = 8 << 20;
+use crate::artifact::ahead::CHUNK;
 
 /// Where a host's receiving script reads the file from.
 enum Source<'a> {
@@ -185,32 +184,6 @@ else
     s
 }
 
-/// The sha512 of each [`CHUNK`] of a local file, and of the whole file.
-fn chunk_sums(path: &Path) -> std::io::Result<(Vec<String>, String)> {
-    use sha2::{Digest, Sha512};
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; CHUNK as usize];
-    let mut chunks = Vec::new();
-    let mut whole = Sha512::new();
-    loop {
-        let mut n = 0;
-        while n < buf.len() {
-            match f.read(&mut buf[n..])? {
-                0 => break,
-                k => n += k,
-            }
-        }
-        if n > 0 {
-            whole.update(&buf[..n]);
-            chunks.push(hex::encode(Sha512::digest(&buf[..n])));
-        }
-        if n < buf.len() {
-            return Ok((chunks, hex::encode(whole.finalize())));
-        }
-    }
-}
-
 /// Verdicts reported by the scripts: host → (ok, why not).
 fn verdicts(out: &str) -> BTreeMap<HostId, std::result::Result<(), String>> {
     let mut m = BTreeMap::new();
@@ -256,13 +229,19 @@ impl Relay<'_> {
 
     /// Runs the relay; a host that could not get the verified file fails, named.
     pub async fn run(&self, fleet: &Fleet, rep: &dyn Reporter) -> Result<()> {
-        // The chunks' hashes come from the verified file: hashed whole in the same read, it
-        // must still be the file that was verified.
+        // The chunks' hashes come from the verified file: hashed whole in the same read (ahead,
+        // while the hosts were probed, or now), it must still be the file that was verified.
         let local = self.local.to_path_buf();
-        let (chunks, whole) = tokio::task::spawn_blocking(move || chunk_sums(&local))
-            .await
-            .map_err(|e| Error::Failed(format!("hashing the archive's chunks: {e}")))?
-            .map_err(|e| Error::io(format!("cannot read {}", self.local.display()), e))?;
+        let crate::artifact::ahead::Sums {
+            sha512: whole,
+            chunks,
+        } = tokio::task::spawn_blocking(move || {
+            crate::artifact::ahead::take(&local, true)
+                .map_or_else(|| crate::artifact::ahead::sums(&local, true), Ok)
+        })
+        .await
+        .map_err(|e| Error::Failed(format!("hashing the archive's chunks: {e}")))?
+        .map_err(|e| Error::io(format!("cannot read {}", self.local.display()), e))?;
         if whole != self.sha512 {
             return Err(Error::Failed(format!(
                 "{} changed since it was verified (sha512 {whole}, expected {}); run again to fetch it anew",

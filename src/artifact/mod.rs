@@ -3,8 +3,10 @@
 //!
 //! Nothing unverified is ever used: downloads are hashed while they stream into a `.part`
 //! file in the cache and renamed into place only when the hash matches; cached files are
-//! hashed again before use; local files are checked against a pin or their `.sha512`.
+//! hashed again before use (read ahead while the hosts are probed, see [`ahead`]); local
+//! files are checked against a pin or their `.sha512`.
 
+pub mod ahead;
 mod checksum;
 mod download;
 pub mod kit;
@@ -69,6 +71,35 @@ impl Fetched {
             unverified,
         }
     }
+}
+
+/// A file's digests: those hashed ahead when the file is still the one read, else a read now.
+fn hashed(path: &Path, with_sha256: bool) -> std::io::Result<Digests> {
+    match ahead::take(path, false).filter(|_| !with_sha256) {
+        Some(s) => Ok(Digests {
+            sha512: s.sha512,
+            sha256: None,
+        }),
+        None => hash_file(path, with_sha256),
+    }
+}
+
+/// The operator's copy of the artifact, where one can be found without contacting anything:
+/// its local path, or its place in the cache.
+pub fn local_copy(art: &Artifact, cache: &Path) -> Option<PathBuf> {
+    if let Some(p) = &art.path {
+        return p.is_file().then(|| p.clone());
+    }
+    let entry = match &art.checksum.pinned {
+        Some(p) => cache_entry(cache, p.algorithm, &p.hex, &art.file_name),
+        None => cache_entry(
+            cache,
+            HashAlgo::Sha512,
+            &cached_sha512(art, cache)?,
+            &art.file_name,
+        ),
+    };
+    entry.is_file().then_some(entry)
 }
 
 fn cache_entry(cache: &Path, algo: HashAlgo, hex: &str, file: &str) -> PathBuf {
@@ -245,7 +276,7 @@ pub async fn fetch(art: &Artifact, opts: &FetchOptions, rep: &dyn Reporter) -> R
     };
     let entry = cache_entry(&opts.cache_dir, algo, &hex, &art.file_name);
     if entry.is_file() {
-        let d = hash_file(&entry, exp.needs_sha256())
+        let d = hashed(&entry, exp.needs_sha256())
             .map_err(|e| Error::io(format!("cannot read cached {}", entry.display()), e))?;
         match exp.check(&entry.display().to_string(), &d) {
             Ok(()) => {
@@ -352,7 +383,7 @@ fn local(art: &Artifact, path: &Path, exp: &Expected, rep: &dyn Reporter) -> Res
             art.key
         )));
     }
-    let d = hash_file(path, exp.needs_sha256())
+    let d = hashed(path, exp.needs_sha256())
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     let shown = path.display().to_string();
     let Some((algo, hex)) = &exp.primary else {

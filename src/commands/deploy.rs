@@ -91,6 +91,14 @@ pub async fn deploy(
     // The bundle is small and checked before any host is touched: a bad one refuses the run.
     let bundle = fornaxee_bundle(c, fetch, rep.as_ref(), false).await?;
     let (fleet, removed) = connect_recorded(c, remote).await?;
+    // The release on this machine is hashed while the hosts are probed; a run whose hosts all
+    // hold it leaves the result unread.
+    if let Some(copy) = artifact::local_copy(&c.artifact, &opts.cache_dir) {
+        use crate::inventory::Distribution;
+        let relay = matches!(c.distribution, Distribution::Relay)
+            || (matches!(c.distribution, Distribution::Auto) && c.hosts.len() >= 3);
+        artifact::ahead::start(&copy, relay);
+    }
     let work = async {
         let fleet = &fleet;
         let cancel = cancel_on_ctrl_c(rep.clone());

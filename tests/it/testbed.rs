@@ -99,8 +99,42 @@ pub fn jdk_tarball() -> PathBuf {
 /// Flink-starting tests run one at a time: the machine has two cores.
 static FLINK: Mutex<()> = Mutex::new(());
 
-pub fn flink_lock() -> MutexGuard<'static, ()> {
-    FLINK.lock().unwrap_or_else(|e| e.into_inner())
+/// The turn of one Flink-starting test. When it ends, the test's name and how long it held
+/// the turn are appended to `target/test-times.txt`: where the suite's time goes.
+pub struct FlinkTurn {
+    _turn: MutexGuard<'static, ()>,
+    since: std::time::Instant,
+}
+
+impl Drop for FlinkTurn {
+    fn drop(&mut self) {
+        use std::io::Write;
+        let name = std::thread::current().name().unwrap_or("?").to_string();
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-times.txt");
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)
+        {
+            let _ = writeln!(
+                f,
+                "{:8.1}s {name}{}",
+                self.since.elapsed().as_secs_f64(),
+                if std::thread::panicking() {
+                    " (failed)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+}
+
+pub fn flink_lock() -> FlinkTurn {
+    FlinkTurn {
+        _turn: FLINK.lock().unwrap_or_else(|e| e.into_inner()),
+        since: std::time::Instant::now(),
+    }
 }
 
 pub struct TestHost {
