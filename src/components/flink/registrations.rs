@@ -108,6 +108,16 @@ pub fn data_endpoint(t: &TaskManager) -> (String, u16) {
     (path_host(&t.path).to_string(), t.data_port)
 }
 
+/// When the JobManager last heard from a registration, for telling the newer of two: Flink
+/// reports 0 (its heartbeat monitor's first value, in 1.9 as in 2.x) until the first heartbeat
+/// of a TaskManager that has just registered, which makes it the newest there is.
+fn heard(t: &TaskManager) -> u64 {
+    match t.last_heartbeat {
+        0 => u64::MAX,
+        at => at,
+    }
+}
+
 /// Judges each registration. Stale: its host runs no TaskManager; its host has a newer
 /// registration (a TaskManager that was started again); it comes from a host the inventory
 /// does not list and nothing answers on its data port any more (a removed host). `answering`
@@ -127,9 +137,7 @@ pub fn judge(
         let (name, stale, extra) = match host {
             Some(e) => {
                 let newer = all.iter().any(|o| {
-                    o.id != t.id
-                        && super::rest::runs_on(&o.path, &e.names)
-                        && o.last_heartbeat > t.last_heartbeat
+                    o.id != t.id && super::rest::runs_on(&o.path, &e.names) && heard(o) > heard(t)
                 });
                 let stale = if e.running == Some(false) {
                     Some(format!(
@@ -227,6 +235,33 @@ mod tests {
             .unwrap()
             .contains("no longer runs on h2"));
         assert_eq!(j.not_running, ["h2"]);
+        assert!(j.unregistered.is_empty());
+    }
+
+    #[test]
+    fn a_taskmanager_registered_again_before_its_first_heartbeat_replaces_the_old_one() {
+        // h2's TaskManager was stopped and started again: the JobManager still lists the old
+        // registration, and reports the new one with 0 until its first heartbeat.
+        let all = [
+            tm("a", "h1", 100_000),
+            tm("old", "h2", 60_000),
+            tm("new", "h2", 0),
+        ];
+        let j = judge(
+            &all,
+            &[host("h1", Some(true)), host("h2", Some(true))],
+            &Heartbeat::default(),
+            &[],
+        );
+        assert_eq!(
+            j.live().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["a", "new"]
+        );
+        assert!(j.registrations[1]
+            .stale
+            .as_deref()
+            .unwrap()
+            .contains("replaced by a newer registration from h2"));
         assert!(j.unregistered.is_empty());
     }
 
