@@ -161,6 +161,16 @@ pub fn plan(ctx: &PlanCtx) -> Result<Plan> {
 /// uploading to both at once is as fast on a fast link and needs no host-to-host trust.
 const AUTO_RELAY_FROM: usize = 3;
 
+/// Whether hosts may relay the release on this run, before the facts decide: `relay`, or
+/// `auto` where it relays from [`AUTO_RELAY_FROM`] hosts on.
+pub fn may_relay(c: &Cluster) -> bool {
+    match c.distribution {
+        Distribution::Relay => true,
+        Distribution::Auto => c.relay_allowed() && c.hosts.len() >= AUTO_RELAY_FROM,
+        _ => false,
+    }
+}
+
 /// `distribution: auto`: hosts that reach the release's URLs download it themselves (planned
 /// by Flink from the facts); the archives the others need go by relay when at least three hosts
 /// need one (or a host already holds it) and hosts log in to each other anyway, else by upload.

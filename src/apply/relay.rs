@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
+use crate::artifact::ahead::CHUNK;
 use crate::error::{Error, HostFailure, Result};
 use crate::facts::SshPeer;
 use crate::fleet::{bounded, Fleet, HostId};
@@ -37,8 +38,6 @@ use crate::report::{Event, Reporter};
 /// ChaCha20's CPU per byte, which a host forwarding to several others feels; the server still
 /// picks from its own list.
 const SSH_OPTS: &str = "-o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o Compression=no -o LogLevel=ERROR -o Ciphers=aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr";
-
-use crate::artifact::ahead::CHUNK;
 
 /// Where a host's receiving script reads the file from.
 enum Source<'a> {

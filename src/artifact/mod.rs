@@ -74,8 +74,9 @@ impl Fetched {
 }
 
 /// A file's digests: those hashed ahead when the file is still the one read, else a read now.
+/// (Only sha512 is hashed ahead: with a sha256 pinned, the file is read now without waiting.)
 fn hashed(path: &Path, with_sha256: bool) -> std::io::Result<Digests> {
-    match ahead::take(path, false).filter(|_| !with_sha256) {
+    match (!with_sha256).then(|| ahead::take(path, false)).flatten() {
         Some(s) => Ok(Digests {
             sha512: s.sha512,
             sha256: None,
@@ -109,13 +110,7 @@ fn cache_entry(cache: &Path, algo: HashAlgo, hex: &str, file: &str) -> PathBuf {
 /// Whether a copy is cached, as far as can be told without contacting anything: exact when the
 /// hash is pinned, by file name otherwise (the sidecar is checked again when fetching).
 pub fn is_cached(art: &Artifact, cache: &Path) -> bool {
-    if art.path.is_some() {
-        return art.path.as_ref().is_some_and(|p| p.is_file());
-    }
-    if let Some(p) = &art.checksum.pinned {
-        return cache_entry(cache, p.algorithm, &p.hex, &art.file_name).is_file();
-    }
-    cached_sha512(art, cache).is_some()
+    local_copy(art, cache).is_some()
 }
 
 /// The sha512 of a cached copy of the artifact, read from its place in the cache (entries are

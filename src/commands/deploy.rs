@@ -94,10 +94,7 @@ pub async fn deploy(
     // The release on this machine is hashed while the hosts are probed; a run whose hosts all
     // hold it leaves the result unread.
     if let Some(copy) = artifact::local_copy(&c.artifact, &opts.cache_dir) {
-        use crate::inventory::Distribution;
-        let relay = matches!(c.distribution, Distribution::Relay)
-            || (matches!(c.distribution, Distribution::Auto) && c.hosts.len() >= 3);
-        artifact::ahead::start(&copy, relay);
+        artifact::ahead::start(&copy, compose::may_relay(c));
     }
     let work = async {
         let fleet = &fleet;
